@@ -1,0 +1,20 @@
+module github.com/raym33/ainative
+
+go 1.26.0
+
+require (
+	github.com/cavaliergopher/cpio v1.0.1 // indirect
+	github.com/dlclark/regexp2 v1.11.5 // indirect
+	github.com/gokrazy/kernel.amd64 v0.0.0-20260705070735-de680abf072b // indirect
+	github.com/gokrazy/kernel.arm64 v0.0.0-20260705071517-37841c4d6ff1 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/insomniacslk/dhcp v0.0.0-20260901064844-234b97448fae // indirect
+	github.com/klauspost/cpuid/v2 v2.4.2 // indirect
+	github.com/spf13/cobra v1.10.2 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+	github.com/vishvananda/netlink v1.3.1 // indirect
+	github.com/vishvananda/netns v0.0.5 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/term v0.48.0 // indirect
+	mvdan.cc/sh/v3 v3.14.1 // indirect
+)
