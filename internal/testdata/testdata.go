@@ -1,0 +1,86 @@
+// Package testdata finds the shared conformance fixtures (tiny models,
+// golden logits, tokenizer vocabularies) that llama.cpp produced as the
+// oracle. They live outside the repository, in $AINATIVE_TESTDATA or by
+// default ../shared/testdata next to the checkout.
+//
+// When the fixtures are absent, tests that need them are skipped with a
+// message, except under CI=true, where their absence fails the test: CI
+// must never pass by checking nothing.
+package testdata
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Dir returns the fixtures directory, or skips (fails under CI=true) t
+// when it cannot be found.
+func Dir(t testing.TB) string {
+	t.Helper()
+	dir, why := find()
+	if dir != "" {
+		return dir
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("test fixtures missing under CI: %s", why)
+	}
+	t.Skipf("test fixtures missing (%s); set AINATIVE_TESTDATA", why)
+	return ""
+}
+
+// Path returns the path of a file inside the fixtures directory, skipping
+// or failing t like Dir when the directory or the file is missing.
+func Path(t testing.TB, elem ...string) string {
+	t.Helper()
+	p := filepath.Join(append([]string{Dir(t)}, elem...)...)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("test fixture missing under CI: %v", err)
+		}
+		t.Skipf("test fixture missing: %v", err)
+	}
+	return p
+}
+
+func find() (dir, why string) {
+	if env := os.Getenv("AINATIVE_TESTDATA"); env != "" {
+		if isDir(env) {
+			return env, ""
+		}
+		return "", "AINATIVE_TESTDATA=" + env + " is not a directory"
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err.Error()
+	}
+	d := filepath.Join(root, "..", "shared", "testdata")
+	if isDir(d) {
+		return d, ""
+	}
+	return "", d + " does not exist"
+}
+
+// moduleRoot walks up from the working directory (a package directory
+// under `go test`) to the directory holding go.mod.
+func moduleRoot() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", os.ErrNotExist
+		}
+		d = parent
+	}
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
