@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The test suite, as CI runs it: formatting, vet, unit and fixture tests,
+# the race detector on the concurrent packages, the pure-Go kernels, and
+# static cross builds. Fixtures come from $AINATIVE_TESTDATA or
+# ../shared/testdata; under CI=true their absence is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CGO_ENABLED=${CGO_ENABLED:-0}
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
+
+step gofmt
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted" >&2
+	exit 1
+fi
+
+step go vet
+go vet ./...
+
+step go test
+go test -count=1 -timeout 15m ./...
+
+step go test -race
+CGO_ENABLED=1 go test -count=1 -race -timeout 10m $(go list ./internal/... | grep -E '/(tensor|initsys|model)$')
+
+step pure-Go kernels
+go test -count=1 -tags purego ./internal/tensor/...
+
+step static cross builds
+GOARCH=arm64 go build -o /dev/null ./cmd/ainative
+go build -tags purego -o /dev/null ./cmd/ainative
+echo "all tests passed"
