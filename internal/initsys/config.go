@@ -1,0 +1,273 @@
+package initsys
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config is the declarative service configuration: the file
+// /etc/ainative/services.json in the image, or the built-in default plus an
+// optional file for `ainative up`. Example:
+//
+//	{"services": [
+//	  {"name": "console-ttyS0", "command": ["ainative", "sh", "--login"],
+//	   "tty": "/dev/ttyS0", "restart": "always"},
+//	  {"name": "runtime", "command": ["ainative", "serve"],
+//	   "restart": "on-failure", "backoff": {"initial": "1s", "max": "30s"},
+//	   "env": {"AINATIVE_MODELS": "/models"}, "user": "0:0"},
+//	  {"name": "bus", "command": ["ainative", "bus"], "after": ["runtime"]}
+//	]}
+type Config struct {
+	Services []Service `json:"services"`
+}
+
+// Service describes one supervised process.
+type Service struct {
+	// Name identifies the service in logs, the status page and `after`.
+	Name string `json:"name"`
+	// Command is the argv; a command without a slash is found in $PATH
+	// (in the image every ainative subcommand has a link in /bin).
+	Command []string `json:"command"`
+	// Restart is the policy when the process exits: "always" (default),
+	// "on-failure" (only after a non-zero status or a signal) or "never".
+	Restart RestartPolicy `json:"restart,omitempty"`
+	// Backoff bounds the delay between restarts: it starts at Initial,
+	// doubles after each quick exit up to Max, and resets once the process
+	// has run for StableAfter.
+	Backoff Backoff `json:"backoff,omitzero"`
+	// After names services that must have been started before this one; at
+	// shutdown the order is reversed.
+	After []string `json:"after,omitempty"`
+	// Env adds to (or overrides) the supervisor's environment.
+	Env map[string]string `json:"env,omitempty"`
+	// User runs the process as "uid[:gid]" or a user name from
+	// /etc/passwd; empty means the supervisor's own user.
+	User string `json:"user,omitempty"`
+	// Dir is the working directory; empty means "/".
+	Dir string `json:"dir,omitempty"`
+	// TTY, when set, makes the process a session leader with this terminal
+	// as its controlling tty and standard streams (console shells). Its
+	// output then goes to the terminal, not to the log buffer.
+	TTY string `json:"tty,omitempty"`
+	// StopTimeout is how long to wait after SIGTERM before SIGKILL.
+	StopTimeout Duration `json:"stop_timeout,omitzero"`
+}
+
+// RestartPolicy says when a service that exited is started again.
+type RestartPolicy string
+
+// The restart policies.
+const (
+	RestartAlways    RestartPolicy = "always"
+	RestartOnFailure RestartPolicy = "on-failure"
+	RestartNever     RestartPolicy = "never"
+)
+
+// Backoff is the restart delay schedule of a service.
+type Backoff struct {
+	Initial     Duration `json:"initial,omitzero"`
+	Max         Duration `json:"max,omitzero"`
+	StableAfter Duration `json:"stable_after,omitzero"`
+}
+
+// Defaults for fields left out of the configuration.
+const (
+	DefaultBackoffInitial = time.Second
+	DefaultBackoffMax     = 30 * time.Second
+	DefaultStableAfter    = 10 * time.Second
+	DefaultStopTimeout    = 5 * time.Second
+)
+
+// Duration is a time.Duration written as a Go duration string ("1.5s") in
+// JSON.
+type Duration time.Duration
+
+// MarshalJSON writes d as a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string such as "500ms" or "2m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"1s\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q is negative", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// maxConfigSize bounds what ParseConfig reads: a service list is small,
+// and a larger file is a mistake, not a configuration.
+const maxConfigSize = 1 << 20
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// ParseConfig decodes and validates a configuration. name is the file name
+// used in errors. Unknown keys are errors so that a typo ("restat") does not
+// silently change behaviour.
+func ParseConfig(name string, r io.Reader) (*Config, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(data) > maxConfigSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxConfigSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, jsonErrorAt(data, err))
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%s: unexpected data after the configuration object", name)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &c, nil
+}
+
+// LoadConfig reads and validates the configuration file at path.
+func LoadConfig(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseConfig(path, f)
+}
+
+// jsonErrorAt adds the line and column to JSON syntax errors.
+func jsonErrorAt(data []byte, err error) error {
+	var off int64
+	switch e := err.(type) {
+	case *json.SyntaxError:
+		off = e.Offset
+	case *json.UnmarshalTypeError:
+		off = e.Offset
+	default:
+		return err
+	}
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	line := 1 + bytes.Count(data[:off], []byte("\n"))
+	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
+	return fmt.Errorf("line %d, column %d: %w", line, col, err)
+}
+
+// Validate checks names, commands, policies and the dependency graph, and
+// fills in defaults.
+func (c *Config) Validate() error {
+	seen := make(map[string]bool, len(c.Services))
+	for i := range c.Services {
+		s := &c.Services[i]
+		where := fmt.Sprintf("services[%d]", i)
+		if s.Name != "" {
+			where = fmt.Sprintf("service %q", s.Name)
+		}
+		if !validName.MatchString(s.Name) {
+			return fmt.Errorf("%s: name %q must be 1-64 letters, digits, '.', '_' or '-'", where, s.Name)
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("%s: name used twice", where)
+		}
+		seen[s.Name] = true
+		if len(s.Command) == 0 || s.Command[0] == "" {
+			return fmt.Errorf("%s: command is empty", where)
+		}
+		switch s.Restart {
+		case "":
+			s.Restart = RestartAlways
+		case RestartAlways, RestartOnFailure, RestartNever:
+		default:
+			return fmt.Errorf("%s: restart %q must be \"always\", \"on-failure\" or \"never\"", where, s.Restart)
+		}
+		if s.Backoff.Initial == 0 {
+			s.Backoff.Initial = Duration(DefaultBackoffInitial)
+		}
+		if s.Backoff.Max == 0 {
+			s.Backoff.Max = Duration(max(DefaultBackoffMax, time.Duration(s.Backoff.Initial)))
+		}
+		if s.Backoff.Max < s.Backoff.Initial {
+			return fmt.Errorf("%s: backoff.max %v is below backoff.initial %v", where,
+				time.Duration(s.Backoff.Max), time.Duration(s.Backoff.Initial))
+		}
+		if s.Backoff.StableAfter == 0 {
+			s.Backoff.StableAfter = Duration(DefaultStableAfter)
+		}
+		if s.StopTimeout == 0 {
+			s.StopTimeout = Duration(DefaultStopTimeout)
+		}
+		for k := range s.Env {
+			if k == "" || strings.ContainsAny(k, "=\x00") {
+				return fmt.Errorf("%s: env key %q is not a valid variable name", where, k)
+			}
+		}
+	}
+	for _, s := range c.Services {
+		for _, dep := range s.After {
+			if !seen[dep] {
+				return fmt.Errorf("service %q: after names unknown service %q", s.Name, dep)
+			}
+		}
+	}
+	_, err := c.startOrder()
+	return err
+}
+
+// startOrder returns the services in an order where every service comes
+// after those it names in After (a stable topological sort: among services
+// that are ready together, the file order wins).
+func (c *Config) startOrder() ([]*Service, error) {
+	byName := make(map[string]*Service, len(c.Services))
+	for i := range c.Services {
+		byName[c.Services[i].Name] = &c.Services[i]
+	}
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := make(map[string]int, len(c.Services))
+	order := make([]*Service, 0, len(c.Services))
+	var visit func(s *Service, path []string) error
+	visit = func(s *Service, path []string) error {
+		switch state[s.Name] {
+		case done:
+			return nil
+		case visiting:
+			return fmt.Errorf("service %q: dependency cycle %s", s.Name, strings.Join(append(path, s.Name), " -> "))
+		}
+		state[s.Name] = visiting
+		for _, dep := range s.After {
+			if err := visit(byName[dep], append(path, s.Name)); err != nil {
+				return err
+			}
+		}
+		state[s.Name] = done
+		order = append(order, s)
+		return nil
+	}
+	for i := range c.Services {
+		if err := visit(&c.Services[i], nil); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}

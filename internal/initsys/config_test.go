@@ -1,0 +1,73 @@
+package initsys
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := ParseConfig("services.json", strings.NewReader(`{"services": [
+		{"name": "a", "command": ["ainative", "serve"], "restart": "on-failure",
+		 "backoff": {"initial": "500ms", "max": "1m"}, "env": {"X": "1"}, "user": "1000:100",
+		 "stop_timeout": "2s"},
+		{"name": "b", "command": ["ainative", "bus"], "after": ["a"]}
+	]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.Services[0], cfg.Services[1]
+	if a.Restart != RestartOnFailure || time.Duration(a.Backoff.Initial) != 500*time.Millisecond ||
+		time.Duration(a.Backoff.Max) != time.Minute || time.Duration(a.StopTimeout) != 2*time.Second {
+		t.Errorf("a = %+v", a)
+	}
+	if b.Restart != RestartAlways || time.Duration(b.Backoff.Initial) != DefaultBackoffInitial ||
+		time.Duration(b.StopTimeout) != DefaultStopTimeout {
+		t.Errorf("defaults not applied: %+v", b)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"services": [{"name": "a", "command": ["x"], "restat": "never"}]}`, `unknown field "restat"`},
+		{`{"services": [{"name": "a", "command": []}]}`, `service "a": command is empty`},
+		{`{"services": [{"name": "", "command": ["x"]}]}`, `services[0]: name ""`},
+		{`{"services": [{"name": "a/b", "command": ["x"]}]}`, `name "a/b"`},
+		{`{"services": [{"name": "a", "command": ["x"]}, {"name": "a", "command": ["y"]}]}`, `name used twice`},
+		{`{"services": [{"name": "a", "command": ["x"], "restart": "sometimes"}]}`, `restart "sometimes"`},
+		{`{"services": [{"name": "a", "command": ["x"], "after": ["zz"]}]}`, `unknown service "zz"`},
+		{`{"services": [{"name": "a", "command": ["x"], "after": ["b"]}, {"name": "b", "command": ["x"], "after": ["a"]}]}`, `dependency cycle a -> b -> a`},
+		{`{"services": [{"name": "a", "command": ["x"], "backoff": {"initial": "10s", "max": "1s"}}]}`, `backoff.max`},
+		{`{"services": [{"name": "a", "command": ["x"], "backoff": {"initial": 10}}]}`, `duration must be a string`},
+		{`{"services": [{"name": "a", "command": ["x"], "stop_timeout": "-1s"}]}`, `negative`},
+		{`{"services": [{"name": "a", "command": ["x"], "env": {"A=B": "c"}}]}`, `env key "A=B"`},
+		{"{\n\"services\": [\n{\"name\": 1}]}", `line 3`},
+		{`{"services": []} {}`, `unexpected data`},
+	} {
+		_, err := ParseConfig("f.json", strings.NewReader(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "f.json: ") {
+			t.Errorf("%s:\n got %v\nwant error containing %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add(`{"services": [{"name": "a", "command": ["x"], "after": ["b"]}, {"name": "b", "command": ["y"]}]}`)
+	f.Add(`{"services": [{"name": "a", "command": ["x"], "backoff": {"initial": "1s"}, "env": {"K": "V"}}]}`)
+	f.Add(`{"services": null}`)
+	f.Add(`[`)
+	f.Fuzz(func(t *testing.T, in string) {
+		cfg, err := ParseConfig("fuzz", strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		// A configuration that parses must be fully usable.
+		order, err := cfg.startOrder()
+		if err != nil || len(order) != len(cfg.Services) {
+			t.Fatalf("valid config with bad order: %v", err)
+		}
+		if _, err := NewSupervisor(cfg, Options{}); err != nil {
+			t.Fatalf("valid config rejected by NewSupervisor: %v", err)
+		}
+	})
+}

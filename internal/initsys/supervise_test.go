@@ -1,0 +1,410 @@
+package initsys
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The test binary doubles as the supervised child: with INITSYS_CHILD set
+// it behaves as the mode says instead of running tests.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("INITSYS_CHILD"); mode != "" {
+		os.Exit(child(mode))
+	}
+	os.Exit(m.Run())
+}
+
+// child modes:
+//
+//	serve   record "start NAME", run until SIGTERM, record "stop NAME"
+//	crash   print a line, exit 3 at once
+//	stubborn  ignore SIGTERM, run until killed
+//	orphan  start a grandchild that exits at once, exit without waiting for it
+//	exit0   exit 0
+func child(mode string) int {
+	name := os.Getenv("NAME")
+	record := func(ev string) {
+		if f := os.Getenv("RECORD"); f != "" {
+			fh, err := os.OpenFile(f, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err == nil {
+				fmt.Fprintf(fh, "%s %s %d\n", ev, name, time.Now().UnixNano())
+				fh.Close()
+			}
+		}
+	}
+	switch mode {
+	case "serve":
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM)
+		record("start")
+		fmt.Println("serving", name)
+		<-sigs
+		record("stop")
+		return 0
+	case "crash":
+		record("start")
+		fmt.Println("crashing", name)
+		fmt.Fprintln(os.Stderr, "to stderr")
+		return 3
+	case "stubborn":
+		signal.Ignore(syscall.SIGTERM)
+		record("start")
+		time.Sleep(time.Hour)
+		return 0
+	case "orphan":
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "INITSYS_CHILD=exit0")
+		if err := cmd.Start(); err != nil {
+			return 1
+		}
+		fmt.Println(cmd.Process.Pid)
+		return 0
+	case "exit0":
+		return 0
+	}
+	return 2
+}
+
+func testService(name, mode string, record string) Service {
+	return Service{
+		Name:    name,
+		Command: []string{os.Args[0], "-test.run=^$"},
+		Env:     map[string]string{"INITSYS_CHILD": mode, "NAME": name, "RECORD": record},
+		Backoff: Backoff{Initial: Duration(20 * time.Millisecond), Max: Duration(80 * time.Millisecond)},
+	}
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// checkGoroutines fails t if goroutines started during the test are still
+// running shortly after it.
+func checkGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(3 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<20)
+			t.Errorf("goroutines leaked: %d before, %d after\n%s", before, n, buf[:runtime.Stack(buf, true)])
+		}
+	})
+}
+
+func startSupervisor(t *testing.T, cfg *Config, opts Options) *Supervisor {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = quietLogger()
+	}
+	s, err := NewSupervisor(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	return s
+}
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func status(s *Supervisor, name string) ServiceStatus {
+	for _, st := range s.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	return ServiceStatus{}
+}
+
+type event struct {
+	what, name string
+	at         time.Time
+}
+
+func readEvents(t *testing.T, path string) []event {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []event
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		ns, _ := strconv.ParseInt(f[2], 10, 64)
+		out = append(out, event{f[0], f[1], time.Unix(0, ns)})
+	}
+	return out
+}
+
+func TestRestartWithBackoff(t *testing.T) {
+	checkGoroutines(t)
+	rec := filepath.Join(t.TempDir(), "events")
+	svc := testService("crasher", "crash", rec)
+	svc.Backoff = Backoff{Initial: Duration(40 * time.Millisecond), Max: Duration(160 * time.Millisecond)}
+	s := startSupervisor(t, &Config{Services: []Service{svc}}, Options{})
+	waitFor(t, "5 starts", func() bool { return len(readEvents(t, rec)) >= 5 })
+
+	ev := readEvents(t, rec)
+	// Delays double from 40 ms up to the 160 ms cap: 40, 80, 160, 160.
+	want := []time.Duration{40, 80, 160, 160}
+	for i, w := range want {
+		gap := ev[i+1].at.Sub(ev[i].at)
+		if gap < w*time.Millisecond {
+			t.Errorf("gap before start %d = %v, want at least %v ms", i+2, gap, w)
+		}
+	}
+	st := status(s, "crasher")
+	if st.Restarts < 4 {
+		t.Errorf("restarts = %d, want >= 4", st.Restarts)
+	}
+	if st.LastExit != "exited with status 3" {
+		t.Errorf("last exit = %q", st.LastExit)
+	}
+	lines := s.Logs("crasher").Lines(0)
+	joined := strings.Join(lines, "\n")
+	for _, want := range []string{"crashing crasher", "to stderr", "exited with status 3"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("log lacks %q:\n%s", want, joined)
+		}
+	}
+}
+
+func TestBackoffResetsAfterStableRun(t *testing.T) {
+	svc := testService("x", "crash", "")
+	svc.Backoff = Backoff{Initial: Duration(time.Millisecond), Max: Duration(time.Hour), StableAfter: Duration(time.Nanosecond)}
+	s := startSupervisor(t, &Config{Services: []Service{svc}}, Options{})
+	// With the reset after every run, the delay stays 1 ms: many restarts
+	// happen quickly instead of the delay reaching minutes.
+	waitFor(t, "10 restarts", func() bool { return status(s, "x").Restarts >= 10 })
+}
+
+func TestDependencyOrderAndReverseShutdown(t *testing.T) {
+	checkGoroutines(t)
+	rec := filepath.Join(t.TempDir(), "events")
+	c := testService("c", "serve", rec)
+	c.After = []string{"b"}
+	b := testService("b", "serve", rec)
+	b.After = []string{"a"}
+	a := testService("a", "serve", rec)
+	d := testService("d", "serve", rec) // independent
+	cfg := &Config{Services: []Service{c, b, d, a}}
+	s, err := NewSupervisor(cfg, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.Names(), ","); got != "a,b,c,d" {
+		t.Errorf("start order = %s, want a,b,c,d", got)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "all running", func() bool {
+		for _, st := range s.Status() {
+			if st.State != StateRunning {
+				return false
+			}
+		}
+		return len(readEvents(t, rec)) == 4
+	})
+	// A dependency counts as started once its process exists (not when it
+	// is ready), so compare the supervisor's start times.
+	sa, sb, sc := status(s, "a").Started, status(s, "b").Started, status(s, "c").Started
+	if !sa.Before(sb) || !sb.Before(sc) {
+		t.Errorf("start times a=%v b=%v c=%v, want a < b < c", sa, sb, sc)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var stops []string
+	for _, e := range readEvents(t, rec) {
+		if e.what == "stop" {
+			stops = append(stops, e.name)
+		}
+	}
+	if got := strings.Join(stops, ","); got != "d,c,b,a" {
+		t.Errorf("stops = %s, want d,c,b,a (reverse start order)", got)
+	}
+	for _, st := range s.Status() {
+		if st.State != StateStopped || st.PID != 0 {
+			t.Errorf("%s: state %s pid %d after Stop", st.Name, st.State, st.PID)
+		}
+	}
+}
+
+func TestDependentWaitsForFailingService(t *testing.T) {
+	bad := Service{Name: "bad", Command: []string{"/nonexistent/binary"},
+		Backoff: Backoff{Initial: Duration(10 * time.Millisecond), Max: Duration(10 * time.Millisecond)}}
+	dep := testService("dep", "serve", "")
+	dep.After = []string{"bad"}
+	other := testService("other", "serve", "")
+	s := startSupervisor(t, &Config{Services: []Service{bad, dep, other}}, Options{})
+	waitFor(t, "other running and bad retried", func() bool {
+		return status(s, "other").State == StateRunning && status(s, "bad").Restarts >= 2
+	})
+	if st := status(s, "dep"); st.State != StateWaiting {
+		t.Errorf("dep state = %s, want waiting while bad cannot start", st.State)
+	}
+	if st := status(s, "bad"); !strings.Contains(st.LastExit, "start failed") {
+		t.Errorf("bad last exit = %q", st.LastExit)
+	}
+}
+
+func TestStopEscalatesToSIGKILL(t *testing.T) {
+	checkGoroutines(t)
+	rec := filepath.Join(t.TempDir(), "events")
+	svc := testService("stubborn", "stubborn", rec)
+	svc.StopTimeout = Duration(200 * time.Millisecond)
+	s, err := NewSupervisor(&Config{Services: []Service{svc}}, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "running", func() bool { return len(readEvents(t, rec)) == 1 })
+	pid := status(s, "stubborn").PID
+	begin := time.Now()
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(begin); d < 200*time.Millisecond {
+		t.Errorf("Stop returned after %v, before the stop timeout", d)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("process %d still alive after Stop", pid)
+	}
+	if st := status(s, "stubborn"); st.LastExit != "killed by signal killed" {
+		t.Errorf("last exit = %q", st.LastExit)
+	}
+}
+
+func TestRestartPolicies(t *testing.T) {
+	never := testService("never", "crash", "")
+	never.Restart = RestartNever
+	okOnce := testService("ok", "exit0", "")
+	okOnce.Restart = RestartOnFailure
+	failing := testService("failing", "crash", "")
+	failing.Restart = RestartOnFailure
+	s := startSupervisor(t, &Config{Services: []Service{never, okOnce, failing}}, Options{})
+	waitFor(t, "policies applied", func() bool {
+		return status(s, "never").State == StateExited &&
+			status(s, "ok").State == StateExited &&
+			status(s, "failing").Restarts >= 2
+	})
+	if r := status(s, "never").Restarts; r != 0 {
+		t.Errorf("never: restarts = %d", r)
+	}
+	if r := status(s, "ok").Restarts; r != 0 {
+		t.Errorf("on-failure after success: restarts = %d", r)
+	}
+}
+
+func TestCancelContextStopsServices(t *testing.T) {
+	checkGoroutines(t)
+	rec := filepath.Join(t.TempDir(), "events")
+	s, err := NewSupervisor(&Config{Services: []Service{testService("a", "serve", rec)}}, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "running", func() bool { return len(readEvents(t, rec)) == 1 })
+	cancel()
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := s.Wait(wctx); err != nil {
+		t.Fatal(err)
+	}
+	if ev := readEvents(t, rec); len(ev) != 2 || ev[1].what != "stop" {
+		t.Errorf("events = %v, want start then stop", ev)
+	}
+}
+
+func TestReaperCollectsOrphansOnly(t *testing.T) {
+	// Become a subreaper so the grandchild is reparented to this process,
+	// as orphans are to PID 1.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Skipf("PR_SET_CHILD_SUBREAPER: %v", err)
+	}
+	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	r := NewReaper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	orphan := testService("orphan", "orphan", "")
+	orphan.Restart = RestartNever
+	crash := testService("crash", "crash", "")
+	crash.Restart = RestartNever
+	s := startSupervisor(t, &Config{Services: []Service{orphan, crash}}, Options{Reaper: r})
+	waitFor(t, "both exited", func() bool {
+		return status(s, "orphan").State == StateExited && status(s, "crash").State == StateExited
+	})
+	// The supervisor, not the reaper, collected its own children.
+	if st := status(s, "crash"); st.LastExit != "exited with status 3" {
+		t.Errorf("crash last exit = %q; the reaper stole its status?", st.LastExit)
+	}
+	lines := s.Logs("orphan").Lines(0)
+	if len(lines) == 0 {
+		t.Fatal("orphan printed nothing")
+	}
+	gpid, err := strconv.Atoi(lines[0])
+	if err != nil {
+		t.Fatalf("orphan output %q", lines)
+	}
+	waitFor(t, "grandchild reaped", func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", gpid))
+		return os.IsNotExist(err)
+	})
+}
+
+func TestParseStat(t *testing.T) {
+	state, ppid, ok := parseStat("123 (a (weird) name) Z 1 123 123 0 -1")
+	if !ok || state != 'Z' || ppid != 1 {
+		t.Errorf("got %c %d %v", state, ppid, ok)
+	}
+	if _, _, ok := parseStat("garbage"); ok {
+		t.Error("parsed garbage")
+	}
+}
