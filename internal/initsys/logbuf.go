@@ -12,7 +12,7 @@ type LogBuffer struct {
 	mu       sync.Mutex
 	lines    []string // ring: lines[(start+i)%len(lines)], i < n
 	start, n int
-	bytes    int      // total length of the stored lines
+	bytes    int // total length of the stored lines
 	maxBytes int
 	partial  []byte // the unterminated tail of the last write
 	total    uint64 // lines ever appended, for "N lines dropped" hints
