@@ -1,0 +1,98 @@
+package tensor
+
+import "fmt"
+
+// Matrix is a 2-D weight tensor in ggml layout: Rows rows of Cols elements
+// each, each row Type.RowBytes(Cols) bytes, rows contiguous. Data is
+// usually a slice of a memory-mapped GGUF file; the package never writes
+// to it.
+type Matrix struct {
+	Type       Type
+	Rows, Cols int
+	Data       []byte
+}
+
+// Validate reports whether m can be used with MatMul: a type with kernels,
+// a positive shape whose rows are whole blocks, and Data of exactly the
+// size the shape implies. Check it once when loading a model; MatMul
+// panics on a matrix that fails it.
+func (m *Matrix) Validate() error {
+	if !m.Type.Known() {
+		return fmt.Errorf("tensor: matrix has unknown type %d", uint32(m.Type))
+	}
+	if opsFor(m.Type) == nil {
+		return fmt.Errorf("tensor: matrix type %s is not supported (no kernels)", m.Type)
+	}
+	if m.Rows <= 0 || m.Cols <= 0 {
+		return fmt.Errorf("tensor: %s matrix has shape %dx%d", m.Type, m.Rows, m.Cols)
+	}
+	rb, err := m.Type.RowBytes(int64(m.Cols))
+	if err != nil {
+		return err
+	}
+	if want := int64(m.Rows) * rb; int64(len(m.Data)) != want {
+		return fmt.Errorf("tensor: %s matrix %dx%d needs %d bytes, has %d", m.Type, m.Rows, m.Cols, want, len(m.Data))
+	}
+	return nil
+}
+
+// rowBytes is the size of one row; m must be valid.
+func (m *Matrix) rowBytes() int {
+	rb, _ := m.Type.RowBytes(int64(m.Cols))
+	return int(rb)
+}
+
+// Row returns the bytes of row i.
+func (m *Matrix) Row(i int) []byte {
+	rb := m.rowBytes()
+	return m.Data[i*rb : (i+1)*rb]
+}
+
+// MatMul computes, for j < n and i < w.Rows,
+//
+//	dst[j*w.Rows + i] = dot(row i of w, x[j*w.Cols:(j+1)*w.Cols])
+//
+// x holds n activation rows (tokens) of float32; MatMul first converts
+// them to VecDotType(w.Type) exactly as ggml does (so integer dot products
+// see the same quants as llama.cpp), then computes output rows in
+// parallel. Only the first n*w.Cols elements of x and n*w.Rows of dst are
+// used.
+//
+// It panics on programming errors: a matrix that fails Validate, n < 0,
+// or x or dst too short.
+func (p *Pool) MatMul(dst []float32, w *Matrix, x []float32, n int) {
+	if err := w.Validate(); err != nil {
+		panic(err)
+	}
+	if n < 0 || len(x) < n*w.Cols || len(dst) < n*w.Rows {
+		panic(fmt.Sprintf("tensor: MatMul of %dx%d %s matrix with n=%d: len(x)=%d (want %d), len(dst)=%d (want %d)",
+			w.Rows, w.Cols, w.Type, n, len(x), n*w.Cols, len(dst), n*w.Rows))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	o := opsFor(w.Type)
+	conv := &ops[o.dotType]
+	xrb, _ := o.dotType.RowBytes(int64(w.Cols))
+	xrow := int(xrb)
+	if need := n * xrow; cap(p.scratch) < need {
+		p.scratch = make([]byte, need)
+	}
+	xq := p.scratch[:n*xrow]
+	cols := w.Cols
+	p.forLocked(n, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			conv.fromFloat(xq[j*xrow:(j+1)*xrow], x[j*cols:(j+1)*cols])
+		}
+	})
+
+	wrow, rows := w.rowBytes(), w.Rows
+	p.forLocked(rows, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			wr := w.Data[i*wrow : (i+1)*wrow]
+			for j := range n {
+				dst[j*rows+i] = o.dot(cols, wr, xq[j*xrow:(j+1)*xrow])
+			}
+		}
+	})
+}
