@@ -1,0 +1,40 @@
+package hw_test
+
+import (
+	"context"
+	"runtime"
+	"testing"
+
+	"github.com/raym33/ainative/internal/hw"
+	"github.com/raym33/ainative/internal/hw/hwtest"
+)
+
+func TestLive(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads Linux's /proc and /sys")
+	}
+	info, err := hw.Discover(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hwtest.CheckAgainstProc(t, info)
+	if len(info.CPU.FeatureMismatches) > 0 {
+		t.Logf("cpuid and /proc/cpuinfo disagree: %q", info.CPU.FeatureMismatches)
+	}
+	// runtime.NumCPU is the affinity mask as Go saw it at start-up.
+	if n := len(info.Cores.Allowed); n != runtime.NumCPU() {
+		t.Errorf("allowed CPUs = %d, runtime.NumCPU() = %d", n, runtime.NumCPU())
+	}
+	if n := info.DefaultThreads(); n < 1 || n > len(info.Cores.Allowed) {
+		t.Errorf("default threads = %d with %d CPUs allowed", n, len(info.Cores.Allowed))
+	}
+	if hw.DefaultThreads() != info.DefaultThreads() {
+		t.Errorf("DefaultThreads() = %d, Info.DefaultThreads() = %d", hw.DefaultThreads(), info.DefaultThreads())
+	}
+	if e := info.EffectiveMemory(); e <= 0 || e > info.Memory.Total {
+		t.Errorf("effective memory = %d of %d", e, info.Memory.Total)
+	}
+	for _, w := range info.Warnings {
+		t.Logf("warning: %s", w)
+	}
+}
