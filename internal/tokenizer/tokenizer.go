@@ -282,9 +282,10 @@ func load(f *gguf.File) (*Tokenizer, error) {
 		if *d.id != none {
 			continue
 		}
-		// llama.cpp takes whichever its hash map yields first; the lowest
-		// id is the deterministic choice.
-		if id := t.lowestID(d.names); id != none {
+		// llama.cpp takes whichever its hash map yields first; taking the
+		// names in order is deterministic and picks the likelier meaning
+		// (<|eot_id|> over <|end_of_text|> for Llama 3).
+		if id := t.firstID(d.names); id != none {
 			*d.id = id
 			t.attrs[id] |= attrControl
 		}
@@ -554,14 +555,14 @@ func (t *Tokenizer) token(s string) (int32, bool) {
 	return id, ok && id < int32(len(t.tokens))
 }
 
-func (t *Tokenizer) lowestID(names []string) int32 {
-	best := none
+// firstID returns the id of the first of names in the vocabulary.
+func (t *Tokenizer) firstID(names []string) int32 {
 	for _, name := range names {
-		if id, ok := t.token(name); ok && (best == none || id < best) {
-			best = id
+		if id, ok := t.token(name); ok {
+			return id
 		}
 	}
-	return best
+	return none
 }
 
 // Model reports the tokenization algorithm.

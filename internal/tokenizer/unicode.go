@@ -12,17 +12,15 @@ import (
 type cpFlags uint16
 
 const (
-	fUndefined cpFlags = 1 << iota // unassigned (Cn)
-	fNumber                        // \p{N}
-	fLetter                        // \p{L}
-	fSeparator                     // \p{Z}
-	fMark                          // \p{M}
-	fPunct                         // \p{P}
-	fSymbol                        // \p{S}
-	fControl                       // \p{C} other than Cn: Cc, Cf, Cs, Co
-	fWhitespace                    // \s: Unicode White_Space
-
-	fCategories = fUndefined | fNumber | fLetter | fSeparator | fMark | fPunct | fSymbol | fControl
+	fUndefined  cpFlags = 1 << iota // unassigned (Cn)
+	fNumber                         // \p{N}
+	fLetter                         // \p{L}
+	fSeparator                      // \p{Z}
+	fMark                           // \p{M}
+	fPunct                          // \p{P}
+	fSymbol                         // \p{S}
+	fControl                        // \p{C} other than Cn: Cc, Cf, Cs, Co
+	fWhitespace                     // \s: Unicode White_Space
 )
 
 func (f cpFlags) is(g cpFlags) bool { return f&g != 0 }
@@ -56,7 +54,8 @@ func computeFlags(r rune) cpFlags {
 		f = fSymbol
 	case unicode.Is(unicode.Z, r):
 		f = fSeparator
-	case unicode.Is(unicode.C, r):
+	case unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs):
+		// Not unicode.C, which also holds unassigned code points.
 		f = fControl
 	default:
 		f = fUndefined
