@@ -1,0 +1,364 @@
+// Package shell is ainative's console shell: POSIX/bash syntax interpreted
+// in-process by mvdan.cc/sh/v3, line editing and history from
+// golang.org/x/term, and a small set of built-in utilities (ls, cat, ps,
+// free, mount, dmesg, ...) because the image holds no binaries but
+// ainative itself. Commands that are not built in run as processes found
+// in $PATH, where the image links every ainative subcommand, and on a host
+// a subcommand name (generate, hw, ...) runs this binary.
+//
+// The AI shell will grow from here: it reaches the runtime and the bus
+// through the public client package, like any other program.
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// Options configures a shell.
+type Options struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Env is the initial environment; nil means os.Environ().
+	Env []string
+	// Dir is the initial working directory; empty means the current one.
+	Dir string
+	// Args are the positional parameters ($1...).
+	Args []string
+	// Self is the ainative binary, run for a command named "ainative" or
+	// one of Subcommands when $PATH has no such program. Empty means
+	// os.Executable().
+	Self string
+	// Subcommands are the ainative subcommand names to make available as
+	// commands (e.g. "generate").
+	Subcommands []string
+}
+
+// Shell is one shell session: its variables, functions and working
+// directory persist across the commands it runs.
+type Shell struct {
+	opts   Options
+	runner *interp.Runner
+	parser *syntax.Parser
+}
+
+// New returns a shell with the built-in utilities installed.
+func New(opts Options) (*Shell, error) {
+	if opts.Stdin == nil {
+		opts.Stdin = os.Stdin
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.Env == nil {
+		opts.Env = os.Environ()
+	}
+	if opts.Self == "" {
+		if exe, err := os.Executable(); err == nil {
+			opts.Self = exe
+		}
+	}
+	s := &Shell{opts: opts, parser: syntax.NewParser()}
+	runnerOpts := []interp.RunnerOption{
+		interp.StdIO(opts.Stdin, opts.Stdout, opts.Stderr),
+		interp.Env(expand.ListEnviron(opts.Env...)),
+		interp.CallHandler(overrideBuiltins),
+		interp.ExecHandlers(s.builtinHandler, s.selfHandler),
+		interp.Params(append([]string{"--"}, opts.Args...)...),
+	}
+	if opts.Dir != "" {
+		runnerOpts = append(runnerOpts, interp.Dir(opts.Dir))
+	}
+	r, err := interp.New(runnerOpts...)
+	if err != nil {
+		return nil, err
+	}
+	s.runner = r
+	return s, nil
+}
+
+// Status converts the error of a run into an exit status: nil is 0, an
+// interp.ExitStatus its value, anything else 1.
+func Status(err error) int {
+	if err == nil {
+		return 0
+	}
+	var es interp.ExitStatus
+	if errors.As(err, &es) {
+		return int(es)
+	}
+	return 1
+}
+
+// RunString runs src (as `sh -c`); name is used in error positions.
+func (s *Shell) RunString(ctx context.Context, src, name string) error {
+	f, err := s.parser.Parse(strings.NewReader(src), name)
+	if err != nil {
+		fmt.Fprintln(s.opts.Stderr, err)
+		return interp.ExitStatus(2)
+	}
+	return s.runner.Run(ctx, f)
+}
+
+// RunFile runs the script at path.
+func (s *Shell) RunFile(ctx context.Context, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintln(s.opts.Stderr, err)
+		return interp.ExitStatus(127)
+	}
+	defer f.Close()
+	prog, err := s.parser.Parse(f, path)
+	if err != nil {
+		fmt.Fprintln(s.opts.Stderr, err)
+		return interp.ExitStatus(2)
+	}
+	return s.runner.Run(ctx, prog)
+}
+
+// RunReader runs commands from r as they arrive, statement by statement
+// (`sh` with a pipe or file on standard input).
+func (s *Shell) RunReader(ctx context.Context, r io.Reader) error {
+	var runErr error
+	err := s.parser.Interactive(r, func(stmts []*syntax.Stmt) bool {
+		for _, st := range stmts {
+			runErr = s.runner.Run(ctx, st)
+			if s.runner.Exited() {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		fmt.Fprintln(s.opts.Stderr, err)
+		return interp.ExitStatus(2)
+	}
+	return runErr
+}
+
+// Interactive reads, edits and runs command lines from the terminal tty
+// until `exit` or end of input (^D on an empty line). ^C abandons the line
+// being edited, or interrupts the built-in utility that is running (an
+// external command gets SIGINT from the terminal itself).
+func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
+	fd := int(tty.Fd())
+	if !term.IsTerminal(fd) {
+		return s.RunReader(ctx, tty)
+	}
+	// The shell itself must survive ^C; catching (not ignoring) SIGINT
+	// keeps the default disposition for the programs it starts.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	in := &interruptReader{r: tty}
+	t := term.NewTerminal(struct {
+		io.Reader
+		io.Writer
+	}{in, tty}, "")
+	if w, h, err := term.GetSize(fd); err == nil && w > 0 {
+		t.SetSize(w, h)
+	}
+	var pending strings.Builder
+	var lastErr error
+	for {
+		if pending.Len() == 0 {
+			t.SetPrompt(s.prompt())
+		} else {
+			t.SetPrompt("> ")
+		}
+		old, err := term.MakeRaw(fd)
+		if err != nil {
+			return fmt.Errorf("terminal: %w", err)
+		}
+		line, err := t.ReadLine()
+		term.Restore(fd, old)
+		if in.interrupted() {
+			pending.Reset()
+			continue
+		}
+		if err == io.EOF {
+			fmt.Fprintln(tty)
+			return lastErr
+		}
+		if err != nil {
+			return err
+		}
+		pending.WriteString(line)
+		pending.WriteByte('\n')
+		prog, err := s.parser.Parse(strings.NewReader(pending.String()), "")
+		if err != nil {
+			if syntax.IsIncomplete(err) {
+				continue
+			}
+			fmt.Fprintln(tty, err)
+			pending.Reset()
+			continue
+		}
+		pending.Reset()
+		for _, st := range prog.Stmts {
+			lastErr = s.runInterruptible(ctx, sigs, st)
+			if s.runner.Exited() {
+				return lastErr
+			}
+		}
+	}
+}
+
+// runInterruptible runs one statement, cancelling it on SIGINT.
+func (s *Shell) runInterruptible(ctx context.Context, sigs <-chan os.Signal, st *syntax.Stmt) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+		}
+	}()
+	return s.runner.Run(ctx, st)
+}
+
+func (s *Shell) prompt() string {
+	host, _ := os.Hostname()
+	dir := s.runner.Dir
+	if home := os.Getenv("HOME"); home != "" && home != "/" {
+		if rest, ok := strings.CutPrefix(dir, home); ok && (rest == "" || rest[0] == '/') {
+			dir = "~" + rest
+		}
+	}
+	sign := "$ "
+	if os.Geteuid() == 0 {
+		sign = "# "
+	}
+	return host + ":" + dir + sign
+}
+
+// interruptReader turns ^C typed at the prompt into ^U and Enter (clear
+// the line and return it), and remembers it: x/term's ReadLine reports ^C
+// as io.EOF, which would end the shell.
+type interruptReader struct {
+	r    io.Reader
+	intr bool
+	rest []byte // read after a ^C, handed out by the next Read
+}
+
+func (ir *interruptReader) Read(p []byte) (int, error) {
+	if len(p) < 2 {
+		return ir.r.Read(p)
+	}
+	var n int
+	var err error
+	if len(ir.rest) > 0 {
+		n = copy(p[:len(p)/2], ir.rest)
+		ir.rest = ir.rest[n:]
+	} else {
+		n, err = ir.r.Read(p[:len(p)/2])
+	}
+	for i := 0; i < n; i++ {
+		if p[i] == 3 {
+			ir.intr = true
+			ir.rest = append(append([]byte(nil), p[i+1:n]...), ir.rest...)
+			p[i], p[i+1] = 0x15, '\r'
+			return i + 2, err
+		}
+	}
+	return n, err
+}
+
+func (ir *interruptReader) interrupted() bool {
+	v := ir.intr
+	ir.intr = false
+	return v
+}
+
+// selfHandler runs "ainative ..." and bare subcommand names with this
+// binary when $PATH does not provide them.
+func (s *Shell) selfHandler(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+	return func(ctx context.Context, args []string) error {
+		hc := interp.HandlerCtx(ctx)
+		if s.opts.Self != "" {
+			if _, err := interp.LookPathDir(hc.Dir, hc.Env, args[0]); err != nil {
+				if args[0] == "ainative" {
+					return next(ctx, append([]string{s.opts.Self}, args[1:]...))
+				}
+				for _, sub := range s.opts.Subcommands {
+					if args[0] == sub {
+						return next(ctx, append([]string{s.opts.Self}, args...))
+					}
+				}
+			}
+		}
+		return next(ctx, args)
+	}
+}
+
+// overridden are the interpreter builtins it does not implement (it
+// reports them as such) that a utility here replaces: the call is renamed
+// so that it reaches builtinHandler instead.
+var overridden = map[string]string{"kill": "kill\x00"}
+
+func overrideBuiltins(ctx context.Context, args []string) ([]string, error) {
+	if alt, ok := overridden[args[0]]; ok {
+		args[0] = alt
+	}
+	return args, nil
+}
+
+// builtinHandler runs the built-in utilities in-process.
+func (s *Shell) builtinHandler(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+	return func(ctx context.Context, args []string) error {
+		name := strings.TrimSuffix(args[0], "\x00") // see overridden
+		b, ok := builtins[name]
+		if !ok || strings.Contains(name, "/") {
+			return next(ctx, args)
+		}
+		hc := interp.HandlerCtx(ctx)
+		env := &Env{Ctx: ctx, Stdin: hc.Stdin, Stdout: hc.Stdout, Stderr: hc.Stderr, Dir: hc.Dir,
+			Getenv: func(k string) string { return hc.Env.Get(k).String() }}
+		if err := b.run(env, args[1:]); err != nil {
+			var es interp.ExitStatus
+			if errors.As(err, &es) {
+				return es
+			}
+			fmt.Fprintf(hc.Stderr, "%s: %v\n", name, err)
+			return interp.ExitStatus(1)
+		}
+		return nil
+	}
+}
+
+// Env is what a built-in utility sees: the shell's streams, working
+// directory and variables.
+type Env struct {
+	Ctx            context.Context
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Dir            string
+	Getenv         func(string) string
+}
+
+// abs resolves p against the shell's working directory.
+func (e *Env) abs(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(e.Dir, p)
+}

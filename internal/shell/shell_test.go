@@ -1,0 +1,226 @@
+package shell
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// run runs src in a fresh shell and returns stdout, stderr and status.
+func run(t *testing.T, src string, opts Options) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	opts.Stdout, opts.Stderr = &out, &errb
+	if opts.Stdin == nil {
+		opts.Stdin = strings.NewReader("")
+	}
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st := Status(s.RunString(ctx, src, "test"))
+	return out.String(), errb.String(), st
+}
+
+func TestRunStringStatus(t *testing.T) {
+	out, _, st := run(t, `x=4; echo "a $x"; exit 7`, Options{})
+	if out != "a 4\n" || st != 7 {
+		t.Errorf("out %q status %d", out, st)
+	}
+	_, errOut, st := run(t, `echo "unterminated`, Options{})
+	if st != 2 || !strings.Contains(errOut, "test:1:6") {
+		t.Errorf("syntax error: status %d, stderr %q", st, errOut)
+	}
+	_, errOut, st = run(t, `no-such-command-xyz`, Options{})
+	if st != 127 || !strings.Contains(errOut, "no-such-command-xyz") {
+		t.Errorf("missing command: status %d, stderr %q", st, errOut)
+	}
+}
+
+func TestFileUtilities(t *testing.T) {
+	dir := t.TempDir()
+	src := `
+mkdir -p a/b/c
+echo hello > a/b/c/f.txt
+cp a/b/c/f.txt g.txt
+mv g.txt h.txt
+cat h.txt a/b/c/f.txt
+ls
+ls a/b/c
+rm h.txt
+rm -r a
+ls
+rm nothing-here || echo rm-failed
+rm -f nothing-here && echo rm-f-ok
+`
+	out, errOut, st := run(t, src, Options{Dir: dir})
+	want := "hello\nhello\na\nh.txt\nf.txt\nrm-failed\nrm-f-ok\n"
+	if out != want || st != 0 {
+		t.Errorf("out:\n%s\nwant:\n%s\nstatus %d stderr %q", out, want, st, errOut)
+	}
+	if !strings.Contains(errOut, "rm: remove "+filepath.Join(dir, "nothing-here")) {
+		t.Errorf("stderr %q lacks the rm error", errOut)
+	}
+	out, _, _ = run(t, `echo x > f; ls -l f`, Options{Dir: dir})
+	if !strings.HasPrefix(out, "-rw") || !strings.HasSuffix(out, " f\n") {
+		t.Errorf("ls -l = %q", out)
+	}
+	_, errOut, st = run(t, `cat /nonexistent`, Options{})
+	if st != 1 || !strings.Contains(errOut, "/nonexistent") {
+		t.Errorf("cat missing file: %d %q", st, errOut)
+	}
+	out, _, _ = run(t, `echo piped | cat`, Options{})
+	if out != "piped\n" {
+		t.Errorf("cat from pipe = %q", out)
+	}
+}
+
+func TestSystemUtilities(t *testing.T) {
+	for _, tc := range []struct{ cmd, want string }{
+		{"ps", fmt.Sprintf("\n%d ", os.Getpid())},
+		{"free -m", "Mem:"},
+		{"uptime", "up "},
+		{"uname -r", "."},
+		{"mount", "/proc"},
+		{"hostname", ""},
+		{"utils", "ls [-la]"},
+		{"help", "cd"},
+		{"dmesg > /dev/null; echo $?", ""},
+	} {
+		out, errOut, st := run(t, tc.cmd, Options{})
+		if st != 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: status %d, out %q, stderr %q", tc.cmd, st, out, errOut)
+		}
+	}
+}
+
+func TestPoweroffRefusedOutsidePID1(t *testing.T) {
+	_, errOut, st := run(t, "poweroff", Options{Env: []string{"PATH=/usr/bin:/bin"}})
+	if st != 1 || !strings.Contains(errOut, "not running under ainative as PID 1") {
+		t.Errorf("status %d, stderr %q", st, errOut)
+	}
+}
+
+func TestKillAndSleep(t *testing.T) {
+	out, _, st := run(t, `sleep 0.01 && echo slept; kill -0 $$ 2>/dev/null; kill -BOGUS 1; echo $?`, Options{})
+	if st != 0 || !strings.HasPrefix(out, "slept\n") || !strings.HasSuffix(out, "1\n") {
+		t.Errorf("out %q status %d", out, st)
+	}
+	// An interrupted sleep returns promptly.
+	s, _ := New(Options{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	s.RunString(ctx, "sleep 30", "t")
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("sleep not interrupted: %v", d)
+	}
+}
+
+func TestSubcommandsRunSelf(t *testing.T) {
+	self := filepath.Join(t.TempDir(), "fake-ainative")
+	if err := os.WriteFile(self, []byte("#!/bin/sh\necho self \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Self: self, Subcommands: []string{"generate"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	out, errOut, st := run(t, "ainative hw --json; generate -n 4", opts)
+	if st != 0 || out != "self hw --json\nself generate -n 4\n" {
+		t.Errorf("out %q status %d stderr %q", out, st, errOut)
+	}
+}
+
+func TestRunReader(t *testing.T) {
+	var out bytes.Buffer
+	s, _ := New(Options{Stdout: &out, Stderr: &out})
+	err := s.RunReader(context.Background(), strings.NewReader("echo one\nif true; then\n echo two\nfi\nexit 4\necho never\n"))
+	if Status(err) != 4 || out.String() != "one\ntwo\n" {
+		t.Errorf("out %q status %d", out.String(), Status(err))
+	}
+}
+
+// openPTY returns a pseudo-terminal pair.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+func TestInteractive(t *testing.T) {
+	master, slave := openPTY(t)
+	s, err := New(Options{Stdin: slave, Stdout: slave, Stderr: slave})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Interactive(context.Background(), slave) }()
+
+	// The pty master does not support deadlines: read in a goroutine.
+	chunks := make(chan []byte, 100)
+	go func() {
+		for {
+			buf := make([]byte, 4096)
+			n, err := master.Read(buf)
+			if err != nil {
+				close(chunks)
+				return
+			}
+			chunks <- buf[:n]
+		}
+	}()
+	var seen bytes.Buffer
+	expect := func(want string) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for !strings.Contains(seen.String(), want) {
+			select {
+			case c := <-chunks:
+				seen.Write(c)
+			case <-timeout:
+				t.Fatalf("waiting for %q; saw %q", want, seen.String())
+			}
+		}
+		seen.Reset()
+	}
+	expect("# ") // or "$ " for non-root; both end in a space after the sign
+	master.Write([]byte("if true; then\r"))
+	expect("> ") // continuation prompt
+	master.Write([]byte("echo in-if; fi\r"))
+	expect("in-if")
+	master.Write([]byte("half-typed\x03"))
+	master.Write([]byte("echo $((6*7))\r"))
+	expect("42")
+	master.Write([]byte("exit 5\r"))
+	select {
+	case err := <-done:
+		if Status(err) != 5 {
+			t.Errorf("exit status %d (%v), want 5", Status(err), err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("shell did not exit")
+	}
+}
