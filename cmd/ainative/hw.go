@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -40,7 +41,9 @@ now, with one thread and with the default inference thread count (or
 				return err
 			}
 			if !noBandwidth {
-				counts := []int{1, info.DefaultThreads()}
+				// GOMAXPROCS is below the default thread count only
+				// when set so by hand; measure what can run.
+				counts := []int{1, min(info.DefaultThreads(), runtime.GOMAXPROCS(0))}
 				if threads > 0 {
 					counts = []int{threads}
 				}

@@ -2,6 +2,8 @@ package hw_test
 
 import (
 	"context"
+	"fmt"
+	"log"
 	"runtime"
 	"testing"
 
@@ -37,4 +39,24 @@ func TestLive(t *testing.T) {
 	for _, w := range info.Warnings {
 		t.Logf("warning: %s", w)
 	}
+}
+
+// The inference engine's view: kernels by feature, threads by cores,
+// model budget by memory.
+func ExampleDiscover() {
+	info, err := hw.Discover(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	f := info.CPU.Features
+	kernel := "generic"
+	switch {
+	case f.AVX2 && f.FMA:
+		kernel = "avx2"
+	case f.NEON && f.DotProd:
+		kernel = "neon-dotprod"
+	}
+	budget := info.EffectiveMemory()
+	fmt.Println(kernel != "", info.DefaultThreads() >= 1, budget > 0)
+	// Output: true true true
 }

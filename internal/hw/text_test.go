@@ -101,3 +101,13 @@ func TestEffectiveMemory(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDiscover shows what DefaultThreads costs a caller that asks
+// the live system each time.
+func BenchmarkDiscover(b *testing.B) {
+	for b.Loop() {
+		if _, err := Discover(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
