@@ -388,7 +388,6 @@ func rm(e *Env, args []string) error {
 	return nil
 }
 
-
 // mountFlags maps mount(8) options to flags; the rest go to the file system.
 var mountFlags = map[string]uintptr{
 	"ro": unix.MS_RDONLY, "nosuid": unix.MS_NOSUID, "nodev": unix.MS_NODEV,
@@ -561,4 +560,3 @@ func uptime(e *Env, args []string) error {
 	fmt.Fprintf(e.Stdout, "up %v%s\n", time.Duration(secs*float64(time.Second)).Round(time.Second), load)
 	return nil
 }
-

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/raym33/ainative/internal/shell"
+)
+
+func init() { register(newShCmd) }
+
+func newShCmd() *cobra.Command {
+	var command string
+	var login bool
+	cmd := &cobra.Command{
+		Use:   "sh [-c COMMAND [NAME [ARG...]] | FILE [ARG...]]",
+		Short: "The console shell (POSIX/bash syntax, built-in utilities)",
+		Long: `An interactive shell on a terminal, or a script from -c, a file or
+standard input. Built on mvdan.cc/sh/v3; built-in utilities (ls, cat, ps,
+free, mount, dmesg, uptime, poweroff, ... : run 'utils') cover a system
+with no other binaries, and ainative subcommands run by name
+(generate ..., hw ...).`,
+		// The shell's own flags end at the first argument: the rest is
+		// the script's (sh -c 'echo $1' name arg).
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			status, err := runShell(cmd, command, cmd.Flags().Changed("command"), login, args)
+			if err != nil {
+				return err
+			}
+			if status != 0 {
+				// Exit directly: like any shell, report the status without
+				// an error message of its own (main would print one).
+				os.Exit(status)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringVarP(&command, "command", "c", "", "run COMMAND and exit")
+	cmd.Flags().BoolVarP(&login, "login", "l", false, "console login shell: print a greeting and start in /")
+	return cmd
+}
+
+func runShell(cmd *cobra.Command, command string, hasCommand, login bool, args []string) (int, error) {
+	var subs []string
+	for _, c := range cmd.Root().Commands() {
+		subs = append(subs, c.Name())
+	}
+	opts := shell.Options{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Subcommands: subs,
+	}
+	if login {
+		opts.Dir = "/"
+	}
+	if hasCommand && len(args) > 0 {
+		opts.Args = args[1:] // args[0] is $0
+	} else if !hasCommand && len(args) > 0 {
+		opts.Args = args[1:]
+	}
+	sh, err := shell.New(opts)
+	if err != nil {
+		return 0, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	switch {
+	case hasCommand:
+		return shell.Status(sh.RunString(ctx, command, "-c")), nil
+	case len(args) > 0:
+		return shell.Status(sh.RunFile(ctx, args[0])), nil
+	}
+	if login {
+		greet()
+	}
+	return shell.Status(sh.Interactive(ctx, os.Stdin)), nil
+}
+
+// greet prints the console greeting.
+func greet() {
+	host, _ := os.Hostname()
+	fmt.Printf("\nainative on %s. 'utils' lists the built-in utilities, 'help' the shell's builtins.\n\n", host)
+}
