@@ -1,3 +1,5 @@
+//go:build purego || !amd64
+
 package tensor
 
 // archInit is the per-architecture seam: a kernels_<arch>.go file (built

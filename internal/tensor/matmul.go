@@ -80,19 +80,52 @@ func (p *Pool) MatMul(dst []float32, w *Matrix, x []float32, n int) {
 	}
 	xq := p.scratch[:n*xrow]
 	cols := w.Cols
-	p.forLocked(n, func(lo, hi int) {
-		for j := lo; j < hi; j++ {
-			conv.fromFloat(xq[j*xrow:(j+1)*xrow], x[j*cols:(j+1)*cols])
-		}
+	p.forEach(n, func(j int) {
+		conv.fromFloat(xq[j*xrow:(j+1)*xrow], x[j*cols:(j+1)*cols])
 	})
 
-	wrow, rows := w.rowBytes(), w.Rows
-	p.forLocked(rows, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			wr := w.Data[i*wrow : (i+1)*wrow]
-			for j := range n {
-				dst[j*rows+i] = o.dot(cols, wr, xq[j*xrow:(j+1)*xrow])
+	rows, wrow := w.Rows, w.rowBytes()
+	kernel := o.rows
+	if kernel == nil {
+		kernel = rowsByDot(o.dot)
+	}
+	// Work is handed out in chunks of rows of about chunkBytes of
+	// weights: big enough that scheduling costs nothing, small enough to
+	// balance the threads and, for prompts, to stay in L2 while every
+	// token of a token chunk passes over them.
+	rowChunk := max(1, min(rows, chunkBytes/wrow))
+	nchunks := (rows + rowChunk - 1) / rowChunk
+	if n == 1 {
+		p.forEach(nchunks, func(c int) {
+			lo := c * rowChunk
+			hi := min(lo+rowChunk, rows)
+			kernel(cols, w.Data[lo*wrow:hi*wrow], wrow, hi-lo, xq, xrow, 1, dst[lo:hi], rows)
+		})
+		return
+	}
+	// Prompt: tokens are taken tokChunk at a time so that their
+	// activations stay in cache while all rows pass over them; each row
+	// chunk then runs the kernel on maxTok tokens at a time, so weights
+	// come from memory once per token chunk and from cache once per
+	// maxTok tokens.
+	tokChunk := max(maxTok, min(n, tokChunkBytes/xrow)/maxTok*maxTok)
+	for t0 := 0; t0 < n; t0 += tokChunk {
+		t1 := min(t0+tokChunk, n)
+		p.forEach(nchunks, func(c int) {
+			lo := c * rowChunk
+			hi := min(lo+rowChunk, rows)
+			wr := w.Data[lo*wrow : hi*wrow]
+			for t := t0; t < t1; t += maxTok {
+				nt := min(maxTok, t1-t)
+				kernel(cols, wr, wrow, hi-lo, xq[t*xrow:(t+nt)*xrow], xrow, nt, dst[t*rows+lo:], rows)
 			}
-		}
-	})
+		})
+	}
 }
+
+// Cache budgets of MatMul's blocking (per thread: half of a 1 MiB L2
+// for a token chunk's activations, the rest for a row chunk's weights).
+const (
+	chunkBytes    = 64 << 10
+	tokChunkBytes = 256 << 10
+)

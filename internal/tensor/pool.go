@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Pool is a fixed set of workers that run the parallel loops of a forward
@@ -120,4 +121,20 @@ func (p *Pool) forLocked(n int, fn func(lo, hi int)) {
 		p.panicked = nil
 		panic(fmt.Sprintf("tensor: parallel loop body panicked: %v", r))
 	}
+}
+
+// forEach runs fn(i) for every i in [0,n), handing out indices one at a
+// time to whichever thread is free, so that uneven work or a descheduled
+// thread does not leave the others idle. The caller holds p.mu.
+func (p *Pool) forEach(n int, fn func(i int)) {
+	var next atomic.Int64
+	p.forLocked(min(n, p.threads), func(int, int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
+			}
+			fn(i)
+		}
+	})
 }

@@ -16,27 +16,54 @@ type typeOps struct {
 	// elements of dotType (x).
 	dot     func(n int, w, x []byte) float32
 	dotType Type
+	// rows is MatMul's kernel: the dot products of consecutive weight
+	// rows with one or several activation rows (see dotRows). Nil means
+	// a loop over dot.
+	rows dotRows
+}
+
+// dotRows computes out[t*ostride+r] = dot(weight row r, activation row t)
+// for r < rows and t < ntok, each row n elements, weight rows wrow bytes
+// apart and activation rows xrow bytes apart. Kernels handle ntok up to
+// maxTok at once, reading each weight row once for all of them.
+type dotRows func(n int, w []byte, wrow, rows int, x []byte, xrow, ntok int, out []float32, ostride int)
+
+// maxTok is the largest ntok a dotRows is called with.
+const maxTok = 4
+
+// rowsByDot is the dotRows of kernels that have only a dot product.
+func rowsByDot(dot func(n int, w, x []byte) float32) dotRows {
+	return func(n int, w []byte, wrow, rows int, x []byte, xrow, ntok int, out []float32, ostride int) {
+		for r := range rows {
+			wr := w[r*wrow:]
+			for t := range ntok {
+				out[t*ostride+r] = dot(n, wr, x[t*xrow:])
+			}
+		}
+	}
 }
 
 // ops is indexed by Type. It is filled with the portable Go kernels at
 // init; archInit (one per architecture, see kernels_*.go) then replaces
-// entries with SIMD versions where the CPU supports them.
-var ops [MXFP4 + 1]typeOps
+// entries with SIMD versions where the CPU supports them. goOps keeps the
+// portable set, the baseline that tests and benchmarks compare against.
+var ops, goOps [MXFP4 + 1]typeOps
 
 func init() {
-	ops[F32] = typeOps{dequantF32, quantizeF32, dotF32, F32}
-	ops[F16] = typeOps{dequantF16, quantizeF16, dotF16, F16}
-	ops[BF16] = typeOps{dequantBF16, quantizeBF16, dotBF16, BF16}
-	ops[Q4_0] = typeOps{dequantQ4_0, quantizeQ4_0, dotQ4_0, Q8_0}
-	ops[Q4_1] = typeOps{dequantQ4_1, quantizeQ4_1, dotQ4_1, Q8_1}
-	ops[Q5_0] = typeOps{dequantQ5_0, quantizeQ5_0, dotQ5_0, Q8_0}
-	ops[Q5_1] = typeOps{dequantQ5_1, quantizeQ5_1, dotQ5_1, Q8_1}
-	ops[Q8_0] = typeOps{dequantQ8_0, quantizeQ8_0, dotQ8_0, Q8_0}
-	ops[Q8_1] = typeOps{dequantQ8_1, quantizeQ8_1, dotQ8_1, Q8_1}
-	ops[Q4_K] = typeOps{dequantQ4_K, quantizeQ4_K, dotQ4_K, Q8_K}
-	ops[Q5_K] = typeOps{dequantQ5_K, quantizeQ5_K, dotQ5_K, Q8_K}
-	ops[Q6_K] = typeOps{dequantQ6_K, quantizeQ6_K, dotQ6_K, Q8_K}
-	ops[Q8_K] = typeOps{dequantQ8_K, quantizeQ8_K, dotQ8_K, Q8_K}
+	ops[F32] = typeOps{dequantF32, quantizeF32, dotF32, F32, nil}
+	ops[F16] = typeOps{dequantF16, quantizeF16, dotF16, F16, nil}
+	ops[BF16] = typeOps{dequantBF16, quantizeBF16, dotBF16, BF16, nil}
+	ops[Q4_0] = typeOps{dequantQ4_0, quantizeQ4_0, dotQ4_0, Q8_0, nil}
+	ops[Q4_1] = typeOps{dequantQ4_1, quantizeQ4_1, dotQ4_1, Q8_1, nil}
+	ops[Q5_0] = typeOps{dequantQ5_0, quantizeQ5_0, dotQ5_0, Q8_0, nil}
+	ops[Q5_1] = typeOps{dequantQ5_1, quantizeQ5_1, dotQ5_1, Q8_1, nil}
+	ops[Q8_0] = typeOps{dequantQ8_0, quantizeQ8_0, dotQ8_0, Q8_0, nil}
+	ops[Q8_1] = typeOps{dequantQ8_1, quantizeQ8_1, dotQ8_1, Q8_1, nil}
+	ops[Q4_K] = typeOps{dequantQ4_K, quantizeQ4_K, dotQ4_K, Q8_K, nil}
+	ops[Q5_K] = typeOps{dequantQ5_K, quantizeQ5_K, dotQ5_K, Q8_K, nil}
+	ops[Q6_K] = typeOps{dequantQ6_K, quantizeQ6_K, dotQ6_K, Q8_K, nil}
+	ops[Q8_K] = typeOps{dequantQ8_K, quantizeQ8_K, dotQ8_K, Q8_K, nil}
+	goOps = ops
 	archInit()
 }
 

@@ -203,26 +203,39 @@ const dotBound = 2e-5
 // For Q4_1 and Q5_1 the offset term is m*s with s read from the Q8_1
 // block, as in ggml: s = d*sum(q) is computed from d before its F16
 // rounding, so it is not the sum of the dequantized x (the two differ a
-// lot when d is an F16 subnormal).
+// lot when d is an F16 subnormal). For Q4_K and Q5_K the kernels compute
+// the scale and the minimum terms apart, and the two can cancel: the
+// rounding scale counts both.
 func refDot(typ Type, wb []byte, wd []float32, xb []byte, xd []float32) (want, mag float64) {
-	if typ != Q4_1 && typ != Q5_1 {
+	switch typ {
+	case Q4_1, Q5_1:
+		for b := range len(wd) / QK {
+			m := float64(fp16At(wb[b*typ.BlockBytes()+2:]))
+			s := float64(fp16At(xb[b*q8_1Bytes+2:]))
+			want += m * s
+			mag += math.Abs(m * s)
+			for i := b * QK; i < (b+1)*QK; i++ {
+				p := (float64(wd[i]) - m) * float64(xd[i])
+				want += p
+				mag += math.Abs(p)
+			}
+		}
+		return want, mag
+	case Q4_K, Q5_K:
 		for i := range wd {
+			blk := wb[i/QKK*typ.BlockBytes():]
+			_, m := scaleMinK4(i%QKK/32, blk[4:16])
+			dm := float64(fp16At(blk[2:])) * float64(m)
 			p := float64(wd[i]) * float64(xd[i])
 			want += p
-			mag += math.Abs(p)
+			mag += math.Abs((float64(wd[i])+dm)*float64(xd[i])) + math.Abs(dm*float64(xd[i]))
 		}
 		return want, mag
 	}
-	for b := range len(wd) / QK {
-		m := float64(fp16At(wb[b*typ.BlockBytes()+2:]))
-		s := float64(fp16At(xb[b*q8_1Bytes+2:]))
-		want += m * s
-		mag += math.Abs(m * s)
-		for i := b * QK; i < (b+1)*QK; i++ {
-			p := (float64(wd[i]) - m) * float64(xd[i])
-			want += p
-			mag += math.Abs(p)
-		}
+	for i := range wd {
+		p := float64(wd[i]) * float64(xd[i])
+		want += p
+		mag += math.Abs(p)
 	}
 	return want, mag
 }

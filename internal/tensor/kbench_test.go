@@ -1,0 +1,40 @@
+package tensor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkRows measures MatMul's kernels alone on one thread, on data in
+// cache: 64 weight rows of 896 elements times 1 or 4 activation rows.
+// The metric GMAC/s counts multiply-adds.
+func BenchmarkRows(b *testing.B) {
+	const rows, cols = 64, 896
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, t := range benchTypes {
+		if cols%t.BlockSize() != 0 {
+			continue
+		}
+		w := tiledMatrix(r, t, rows, cols)
+		xt := VecDotType(t)
+		xrb, _ := xt.RowBytes(cols)
+		x := make([]byte, 4*int(xrb))
+		for i := range 4 {
+			Quantize(xt, x[i*int(xrb):(i+1)*int(xrb)], testVector(r, cols))
+		}
+		out := make([]float32, 4*rows)
+		k := ops[t].rows
+		if k == nil {
+			k = rowsByDot(ops[t].dot)
+		}
+		for _, ntok := range []int{1, 4} {
+			b.Run(fmt.Sprintf("%s/ntok=%d", t, ntok), func(b *testing.B) {
+				for b.Loop() {
+					k(cols, w.Data, w.rowBytes(), rows, x, int(xrb), ntok, out, rows)
+				}
+				b.ReportMetric(float64(rows*cols*ntok)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+			})
+		}
+	}
+}

@@ -1,0 +1,378 @@
+//go:build !purego
+
+#include "textflag.h"
+#include "asm_amd64.h"
+
+// Kernels for the 32-element block formats. Two skeletons:
+//
+//   - signed weights (Q8_0, Q4_0, Q5_0) times Q8_0 activations (34-byte
+//     blocks): per block d_w*d_x times the integer dot product, which
+//     VPMADDUBSW computes as |w| * (x with w's sign);
+//   - unsigned weights (Q4_1, Q5_1: x = d*q + m) times Q8_1 activations
+//     (36-byte blocks: d, s = d*sum(q), qs): per block d_w*d_x*dot(q, x)
+//     + m_w*s_x, as ggml computes it.
+//
+// A W_ macro loads the block at off(AX) into Y0 as 32 bytes (signed or
+// unsigned per skeleton); it may use Y1 and Y3 as scratch.
+//
+// Registers: SI weight row, AX weight block, BX activation block, CX
+// blocks left, R8 wstride, R9 rows left, R10 activation row, R11 nb (x1)
+// or xstride (x4), DI 3*xstride, R12 nb (x4) or dst (x1), R13 dst, DX
+// dstride in bytes.
+
+DATA k0F<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA k0F<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA k0F<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA k0F<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL k0F<>(SB), RODATA|NOPTR, $32
+
+DATA k08<>+0(SB)/8, $0x0808080808080808
+DATA k08<>+8(SB)/8, $0x0808080808080808
+DATA k08<>+16(SB)/8, $0x0808080808080808
+DATA k08<>+24(SB)/8, $0x0808080808080808
+GLOBL k08<>(SB), RODATA|NOPTR, $32
+
+DATA kF0<>+0(SB)/8, $0xf0f0f0f0f0f0f0f0
+DATA kF0<>+8(SB)/8, $0xf0f0f0f0f0f0f0f0
+DATA kF0<>+16(SB)/8, $0xf0f0f0f0f0f0f0f0
+DATA kF0<>+24(SB)/8, $0xf0f0f0f0f0f0f0f0
+GLOBL kF0<>(SB), RODATA|NOPTR, $32
+
+DATA k10<>+0(SB)/8, $0x1010101010101010
+DATA k10<>+8(SB)/8, $0x1010101010101010
+DATA k10<>+16(SB)/8, $0x1010101010101010
+DATA k10<>+24(SB)/8, $0x1010101010101010
+GLOBL k10<>(SB), RODATA|NOPTR, $32
+
+DATA kFF<>+0(SB)/8, $-1
+DATA kFF<>+8(SB)/8, $-1
+DATA kFF<>+16(SB)/8, $-1
+DATA kFF<>+24(SB)/8, $-1
+GLOBL kFF<>(SB), RODATA|NOPTR, $32
+
+// Byte k of a 32-bit mask to bytes 8k..8k+7 (VPSHUFB, per 128-bit lane).
+DATA kShufB<>+0(SB)/8, $0x0000000000000000
+DATA kShufB<>+8(SB)/8, $0x0101010101010101
+DATA kShufB<>+16(SB)/8, $0x0202020202020202
+DATA kShufB<>+24(SB)/8, $0x0303030303030303
+GLOBL kShufB<>(SB), RODATA|NOPTR, $32
+
+// Byte i of each 8 has every bit set but bit i: OR with a mask byte gives
+// 0xFF exactly where bit i of that byte is set.
+DATA kBitM<>+0(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA kBitM<>+8(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA kBitM<>+16(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA kBitM<>+24(SB)/8, $0x7fbfdfeff7fbfdfe
+GLOBL kBitM<>(SB), RODATA|NOPTR, $32
+
+// VPERMPS index of the odd lanes.
+DATA kOdd<>+0(SB)/8, $0x0000000300000001
+DATA kOdd<>+8(SB)/8, $0x0000000700000005
+DATA kOdd<>+16(SB)/8, $0x0000000300000001
+DATA kOdd<>+24(SB)/8, $0x0000000700000005
+GLOBL kOdd<>(SB), RODATA|NOPTR, $32
+
+// NIBBLES loads 16 bytes at addr into Y0 as 32 nibbles: low nibbles in
+// bytes 0-15 (elements 0-15), high nibbles in bytes 16-31.
+#define NIBBLES(addr) VMOVDQU addr, X0; VPSRLW $4, X0, X1; VINSERTI128 $1, X1, Y0, Y0; VPAND k0F<>(SB), Y0, Y0
+
+// HIBITS expands the 32-bit mask at addr into Y1: byte j is 0xFF when
+// bit j is set, else 0.
+#define HIBITS(addr) VPBROADCASTD addr, Y1; VPSHUFB kShufB<>(SB), Y1, Y1; VPOR kBitM<>(SB), Y1, Y1; VPCMPEQB kFF<>(SB), Y1, Y1
+
+#define W_Q8_0(off) VMOVDQU 2+off(AX), Y0
+#define W_Q4_0(off) NIBBLES(2+off(AX)); VPSUBB k08<>(SB), Y0, Y0
+// Q5_0: nibble | 0xF0 where the fifth bit is clear = (nibble | bit<<4) - 16.
+#define W_Q5_0(off) NIBBLES(6+off(AX)); HIBITS(2+off(AX)); VPANDN kF0<>(SB), Y1, Y1; VPOR Y1, Y0, Y0
+#define W_Q4_1(off) NIBBLES(4+off(AX))
+#define W_Q5_1(off) NIBBLES(8+off(AX)); HIBITS(4+off(AX)); VPAND k10<>(SB), Y1, Y1; VPOR Y1, Y0, Y0
+
+// ---- signed weights x Q8_0 ----
+
+// SBLK1 adds the block pair at woff(AX), xoff(BX) into acc.
+#define SBLK1(W, woff, xoff, acc) \
+	W(woff); \
+	VMOVDQU 2+xoff(BX), Y1; \
+	VPSIGNB Y0, Y0, Y2; \
+	I8DOT(Y0, Y2, Y1); \
+	VCVTDQ2PS Y1, Y1; \
+	VMOVD woff(AX), X3; \
+	VPINSRW $1, xoff(BX), X3, X3; \
+	VCVTPH2PS X3, X3; \
+	VMOVSHDUP X3, X4; \
+	VMULSS X4, X3, X3; \
+	VBROADCASTSS X3, Y3; \
+	VFMADD231PS Y3, Y1, acc
+
+// SKX1 is the body of a signed x1 kernel for weight blocks of WB bytes.
+#define SKX1(W, WB) \
+	ONES16(Y15); \
+row: \
+	MOVQ SI, AX; \
+	MOVQ R10, BX; \
+	MOVQ R11, CX; \
+	VXORPS Y8, Y8, Y8; \
+	VXORPS Y9, Y9, Y9; \
+	CMPQ CX, $2; \
+	JLT tail; \
+pair: \
+	SBLK1(W, 0, 0, Y8); \
+	SBLK1(W, WB, 34, Y9); \
+	ADDQ $(2*WB), AX; \
+	ADDQ $68, BX; \
+	SUBQ $2, CX; \
+	CMPQ CX, $2; \
+	JGE pair; \
+tail: \
+	TESTQ CX, CX; \
+	JZ done; \
+	SBLK1(W, 0, 0, Y8); \
+done: \
+	VADDPS Y9, Y8, Y8; \
+	HSUM8(Y8, X8, X9); \
+	VMOVSS X8, (R12); \
+	ADDQ $4, R12; \
+	ADDQ R8, SI; \
+	DECQ R9; \
+	JNZ row; \
+	VZEROUPPER; \
+	RET
+
+// STOK adds one activation row's block (qs at xq) into acc; Y0 = w,
+// Y1 = |w|, lane idx of Y2 holds d_w*d_x.
+#define STOK(xq, idx, acc) \
+	VMOVDQU xq, Y4; \
+	I8DOT(Y0, Y1, Y4); \
+	VCVTDQ2PS Y4, Y4; \
+	VPERMPS Y2, idx, Y5; \
+	VFMADD231PS Y5, Y4, acc
+
+// SKX4 is the body of a signed x4 kernel.
+#define SKX4(W, WB) \
+	LEAQ (R11)(R11*2), DI; \
+	SHLQ $2, DX; \
+	ONES16(Y15); \
+	LANEIDX(1, Y12); \
+	LANEIDX(2, Y13); \
+	LANEIDX(3, Y14); \
+	LANEIDX(4, Y7); \
+row4: \
+	MOVQ SI, AX; \
+	MOVQ R10, BX; \
+	MOVQ R12, CX; \
+	VXORPS Y8, Y8, Y8; \
+	VXORPS Y9, Y9, Y9; \
+	VXORPS Y10, Y10, Y10; \
+	VXORPS Y11, Y11, Y11; \
+blk4: \
+	W(0); \
+	VPSIGNB Y0, Y0, Y1; \
+	VMOVD (AX), X2; \
+	VPINSRW $1, (BX), X2, X2; \
+	VPINSRW $2, (BX)(R11*1), X2, X2; \
+	VPINSRW $3, (BX)(R11*2), X2, X2; \
+	VPINSRW $4, (BX)(DI*1), X2, X2; \
+	VCVTPH2PS X2, Y2; \
+	VBROADCASTSS X2, Y3; \
+	VMULPS Y3, Y2, Y2; \
+	STOK(2(BX), Y12, Y8); \
+	STOK(2(BX)(R11*1), Y13, Y9); \
+	STOK(2(BX)(R11*2), Y14, Y10); \
+	STOK(2(BX)(DI*1), Y7, Y11); \
+	ADDQ $WB, AX; \
+	ADDQ $34, BX; \
+	DECQ CX; \
+	JNZ blk4; \
+	HSUM4X8; \
+	STORE4(R13, DX, BX); \
+	ADDQ $4, R13; \
+	ADDQ R8, SI; \
+	DECQ R9; \
+	JNZ row4; \
+	VZEROUPPER; \
+	RET
+
+// ---- unsigned weights (with offset) x Q8_1 ----
+
+// UBLK1 adds the block pair at woff(AX), xoff(BX): d_w*d_x*dot into acc,
+// and m_w*s_x into lane 2 of macc.
+#define UBLK1(W, woff, xoff, acc, macc) \
+	W(woff); \
+	VMOVDQU 4+xoff(BX), Y1; \
+	VPMADDUBSW Y1, Y0, Y1; \
+	VPMADDWD Y15, Y1, Y1; \
+	VCVTDQ2PS Y1, Y1; \
+	VMOVD woff(AX), X3; \
+	VMOVD xoff(BX), X4; \
+	VPUNPCKLWD X4, X3, X3; \
+	VCVTPH2PS X3, X3; \
+	VMOVSHDUP X3, X4; \
+	VMULPS X4, X3, X3; \
+	VADDPS X3, macc, macc; \
+	VBROADCASTSS X3, Y3; \
+	VFMADD231PS Y3, Y1, acc
+
+#define UKX1(W, WB) \
+	ONES16(Y15); \
+row: \
+	MOVQ SI, AX; \
+	MOVQ R10, BX; \
+	MOVQ R11, CX; \
+	VXORPS Y8, Y8, Y8; \
+	VXORPS Y9, Y9, Y9; \
+	VXORPS Y10, Y10, Y10; \
+	VXORPS Y11, Y11, Y11; \
+	CMPQ CX, $2; \
+	JLT tail; \
+pair: \
+	UBLK1(W, 0, 0, Y8, X10); \
+	UBLK1(W, WB, 36, Y9, X11); \
+	ADDQ $(2*WB), AX; \
+	ADDQ $72, BX; \
+	SUBQ $2, CX; \
+	CMPQ CX, $2; \
+	JGE pair; \
+tail: \
+	TESTQ CX, CX; \
+	JZ done; \
+	UBLK1(W, 0, 0, Y8, X10); \
+done: \
+	VADDPS Y9, Y8, Y8; \
+	HSUM8(Y8, X8, X9); \
+	VADDPS X11, X10, X10; \
+	VMOVHLPS X10, X10, X10; \
+	VADDSS X10, X8, X8; \
+	VMOVSS X8, (R12); \
+	ADDQ $4, R12; \
+	ADDQ R8, SI; \
+	DECQ R9; \
+	JNZ row; \
+	VZEROUPPER; \
+	RET
+
+// UTOK: as STOK for unsigned weights (no sign transfer).
+#define UTOK(xq, idx, acc) \
+	VMOVDQU xq, Y4; \
+	VPMADDUBSW Y4, Y0, Y4; \
+	VPMADDWD Y15, Y4, Y4; \
+	VCVTDQ2PS Y4, Y4; \
+	VPERMPS Y2, idx, Y5; \
+	VFMADD231PS Y5, Y4, acc
+
+// UKX4: Y2 = [d_w*d_t, m_w*s_t] for t = 0..3; Y6 sums the m*s lanes.
+#define UKX4(W, WB) \
+	LEAQ (R11)(R11*2), DI; \
+	SHLQ $2, DX; \
+	ONES16(Y15); \
+	LANEIDX(0, Y12); \
+	LANEIDX(2, Y13); \
+	LANEIDX(4, Y14); \
+	LANEIDX(6, Y7); \
+row4: \
+	MOVQ SI, AX; \
+	MOVQ R10, BX; \
+	MOVQ R12, CX; \
+	VXORPS Y6, Y6, Y6; \
+	VXORPS Y8, Y8, Y8; \
+	VXORPS Y9, Y9, Y9; \
+	VXORPS Y10, Y10, Y10; \
+	VXORPS Y11, Y11, Y11; \
+blk4: \
+	W(0); \
+	VMOVD (BX), X2; \
+	VPINSRD $1, (BX)(R11*1), X2, X2; \
+	VPINSRD $2, (BX)(R11*2), X2, X2; \
+	VPINSRD $3, (BX)(DI*1), X2, X2; \
+	VCVTPH2PS X2, Y2; \
+	VMOVD (AX), X3; \
+	VCVTPH2PS X3, X3; \
+	VBROADCASTSD X3, Y3; \
+	VMULPS Y3, Y2, Y2; \
+	VADDPS Y2, Y6, Y6; \
+	UTOK(4(BX), Y12, Y8); \
+	UTOK(4(BX)(R11*1), Y13, Y9); \
+	UTOK(4(BX)(R11*2), Y14, Y10); \
+	UTOK(4(BX)(DI*1), Y7, Y11); \
+	ADDQ $WB, AX; \
+	ADDQ $36, BX; \
+	DECQ CX; \
+	JNZ blk4; \
+	HSUM4X8; \
+	VMOVDQU kOdd<>(SB), Y1; \
+	VPERMPS Y6, Y1, Y6; \
+	VADDPS X6, X8, X8; \
+	STORE4(R13, DX, BX); \
+	ADDQ $4, R13; \
+	ADDQ R8, SI; \
+	DECQ R9; \
+	JNZ row4; \
+	VZEROUPPER; \
+	RET
+
+#define X1ARGS \
+	MOVQ w+0(FP), SI; \
+	MOVQ wstride+8(FP), R8; \
+	MOVQ rows+16(FP), R9; \
+	MOVQ x+24(FP), R10; \
+	MOVQ nb+32(FP), R11; \
+	MOVQ dst+40(FP), R12
+
+#define X4ARGS \
+	MOVQ w+0(FP), SI; \
+	MOVQ wstride+8(FP), R8; \
+	MOVQ rows+16(FP), R9; \
+	MOVQ x+24(FP), R10; \
+	MOVQ xstride+32(FP), R11; \
+	MOVQ nb+40(FP), R12; \
+	MOVQ dst+48(FP), R13; \
+	MOVQ dstride+56(FP), DX
+
+// func dotQ8_0x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+TEXT ·dotQ8_0x1AVX2(SB), NOSPLIT, $0-48
+	X1ARGS
+	SKX1(W_Q8_0, 34)
+
+// func dotQ8_0x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotQ8_0x4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+	SKX4(W_Q8_0, 34)
+
+// func dotQ4_0x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+TEXT ·dotQ4_0x1AVX2(SB), NOSPLIT, $0-48
+	X1ARGS
+	SKX1(W_Q4_0, 18)
+
+// func dotQ4_0x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotQ4_0x4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+	SKX4(W_Q4_0, 18)
+
+// func dotQ5_0x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+TEXT ·dotQ5_0x1AVX2(SB), NOSPLIT, $0-48
+	X1ARGS
+	SKX1(W_Q5_0, 22)
+
+// func dotQ5_0x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotQ5_0x4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+	SKX4(W_Q5_0, 22)
+
+// func dotQ4_1x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+TEXT ·dotQ4_1x1AVX2(SB), NOSPLIT, $0-48
+	X1ARGS
+	UKX1(W_Q4_1, 20)
+
+// func dotQ4_1x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotQ4_1x4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+	UKX4(W_Q4_1, 20)
+
+// func dotQ5_1x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+TEXT ·dotQ5_1x1AVX2(SB), NOSPLIT, $0-48
+	X1ARGS
+	UKX1(W_Q5_1, 24)
+
+// func dotQ5_1x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotQ5_1x4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+	UKX4(W_Q5_1, 24)
