@@ -1,0 +1,156 @@
+package tokenizer
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/raym33/ainative/internal/gguf"
+)
+
+// TestBadVocabularies checks that malformed tokenizer metadata is a clear
+// error naming what is wrong.
+func TestBadVocabularies(t *testing.T) {
+	spm, bpe := spmEntries(), bpeEntries("qwen2")
+	ntok := 0
+	for _, e := range spm {
+		if e.key == keyTokens {
+			ntok = len(e.val.([]string))
+		}
+	}
+	cases := []struct {
+		name    string
+		entries []kv
+		is      error    // errors.Is target, if any
+		want    []string // substrings of the message
+	}{
+		{"no model", with(spm, keyModel, nil), gguf.ErrMissing, []string{keyModel}},
+		{"unknown model", with(spm, keyModel, "bert"), ErrUnsupported, []string{"bert", "llama, gpt2"}},
+		{"no vocab", with(spm, keyModel, "no_vocab"), ErrUnsupported, []string{"no vocabulary"}},
+		{"model not a string", with(spm, keyModel, int32(1)), nil, []string{keyModel, "string"}},
+		{"no tokens", with(spm, keyTokens, nil), gguf.ErrMissing, []string{keyTokens}},
+		{"tokens not strings", with(spm, keyTokens, []int32{1, 2}), nil, []string{keyTokens, "array of string"}},
+		{"empty tokens", with(with(with(spm, keyTokens, []string{}), keyScores, nil), keyTokenType, nil), nil, []string{keyTokens, "empty"}},
+		{"short scores", with(spm, keyScores, make([]float32, ntok-1)), nil, []string{keyScores, fmt.Sprintf("has %d entries but %s has %d", ntok-1, keyTokens, ntok)}},
+		{"scores mistyped", with(spm, keyScores, make([]int32, ntok)), nil, []string{keyScores, "float32"}},
+		{"long token types", with(spm, keyTokenType, make([]int32, ntok+1)), nil, []string{keyTokenType, fmt.Sprint(ntok + 1)}},
+		{"duplicate token", with(with(with(spm, keyTokens, []string{"a", "b", "a"}), keyScores, nil), keyTokenType, nil), nil, []string{"token 2", `"a"`, "token 0"}},
+		{"bos out of range", with(spm, keyBOS, uint32(ntok)), nil, []string{keyBOS, fmt.Sprintf("is %d, outside the vocabulary of %d", ntok, ntok)}},
+		{"eot out of range", with(spm, keyEOT, uint32(1<<31)), nil, []string{keyEOT}},
+		{"bos negative", with(spm, keyBOS, int32(-1)), nil, []string{keyBOS}},
+		{"bos mistyped", with(spm, keyBOS, "1"), nil, []string{keyBOS}},
+		{"add_bos mistyped", with(spm, keyAddBOS, uint8(1)), nil, []string{keyAddBOS, "bool"}},
+		{"no merges", with(bpe, keyMerges, nil), gguf.ErrMissing, []string{keyMerges}},
+		{"merge without space", with(bpe, keyMerges, []string{"Ġ t", "he"}), nil, []string{keyMerges + "[1]", `"he"`}},
+		{"empty merge", with(bpe, keyMerges, []string{""}), nil, []string{keyMerges + "[0]"}},
+		{"merge with leading space only", with(bpe, keyMerges, []string{" a"}), nil, []string{keyMerges + "[0]"}},
+		{"unknown pre", with(bpe, keyPre, "tekken"), ErrUnsupported, []string{keyPre, "tekken", "llama-bpe", "qwen2"}},
+		{"pre mistyped", with(bpe, keyPre, true), nil, []string{keyPre}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tk, err := FromGGUF(ggufFile(t, c.entries...))
+			if err == nil {
+				t.Fatalf("no error (vocabulary of %d)", tk.VocabSize())
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("error %v is not %v", err, c.is)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if !strings.HasPrefix(err.Error(), "tokenizer: ") {
+				t.Errorf("error %q lacks the package prefix", err)
+			}
+		})
+	}
+}
+
+// TestLenientVocabularies covers what llama.cpp accepts and so must load.
+func TestLenientVocabularies(t *testing.T) {
+	spm, bpe := spmEntries(), bpeEntries("qwen2")
+	// Optional arrays may be absent: all tokens are normal, scores 0.
+	tk := fromEntries(t, with(with(spm, keyScores, nil), keyTokenType, nil))
+	if tk.Type(0) != TypeNormal {
+		t.Errorf("type without token_type = %v", tk.Type(0))
+	}
+	// No pre-tokenizer key: llama.cpp's default expressions.
+	if tk := fromEntries(t, with(bpe, keyPre, nil)); tk.Pre() != "default" {
+		t.Errorf("pre = %q, want default", tk.Pre())
+	}
+	// An empty token gets llama.cpp's placeholder text.
+	tiny := spm
+	for _, k := range []string{keyScores, keyTokenType, keyBOS, keyEOS, keyUNK} {
+		tiny = with(tiny, k, nil)
+	}
+	tk = fromEntries(t, with(tiny, keyTokens, []string{"a", ""}))
+	if tk.Text(1) != "[EMPTY_1]" {
+		t.Errorf("empty token text = %q", tk.Text(1))
+	}
+	// Defaults the vocabulary does not reach are dropped, not errors:
+	// SentencePiece's EOS defaults to 2, beyond these two tokens.
+	if id, ok := tk.EOS(); ok {
+		t.Errorf("EOS = %d in a vocabulary of 2", id)
+	}
+	if id, ok := tk.BOS(); !ok || id != 1 {
+		t.Errorf("BOS = %d, %v; want the default 1", id, ok)
+	}
+}
+
+// TestInvalidUTF8 pins the behaviour on byte strings that are not UTF-8.
+func TestInvalidUTF8(t *testing.T) {
+	spm := fromEntries(t, spmEntries())
+	for _, s := range []string{"\xff", "a\xc3", "\xe6\x97", "日\x80本", "\xed\xa0\x80"} {
+		ids := spm.Encode(s, false, false)
+		if got := spm.Decode(ids); got != s {
+			t.Errorf("SentencePiece %q: %v decodes to %q", s, ids, got)
+		}
+	}
+	// A broken sequence's lead byte takes the next bytes as its
+	// continuation, here two of the three bytes of the ▁ that stands for
+	// the space, so the space comes back as "▁" (llama.cpp does the same).
+	if got := spm.Decode(spm.Encode("\xec ", false, false)); got != "\xec▁" {
+		t.Errorf("SentencePiece \\xec+space decodes to %q", got)
+	}
+	// SentencePiece spells bytes that form no piece with byte tokens.
+	space, _ := spm.TokenID("▁")
+	xff, _ := spm.TokenID("<0xFF>")
+	if got, want := spm.Encode("\xff", false, false), []int32{space, xff}; !slices.Equal(got, want) {
+		t.Errorf("Encode(\\xff) = %v, want %v", got, want)
+	}
+	bpe := fromEntries(t, bpeEntries("qwen2"))
+	// BPE sees each invalid byte as U+FFFD, as llama.cpp does.
+	for s, want := range map[string]string{
+		"\xff":         "\uFFFD",
+		"a\xc3b":       "a\uFFFDb",
+		"\xed\xa0\x80": "\xed\xa0\x80", // a surrogate passes through
+		"\xc0\x80":     "\x00",         // an overlong NUL is decoded
+	} {
+		if got := bpe.Decode(bpe.Encode(s, false, false)); got != want {
+			t.Errorf("BPE %q decodes back to %q, want %q", s, got, want)
+		}
+	}
+}
+
+// TestOutOfRangeIDs: decoding ids outside the vocabulary yields nothing.
+func TestOutOfRangeIDs(t *testing.T) {
+	for _, tk := range []*Tokenizer{fromEntries(t, spmEntries()), fromEntries(t, bpeEntries("llama-bpe"))} {
+		bad := []int32{-1, int32(tk.VocabSize()), 1 << 30, -1 << 31}
+		if got := tk.Decode(bad); got != "" {
+			t.Errorf("Decode(%v) = %q", bad, got)
+		}
+		d := tk.NewDecoder()
+		for _, id := range bad {
+			if s := d.Add(id); s != "" {
+				t.Errorf("Decoder.Add(%d) = %q", id, s)
+			}
+			if p := tk.Piece(id); len(p) != 0 || tk.Text(id) != "" || tk.Type(id) != TypeUndefined {
+				t.Errorf("Piece/Text/Type(%d) not empty", id)
+			}
+		}
+	}
+}
