@@ -1,0 +1,475 @@
+// Package initsys is ainative's init system: PID 1 of the image and the
+// service manager of `ainative up`.
+//
+// As PID 1 it mounts the kernel file systems, sets the host name, loads
+// the kernel modules the image lists, brings up loopback and DHCP, reaps
+// orphans, and supervises the services of /etc/ainative/services.json
+// (console shells today; the AI runtime daemon and the bus as they are
+// built). It serves a read-only status page and JSON on port 8080 and on
+// a Unix socket (read by `ainative logs`), and on SIGTERM, SIGINT (also
+// Ctrl-Alt-Del) or the power button it stops the services in reverse
+// order, syncs and powers off. It never exits and never panics: a failing
+// service is restarted with back-off, and a bug in PID 1 is logged and
+// survived.
+//
+// On a host (`ainative up`) the same supervisor and status server run as
+// an ordinary process, without the mounts, the network or power-off.
+//
+// One file per concern, after gokrazy: mount.go, network.go,
+// supervise.go, reap.go, status.go, power.go, powerbutton.go.
+package initsys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/raym33/ainative/internal/kmod"
+)
+
+// Paths of the files the image builder writes for PID 1.
+const (
+	ConfigPath  = "/etc/ainative/services.json" // the service configuration
+	ModulesPath = "/etc/ainative/modules"       // kernel modules to load, one name a line
+	CommandPath = "/etc/ainative/command"       // `vm -c`: run this instead of the consoles
+	// CommandStatusPrefix starts the console line on which PID 1 reports
+	// the status of the command of CommandPath.
+	CommandStatusPrefix = "ainative-command-status: "
+	// Serial ports of the command's standard output and error in
+	// command mode (the console is ttyS0).
+	CommandStdout = "/dev/ttyS1"
+	CommandStderr = "/dev/ttyS2"
+)
+
+// ImageConfig is the default service configuration of the image.
+func ImageConfig() *Config {
+	console := func(tty string) Service {
+		return Service{
+			Name:    "console-" + filepath.Base(tty),
+			Command: []string{"ainative", "sh", "--login"},
+			TTY:     tty,
+			Restart: RestartAlways,
+			Backoff: Backoff{Initial: Duration(time.Second), Max: Duration(5 * time.Second)},
+		}
+	}
+	return &Config{Services: []Service{
+		console("/dev/ttyS0"),
+		console("/dev/tty1"),
+		// The AI runtime daemon ("ainative serve") and the bus
+		// ("ainative bus", after the runtime) join this list as they are
+		// built; see HostConfig for `ainative up`.
+	}}
+}
+
+// HostConfig is the default service configuration of `ainative up`: the
+// same services as the image minus the consoles (the shell runs in the
+// foreground instead). Empty until the runtime daemon and the bus exist.
+func HostConfig() *Config {
+	return &Config{Services: []Service{}}
+}
+
+// System is a running ainative system: the supervisor and what PID 1
+// adds around it.
+type System struct {
+	log     *slog.Logger
+	initLog *LogBuffer
+	sup     *Supervisor
+	net     *Network
+	pid1    bool
+	servers []*http.Server
+}
+
+// DefaultSocketPath is where the status server listens for `ainative
+// logs`: /run/ainative/init.sock for root (and PID 1), otherwise under
+// $XDG_RUNTIME_DIR or the temporary directory.
+func DefaultSocketPath() string {
+	if os.Geteuid() == 0 {
+		return "/run/ainative/init.sock"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "ainative", "init.sock")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("ainative-%d", os.Getuid()), "init.sock")
+}
+
+// HostOptions configures StartHost.
+type HostOptions struct {
+	Config     *Config // nil: HostConfig()
+	StatusAddr string  // TCP address of the status page; empty: none
+	Socket     string  // Unix socket for `ainative logs`; empty: none
+	LogTo      io.Writer
+}
+
+// StartHost starts the services on an existing Linux system (`ainative
+// up`). Stop with Shutdown.
+func StartHost(ctx context.Context, opts HostOptions) (*System, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = HostConfig()
+	}
+	sys := newSystem(false, opts.LogTo)
+	sup, err := NewSupervisor(cfg, Options{Logger: sys.log})
+	if err != nil {
+		return nil, err
+	}
+	sys.sup = sup
+	if err := sys.serve(opts.StatusAddr, opts.Socket); err != nil {
+		return nil, err
+	}
+	if err := sup.Start(ctx); err != nil {
+		sys.closeServers()
+		return nil, err
+	}
+	sys.log.Info("services started", "count", len(cfg.Services))
+	return sys, nil
+}
+
+// Supervisor returns the system's supervisor.
+func (sys *System) Supervisor() *Supervisor { return sys.sup }
+
+// Shutdown stops the services in reverse order and the status server.
+func (sys *System) Shutdown(ctx context.Context) error {
+	err := sys.sup.Stop(ctx)
+	sys.closeServers()
+	return err
+}
+
+func newSystem(pid1 bool, logTo io.Writer) *System {
+	sys := &System{initLog: NewLogBuffer(DefaultLogLines, DefaultLogBytes), pid1: pid1}
+	w := io.Writer(sys.initLog)
+	if logTo != nil {
+		w = io.MultiWriter(logTo, sys.initLog)
+	}
+	sys.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.String("time", a.Value.Time().Format("15:04:05.000"))
+			}
+			return a
+		},
+	}))
+	return sys
+}
+
+// serve starts the status server on a TCP address and a Unix socket.
+func (sys *System) serve(addr, socket string) error {
+	var lns []net.Listener
+	if addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			// The page is a convenience: a busy port must not stop the system.
+			sys.log.Warn("status page not served", "addr", addr, "err", err)
+		} else {
+			lns = append(lns, ln)
+			sys.log.Info("status page", "url", "http://"+ln.Addr().String()+"/")
+		}
+	}
+	if socket != "" {
+		if err := os.MkdirAll(filepath.Dir(socket), 0o700); err != nil {
+			return fmt.Errorf("status socket: %w", err)
+		}
+		_ = os.Remove(socket) // a stale socket from a previous run
+		ln, err := net.Listen("unix", socket)
+		if err != nil {
+			return fmt.Errorf("status socket: %w", err)
+		}
+		lns = append(lns, ln)
+	}
+	for _, ln := range lns {
+		srv := &http.Server{Handler: sys.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		sys.servers = append(sys.servers, srv)
+		go srv.Serve(ln)
+	}
+	return nil
+}
+
+func (sys *System) closeServers() {
+	for _, srv := range sys.servers {
+		srv.Close()
+	}
+}
+
+// RunPID1 is the life of PID 1. It does not return: the machine powers
+// off (or reboots) at its end.
+func RunPID1() {
+	console := os.Stderr // the kernel opens /dev/console as PID 1's stdio
+	sys := newSystem(true, console)
+	failed := false
+	params := bootParams{}
+	defer func() {
+		// PID 1 must not exit (the kernel would panic): log, then keep
+		// reaping until someone powers off.
+		if r := recover(); r != nil {
+			sys.log.Error("PID 1 panicked; still reaping", "panic", r)
+			for {
+				if pid, _ := syscall.Wait4(-1, nil, 0, nil); pid <= 0 {
+					time.Sleep(time.Second)
+				}
+			}
+		}
+	}()
+	reboot, status := sys.boot(&params)
+	if status != nil {
+		failed = *status != 0
+	}
+	if err := powerOff(params, reboot, failed); err != nil {
+		sys.log.Error("power off failed", "err", err)
+	}
+	for {
+		// The kernel stops us. (A bare select{} could trip the runtime's
+		// deadlock detector, and PID 1 exiting panics the kernel.)
+		time.Sleep(time.Hour)
+	}
+}
+
+// boot brings the system up, runs until a shutdown request (or the
+// command of command mode ends), then stops the services. It returns
+// whether to reboot and, in command mode, the command's status; a PID 1
+// failure sets a non-zero status.
+func (sys *System) boot(params *bootParams) (reboot bool, status *int) {
+	failure := func(err error) (bool, *int) {
+		sys.log.Error("boot failed", "err", err)
+		one := 1
+		return false, &one
+	}
+	if err := mountEarly(); err != nil {
+		sys.log.Error("mounts", "err", err) // go on: most of the system may still work
+	}
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	p, err := parseCmdline(string(cmdline))
+	if err != nil {
+		return failure(err)
+	}
+	*params = p
+	host := cmp(p.hostname, "ainative")
+	if err := unix.Sethostname([]byte(host)); err != nil {
+		sys.log.Warn("hostname", "err", err)
+	}
+	os.Setenv("PATH", "/bin")
+	os.Setenv("HOME", "/")
+	os.Setenv("TERM", "linux")
+	os.Setenv("AINATIVE_PID1", "1") // lets the shell's poweroff and reboot signal us
+	// Deliver Ctrl-Alt-Del to PID 1 as SIGINT instead of an immediate reboot.
+	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sys.loadModules()
+
+	reaper := NewReaper()
+	go safely(sys.log, "reaper", func() { reaper.Run(ctx) })
+	sys.net = &Network{log: sys.log}
+	go safely(sys.log, "network", func() { sys.net.Run(ctx) })
+
+	command, err := os.ReadFile(CommandPath)
+	commandMode := err == nil
+	cfg, err := LoadConfig(ConfigPath)
+	if errors.Is(err, os.ErrNotExist) {
+		cfg = ImageConfig()
+	} else if err != nil {
+		// A broken file must still leave the user a console to fix it.
+		sys.log.Error("service configuration; using the built-in default", "err", err)
+		cfg = ImageConfig()
+	}
+	cfg = usableServices(cfg, commandMode, sys.log)
+	sup, err := NewSupervisor(cfg, Options{Logger: sys.log, Reaper: reaper})
+	if err != nil {
+		return failure(err)
+	}
+	sys.sup = sup
+	if err := sys.serve(fmt.Sprintf(":%d", StatusPort), DefaultSocketPath()); err != nil {
+		sys.log.Error("status server", "err", err)
+	}
+	if err := sup.Start(ctx); err != nil {
+		return failure(err)
+	}
+
+	requests := make(chan bool, 1) // true: reboot
+	request := func(r bool) {
+		select {
+		case requests <- r:
+		default:
+		}
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	go safely(sys.log, "signals", func() {
+		for sig := range sigs {
+			sys.log.Info("shutdown requested", "signal", sig)
+			request(sig == syscall.SIGUSR1)
+		}
+	})
+	go safely(sys.log, "power button", func() {
+		watchPowerButton(ctx, func() {
+			sys.log.Info("power button pressed")
+			request(false)
+		})
+	})
+
+	if commandMode {
+		st := sys.runCommand(ctx, reaper, string(command))
+		status = &st
+	} else {
+		reboot = <-requests
+	}
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stopCancel()
+	if err := sup.Stop(stopCtx); err != nil {
+		sys.log.Error("stopping services", "err", err)
+	}
+	sys.closeServers()
+	if status != nil {
+		// The status line goes last, after the services' shutdown logs.
+		fmt.Fprintf(os.Stderr, "\n%s%d\n", CommandStatusPrefix, *status)
+		drain(os.Stderr)
+	}
+	sys.log.Info("powering off", "reboot", reboot)
+	return reboot, status
+}
+
+func cmp(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// usableServices drops console services whose terminal does not exist
+// (no VGA console, fewer serial ports) and, in command mode, all consoles.
+func usableServices(cfg *Config, commandMode bool, log *slog.Logger) *Config {
+	out := &Config{}
+	for _, s := range cfg.Services {
+		if s.TTY != "" {
+			if commandMode {
+				continue
+			}
+			if _, err := os.Stat(s.TTY); err != nil {
+				log.Info("no terminal for console; skipping", "service", s.Name, "tty", s.TTY)
+				continue
+			}
+		}
+		out.Services = append(out.Services, s)
+	}
+	// Dependencies on dropped services would fail validation; consoles
+	// are leaves, so this only matters for hand-written files.
+	for i := range out.Services {
+		var keep []string
+		for _, d := range out.Services[i].After {
+			for _, s := range out.Services {
+				if s.Name == d {
+					keep = append(keep, d)
+				}
+			}
+		}
+		out.Services[i].After = keep
+	}
+	return out
+}
+
+// loadModules loads the modules the image lists for a distribution
+// kernel; the default kernel has its drivers built in and lists none.
+func (sys *System) loadModules() {
+	b, err := os.ReadFile(ModulesPath)
+	if err != nil {
+		return
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			names = append(names, line)
+		}
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		sys.log.Error("uname", "err", err)
+		return
+	}
+	dir := filepath.Join("/lib/modules", unix.ByteSliceToString(u.Release[:]))
+	ix, err := kmod.NewIndex(dir)
+	if err != nil {
+		sys.log.Error("kernel modules", "err", err)
+		return
+	}
+	begin := time.Now()
+	if err := ix.LoadAll(names...); err != nil {
+		sys.log.Error("kernel modules", "err", err)
+	}
+	sys.log.Info("kernel modules loaded", "modules", len(names), "took", time.Since(begin).Round(time.Millisecond))
+}
+
+// runCommand runs the command of command mode in the shell, with its
+// output on the dedicated serial ports, and returns its status.
+func (sys *System) runCommand(ctx context.Context, reaper *Reaper, src string) int {
+	stdout := openRawTTY(CommandStdout, os.Stderr)
+	stderr := openRawTTY(CommandStderr, stdout)
+	defer func() {
+		drain(stdout)
+		drain(stderr)
+	}()
+	self, err := os.Executable()
+	if err != nil {
+		self = "/init"
+	}
+	cmd := exec.CommandContext(ctx, self, "sh", "-c", src)
+	cmd.Args[0] = "ainative"
+	cmd.Stdout, cmd.Stderr, cmd.Dir = stdout, stderr, "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := reaper.start(cmd); err != nil {
+		fmt.Fprintf(stderr, "ainative: %v\n", err)
+		return 127
+	}
+	err = cmd.Wait()
+	reaper.forget(cmd.Process.Pid)
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	if err != nil && cmd.ProcessState == nil {
+		return 127
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+// openRawTTY opens a serial port in raw mode, so that the bytes the
+// command writes reach the host unchanged (no \n to \r\n). It falls back
+// to fallback when the port is missing.
+func openRawTTY(path string, fallback *os.File) *os.File {
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return fallback
+	}
+	if _, err := term.MakeRaw(int(f.Fd())); err != nil {
+		f.Close()
+		return fallback
+	}
+	return f
+}
+
+// drain waits until a terminal has sent what was written to it (tcdrain),
+// so that nothing is lost when the machine powers off right after.
+func drain(f *os.File) {
+	_ = unix.IoctlSetInt(int(f.Fd()), unix.TCSBRK, 1)
+}
+
+// safely runs fn, logging instead of crashing PID 1 if it panics.
+func safely(log *slog.Logger, what string, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("recovered from panic", "in", what, "panic", r)
+		}
+	}()
+	fn()
+}

@@ -1,0 +1,87 @@
+package initsys
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ExitPort values that PID 1 writes to QEMU's isa-debug-exit device before
+// powering off. QEMU then exits with (value<<1)|1, so `ainative vm` can
+// tell a clean shutdown from a PID 1 failure and both from a kernel panic
+// or reset (QEMU's own 0 under -no-reboot) and from QEMU's errors (1).
+const (
+	ExitPortClean   = 0x10 // QEMU exits 33
+	ExitPortFailure = 0x11 // QEMU exits 35
+)
+
+// QEMU exit statuses produced by the ExitPort values.
+const (
+	QEMUExitClean   = ExitPortClean<<1 | 1
+	QEMUExitFailure = ExitPortFailure<<1 | 1
+)
+
+// bootParams are the ainative.* kernel command-line parameters.
+type bootParams struct {
+	exitPort int64 // I/O port of isa-debug-exit; 0: none
+	hostname string
+}
+
+// parseCmdline reads ainative.exitport=PORT and ainative.hostname=NAME
+// from a kernel command line.
+func parseCmdline(cmdline string) (bootParams, error) {
+	var p bootParams
+	for _, f := range strings.Fields(cmdline) {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "ainative.exitport":
+			port, err := strconv.ParseInt(v, 0, 32)
+			if err != nil || port <= 0 || port > 0xffff {
+				return p, fmt.Errorf("kernel command line: ainative.exitport=%q is not an I/O port", v)
+			}
+			p.exitPort = port
+		case "ainative.hostname":
+			p.hostname = v
+		}
+	}
+	return p, nil
+}
+
+// writeExitPort writes value to the isa-debug-exit port through /dev/port
+// (CONFIG_DEVPORT). QEMU exits at once, so this only returns on failure.
+func writeExitPort(port int64, value byte) error {
+	f, err := os.OpenFile("/dev/port", os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(value))
+	_, err = f.WriteAt(b[:1], port)
+	return err
+}
+
+// powerOff syncs and powers the machine off (or reboots). In a VM started
+// by `ainative vm`, it first reports through the exit port whether the
+// shutdown is clean.
+func powerOff(params bootParams, reboot, failed bool) error {
+	unmountAll()
+	if params.exitPort != 0 && !reboot {
+		v := byte(ExitPortClean)
+		if failed {
+			v = ExitPortFailure
+		}
+		if err := writeExitPort(params.exitPort, v); err != nil {
+			fmt.Fprintf(os.Stderr, "ainative: exit port: %v\n", err)
+		}
+	}
+	cmd := unix.LINUX_REBOOT_CMD_POWER_OFF
+	if reboot {
+		cmd = unix.LINUX_REBOOT_CMD_RESTART
+	}
+	return unix.Reboot(cmd)
+}

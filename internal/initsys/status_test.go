@@ -1,0 +1,149 @@
+package initsys
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStatusServer(t *testing.T) {
+	checkGoroutines(t)
+	socket := filepath.Join(t.TempDir(), "init.sock")
+	cfg := &Config{Services: []Service{testService("web", "serve", "")}}
+	sys, err := StartHost(context.Background(), HostOptions{Config: cfg, Socket: socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := sys.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor(t, "web logging", func() bool { return len(sys.Supervisor().Logs("web").Lines(0)) > 0 })
+
+	srv := httptest.NewServer(sys.Handler())
+	defer srv.Close()
+	get := func(path string, wantCode int, v any) string {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != wantCode {
+			t.Errorf("GET %s: %s, want %d", path, resp.Status, wantCode)
+		}
+		var b strings.Builder
+		if v != nil {
+			if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+				t.Fatalf("GET %s: %v", path, err)
+			}
+			return ""
+		}
+		buf := make([]byte, 1<<16)
+		for {
+			n, err := resp.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return b.String()
+	}
+
+	var st Status
+	get("/status", 200, &st)
+	if st.PID1 || len(st.Services) != 1 || st.Services[0].Name != "web" || st.Services[0].State != StateRunning ||
+		st.Services[0].PID == 0 || st.Memory.TotalKiB == 0 || st.Uptime <= 0 {
+		t.Errorf("status = %+v", st)
+	}
+	if got := strings.Join(st.Services[0].LastLines, "\n"); !strings.Contains(got, "serving web") {
+		t.Errorf("last lines = %q", got)
+	}
+	var logs LogsResponse
+	get("/logs?service=web&n=1", 200, &logs)
+	if logs.Service != "web" || len(logs.Lines) != 1 {
+		t.Errorf("logs = %+v", logs)
+	}
+	get("/logs", 200, &logs)
+	if logs.Service != InitLogName || !strings.Contains(strings.Join(logs.Lines, "\n"), "service started") {
+		t.Errorf("init log = %+v", logs)
+	}
+	var e map[string]string
+	get("/logs?service=nope", 404, &e)
+	if !strings.Contains(e["error"], `no service "nope" (known: init, web)`) {
+		t.Errorf("404 body = %v", e)
+	}
+	get("/logs?n=-3", 400, &e)
+	if html := get("/", 200, nil); !strings.Contains(html, `<a href="/logs?service=web">web</a>`) {
+		t.Errorf("page lacks the service:\n%s", html)
+	}
+
+	// The same handler answers on the Unix socket, as `ainative logs` uses it.
+	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	}}}
+	resp, err := c.Get("http://ainative/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	c.CloseIdleConnections()
+	if resp.StatusCode != 200 {
+		t.Errorf("socket: %s", resp.Status)
+	}
+}
+
+func TestParseCmdline(t *testing.T) {
+	p, err := parseCmdline("console=ttyS0 ainative.exitport=0xf4 ainative.hostname=box quiet")
+	if err != nil || p.exitPort != 0xf4 || p.hostname != "box" {
+		t.Errorf("%+v %v", p, err)
+	}
+	if _, err := parseCmdline("ainative.exitport=banana"); err == nil || !strings.Contains(err.Error(), `ainative.exitport="banana"`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestScanPowerKey(t *testing.T) {
+	ev := func(typ, code uint16, value int32) []byte {
+		b := make([]byte, eventSize64)
+		b[16], b[17] = byte(typ), byte(typ>>8)
+		b[18], b[19] = byte(code), byte(code>>8)
+		b[20], b[21], b[22], b[23] = byte(value), byte(value>>8), byte(value>>16), byte(value>>24)
+		return b
+	}
+	var stream []byte
+	stream = append(stream, ev(evKey, 30, 1)...)       // another key
+	stream = append(stream, ev(evKey, keyPower, 0)...) // release only
+	if scanPowerKey(strings.NewReader(string(stream))) {
+		t.Error("power reported without a press")
+	}
+	stream = append(stream, ev(evKey, keyPower, 1)...)
+	if !scanPowerKey(strings.NewReader(string(stream))) {
+		t.Error("press not reported")
+	}
+}
+
+func TestUsableServices(t *testing.T) {
+	cfg := &Config{Services: []Service{
+		{Name: "console", Command: []string{"sh"}, TTY: "/dev/null"},
+		{Name: "missing", Command: []string{"sh"}, TTY: "/dev/nonexistent-tty"},
+		{Name: "runtime", Command: []string{"serve"}, After: []string{"missing"}},
+	}}
+	got := usableServices(cfg, false, quietLogger())
+	if len(got.Services) != 2 || got.Services[1].Name != "runtime" || len(got.Services[1].After) != 0 {
+		t.Errorf("got %+v", got.Services)
+	}
+	if got := usableServices(cfg, true, quietLogger()); len(got.Services) != 1 {
+		t.Errorf("command mode kept consoles: %+v", got.Services)
+	}
+}
