@@ -89,3 +89,25 @@ func BenchmarkMatMul(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQuantize measures the conversion of one 4864-element
+// activation row to each activation type, as MatMul does per token.
+func BenchmarkQuantize(b *testing.B) {
+	const n = 4864
+	x := testVector(rand.New(rand.NewPCG(4, 4)), n)
+	for _, t := range []Type{Q8_0, Q8_1, Q8_K, F16, BF16} {
+		rb, _ := t.RowBytes(n)
+		dst := make([]byte, rb)
+		for _, impl := range []struct {
+			name string
+			o    *typeOps
+		}{{"simd", &ops[t]}, {"purego", &goOps[t]}} {
+			b.Run(t.String()+"/"+impl.name, func(b *testing.B) {
+				b.SetBytes(4 * n)
+				for b.Loop() {
+					impl.o.fromFloat(dst, x)
+				}
+			})
+		}
+	}
+}

@@ -93,3 +93,18 @@ func dotBF16(n int, w, x []byte) float32 {
 	}
 	return s0 + s1
 }
+
+// roundF16 and roundBF16 write src rounded through F16 (BF16) as F32: the
+// activations ggml's F16 (BF16) products see, in the form the SIMD
+// kernels read.
+func roundF16(dst []byte, src []float32) {
+	for i, v := range src {
+		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(FP16ToFP32(FP32ToFP16(v))))
+	}
+}
+
+func roundBF16(dst []byte, src []float32) {
+	for i, v := range src {
+		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(BF16ToFP32(FP32ToBF16(v))))
+	}
+}

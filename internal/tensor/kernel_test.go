@@ -57,6 +57,17 @@ func TestKernelsAgainstGo(t *testing.T) {
 			if k == nil {
 				continue
 			}
+			// MatMul's activations may be in another form (F32 for
+			// F16 and BF16 weights): same values, other bytes.
+			if mt, conv := ops[typ].mmInput(); mt != xt {
+				mrb, _ := mt.RowBytes(int64(n))
+				mrow := int(mrb) + 5
+				mx := make([]byte, maxTok*mrow)
+				for j := range maxTok {
+					conv(mx[j*mrow:j*mrow+int(mrb)], xd[j])
+				}
+				x, xrow, xrb = mx, mrow, mrb
+			}
 			for _, nrows := range []int{1, 2, 3, 5} {
 				for ntok := 1; ntok <= maxTok; ntok++ {
 					const ostride = 11
@@ -77,6 +88,63 @@ func TestKernelsAgainstGo(t *testing.T) {
 							check("rows", i, j, got)
 						}
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestQuantizersAgainstGo checks the activation quantizers in use (SIMD
+// where available) byte for byte against the portable ones, on finite
+// inputs: mixed blocks, exact ties, random bit patterns.
+func TestQuantizersAgainstGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	inputs := [][]float32{testVector(r, 64*QKK)}
+	ties := make([]float32, QKK)
+	for i := range ties {
+		ties[i] = float32(i%QK) - 15.5 // with amax 127 below: multiplier 1
+	}
+	ties[0] = 127
+	inputs = append(inputs, ties)
+	bits := make([]float32, 32*QKK)
+	for i := range bits {
+		for {
+			bits[i] = math.Float32frombits(r.Uint32())
+			if !math.IsNaN(float64(bits[i])) && !math.IsInf(float64(bits[i]), 0) {
+				break
+			}
+		}
+	}
+	inputs = append(inputs, bits)
+	for _, typ := range []Type{Q8_0, Q8_1, Q8_K, F16, BF16} {
+		for k, x := range inputs {
+			for _, n := range []int{QKK, len(x)} {
+				want, got := mustQuantize(t, typ, x[:n]), mustQuantize(t, typ, x[:n])
+				goOps[typ].fromFloat(want, x[:n])
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("%s input %d: byte %d (block %d) = %#02x, Go gives %#02x", typ, k, i, i/typ.BlockBytes(), got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+	// MatMul's F32 form of F16/BF16 activations, odd lengths included.
+	for _, typ := range []Type{F16, BF16} {
+		mt, conv := ops[typ].mmInput()
+		if mt != F32 {
+			continue
+		}
+		for _, n := range []int{1, 7, 8, 9, 100, 4864} {
+			x := bits[:n]
+			got := make([]byte, 4*n)
+			conv(got, x)
+			y := make([]float32, n)
+			Dequantize(typ, y, mustQuantize(t, typ, x))
+			want := mustQuantize(t, F32, y)
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("%s MatMul activations n=%d: byte %d = %#02x, want %#02x", typ, n, i, got[i], want[i])
 				}
 			}
 		}

@@ -2,9 +2,7 @@
 
 package tensor
 
-import (
-	"golang.org/x/sys/cpu"
-)
+import "golang.org/x/sys/cpu"
 
 // The amd64 kernels need AVX2 for the integer dot products, FMA for the
 // float accumulation and F16C for the F16 scales of the blocks (all three
@@ -25,20 +23,78 @@ func archInit() {
 	if !haveAVX2 {
 		return
 	}
-	useAsm(Q8_0, dotQ8_0x1AVX2, dotQ8_0x4AVX2)
-	useAsm(Q4_0, dotQ4_0x1AVX2, dotQ4_0x4AVX2)
-	useAsm(Q5_0, dotQ5_0x1AVX2, dotQ5_0x4AVX2)
-	useAsm(Q4_1, dotQ4_1x1AVX2, dotQ4_1x4AVX2)
-	useAsm(Q5_1, dotQ5_1x1AVX2, dotQ5_1x4AVX2)
+	for _, k := range []struct {
+		t      Type
+		k1     kernel1
+		k4     kernel4
+		vecDot kernel1 // for F16 and BF16, whose MatMul kernels take F32
+	}{
+		{Q8_0, dotQ8_0x1AVX2, dotQ8_0x4AVX2, nil},
+		{Q4_0, dotQ4_0x1AVX2, dotQ4_0x4AVX2, nil},
+		{Q5_0, dotQ5_0x1AVX2, dotQ5_0x4AVX2, nil},
+		{Q4_1, dotQ4_1x1AVX2, dotQ4_1x4AVX2, nil},
+		{Q5_1, dotQ5_1x1AVX2, dotQ5_1x4AVX2, nil},
+		{Q4_K, dotQ4_Kx1AVX2, dotQ4_Kx4AVX2, nil},
+		{Q5_K, dotQ5_Kx1AVX2, dotQ5_Kx4AVX2, nil},
+		{Q6_K, dotQ6_Kx1AVX2, dotQ6_Kx4AVX2, nil},
+		{F32, dotF32x1AVX2, dotF32x4AVX2, nil},
+		{F16, dotF16x1AVX2, dotF16x4AVX2, dotF16F16x1AVX2},
+		{BF16, dotBF16x1AVX2, dotBF16x4AVX2, dotBF16BF16x1AVX2},
+	} {
+		o := &ops[k.t]
+		if k.vecDot == nil {
+			o.dot = asmDot(k.t, o.dotType, k.k1)
+			o.rows = asmRows(k.t, o.dotType, k.k1, k.k4)
+			continue
+		}
+		o.dot = asmDot(k.t, k.t, k.vecDot)
+		o.mmType = F32
+		o.mmFromFloat = roundF16
+		if k.t == BF16 {
+			o.mmFromFloat = roundBF16
+		}
+		o.rows = asmRows(k.t, F32, k.k1, k.k4)
+	}
+	ops[Q8_0].fromFloat = func(dst []byte, src []float32) {
+		if nb := len(src) / QK; nb > 0 {
+			_ = dst[nb*q8_0Bytes-1]
+			quantizeQ8_0AVX2(&src[0], &dst[0], nb)
+		}
+	}
+	ops[Q8_1].fromFloat = func(dst []byte, src []float32) {
+		if nb := len(src) / QK; nb > 0 {
+			_ = dst[nb*q8_1Bytes-1]
+			quantizeQ8_1AVX2(&src[0], &dst[0], nb)
+		}
+	}
+	ops[F16].fromFloat = func(dst []byte, src []float32) {
+		n := len(src) &^ 7
+		if n > 0 {
+			_ = dst[2*n-1]
+			fp32ToFP16AVX2(&src[0], &dst[0], n)
+		}
+		quantizeF16(dst[2*n:], src[n:])
+	}
+	ops[F16].mmFromFloat = func(dst []byte, src []float32) {
+		n := len(src) &^ 7
+		if n > 0 {
+			_ = dst[4*n-1]
+			roundF16AVX2(&src[0], &dst[0], n)
+		}
+		roundF16(dst[4*n:], src[n:])
+	}
 }
 
-// useAsm installs an asm kernel pair as both the dot product and the
-// MatMul kernel of t.
-func useAsm(t Type, k1 kernel1, k4 kernel4) {
-	o := &ops[t]
-	bs, bb := t.BlockSize(), t.BlockBytes()
-	xbb := o.dotType.BlockBytes() * bs / o.dotType.BlockSize()
-	o.dot = func(n int, w, x []byte) float32 {
+// blockBytes is the number of bytes of xt that go with one block of t.
+func blockBytes(t, xt Type) int {
+	return xt.BlockBytes() * t.BlockSize() / xt.BlockSize()
+}
+
+// asmDot wraps a one-row kernel as the dot product of weights of type t
+// with activations of type xt.
+func asmDot(t, xt Type, k1 kernel1) func(n int, w, x []byte) float32 {
+	bs, bb, xbb := t.BlockSize(), t.BlockBytes(), blockBytes(t, xt)
+	return func(n int, w, x []byte) float32 {
 		nb := n / bs
 		if nb == 0 {
 			return 0
@@ -48,7 +104,13 @@ func useAsm(t Type, k1 kernel1, k4 kernel4) {
 		k1(&w[0], 0, 1, &x[0], nb, &s)
 		return s
 	}
-	o.rows = func(n int, w []byte, wrow, rows int, x []byte, xrow, ntok int, out []float32, ostride int) {
+}
+
+// asmRows wraps a kernel pair as the dotRows of t with activations of
+// type xt, checking every bound the asm relies on.
+func asmRows(t, xt Type, k1 kernel1, k4 kernel4) dotRows {
+	bs, bb, xbb := t.BlockSize(), t.BlockBytes(), blockBytes(t, xt)
+	return func(n int, w []byte, wrow, rows int, x []byte, xrow, ntok int, out []float32, ostride int) {
 		nb := n / bs
 		if nb == 0 || rows == 0 || ntok == 0 {
 			for t := range ntok {
@@ -56,7 +118,6 @@ func useAsm(t Type, k1 kernel1, k4 kernel4) {
 			}
 			return
 		}
-		// Bounds checks for everything the asm touches.
 		_, _ = w[(rows-1)*wrow+nb*bb-1], x[(ntok-1)*xrow+nb*xbb-1]
 		_ = out[(ntok-1)*ostride+rows-1]
 		if ntok == 4 {
@@ -98,3 +159,57 @@ func dotQ5_1x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *flo
 
 //go:noescape
 func dotQ5_1x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ4_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ4_Kx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ5_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ5_Kx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ6_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ6_Kx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotF32x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotF32x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotF16x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotF16x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotBF16x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotBF16x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotF16F16x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotBF16BF16x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func quantizeQ8_0AVX2(x *float32, y *byte, nb int)
+
+//go:noescape
+func quantizeQ8_1AVX2(x *float32, y *byte, nb int)
+
+//go:noescape
+func roundF16AVX2(x *float32, y *byte, n int)
+
+//go:noescape
+func fp32ToFP16AVX2(x *float32, y *byte, n int)

@@ -72,8 +72,8 @@ func (p *Pool) MatMul(dst []float32, w *Matrix, x []float32, n int) {
 	defer p.mu.Unlock()
 
 	o := opsFor(w.Type)
-	conv := &ops[o.dotType]
-	xrb, _ := o.dotType.RowBytes(int64(w.Cols))
+	xt, conv := o.mmInput()
+	xrb, _ := xt.RowBytes(int64(w.Cols))
 	xrow := int(xrb)
 	if need := n * xrow; cap(p.scratch) < need {
 		p.scratch = make([]byte, need)
@@ -81,7 +81,7 @@ func (p *Pool) MatMul(dst []float32, w *Matrix, x []float32, n int) {
 	xq := p.scratch[:n*xrow]
 	cols := w.Cols
 	p.forEach(n, func(j int) {
-		conv.fromFloat(xq[j*xrow:(j+1)*xrow], x[j*cols:(j+1)*cols])
+		conv(xq[j*xrow:(j+1)*xrow], x[j*cols:(j+1)*cols])
 	})
 
 	rows, wrow := w.Rows, w.rowBytes()

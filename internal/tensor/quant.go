@@ -20,6 +20,11 @@ type typeOps struct {
 	// rows with one or several activation rows (see dotRows). Nil means
 	// a loop over dot.
 	rows dotRows
+	// mmType and mmFromFloat, when set, are how MatMul hands activations
+	// to rows instead of dotType: the F16 and BF16 SIMD kernels take F32
+	// activations already rounded through the weight type.
+	mmType      Type
+	mmFromFloat func(dst []byte, src []float32)
 }
 
 // dotRows computes out[t*ostride+r] = dot(weight row r, activation row t)
@@ -30,6 +35,15 @@ type dotRows func(n int, w []byte, wrow, rows int, x []byte, xrow, ntok int, out
 
 // maxTok is the largest ntok a dotRows is called with.
 const maxTok = 4
+
+// mmInput returns the type and the converter of the activations MatMul
+// hands to the rows kernel.
+func (o *typeOps) mmInput() (Type, func(dst []byte, src []float32)) {
+	if o.mmFromFloat != nil {
+		return o.mmType, o.mmFromFloat
+	}
+	return o.dotType, ops[o.dotType].fromFloat
+}
 
 // rowsByDot is the dotRows of kernels that have only a dot product.
 func rowsByDot(dot func(n int, w, x []byte) float32) dotRows {
@@ -50,19 +64,19 @@ func rowsByDot(dot func(n int, w, x []byte) float32) dotRows {
 var ops, goOps [MXFP4 + 1]typeOps
 
 func init() {
-	ops[F32] = typeOps{dequantF32, quantizeF32, dotF32, F32, nil}
-	ops[F16] = typeOps{dequantF16, quantizeF16, dotF16, F16, nil}
-	ops[BF16] = typeOps{dequantBF16, quantizeBF16, dotBF16, BF16, nil}
-	ops[Q4_0] = typeOps{dequantQ4_0, quantizeQ4_0, dotQ4_0, Q8_0, nil}
-	ops[Q4_1] = typeOps{dequantQ4_1, quantizeQ4_1, dotQ4_1, Q8_1, nil}
-	ops[Q5_0] = typeOps{dequantQ5_0, quantizeQ5_0, dotQ5_0, Q8_0, nil}
-	ops[Q5_1] = typeOps{dequantQ5_1, quantizeQ5_1, dotQ5_1, Q8_1, nil}
-	ops[Q8_0] = typeOps{dequantQ8_0, quantizeQ8_0, dotQ8_0, Q8_0, nil}
-	ops[Q8_1] = typeOps{dequantQ8_1, quantizeQ8_1, dotQ8_1, Q8_1, nil}
-	ops[Q4_K] = typeOps{dequantQ4_K, quantizeQ4_K, dotQ4_K, Q8_K, nil}
-	ops[Q5_K] = typeOps{dequantQ5_K, quantizeQ5_K, dotQ5_K, Q8_K, nil}
-	ops[Q6_K] = typeOps{dequantQ6_K, quantizeQ6_K, dotQ6_K, Q8_K, nil}
-	ops[Q8_K] = typeOps{dequantQ8_K, quantizeQ8_K, dotQ8_K, Q8_K, nil}
+	ops[F32] = typeOps{dequantF32, quantizeF32, dotF32, F32, nil, 0, nil}
+	ops[F16] = typeOps{dequantF16, quantizeF16, dotF16, F16, nil, 0, nil}
+	ops[BF16] = typeOps{dequantBF16, quantizeBF16, dotBF16, BF16, nil, 0, nil}
+	ops[Q4_0] = typeOps{dequantQ4_0, quantizeQ4_0, dotQ4_0, Q8_0, nil, 0, nil}
+	ops[Q4_1] = typeOps{dequantQ4_1, quantizeQ4_1, dotQ4_1, Q8_1, nil, 0, nil}
+	ops[Q5_0] = typeOps{dequantQ5_0, quantizeQ5_0, dotQ5_0, Q8_0, nil, 0, nil}
+	ops[Q5_1] = typeOps{dequantQ5_1, quantizeQ5_1, dotQ5_1, Q8_1, nil, 0, nil}
+	ops[Q8_0] = typeOps{dequantQ8_0, quantizeQ8_0, dotQ8_0, Q8_0, nil, 0, nil}
+	ops[Q8_1] = typeOps{dequantQ8_1, quantizeQ8_1, dotQ8_1, Q8_1, nil, 0, nil}
+	ops[Q4_K] = typeOps{dequantQ4_K, quantizeQ4_K, dotQ4_K, Q8_K, nil, 0, nil}
+	ops[Q5_K] = typeOps{dequantQ5_K, quantizeQ5_K, dotQ5_K, Q8_K, nil, 0, nil}
+	ops[Q6_K] = typeOps{dequantQ6_K, quantizeQ6_K, dotQ6_K, Q8_K, nil, 0, nil}
+	ops[Q8_K] = typeOps{dequantQ8_K, quantizeQ8_K, dotQ8_K, Q8_K, nil, 0, nil}
 	goOps = ops
 	archInit()
 }
