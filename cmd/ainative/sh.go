@@ -47,15 +47,18 @@ with no other binaries, and ainative subcommands run by name
 	return cmd
 }
 
-func runShell(cmd *cobra.Command, command string, hasCommand, login bool, args []string) (int, error) {
+// shellOptions returns the options of a shell on the standard streams
+// that runs ainative's subcommands by name.
+func shellOptions(cmd *cobra.Command) shell.Options {
 	var subs []string
 	for _, c := range cmd.Root().Commands() {
 		subs = append(subs, c.Name())
 	}
-	opts := shell.Options{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Subcommands: subs,
-	}
+	return shell.Options{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Subcommands: subs}
+}
+
+func runShell(cmd *cobra.Command, command string, hasCommand, login bool, args []string) (int, error) {
+	opts := shellOptions(cmd)
 	if login {
 		opts.Dir = "/"
 	}

@@ -93,10 +93,17 @@ type System struct {
 	servers []*http.Server
 }
 
+// SocketEnv names the environment variable that tells `ainative logs`
+// where the status socket is; `ainative up` sets it for its shell.
+const SocketEnv = "AINATIVE_SOCKET"
+
 // DefaultSocketPath is where the status server listens for `ainative
-// logs`: /run/ainative/init.sock for root (and PID 1), otherwise under
-// $XDG_RUNTIME_DIR or the temporary directory.
+// logs`: $AINATIVE_SOCKET if set, /run/ainative/init.sock for root (and
+// PID 1), otherwise under $XDG_RUNTIME_DIR or the temporary directory.
 func DefaultSocketPath() string {
+	if p := os.Getenv(SocketEnv); p != "" {
+		return p
+	}
 	if os.Geteuid() == 0 {
 		return "/run/ainative/init.sock"
 	}
