@@ -14,10 +14,10 @@ type Bandwidth struct {
 	Threads int   `json:"threads"`
 	Bytes   int64 `json:"bytes"` // all threads' buffers together
 	Passes  int   `json:"passes"`
-	// GBs is the median pass's rate in GB/s (1e9 bytes per second). The
-	// median rather than STREAM's best, because slow outliers are not the
-	// only kind: in a virtual machine one pass was once timed at twice
-	// the speed of all the others.
+	// GBs is the median pass's rate in GB/s (1e9 bytes per second): what
+	// the process typically gets. On a shared machine (a VM, other busy
+	// processes) single passes range widely both ways; BestGBs, STREAM's
+	// figure, is what the hardware gave when least disturbed.
 	GBs     float64 `json:"gbs"`
 	BestGBs float64 `json:"best_gbs"` // the fastest pass's
 	Kernel  string  `json:"kernel"`   // read loop used: "avx2", "neon" or "go"
