@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -162,14 +163,15 @@ func (e *encoder) spm(t *Tokenizer, s string, out []int32) []int32 {
 		if !ok {
 			return
 		}
-		e.queue.push(bigram{prio: float64(t.scores[id]), left: l, right: r, size: a.n + b.n})
+		e.queue.push(bigram{key: scoreKey(t.scores[id], l), right: r, size: a.n + b.n})
 	}
 	for i := int32(1); i < int32(len(e.syms)); i++ {
 		try(i-1, i)
 	}
 	for len(e.queue) > 0 {
 		bg := e.queue.pop()
-		l, r := &e.syms[bg.left], &e.syms[bg.right]
+		left := bg.left()
+		l, r := &e.syms[left], &e.syms[bg.right]
 		if l.n == 0 || r.n == 0 || l.n+r.n != bg.size {
 			continue // stale: one side has merged since
 		}
@@ -177,10 +179,10 @@ func (e *encoder) spm(t *Tokenizer, s string, out []int32) []int32 {
 		r.n = 0
 		l.next = r.next
 		if r.next >= 0 {
-			e.syms[r.next].prev = bg.left
+			e.syms[r.next].prev = left
 		}
-		try(l.prev, bg.left)
-		try(bg.left, l.next)
+		try(l.prev, left)
+		try(left, l.next)
 	}
 	for i := int32(0); i != -1; i = e.syms[i].next {
 		sym := e.syms[i]
@@ -236,12 +238,11 @@ func (e *encoder) bpe(t *Tokenizer, s string, out []int32) []int32 {
 	return out
 }
 
-// bpeWord merges one pre-tokenized, byte-mapped word. (Map lookups index
-// with string(w[...]) directly, which Go does without allocating.)
+// bpeWord merges one pre-tokenized, byte-mapped word.
 func (e *encoder) bpeWord(t *Tokenizer, w []byte, out []int32) []int32 {
 	n := int32(len(t.tokens))
 	if t.ignoreMerges {
-		if id, ok := t.ids[string(w)]; ok && id < n {
+		if id, ok := t.ids.getBytes(w); ok && id < n {
 			return append(out, id)
 		}
 	}
@@ -249,7 +250,7 @@ func (e *encoder) bpeWord(t *Tokenizer, w []byte, out []int32) []int32 {
 	for offs := 0; offs < len(w); {
 		size := min(utf8Len(w[offs]), len(w)-offs)
 		i := int32(len(e.syms))
-		id, ok := t.ids[string(w[offs:offs+size])]
+		id, ok := t.ids.getBytes(w[offs : offs+size])
 		if !ok {
 			id = none
 		}
@@ -266,30 +267,36 @@ func (e *encoder) bpeWord(t *Tokenizer, w []byte, out []int32) []int32 {
 		if a.id == none || b.id == none {
 			return
 		}
-		m, ok := t.merges[pairKey(a.id, b.id)]
+		rank, ok := t.merges[pairKey(a.id, b.id)]
 		if !ok {
 			return
 		}
-		e.queue.push(bigram{prio: -float64(m.rank), left: l, right: r, size: a.n + b.n, result: m.result})
+		e.queue.push(bigram{key: uint64(rank)<<32 | uint64(uint32(l)), right: r, size: a.n + b.n})
 	}
 	for i := int32(1); i < int32(len(e.syms)); i++ {
 		try(i-1, i)
 	}
 	for len(e.queue) > 0 {
 		bg := e.queue.pop()
-		l, r := &e.syms[bg.left], &e.syms[bg.right]
+		left := bg.left()
+		l, r := &e.syms[left], &e.syms[bg.right]
 		if l.n == 0 || r.n == 0 || l.n+r.n != bg.size {
 			continue
 		}
 		l.n += r.n
-		l.id = bg.result
+		// The merged string's id (a token, or a piece only merges name).
+		if id, ok := t.ids.getBytes(w[l.start : l.start+l.n]); ok {
+			l.id = id
+		} else {
+			l.id = none
+		}
 		r.n = 0
 		l.next = r.next
 		if r.next >= 0 {
-			e.syms[r.next].prev = bg.left
+			e.syms[r.next].prev = left
 		}
-		try(l.prev, bg.left)
-		try(bg.left, l.next)
+		try(l.prev, left)
+		try(left, l.next)
 	}
 	for _, sym := range e.syms {
 		if sym.n == 0 {
@@ -303,7 +310,7 @@ func (e *encoder) bpeWord(t *Tokenizer, w []byte, out []int32) []int32 {
 		// one and drops those that are not tokens.
 		piece := w[sym.start : sym.start+sym.n]
 		for j := range piece {
-			if id, ok := t.ids[string(piece[j:j+1])]; ok && id < n {
+			if id, ok := t.ids.getBytes(piece[j : j+1]); ok && id < n {
 				out = append(out, id)
 			}
 		}
@@ -311,56 +318,75 @@ func (e *encoder) bpeWord(t *Tokenizer, w []byte, out []int32) []int32 {
 	return out
 }
 
-// bigram is a candidate merge of two adjacent symbols. Higher prio merges
-// first (the score for SentencePiece, the negated rank for BPE), then the
-// leftmost; size is the pair's length when queued, to spot stale entries.
+// bigram is a candidate merge of two adjacent symbols. The smallest key
+// merges first: its high half orders by priority (the score for
+// SentencePiece, highest first; the rank for BPE, lowest first) and its
+// low half is the left symbol's index, so ties go to the leftmost pair, as
+// in llama.cpp. size is the pair's length when queued, to spot stale
+// entries.
 type bigram struct {
-	prio        float64
-	left, right int32
-	size        int32
-	result      int32
+	key         uint64
+	right, size int32
 }
 
-func (a bigram) before(b bigram) bool {
-	return a.prio > b.prio || (a.prio == b.prio && a.left < b.left)
+func (b bigram) left() int32 { return int32(uint32(b.key)) }
+
+// scoreKey makes a key that orders higher scores first: the float's bits
+// mapped to an unsigned order, inverted.
+func scoreKey(score float32, left int32) uint64 {
+	if score == 0 {
+		score = 0 // -0 ties with +0, as a float comparison has it
+	}
+	bits := math.Float32bits(score)
+	if bits&(1<<31) != 0 {
+		bits = ^bits
+	} else {
+		bits |= 1 << 31
+	}
+	return uint64(^bits)<<32 | uint64(uint32(left))
 }
 
-// bigramQueue is a binary heap of bigrams (container/heap would box every
-// entry in an interface).
+// bigramQueue is a binary min-heap of bigrams (container/heap would box
+// every entry in an interface).
 type bigramQueue []bigram
 
 func (q *bigramQueue) push(b bigram) {
 	h := append(*q, b)
-	for i := len(h) - 1; i > 0; {
+	i := len(h) - 1
+	for i > 0 {
 		p := (i - 1) / 2
-		if !h[i].before(h[p]) {
+		if h[p].key <= b.key {
 			break
 		}
-		h[i], h[p] = h[p], h[i]
+		h[i] = h[p]
 		i = p
 	}
+	h[i] = b
 	*q = h
 }
 
 func (q *bigramQueue) pop() bigram {
 	h := *q
 	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(h) && h[l].before(h[m]) {
-			m = l
+	last := h[len(h)-1]
+	h = h[:len(h)-1]
+	if n := len(h); n > 0 {
+		i := 0
+		for {
+			c := 2*i + 1
+			if c >= n {
+				break
+			}
+			if c+1 < n && h[c+1].key < h[c].key {
+				c++
+			}
+			if last.key <= h[c].key {
+				break
+			}
+			h[i] = h[c]
+			i = c
 		}
-		if r < len(h) && h[r].before(h[m]) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
+		h[i] = last
 	}
 	*q = h
 	return top

@@ -111,8 +111,8 @@ type Tokenizer struct {
 	// ids maps token texts to ids. For BPE it also holds the strings that
 	// merges name but the vocabulary lacks, with ids >= len(tokens), so
 	// that merging can work on ids alone.
-	ids    map[string]int32
-	merges map[uint64]merge
+	ids    *strTable
+	merges map[uint64]int32 // BPE: (left id, right id) to the merge's rank
 
 	// pieces holds the bytes each token decodes to, rendering control
 	// tokens as their text: piece i is pieces[pieceAt[i]:pieceAt[i+1]].
@@ -128,10 +128,6 @@ type Tokenizer struct {
 	addBOS, addEOS, addSpacePrefix bool
 	ignoreMerges, cleanSpaces      bool
 }
-
-// merge is one BPE merge rule: the pair's rank (lower merges first) and
-// the id of the merged string.
-type merge struct{ rank, result int32 }
 
 func pairKey(l, r int32) uint64 { return uint64(uint32(l))<<32 | uint64(uint32(r)) }
 
@@ -422,16 +418,16 @@ func (t *Tokenizer) loadVocab(f *gguf.File) error {
 		}
 	}
 	t.tokens = make([]string, n)
-	t.ids = make(map[string]int32, n)
+	t.ids = newStrTable(n)
 	for i, s := range tokens {
 		if s == "" {
 			s = fmt.Sprintf("[EMPTY_%d]", i) // as llama.cpp names empty tokens
 		}
-		if j, dup := t.ids[s]; dup {
+		if j, dup := t.ids.get(s); dup {
 			return fmt.Errorf("%s: token %d %q repeats token %d", keyTokens, i, s, j)
 		}
 		t.tokens[i] = s
-		t.ids[s] = int32(i)
+		t.ids.add(s)
 	}
 	return nil
 }
@@ -441,18 +437,12 @@ func (t *Tokenizer) loadMerges(f *gguf.File) error {
 	if err != nil {
 		return err
 	}
-	t.merges = make(map[uint64]merge, len(merges))
-	extra := map[string]int32{}
+	t.merges = make(map[uint64]int32, len(merges))
 	id := func(s string) int32 {
-		if i, ok := t.ids[s]; ok {
+		if i, ok := t.ids.get(s); ok {
 			return i
 		}
-		if i, ok := extra[s]; ok {
-			return i
-		}
-		i := int32(len(t.tokens) + len(extra))
-		extra[s] = i
-		return i
+		return t.ids.add(s)
 	}
 	for rank, m := range merges {
 		// llama.cpp splits at the first space after the first byte.
@@ -465,18 +455,13 @@ func (t *Tokenizer) loadMerges(f *gguf.File) error {
 		if sp < 0 {
 			return fmt.Errorf("%s[%d] is %q, want two pieces separated by a space", keyMerges, rank, m)
 		}
-		if len(t.tokens)+len(extra)+2 > 1<<31-1 {
+		if t.ids.len() > 1<<31-3 || rank > 1<<31-1 {
 			return fmt.Errorf("%s: too many distinct pieces", keyMerges)
 		}
-		first, second := m[:sp], m[sp+1:]
-		key := pairKey(id(first), id(second))
-		if _, dup := t.merges[key]; dup {
-			continue // the first rank wins, as in llama.cpp
+		key := pairKey(id(m[:sp]), id(m[sp+1:]))
+		if _, dup := t.merges[key]; !dup {
+			t.merges[key] = int32(rank) // the first rank wins, as in llama.cpp
 		}
-		t.merges[key] = merge{rank: int32(rank), result: id(first + second)}
-	}
-	for s, i := range extra {
-		t.ids[s] = i
 	}
 	return nil
 }
@@ -551,7 +536,7 @@ func tokenByte(s string) byte {
 
 // token returns the id of the token with text s.
 func (t *Tokenizer) token(s string) (int32, bool) {
-	id, ok := t.ids[s]
+	id, ok := t.ids.get(s)
 	return id, ok && id < int32(len(t.tokens))
 }
 
