@@ -74,18 +74,31 @@ GLOBL kOdd<>(SB), RODATA|NOPTR, $32
 
 // NIBBLES loads 16 bytes at addr into Y0 as 32 nibbles: low nibbles in
 // bytes 0-15 (elements 0-15), high nibbles in bytes 16-31.
-#define NIBBLES(addr) VMOVDQU addr, X0; VPSRLW $4, X0, X1; VINSERTI128 $1, X1, Y0, Y0; VPAND k0F<>(SB), Y0, Y0
+#define NIBBLES(addr) VMOVDQU addr, X0; VPSRLW $4, X0, X1; VINSERTI128 $1, X1, Y0, Y0; VPAND C0F, Y0, Y0
 
 // HIBITS expands the 32-bit mask at addr into Y1: byte j is 0xFF when
 // bit j is set, else 0.
-#define HIBITS(addr) VPBROADCASTD addr, Y1; VPSHUFB kShufB<>(SB), Y1, Y1; VPOR kBitM<>(SB), Y1, Y1; VPCMPEQB kFF<>(SB), Y1, Y1
+#define HIBITS(addr) VPBROADCASTD addr, Y1; VPSHUFB CSHUF, Y1, Y1; VPOR CBITM, Y1, Y1; VPCMPEQB CFF, Y1, Y1
 
 #define W_Q8_0(off) VMOVDQU 2+off(AX), Y0
-#define W_Q4_0(off) NIBBLES(2+off(AX)); VPSUBB k08<>(SB), Y0, Y0
+#define W_Q4_0(off) NIBBLES(2+off(AX)); VPSUBB CHI, Y0, Y0
 // Q5_0: nibble | 0xF0 where the fifth bit is clear = (nibble | bit<<4) - 16.
-#define W_Q5_0(off) NIBBLES(6+off(AX)); HIBITS(2+off(AX)); VPANDN kF0<>(SB), Y1, Y1; VPOR Y1, Y0, Y0
+#define W_Q5_0(off) NIBBLES(6+off(AX)); HIBITS(2+off(AX)); VPANDN CHI, Y1, Y1; VPOR Y1, Y0, Y0
 #define W_Q4_1(off) NIBBLES(4+off(AX))
-#define W_Q5_1(off) NIBBLES(8+off(AX)); HIBITS(4+off(AX)); VPAND k10<>(SB), Y1, Y1; VPOR Y1, Y0, Y0
+#define W_Q5_1(off) NIBBLES(8+off(AX)); HIBITS(4+off(AX)); VPAND CHI, Y1, Y1; VPOR Y1, Y0, Y0
+
+// The W_ macros name their constants C0F (0x0F bytes), CSHUF (kShufB),
+// CBITM (kBitM), CFF (all ones) and CHI (the type's high-part constant:
+// 0x08 for Q4_0, 0xF0 for Q5_0, 0x10 for Q5_1). The one-token kernels,
+// which have registers to spare, hold them in Y10-Y14 (REGCONSTS) to spare
+// the load ports; the four-token kernels, which amortize them over four
+// tokens, read them from memory.
+#define REGCONSTS(hi) \
+	VMOVDQU k0F<>(SB), Y10; \
+	VMOVDQU kShufB<>(SB), Y11; \
+	VMOVDQU kBitM<>(SB), Y12; \
+	VPCMPEQB Y13, Y13, Y13; \
+	VMOVDQU hi<>(SB), Y14
 
 // ---- signed weights x Q8_0 ----
 
@@ -220,13 +233,13 @@ row: \
 	MOVQ R11, CX; \
 	VXORPS Y8, Y8, Y8; \
 	VXORPS Y9, Y9, Y9; \
-	VXORPS Y10, Y10, Y10; \
-	VXORPS Y11, Y11, Y11; \
+	VXORPS Y6, Y6, Y6; \
+	VXORPS Y7, Y7, Y7; \
 	CMPQ CX, $2; \
 	JLT tail; \
 pair: \
-	UBLK1(W, 0, 0, Y8, X10); \
-	UBLK1(W, WB, 36, Y9, X11); \
+	UBLK1(W, 0, 0, Y8, X6); \
+	UBLK1(W, WB, 36, Y9, X7); \
 	ADDQ $(2*WB), AX; \
 	ADDQ $72, BX; \
 	SUBQ $2, CX; \
@@ -235,13 +248,13 @@ pair: \
 tail: \
 	TESTQ CX, CX; \
 	JZ done; \
-	UBLK1(W, 0, 0, Y8, X10); \
+	UBLK1(W, 0, 0, Y8, X6); \
 done: \
 	VADDPS Y9, Y8, Y8; \
 	HSUM8(Y8, X8, X9); \
-	VADDPS X11, X10, X10; \
-	VMOVHLPS X10, X10, X10; \
-	VADDSS X10, X8, X8; \
+	VADDPS X7, X6, X6; \
+	VMOVHLPS X6, X6, X6; \
+	VADDSS X6, X8, X8; \
 	VMOVSS X8, (R12); \
 	ADDQ $4, R12; \
 	ADDQ R8, SI; \
@@ -327,52 +340,82 @@ blk4: \
 	MOVQ dst+48(FP), R13; \
 	MOVQ dstride+56(FP), DX
 
+#define C0F Y10
+#define CSHUF Y11
+#define CBITM Y12
+#define CFF Y13
+#define CHI Y14
+
 // func dotQ8_0x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotQ8_0x1AVX2(SB), NOSPLIT, $0-48
 	X1ARGS
+	REGCONSTS(k08)
 	SKX1(W_Q8_0, 34)
-
-// func dotQ8_0x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
-TEXT ·dotQ8_0x4AVX2(SB), NOSPLIT, $0-64
-	X4ARGS
-	SKX4(W_Q8_0, 34)
 
 // func dotQ4_0x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotQ4_0x1AVX2(SB), NOSPLIT, $0-48
 	X1ARGS
+	REGCONSTS(k08)
 	SKX1(W_Q4_0, 18)
-
-// func dotQ4_0x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
-TEXT ·dotQ4_0x4AVX2(SB), NOSPLIT, $0-64
-	X4ARGS
-	SKX4(W_Q4_0, 18)
 
 // func dotQ5_0x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotQ5_0x1AVX2(SB), NOSPLIT, $0-48
 	X1ARGS
+	REGCONSTS(kF0)
 	SKX1(W_Q5_0, 22)
-
-// func dotQ5_0x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
-TEXT ·dotQ5_0x4AVX2(SB), NOSPLIT, $0-64
-	X4ARGS
-	SKX4(W_Q5_0, 22)
 
 // func dotQ4_1x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotQ4_1x1AVX2(SB), NOSPLIT, $0-48
 	X1ARGS
+	REGCONSTS(k10)
 	UKX1(W_Q4_1, 20)
-
-// func dotQ4_1x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
-TEXT ·dotQ4_1x4AVX2(SB), NOSPLIT, $0-64
-	X4ARGS
-	UKX4(W_Q4_1, 20)
 
 // func dotQ5_1x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotQ5_1x1AVX2(SB), NOSPLIT, $0-48
 	X1ARGS
+	REGCONSTS(k10)
 	UKX1(W_Q5_1, 24)
+
+#undef C0F
+#undef CSHUF
+#undef CBITM
+#undef CFF
+#define C0F k0F<>(SB)
+#define CSHUF kShufB<>(SB)
+#define CBITM kBitM<>(SB)
+#define CFF kFF<>(SB)
+
+// func dotQ8_0x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotQ8_0x4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+#undef CHI
+#define CHI k08<>(SB)
+	SKX4(W_Q8_0, 34)
+
+// func dotQ4_0x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotQ4_0x4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+#undef CHI
+#define CHI k08<>(SB)
+	SKX4(W_Q4_0, 18)
+
+// func dotQ5_0x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotQ5_0x4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+#undef CHI
+#define CHI kF0<>(SB)
+	SKX4(W_Q5_0, 22)
+
+// func dotQ4_1x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotQ4_1x4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+#undef CHI
+#define CHI k10<>(SB)
+	UKX4(W_Q4_1, 20)
 
 // func dotQ5_1x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotQ5_1x4AVX2(SB), NOSPLIT, $0-64
 	X4ARGS
+#undef CHI
+#define CHI k10<>(SB)
 	UKX4(W_Q5_1, 24)
