@@ -215,7 +215,6 @@ func (sys *System) closeServers() {
 func RunPID1() {
 	console := os.Stderr // the kernel opens /dev/console as PID 1's stdio
 	sys := newSystem(true, console)
-	failed := false
 	params := bootParams{}
 	defer func() {
 		// PID 1 must not exit (the kernel would panic): log, then keep
@@ -229,10 +228,7 @@ func RunPID1() {
 			}
 		}
 	}()
-	reboot, status := sys.boot(&params)
-	if status != nil {
-		failed = *status != 0
-	}
+	reboot, failed := sys.boot(&params)
 	if err := powerOff(params, reboot, failed); err != nil {
 		sys.log.Error("power off failed", "err", err)
 	}
@@ -245,13 +241,11 @@ func RunPID1() {
 
 // boot brings the system up, runs until a shutdown request (or the
 // command of command mode ends), then stops the services. It returns
-// whether to reboot and, in command mode, the command's status; a PID 1
-// failure sets a non-zero status.
-func (sys *System) boot(params *bootParams) (reboot bool, status *int) {
-	failure := func(err error) (bool, *int) {
+// whether to reboot and whether PID 1 failed.
+func (sys *System) boot(params *bootParams) (reboot, failed bool) {
+	failure := func(err error) (bool, bool) {
 		sys.log.Error("boot failed", "err", err)
-		one := 1
-		return false, &one
+		return false, true
 	}
 	if err := mountEarly(); err != nil {
 		sys.log.Error("mounts", "err", err) // go on: most of the system may still work
@@ -327,6 +321,7 @@ func (sys *System) boot(params *bootParams) (reboot bool, status *int) {
 		})
 	})
 
+	var status *int
 	if commandMode {
 		st := sys.runCommand(ctx, reaper, string(command))
 		status = &st
@@ -345,7 +340,7 @@ func (sys *System) boot(params *bootParams) (reboot bool, status *int) {
 		drain(os.Stderr)
 	}
 	sys.log.Info("powering off", "reboot", reboot)
-	return reboot, status
+	return reboot, false
 }
 
 func cmp(v, def string) string {

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/raym33/ainative/internal/image"
+)
+
+func init() { register(newImageCmd) }
+
+func newImageCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "image",
+		Short: "Build bootable ainative images",
+	}
+	cmd.AddCommand(newImageBuildCmd())
+	return cmd
+}
+
+// imageFlags are the image options shared by `image build` and `vm`.
+type imageFlags struct {
+	opts     image.Options
+	maxModel int64
+	modules  []string
+}
+
+func (f *imageFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.opts.Arch, "arch", "", "target architecture: amd64 or arm64 (default: this machine's)")
+	fl.StringVar(&f.opts.Kernel, "kernel", "", "kernel image (bzImage) instead of the default gokrazy kernel module")
+	fl.StringVar(&f.opts.ModulesDir, "modules", "", "the kernel's modules directory (default: found from its release); 'none' if it needs none")
+	fl.StringSliceVar(&f.modules, "load-modules", nil, "modules to load at boot with --kernel (default: "+fmt.Sprint(image.QEMUModules)+")")
+	fl.StringArrayVar(&f.opts.Models, "model", nil, "GGUF model file to copy to /models (repeatable)")
+	fl.Int64Var(&f.maxModel, "max-initramfs-model", image.DefaultMaxInitramfsModel>>20, "largest model in MiB copied into the initramfs")
+	fl.StringVar(&f.opts.Services, "services", "", "services.json to bake in instead of the default (consoles)")
+	fl.StringVar(&f.opts.Binary, "binary", "", "static ainative binary to use as /init (default: this one, or a cross-build)")
+}
+
+// options completes the image options for the command's root.
+func (f *imageFlags) options(cmd *cobra.Command, out string) image.Options {
+	o := f.opts
+	o.Out = out
+	o.MaxInitramfsModel = f.maxModel << 20
+	if f.modules != nil {
+		o.LoadModules = f.modules
+	}
+	for _, c := range cmd.Root().Commands() {
+		o.Links = append(o.Links, c.Name())
+	}
+	return o
+}
+
+func newImageBuildCmd() *cobra.Command {
+	var (
+		flags  imageFlags
+		out    string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Write a kernel and initramfs that boot into ainative",
+		Long: `Write a bootable image into --out: the kernel (by default the gokrazy
+kernel Go module, with QEMU's drivers built in), an initramfs holding this
+static binary as /init with links in /bin for every subcommand, the
+service configuration, CA certificates, the kernel modules a --kernel
+needs, and the --model files under /models; and image.json describing it.
+Boot it with 'ainative vm --image DIR'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := image.Build(cmd.Context(), flags.options(cmd, out))
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(m)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "image in %s: kernel %s, initramfs %s",
+				out, filepath.Join(out, m.Kernel), filepath.Join(out, m.Initramfs))
+			if len(m.Modules) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), ", %d kernel modules for %s", len(m.Modules), m.KernelRelease)
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
+			return nil
+		},
+	}
+	flags.register(cmd)
+	cmd.Flags().StringVarP(&out, "out", "o", "ainative-image", "output directory")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the image manifest as JSON")
+	return cmd
+}

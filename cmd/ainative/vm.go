@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/raym33/ainative/internal/image"
+	"github.com/raym33/ainative/internal/initsys"
+	"github.com/raym33/ainative/internal/qemu"
+)
+
+func init() { register(newVMCmd) }
+
+// vmError is a failure of `ainative vm` with its own exit status.
+type vmError struct {
+	code int
+	msg  string
+}
+
+func (e *vmError) Error() string { return e.msg }
+func (e *vmError) ExitCode() int { return e.code }
+
+func newVMCmd() *cobra.Command {
+	var (
+		flags      imageFlags
+		imageDir   string
+		command    string
+		memory     int
+		cpus       int
+		accel      string
+		forwards   []string
+		statusPort int
+		timeout    time.Duration
+		console    bool
+		kernelArgs string
+	)
+	cmd := &cobra.Command{
+		Use:   "vm [-c COMMAND]",
+		Short: "Boot the ainative image in QEMU (KVM when usable, TCG otherwise)",
+		Long: `Build the image (if needed; or use --image DIR) and boot it in QEMU with
+the serial console on this terminal (Ctrl-A x quits, Ctrl-A h helps).
+PID 1's status page (guest port 8080) is forwarded to a host loopback
+port, printed at start.
+
+With -c COMMAND the guest runs COMMAND in its shell instead of the
+consoles, its standard output and error come here, and the VM powers off
+and exits with the command's status.
+
+Exit status: 0 after a clean power-off; with -c, the command's status;
+123 when PID 1 reports a failure, 124 on --timeout, 125 when QEMU could
+not run, 126 on a guest kernel panic or unexpected reset.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			hasCommand := cmd.Flags().Changed("command")
+			ctx := cmd.Context()
+			dir := imageDir
+			if dir == "" {
+				var err error
+				if dir, err = cachedImage(ctx, cmd, &flags); err != nil {
+					return &vmError{qemu.ExitHost, err.Error()}
+				}
+			}
+			m, err := image.ReadManifest(dir)
+			if err != nil {
+				return &vmError{qemu.ExitHost, err.Error()}
+			}
+			cfg := &qemu.Config{
+				Arch: m.Arch, Kernel: filepath.Join(dir, m.Kernel), Initrd: filepath.Join(dir, m.Initramfs),
+				MemoryMiB: memory, CPUs: cpus, Accel: accel, Append: kernelArgs,
+			}
+			cfg.Forwards = append(cfg.Forwards, qemu.Forward{Host: statusPort, Guest: initsys.StatusPort})
+			for _, f := range forwards {
+				fw, err := qemu.ParseForward(f)
+				if err != nil {
+					return &vmError{qemu.ExitHost, err.Error()}
+				}
+				cfg.Forwards = append(cfg.Forwards, fw)
+			}
+			if hasCommand {
+				return runVMCommand(ctx, cfg, command, timeout, console)
+			}
+			return runVMInteractive(ctx, cfg, timeout)
+		},
+	}
+	flags.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&imageDir, "image", "", "boot this image directory (from 'ainative image build') instead of building one")
+	fl.StringVarP(&command, "command", "c", "", "run COMMAND in the guest's shell, print its output, power off, exit with its status")
+	fl.IntVarP(&memory, "memory", "m", 1024, "guest memory in MiB")
+	fl.IntVar(&cpus, "cpus", 2, "guest CPUs")
+	fl.StringVar(&accel, "accel", "auto", "accelerator: auto (KVM when usable), kvm or tcg")
+	fl.StringArrayVar(&forwards, "forward", nil, "forward host loopback port to guest port, HOST:GUEST (repeatable)")
+	fl.IntVar(&statusPort, "status-port", 0, "host port for PID 1's status page (0: a free one)")
+	fl.DurationVar(&timeout, "timeout", 0, "kill the VM after this long (0: never; with -c: 10m)")
+	fl.BoolVar(&console, "console", false, "with -c, also show the guest's console (kernel and PID 1 messages) on standard error")
+	fl.StringVar(&kernelArgs, "append", "loglevel=4", "extra kernel command-line parameters")
+	return cmd
+}
+
+// cachedImage builds the image into the user's cache directory, keyed by
+// this binary and the image options, unless it is there already.
+func cachedImage(ctx context.Context, cmd *cobra.Command, flags *imageFlags) (string, error) {
+	opts := flags.options(cmd, "")
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, p := range append([]string{self, opts.Binary, opts.Kernel, opts.Services}, opts.Models...) {
+		if p == "" {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return "", err
+		}
+		fi, _ := f.Stat()
+		// The binary is hashed whole; large inputs by name, size and time.
+		if p == self || fi.Size() < 64<<20 {
+			_, err = io.Copy(h, f)
+		} else {
+			fmt.Fprintf(h, "%s %d %d", p, fi.Size(), fi.ModTime().UnixNano())
+		}
+		f.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	ob, _ := json.Marshal(opts)
+	h.Write(ob)
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "ainative", "images", hex.EncodeToString(h.Sum(nil))[:16])
+	if _, err := image.ReadManifest(dir); err == nil {
+		return dir, nil
+	}
+	opts.Out = dir
+	if _, err := image.Build(ctx, opts); err != nil {
+		return "", fmt.Errorf("building the image: %w", err)
+	}
+	return dir, nil
+}
+
+func printForwards(cfg *qemu.Config) {
+	for _, f := range cfg.Forwards {
+		what := ""
+		if f.Guest == initsys.StatusPort {
+			what = " (status page)"
+		}
+		fmt.Fprintf(os.Stderr, "ainative vm: http://127.0.0.1:%d/ -> guest port %d%s\n", f.Host, f.Guest, what)
+	}
+}
+
+func runVMInteractive(ctx context.Context, cfg *qemu.Config, timeout time.Duration) error {
+	cfg.Interactive = true
+	vm, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		return &vmError{qemu.ExitHost, err.Error()}
+	}
+	fmt.Fprintf(os.Stderr, "ainative vm: booting with %s; Ctrl-A x quits\n", vm.Accel)
+	printForwards(cfg)
+	var status int
+	if timeout > 0 {
+		status, err = vm.WaitTimeout(timeout)
+	} else {
+		status, err = vm.Wait()
+	}
+	if err != nil {
+		return &vmError{qemu.ExitTimeout, err.Error()}
+	}
+	code, msg := qemu.ExitStatus(qemu.Classify(cfg.Arch, status), false, nil)
+	if code != 0 {
+		return &vmError{code, msg}
+	}
+	return nil
+}
+
+func runVMCommand(ctx context.Context, cfg *qemu.Config, command string, timeout time.Duration, showConsole bool) error {
+	if timeout == 0 {
+		timeout = 10 * time.Minute
+	}
+	tmp, err := os.MkdirTemp("", "ainative-vm-")
+	if err != nil {
+		return &vmError{qemu.ExitHost, err.Error()}
+	}
+	defer os.RemoveAll(tmp)
+	initrd := filepath.Join(tmp, "initramfs.cpio.gz")
+	if err := image.WithCommand(initrd, cfg.Initrd, command); err != nil {
+		return &vmError{qemu.ExitHost, err.Error()}
+	}
+	cfg.Initrd = initrd
+
+	// ttyS1 and ttyS2 carry the command's stdout and stderr through pipes.
+	var wg sync.WaitGroup
+	var serial []*os.File
+	for _, dst := range []io.Writer{os.Stdout, os.Stderr} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return &vmError{qemu.ExitHost, err.Error()}
+		}
+		serial = append(serial, w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			io.Copy(dst, r)
+			r.Close()
+		}()
+	}
+	console := &qemu.Tail{Max: 1 << 20}
+	cfg.Stdout, cfg.Stderr = console, console
+	if showConsole {
+		cfg.Stdout = io.MultiWriter(console, os.Stderr)
+		cfg.Stderr = cfg.Stdout
+	}
+	cfg.ExtraSerial = serial
+	vm, err := qemu.Start(ctx, cfg)
+	for _, w := range serial {
+		w.Close() // QEMU holds its own copies
+	}
+	if err != nil {
+		wg.Wait()
+		return &vmError{qemu.ExitHost, err.Error()}
+	}
+	status, werr := vm.WaitTimeout(timeout)
+	wg.Wait()
+	code, msg := qemu.ExitStatus(qemu.Classify(cfg.Arch, status), true, console.Bytes())
+	if werr != nil {
+		code, msg = qemu.ExitTimeout, werr.Error()
+	}
+	if msg != "" {
+		if !showConsole {
+			fmt.Fprintf(os.Stderr, "--- guest console ---\n%s\n--- end of console ---\n", console.Bytes())
+		}
+		return &vmError{code, "vm: " + msg}
+	}
+	if code != 0 {
+		os.Exit(code) // the command's status, without a message of ours
+	}
+	return nil
+}
+

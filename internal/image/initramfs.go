@@ -1,0 +1,160 @@
+package image
+
+import (
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/cavaliergopher/cpio"
+)
+
+// Archive writes a gzip-compressed newc cpio archive, the format the
+// kernel unpacks into its root file system before running /init. Parent
+// directories are created implicitly; every entry is owned by root and
+// dated at a fixed time so that the same inputs give the same bytes.
+type Archive struct {
+	gz   *gzip.Writer
+	cw   *cpio.Writer
+	dirs map[string]bool
+	err  error
+}
+
+// archiveTime is the modification time of every entry.
+var archiveTime = time.Unix(1, 0)
+
+// maxCPIOFile is the newc format's file size limit (32-bit field).
+const maxCPIOFile = 1<<32 - 1
+
+// NewArchive starts an archive on w; Close finishes it (it does not close w).
+func NewArchive(w io.Writer) *Archive {
+	gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // the kernel's unpacking, not ours, is the slow part
+	return &Archive{gz: gz, cw: cpio.NewWriter(gz), dirs: map[string]bool{"": true, ".": true}}
+}
+
+// clean turns "/a/b" into "a/b", the form cpio archives use.
+func clean(name string) (string, error) {
+	n := strings.TrimPrefix(path.Clean("/"+name), "/")
+	if n == "" || strings.HasPrefix(n, "..") {
+		return "", fmt.Errorf("archive path %q is not a file path", name)
+	}
+	return n, nil
+}
+
+func (a *Archive) header(h *cpio.Header) error {
+	if a.err != nil {
+		return a.err
+	}
+	if err := a.mkdirAll(path.Dir(h.Name)); err != nil {
+		return err
+	}
+	h.ModTime = archiveTime
+	if err := a.cw.WriteHeader(h); err != nil {
+		a.err = fmt.Errorf("archive %s: %w", h.Name, err)
+	}
+	return a.err
+}
+
+func (a *Archive) mkdirAll(dir string) error {
+	if a.dirs[dir] {
+		return nil
+	}
+	if err := a.mkdirAll(path.Dir(dir)); err != nil {
+		return err
+	}
+	a.dirs[dir] = true
+	return a.header(&cpio.Header{Name: dir, Mode: cpio.TypeDir | 0o755, Links: 2})
+}
+
+// Dir adds a directory with the given permissions.
+func (a *Archive) Dir(name string, perm os.FileMode) error {
+	n, err := clean(name)
+	if err != nil {
+		return err
+	}
+	if err := a.mkdirAll(path.Dir(n)); err != nil {
+		return err
+	}
+	if a.dirs[n] {
+		return nil
+	}
+	a.dirs[n] = true
+	return a.header(&cpio.Header{Name: n, Mode: cpio.TypeDir | cpio.FileMode(perm.Perm()) | sticky(perm), Links: 2})
+}
+
+func sticky(perm os.FileMode) cpio.FileMode {
+	if perm&os.ModeSticky != 0 {
+		return cpio.ModeSticky
+	}
+	return 0
+}
+
+// Bytes adds a regular file with the given content.
+func (a *Archive) Bytes(name string, data []byte, perm os.FileMode) error {
+	return a.File(name, strings.NewReader(string(data)), int64(len(data)), perm)
+}
+
+// File adds a regular file of size bytes read from r.
+func (a *Archive) File(name string, r io.Reader, size int64, perm os.FileMode) error {
+	n, err := clean(name)
+	if err != nil {
+		return err
+	}
+	if size > maxCPIOFile {
+		return fmt.Errorf("archive %s: %d bytes is over the cpio limit of 4 GiB", n, size)
+	}
+	if err := a.header(&cpio.Header{Name: n, Mode: cpio.TypeReg | cpio.FileMode(perm.Perm()), Size: size}); err != nil {
+		return err
+	}
+	got, err := io.Copy(a.cw, io.LimitReader(r, size))
+	if err == nil && got != size {
+		err = fmt.Errorf("short read: %d of %d bytes", got, size)
+	}
+	if err != nil {
+		a.err = fmt.Errorf("archive %s: %w", n, err)
+	}
+	return a.err
+}
+
+// CopyFile adds the file at src as name.
+func (a *Archive) CopyFile(name, src string, perm os.FileMode) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return a.File(name, f, fi.Size(), perm)
+}
+
+// Symlink adds a symbolic link name -> target.
+func (a *Archive) Symlink(name, target string) error {
+	n, err := clean(name)
+	if err != nil {
+		return err
+	}
+	if err := a.header(&cpio.Header{Name: n, Mode: cpio.TypeSymlink | 0o777, Size: int64(len(target))}); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(a.cw, target); err != nil {
+		a.err = fmt.Errorf("archive %s: %w", n, err)
+	}
+	return a.err
+}
+
+// Close writes the trailer and flushes the compressor.
+func (a *Archive) Close() error {
+	if a.err != nil {
+		return a.err
+	}
+	if err := a.cw.Close(); err != nil {
+		return err
+	}
+	return a.gz.Close()
+}

@@ -1,0 +1,385 @@
+// Package qemu boots an ainative image in QEMU: KVM when /dev/kvm really
+// works (on some hosts, nested ones for instance, the device exists but
+// cannot create a VM), TCG otherwise; the serial console on standard I/O;
+// host loopback ports forwarded to guest ports; and always -no-reboot
+// with the kernel's panic=-1, so that a guest panic ends the VM instead
+// of hanging it.
+//
+// On amd64 the guest reports how it ended through QEMU's isa-debug-exit
+// device (see initsys.ExitPortClean), which Outcome decodes: a clean
+// power-off, a PID 1 failure, and a kernel panic or reset (QEMU's own
+// status 0 under -no-reboot) are told apart.
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/raym33/ainative/internal/initsys"
+)
+
+// Forward maps a TCP port on the host's loopback to a port in the guest.
+type Forward struct {
+	Host, Guest int
+}
+
+// ParseForward reads "HOST:GUEST" (HOST 0 picks a free port).
+func ParseForward(s string) (Forward, error) {
+	h, g, ok := strings.Cut(s, ":")
+	host, err1 := strconv.Atoi(h)
+	guest, err2 := strconv.Atoi(g)
+	if !ok || err1 != nil || err2 != nil || host < 0 || host > 65535 || guest <= 0 || guest > 65535 {
+		return Forward{}, fmt.Errorf("forward %q: want HOST:GUEST port numbers, e.g. 8080:8080 (HOST 0: any free port)", s)
+	}
+	return Forward{Host: host, Guest: guest}, nil
+}
+
+// Config is one VM.
+type Config struct {
+	Arch      string // amd64 (default) or arm64
+	Kernel    string
+	Initrd    string
+	Append    string // extra kernel command-line parameters
+	MemoryMiB int    // default 1024
+	CPUs      int    // default 2
+	// Accel is "auto" (default: KVM when usable), "kvm" or "tcg".
+	Accel    string
+	Forwards []Forward
+	// Interactive attaches the console to the terminal with QEMU's
+	// monitor multiplexed on it (Ctrl-A x quits, Ctrl-A h helps).
+	// Otherwise the console is Stdin and Stdout.
+	Interactive    bool
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// ExtraSerial are files for the second and further serial ports
+	// (ttyS1, ttyS2): the output of `vm -c`'s command.
+	ExtraSerial []*os.File
+}
+
+// Binary returns the QEMU system emulator for arch, or an error that says
+// how to install it.
+func Binary(arch string) (string, error) {
+	name := map[string]string{"amd64": "qemu-system-x86_64", "arm64": "qemu-system-aarch64"}[arch]
+	if name == "" {
+		return "", fmt.Errorf("no QEMU for architecture %q", arch)
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		pkg := map[string]string{"amd64": "qemu-system-x86", "arm64": "qemu-system-arm"}[arch]
+		return "", fmt.Errorf("%s not found in $PATH: install QEMU (Debian/Ubuntu: apt-get install %s; Fedora: dnf install %s)", name, pkg, pkg)
+	}
+	return p, nil
+}
+
+// KVM ioctls (linux/kvm.h).
+const (
+	kvmGetAPIVersion = 0xAE00
+	kvmCreateVM      = 0xAE01
+	kvmAPIVersion    = 12
+)
+
+// KVMUsable reports whether this process can run a KVM guest on this
+// host's architecture, and if not, why. Opening /dev/kvm is not enough:
+// on nested hosts it may even create a VM and then fail when QEMU sets
+// up the vCPU (e.g. "failed to set MSR 0x10a"), so the last check starts
+// QEMU itself with KVM, paused, and quits it (about 50 ms).
+func KVMUsable(arch string) (bool, string) {
+	if ok, why := kvmDevice(arch); !ok {
+		return false, why
+	}
+	bin, err := Binary(arch)
+	if err != nil {
+		return false, err.Error()
+	}
+	machine := map[string]string{"amd64": "pc", "arm64": "virt"}[arch]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-accel", "kvm", "-cpu", "host", "-machine", machine,
+		"-S", "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "stdio")
+	cmd.Stdin = strings.NewReader("quit\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if i := strings.LastIndex(msg, "qemu-system"); i >= 0 {
+			msg = msg[i:]
+		}
+		return false, fmt.Sprintf("QEMU cannot start a KVM vCPU here (%v): %s", err, firstLine(msg))
+	}
+	return true, ""
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// kvmDevice checks /dev/kvm with the KVM API itself.
+func kvmDevice(arch string) (bool, string) {
+	if arch != goArch() {
+		return false, "guest architecture differs from the host's"
+	}
+	fd, err := unix.Open("/dev/kvm", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, fmt.Sprintf("/dev/kvm: %v", err)
+	}
+	defer unix.Close(fd)
+	v, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), kvmGetAPIVersion, 0)
+	if errno != 0 || v != kvmAPIVersion {
+		return false, fmt.Sprintf("KVM_GET_API_VERSION: %d %v", v, errno)
+	}
+	vm, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), kvmCreateVM, 0)
+	if errno != 0 {
+		return false, fmt.Sprintf("KVM_CREATE_VM: %v (nested virtualisation without KVM support?)", errno)
+	}
+	unix.Close(int(vm))
+	return true, ""
+}
+
+// exitPort is the isa-debug-exit I/O port on amd64.
+const exitPort = 0xf4
+
+// Args returns QEMU's command line (without the binary) and the
+// accelerator chosen.
+func (c *Config) Args() (args []string, accel string, err error) {
+	arch := c.Arch
+	if arch == "" {
+		arch = "amd64"
+	}
+	mem, cpus := c.MemoryMiB, c.CPUs
+	if mem <= 0 {
+		mem = 1024
+	}
+	if cpus <= 0 {
+		cpus = 2
+	}
+	switch c.Accel {
+	case "", "auto":
+		accel = "tcg"
+		if ok, _ := KVMUsable(arch); ok {
+			accel = "kvm"
+		}
+	case "kvm":
+		if ok, why := KVMUsable(arch); !ok {
+			return nil, "", fmt.Errorf("KVM not usable: %s", why)
+		}
+		accel = "kvm"
+	case "tcg":
+		accel = "tcg"
+	default:
+		return nil, "", fmt.Errorf("accel %q: want auto, kvm or tcg", c.Accel)
+	}
+	cpu := "max"
+	if accel == "kvm" {
+		cpu = "host"
+	}
+	cmdline := []string{"panic=-1", "oops=panic"}
+	args = []string{"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-accel", accel, "-cpu", cpu, "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
+		"-kernel", c.Kernel, "-initrd", c.Initrd}
+	switch arch {
+	case "amd64":
+		args = append(args, "-machine", "pc",
+			"-device", fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x01", exitPort))
+		cmdline = append(cmdline, "console=ttyS0", fmt.Sprintf("ainative.exitport=%#x", exitPort))
+	case "arm64":
+		args = append(args, "-machine", "virt")
+		cmdline = append(cmdline, "console=ttyAMA0")
+	default:
+		return nil, "", fmt.Errorf("architecture %q: want amd64 or arm64", arch)
+	}
+	netdev := "user,id=net0"
+	for _, f := range c.Forwards {
+		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", f.Host, f.Guest)
+	}
+	args = append(args, "-netdev", netdev, "-device", "virtio-net-pci,netdev=net0")
+	if c.Interactive {
+		args = append(args, "-serial", "mon:stdio")
+	} else {
+		args = append(args, "-serial", "stdio")
+	}
+	for i := range c.ExtraSerial {
+		// The files reach QEMU as descriptors 3, 4...; it reopens them by path.
+		args = append(args, "-serial", fmt.Sprintf("file:/proc/self/fd/%d", 3+i))
+	}
+	if c.Append != "" {
+		cmdline = append(cmdline, c.Append)
+	}
+	args = append(args, "-append", strings.Join(cmdline, " "))
+	return args, accel, nil
+}
+
+// FreePort returns a TCP port that is free on the host's loopback now.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// VM is a running QEMU.
+type VM struct {
+	Accel  string
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+	killed atomic.Bool
+}
+
+// Start starts QEMU. Forwards with Host 0 get a free port first (written
+// back into c.Forwards).
+func Start(ctx context.Context, c *Config) (*VM, error) {
+	bin, err := Binary(cmp(c.Arch, "amd64"))
+	if err != nil {
+		return nil, err
+	}
+	for i := range c.Forwards {
+		if c.Forwards[i].Host == 0 {
+			if c.Forwards[i].Host, err = FreePort(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	args, accel, err := c.Args()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	if c.Interactive {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	} else {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
+		if cmd.Stdin == nil {
+			// QEMU's stdio backend must not read our own terminal.
+			cmd.Stdin = strings.NewReader("")
+		}
+	}
+	cmd.ExtraFiles = c.ExtraSerial
+	// QEMU dies with us rather than running on as an orphan.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	vm := &VM{Accel: accel, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		vm.err = cmd.Wait()
+		close(vm.done)
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			vm.Kill()
+		case <-vm.done:
+		}
+	}()
+	return vm, nil
+}
+
+// Kill stops QEMU at once.
+func (vm *VM) Kill() {
+	vm.killed.Store(true)
+	_ = vm.cmd.Process.Kill()
+}
+
+// Done is closed when QEMU has exited.
+func (vm *VM) Done() <-chan struct{} { return vm.done }
+
+// Wait waits for QEMU to exit and returns its exit status: -1 if Kill
+// stopped it, -2 if it died of another signal (QEMU aborts on some
+// internal errors).
+func (vm *VM) Wait() (int, error) {
+	<-vm.done
+	var ee *exec.ExitError
+	if vm.err != nil && !errors.As(vm.err, &ee) {
+		return 0, vm.err
+	}
+	code := vm.cmd.ProcessState.ExitCode()
+	if code == -1 && !vm.killed.Load() {
+		code = -2
+	}
+	return code, nil
+}
+
+// WaitTimeout is Wait with a deadline, after which QEMU is killed.
+func (vm *VM) WaitTimeout(d time.Duration) (int, error) {
+	select {
+	case <-vm.done:
+	case <-time.After(d):
+		vm.Kill()
+		<-vm.done
+		return -1, fmt.Errorf("VM still running after %v; killed", d)
+	}
+	return vm.Wait()
+}
+
+// Outcome is how a guest ended, decoded from QEMU's exit status.
+type Outcome int
+
+// The outcomes.
+const (
+	Clean     Outcome = iota // PID 1 powered off cleanly
+	Failure                  // PID 1 reported a failure
+	Reset                    // kernel panic, triple fault, reboot, or the monitor's quit
+	QEMUError                // QEMU itself failed (bad options, missing files)
+	Killed                   // QEMU was killed (timeout)
+)
+
+func (o Outcome) String() string {
+	return [...]string{"clean power-off", "guest failure", "guest kernel panic or reset", "QEMU error", "killed"}[o]
+}
+
+// Classify decodes QEMU's exit status for arch.
+func Classify(arch string, status int) Outcome {
+	switch {
+	case status == -1:
+		return Killed
+	case status < 0:
+		return QEMUError
+	case arch == "arm64" && status == 0:
+		// No exit device: a power-off and a panic both end with 0.
+		return Clean
+	case status == initsys.QEMUExitClean:
+		return Clean
+	case status == initsys.QEMUExitFailure:
+		return Failure
+	case status == 0:
+		return Reset
+	}
+	return QEMUError
+}
+
+func goArch() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	switch unix.ByteSliceToString(u.Machine[:]) {
+	case "x86_64":
+		return "amd64"
+	case "aarch64":
+		return "arm64"
+	}
+	return ""
+}
+
+func cmp(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
