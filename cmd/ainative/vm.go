@@ -250,4 +250,3 @@ func runVMCommand(ctx context.Context, cfg *qemu.Config, command string, timeout
 	}
 	return nil
 }
-

@@ -389,7 +389,6 @@ func copyFileAtomic(dst, src string) error {
 	})
 }
 
-
 // WithCommand writes to dst the initramfs src followed by a second
 // archive holding command as initsys.CommandPath: the kernel unpacks
 // concatenated archives in order, so the image itself is not rebuilt
