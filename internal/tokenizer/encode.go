@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -68,16 +69,13 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 		return nil
 	}
 	frags := []fragment{{tok: none, lo: 0, hi: len(text)}}
+	if !parseSpecial && !t.specials.always {
+		return frags
+	}
 	var next []fragment
-	for _, id := range t.special {
+	for _, id := range t.specials.find(t, text, parseSpecial) {
 		a := t.attrs[id]
-		if !parseSpecial && a&(attrControl|attrUnknown) != 0 {
-			continue
-		}
 		word := t.tokens[id]
-		if !strings.Contains(text, word) {
-			continue
-		}
 		next = next[:0]
 		for _, f := range frags {
 			if f.tok != none {
@@ -113,6 +111,76 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 		frags, next = next, frags
 	}
 	return frags
+}
+
+// specialIndex finds which special tokens occur in a text in one pass,
+// so that partition need not search the text for each of them (Qwen has
+// hundreds).
+type specialIndex struct {
+	always bool                 // some special token is split out even without parseSpecial
+	pairs  [1 << 16 / 64]uint64 // bit set for the first two bytes of a special token
+	byPair map[uint16][]int32   // first two bytes to indexes in Tokenizer.special
+	single [256][]int32         // one-byte special tokens, by byte
+}
+
+func (x *specialIndex) build(t *Tokenizer) {
+	x.byPair = map[uint16][]int32{}
+	for k, id := range t.special {
+		if t.attrs[id]&(attrControl|attrUnknown) == 0 {
+			x.always = true
+		}
+		w := t.tokens[id]
+		if len(w) == 1 {
+			x.single[w[0]] = append(x.single[w[0]], int32(k))
+			continue
+		}
+		p := uint16(w[0])<<8 | uint16(w[1])
+		x.pairs[p/64] |= 1 << (p % 64)
+		x.byPair[p] = append(x.byPair[p], int32(k))
+	}
+}
+
+// find returns the special tokens, in partition order, that occur in text
+// and are to be split out.
+func (x *specialIndex) find(t *Tokenizer, text string, parseSpecial bool) []int32 {
+	var seen []uint64
+	var found []int32
+	mark := func(k int32) {
+		if seen == nil {
+			seen = make([]uint64, (len(t.special)+63)/64)
+		}
+		if seen[k/64]&(1<<(k%64)) != 0 {
+			return
+		}
+		id := t.special[k]
+		if !parseSpecial && t.attrs[id]&(attrControl|attrUnknown) != 0 {
+			return
+		}
+		seen[k/64] |= 1 << (k % 64)
+		found = append(found, k)
+	}
+	for i := 0; i < len(text); i++ {
+		for _, k := range x.single[text[i]] {
+			mark(k)
+		}
+		if i+1 == len(text) {
+			break
+		}
+		p := uint16(text[i])<<8 | uint16(text[i+1])
+		if x.pairs[p/64]&(1<<(p%64)) == 0 {
+			continue
+		}
+		for _, k := range x.byPair[p] {
+			if strings.HasPrefix(text[i:], t.tokens[t.special[k]]) {
+				mark(k)
+			}
+		}
+	}
+	slices.Sort(found)
+	for i, k := range found {
+		found[i] = t.special[k]
+	}
+	return found
 }
 
 // isCSpace is C's isspace in the C locale, which llama.cpp strips with.

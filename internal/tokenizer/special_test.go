@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -158,5 +159,66 @@ func TestDecodeRemoveSpecial(t *testing.T) {
 	}
 	if got := tk.Decode(ids[1:]); got != "Hello world" {
 		t.Errorf("Decode without BOS = %q", got)
+	}
+}
+
+// TestConcurrentUse encodes and decodes from many goroutines at once (run
+// with -race): a Tokenizer is shared by every request of a model.
+func TestConcurrentUse(t *testing.T) {
+	tk := vocab(t, "qwen3")
+	texts := []string{"Hello world", "<|im_start|>user\nHi<|im_end|>", "日本語のテキスト 123", "<think>x</think>"}
+	want := make([][]int32, len(texts))
+	for i, s := range texts {
+		want[i] = tk.Encode(s, true, true)
+	}
+	done := make(chan error)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 50; i++ {
+				k := (g + i) % len(texts)
+				if got := tk.Encode(texts[k], true, true); !slices.Equal(got, want[k]) {
+					done <- fmt.Errorf("goroutine %d: %q gave %v, want %v", g, texts[k], got, want[k])
+					return
+				}
+				if got := tk.Decode(want[k]); got != texts[k] {
+					done <- fmt.Errorf("goroutine %d: decode %q", g, got)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestPhi3RStrip: llama.cpp makes Phi-3's special tokens (chosen by
+// general.name) swallow the whitespace after them, except <s>, <unk> and
+// <|endoftext|>.
+func TestPhi3RStrip(t *testing.T) {
+	plain := fromEntries(t, spmEntries())
+	phi := fromEntries(t, with(spmEntries(), keyGeneralName, "Phi-3-mini-4k-instruct"))
+	tag, _ := plain.TokenID("<tag>")
+	ctl, _ := plain.TokenID("<|ctl|>")
+	for _, c := range []struct {
+		tk   *Tokenizer
+		text string
+		want []int32
+	}{
+		// Without the rule the text after <tag> keeps its spaces, and gets
+		// the space prefix back: "▁▁▁a", as Encode("  a") would see it.
+		{plain, "<tag>  a", cat([]int32{tag}, plain.Encode("  a", false, false))},
+		// With it, <tag> takes "  " and "a" gets the prefix: "▁a".
+		{phi, "<tag>  a", cat([]int32{tag}, plain.Encode("a", false, false))},
+		{phi, "<|ctl|>\n a", cat([]int32{ctl}, plain.Encode("a", false, false))},
+		// <s> keeps what follows: "▁▁a".
+		{phi, "<s> a", cat([]int32{1}, plain.Encode(" a", false, false))},
+	} {
+		if got := c.tk.Encode(c.text, false, true); !slices.Equal(got, c.want) {
+			t.Errorf("%q: got %v, want %v", c.text, got, c.want)
+		}
 	}
 }

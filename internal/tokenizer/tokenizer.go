@@ -119,8 +119,9 @@ type Tokenizer struct {
 	pieces  []byte
 	pieceAt []uint32
 
-	special []int32    // tokens split out of the text before tokenizing, longest first
-	byteIDs [256]int32 // SentencePiece byte fallback
+	special  []int32 // tokens split out of the text before tokenizing, longest first
+	specials specialIndex
+	byteIDs  [256]int32 // SentencePiece byte fallback
 
 	bos, eos, eot, eom, unk int32
 	eog                     map[int32]bool
@@ -335,6 +336,7 @@ func load(f *gguf.File) (*Tokenizer, error) {
 	sort.SliceStable(t.special, func(i, j int) bool {
 		return len(t.tokens[t.special[i]]) > len(t.tokens[t.special[j]])
 	})
+	t.specials.build(t)
 
 	t.buildPieces()
 
