@@ -67,6 +67,12 @@ func archInit() {
 			quantizeQ8_1AVX2(&src[0], &dst[0], nb)
 		}
 	}
+	ops[Q8_K].fromFloat = func(dst []byte, src []float32) {
+		if nb := len(src) / QKK; nb > 0 {
+			_ = dst[nb*q8_KBytes-1]
+			quantizeQ8_KAVX2(&src[0], &dst[0], nb)
+		}
+	}
 	ops[F16].fromFloat = func(dst []byte, src []float32) {
 		n := len(src) &^ 7
 		if n > 0 {
@@ -213,3 +219,6 @@ func roundF16AVX2(x *float32, y *byte, n int)
 
 //go:noescape
 func fp32ToFP16AVX2(x *float32, y *byte, n int)
+
+//go:noescape
+func quantizeQ8_KAVX2(x *float32, y *byte, nb int)

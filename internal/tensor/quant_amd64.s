@@ -170,3 +170,136 @@ h8:
 hdone:
 	VZEROUPPER
 	RET
+
+DATA kMagic<>+0(SB)/4, $0x4b400000
+GLOBL kMagic<>(SB), RODATA|NOPTR, $4
+
+DATA kMinus127<>+0(SB)/4, $-127.0
+GLOBL kMinus127<>(SB), RODATA|NOPTR, $4
+
+DATA kOne<>+0(SB)/4, $1.0
+GLOBL kOne<>(SB), RODATA|NOPTR, $4
+
+DATA k127i<>+0(SB)/4, $127
+GLOBL k127i<>(SB), RODATA|NOPTR, $4
+
+// Q8KQUANT32 quantizes the 32 floats at off(SI) with the multiplier in
+// Y6: q = round-half-even(iscale*x) exactly, via one FMA with 1.5*2^23
+// (ggml's nearest_int with the multiply fused, as compilers contract it),
+// capped at 127. Stores 32 int8 at qo(DI) and the two 16-element sums
+// at bo(DI).
+#define Q8KQUANT32(off, qo, bo) \
+	VMOVUPS off(SI), Y0; \
+	VMOVUPS 32+off(SI), Y1; \
+	VMOVUPS 64+off(SI), Y2; \
+	VMOVUPS 96+off(SI), Y3; \
+	VFMADD213PS Y13, Y6, Y0; \
+	VFMADD213PS Y13, Y6, Y1; \
+	VFMADD213PS Y13, Y6, Y2; \
+	VFMADD213PS Y13, Y6, Y3; \
+	VPSUBD Y13, Y0, Y0; \
+	VPSUBD Y13, Y1, Y1; \
+	VPSUBD Y13, Y2, Y2; \
+	VPSUBD Y13, Y3, Y3; \
+	VPMINSD Y11, Y0, Y0; \
+	VPMINSD Y11, Y1, Y1; \
+	VPMINSD Y11, Y2, Y2; \
+	VPMINSD Y11, Y3, Y3; \
+	VPADDD Y1, Y0, Y4; \
+	VPADDD Y3, Y2, Y5; \
+	VPHADDD Y5, Y4, Y4; \
+	VPHADDD Y4, Y4, Y4; \
+	VEXTRACTI128 $1, Y4, X5; \
+	VPADDD X5, X4, X4; \
+	VPACKSSDW X4, X4, X4; \
+	VMOVD X4, bo(DI); \
+	PACKQS(qo)
+
+// func quantizeQ8_KAVX2(x *float32, y *byte, nb int)
+TEXT ·quantizeQ8_KAVX2(SB), NOSPLIT, $0-24
+	MOVQ         x+0(FP), SI
+	MOVQ         y+8(FP), DI
+	MOVQ         nb+16(FP), CX
+	VBROADCASTSS kSign<>(SB), Y14
+	VBROADCASTSS kMagic<>(SB), Y13
+	VMOVDQU      kPackPerm<>(SB), Y12
+	VPBROADCASTD k127i<>(SB), Y11
+
+blockK:
+	// amax over the 256 values.
+	VXORPS Y4, Y4, Y4
+	XORQ   AX, AX
+
+amaxK:
+	VANDNPS (SI)(AX*1), Y14, Y0
+	VANDNPS 32(SI)(AX*1), Y14, Y1
+	VMAXPS  Y0, Y4, Y4
+	VMAXPS  Y1, Y4, Y4
+	ADDQ    $64, AX
+	CMPQ    AX, $1024
+	JLT     amaxK
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS       X5, X4, X4
+	VMOVHLPS     X4, X4, X5
+	VMAXPS       X5, X4, X4
+	VMOVSHDUP    X4, X5
+	VMAXSS       X5, X4, X4
+	VXORPS       X5, X5, X5
+	VUCOMISS     X5, X4
+	JNE          findK
+	JP           findK
+
+	// All zero: d, quants and sums are 0.
+	VXORPS  Y0, Y0, Y0
+	XORQ    AX, AX
+
+zeroK:
+	VMOVDQU Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	CMPQ    AX, $288
+	JLT     zeroK
+	MOVL    $0, 288(DI)
+	JMP     nextK
+
+findK:
+	// The first value whose magnitude is amax gives the sign.
+	VBROADCASTSS X4, Y5
+	XORQ         AX, AX
+
+scanK:
+	VANDNPS   (SI)(AX*4), Y14, Y0
+	VCMPPS    $0, Y5, Y0, Y0
+	VMOVMSKPS Y0, DX
+	TESTL     DX, DX
+	JNZ       foundK
+	ADDQ      $8, AX
+	CMPQ      AX, $256
+	JLT       scanK
+	JMP       nextK // not reached for finite input
+
+foundK:
+	BSFL  DX, DX
+	ADDQ  DX, AX
+	VMOVSS (SI)(AX*4), X0
+	VMOVSS kMinus127<>(SB), X6
+	VDIVSS X0, X6, X6     // iscale = -127/max
+	VMOVSS kOne<>(SB), X7
+	VDIVSS X6, X7, X7     // d = 1/iscale
+	VMOVSS X7, (DI)
+	VBROADCASTSS X6, Y6
+	Q8KQUANT32(0, 4, 260)
+	Q8KQUANT32(128, 36, 264)
+	Q8KQUANT32(256, 68, 268)
+	Q8KQUANT32(384, 100, 272)
+	Q8KQUANT32(512, 132, 276)
+	Q8KQUANT32(640, 164, 280)
+	Q8KQUANT32(768, 196, 284)
+	Q8KQUANT32(896, 228, 288)
+
+nextK:
+	ADDQ $1024, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  blockK
+	VZEROUPPER
+	RET
