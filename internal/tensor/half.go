@@ -3,26 +3,24 @@ package tensor
 import "math"
 
 // FP16ToFP32 converts an IEEE 754 half-precision value to float32. Every
-// half is exactly representable, so the conversion is exact.
+// half is exactly representable, so the conversion is exact; a NaN keeps
+// its payload, as VCVTPH2PS does.
+//
+// It is written without calls so that it inlines into the portable
+// kernels: the exponent is rebiased (15 -> 127), once more for Inf and
+// NaN, and subnormals are renormalised by one exact float subtraction.
 func FP16ToFP32(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f: // Inf or NaN: keep the payload, as VCVTPH2PS does.
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0: // normal
-		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
-	case mant == 0:
-		return math.Float32frombits(sign)
+	u := uint32(h&0x7fff) << 13
+	exp := u & (0x7c00 << 13)
+	u += (127 - 15) << 23
+	switch exp {
+	case 0x7c00 << 13: // Inf or NaN
+		u += (128 - 16) << 23
+	case 0: // zero or subnormal: 2^-14 * 0.m, as (1.m - 1) * 2^-14
+		u += 1 << 23
+		u = math.Float32bits(math.Float32frombits(u) - 0x1p-14)
 	}
-	// Subnormal half: normalise the mantissa into a float32 normal.
-	e := uint32(127 - 15 + 1)
-	for mant&0x400 == 0 {
-		mant <<= 1
-		e--
-	}
-	return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
+	return math.Float32frombits(u | uint32(h&0x8000)<<16)
 }
 
 // FP32ToFP16 converts f to half precision, rounding to nearest with ties to
