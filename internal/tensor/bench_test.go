@@ -60,8 +60,9 @@ func tiledMatrix(r *rand.Rand, t Type, rows, cols int) *Matrix {
 var qwenShapes = [][2]int{{896, 896}, {4864, 896}, {896, 4864}, {151936, 896}}
 
 // BenchmarkMatMul runs MatMul on 2 threads for the Qwen2.5-0.5B shapes at
-// decode (n=1) and prompt sizes. Bytes are the weights', so MB/s is the
-// weight streaming rate; tok/s is reported as a metric.
+// decode (n=1) and prompt sizes, with the kernels in use (simd) and, where
+// it takes less than seconds, the portable ones (purego). Bytes are the
+// weights', so MB/s is the weight streaming rate; tok/s is a metric.
 func BenchmarkMatMul(b *testing.B) {
 	r := rand.New(rand.NewPCG(2, 2))
 	p := NewPool(2)
@@ -78,13 +79,21 @@ func BenchmarkMatMul(b *testing.B) {
 				}
 				x := testVector(r, n*shape[1])
 				dst := make([]float32, n*shape[0])
-				b.Run(fmt.Sprintf("%s/%dx%d/n=%d", t, shape[0], shape[1], n), func(b *testing.B) {
-					b.SetBytes(int64(len(w.Data)))
-					for b.Loop() {
-						p.MatMul(dst, w, x, n)
+				for _, impl := range []struct {
+					name  string
+					table *opsTable
+				}{{"simd", &ops}, {"purego", &goOps}} {
+					if impl.table == &goOps && n*shape[0]*shape[1] > 64*896*896 {
+						continue // the portable kernels would take seconds
 					}
-					b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
-				})
+					b.Run(fmt.Sprintf("%s/%dx%d/n=%d/%s", t, shape[0], shape[1], n, impl.name), func(b *testing.B) {
+						b.SetBytes(int64(len(w.Data)))
+						for b.Loop() {
+							p.matMul(impl.table, dst, w, x, n)
+						}
+						b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
+					})
+				}
 			}
 		}
 	}

@@ -59,7 +59,7 @@ func TestKernelsAgainstGo(t *testing.T) {
 			}
 			// MatMul's activations may be in another form (F32 for
 			// F16 and BF16 weights): same values, other bytes.
-			if mt, conv := ops[typ].mmInput(); mt != xt {
+			if mt, conv := ops.mmInput(typ); mt != xt {
 				mrb, _ := mt.RowBytes(int64(n))
 				mrow := int(mrb) + 5
 				mx := make([]byte, maxTok*mrow)
@@ -131,7 +131,7 @@ func TestQuantizersAgainstGo(t *testing.T) {
 	}
 	// MatMul's F32 form of F16/BF16 activations, odd lengths included.
 	for _, typ := range []Type{F16, BF16} {
-		mt, conv := ops[typ].mmInput()
+		mt, conv := ops.mmInput(typ)
 		if mt != F32 {
 			continue
 		}

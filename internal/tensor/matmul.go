@@ -61,6 +61,12 @@ func (m *Matrix) Row(i int) []byte {
 // It panics on programming errors: a matrix that fails Validate, n < 0,
 // or x or dst too short.
 func (p *Pool) MatMul(dst []float32, w *Matrix, x []float32, n int) {
+	p.matMul(&ops, dst, w, x, n)
+}
+
+// matMul is MatMul with the kernels of table (benchmarks compare ops, the
+// kernels in use, with goOps, the portable ones).
+func (p *Pool) matMul(table *opsTable, dst []float32, w *Matrix, x []float32, n int) {
 	if err := w.Validate(); err != nil {
 		panic(err)
 	}
@@ -71,8 +77,8 @@ func (p *Pool) MatMul(dst []float32, w *Matrix, x []float32, n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
-	o := opsFor(w.Type)
-	xt, conv := o.mmInput()
+	o := &table[w.Type]
+	xt, conv := table.mmInput(w.Type)
 	xrb, _ := xt.RowBytes(int64(w.Cols))
 	xrow := int(xrb)
 	if need := n * xrow; cap(p.scratch) < need {

@@ -37,12 +37,13 @@ type dotRows func(n int, w []byte, wrow, rows int, x []byte, xrow, ntok int, out
 const maxTok = 4
 
 // mmInput returns the type and the converter of the activations MatMul
-// hands to the rows kernel.
-func (o *typeOps) mmInput() (Type, func(dst []byte, src []float32)) {
+// hands to the rows kernel of t.
+func (table *opsTable) mmInput(t Type) (Type, func(dst []byte, src []float32)) {
+	o := &table[t]
 	if o.mmFromFloat != nil {
 		return o.mmType, o.mmFromFloat
 	}
-	return o.dotType, ops[o.dotType].fromFloat
+	return o.dotType, table[o.dotType].fromFloat
 }
 
 // rowsByDot is the dotRows of kernels that have only a dot product.
@@ -61,7 +62,10 @@ func rowsByDot(dot func(n int, w, x []byte) float32) dotRows {
 // init; archInit (one per architecture, see kernels_*.go) then replaces
 // entries with SIMD versions where the CPU supports them. goOps keeps the
 // portable set, the baseline that tests and benchmarks compare against.
-var ops, goOps [MXFP4 + 1]typeOps
+var ops, goOps opsTable
+
+// opsTable holds the kernels of every type, indexed by Type.
+type opsTable [MXFP4 + 1]typeOps
 
 func init() {
 	ops[F32] = typeOps{dequantF32, quantizeF32, dotF32, F32, nil, 0, nil}

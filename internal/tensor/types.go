@@ -1,9 +1,3 @@
-// Package tensor holds ggml's tensor element types: their exact block
-// layouts, conversion to and from float32, and the dot-product and
-// matrix kernels the inference engine runs on them.
-//
-// Layouts follow ggml byte for byte, because the weights arrive as GGUF
-// files written by llama.cpp's tools and are used in place (memory-mapped).
 package tensor
 
 import (
