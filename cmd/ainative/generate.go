@@ -1,0 +1,236 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/hw"
+	"github.com/raym33/ainative/internal/model"
+	"github.com/raym33/ainative/internal/sample"
+	"github.com/raym33/ainative/internal/tensor"
+	"github.com/raym33/ainative/internal/tokenizer"
+)
+
+func init() { register(newGenerateCmd) }
+
+func newGenerateCmd() *cobra.Command {
+	var (
+		mf      modelFlags
+		prompt  string
+		tokens  string
+		n       int
+		p       sample.Params
+		seed    int64
+		stops   []string
+		asJSON  bool
+		special bool
+	)
+	cmd := &cobra.Command{
+		Use:   "generate --model M.gguf (--prompt TEXT | --tokens IDS)",
+		Short: "Generate text with a model",
+		Long: `Generate a continuation of a prompt, streaming the text to stdout as it
+is produced (or, with --json, printing the ids and the text at the end).
+--temp 0 is greedy decoding. Generation stops after -n tokens, at the
+model's end-of-generation tokens, at a --stop string, or when the
+context is full.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (prompt == "") == (tokens == "") {
+				return fmt.Errorf("give exactly one of --prompt and --tokens")
+			}
+			if seed < 0 {
+				p.Seed = rand.Uint64()
+			} else {
+				p.Seed = uint64(seed)
+			}
+			sampler, err := sample.New(p)
+			if err != nil {
+				return err
+			}
+			f, m, err := mf.open()
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			defer m.Close()
+
+			// The tokenizer is needed for a text prompt and to show text;
+			// with --tokens a model without a vocabulary still runs.
+			tok, tokErr := tokenizer.FromGGUF(f)
+			var ids []int32
+			if prompt != "" {
+				if tokErr != nil {
+					return tokErr
+				}
+				ids = tok.Encode(prompt, true, special)
+				if len(ids) == 0 {
+					return fmt.Errorf("the prompt encodes to no tokens")
+				}
+			} else if ids, err = parseTokens(tokens); err != nil {
+				return fmt.Errorf("--tokens: %w", err)
+			}
+
+			out := cmd.OutOrStdout()
+			stopper := sample.NewStopper(stops)
+			var dec *tokenizer.Decoder
+			if tok != nil {
+				dec = tok.NewDecoder()
+			}
+			var text []byte
+			show := func(s string) {
+				text = append(text, s...)
+				if !asJSON {
+					fmt.Fprint(out, s)
+				}
+			}
+			history := append([]int32(nil), ids...)
+			var generated []int32
+			start := time.Now()
+			var firstToken time.Duration
+			steps := 0 // logits computed: the prompt's, then one per decode step
+			stopString := false
+			reason, err := m.Generate(cmd.Context(), m.NewSequence(), ids, n,
+				func(logits []float32) int32 {
+					if steps == 0 {
+						firstToken = time.Since(start)
+					}
+					steps++
+					return sampler.Sample(logits, history)
+				},
+				func(t int32) bool {
+					history = append(history, t)
+					if tok != nil && tok.IsEOG(t) {
+						return true
+					}
+					generated = append(generated, t)
+					if dec == nil {
+						return false
+					}
+					s, stop := stopper.Add(dec.Add(t))
+					show(s)
+					stopString = stop
+					return stop
+				})
+			if err != nil {
+				return err
+			}
+			if dec != nil && !stopString {
+				s, _ := stopper.Add(dec.Flush())
+				show(s + stopper.Flush())
+			}
+			elapsed := time.Since(start)
+			decode := elapsed - firstToken
+			stats := fmt.Sprintf("prompt %d tokens in %.2fs (%.1f tok/s), generated %d tokens in %.2fs (%.1f tok/s), stop: %s",
+				len(ids), firstToken.Seconds(), float64(len(ids))/firstToken.Seconds(),
+				len(generated), decode.Seconds(), float64(max(steps-1, 0))/decode.Seconds(), reason)
+			if asJSON {
+				return json.NewEncoder(out).Encode(struct {
+					PromptTokens []int32 `json:"prompt_tokens"`
+					Tokens       []int32 `json:"tokens"`
+					Text         string  `json:"text"`
+					StopReason   string  `json:"stop_reason"`
+					PromptSecs   float64 `json:"prompt_seconds"`
+					DecodeSecs   float64 `json:"decode_seconds"`
+				}{ids, nonNil(generated), string(text), reason.String(), firstToken.Seconds(), decode.Seconds()})
+			}
+			fmt.Fprintln(out)
+			fmt.Fprintln(cmd.ErrOrStderr(), stats)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	mf.register(fl, "f16")
+	fl.StringVarP(&prompt, "prompt", "p", "", "prompt text")
+	fl.StringVar(&tokens, "tokens", "", "prompt as token ids, comma-separated")
+	fl.BoolVar(&special, "special", true, "parse special tokens (<|im_start|>, ...) in the prompt")
+	fl.IntVarP(&n, "n", "n", 128, "maximum tokens to generate (-1: until the end or a full context)")
+	fl.Float32Var(&p.Temperature, "temp", 0.8, "temperature; 0 is greedy")
+	fl.Int64Var(&seed, "seed", -1, "random seed (-1: random)")
+	fl.IntVar(&p.TopK, "top-k", 40, "keep the K most likely tokens (0: off)")
+	fl.Float32Var(&p.TopP, "top-p", 0.95, "keep the most likely tokens up to this probability (1: off)")
+	fl.Float32Var(&p.MinP, "min-p", 0.05, "drop tokens less likely than this times the best (0: off)")
+	fl.Float32Var(&p.RepeatPenalty, "repeat-penalty", 1, "penalty for repeating recent tokens (1: off)")
+	fl.Float32Var(&p.FrequencyPenalty, "frequency-penalty", 0, "subtracted per occurrence in the recent tokens")
+	fl.Float32Var(&p.PresencePenalty, "presence-penalty", 0, "subtracted once for tokens in the recent tokens")
+	fl.IntVar(&p.PenaltyLastN, "repeat-last-n", 64, "how many recent tokens the penalties look at (-1: all)")
+	fl.StringArrayVar(&stops, "stop", nil, "stop at this string (repeatable)")
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object with the ids and the text at the end")
+	return cmd
+}
+
+func nonNil(s []int32) []int32 {
+	if s == nil {
+		return []int32{}
+	}
+	return s
+}
+
+// modelFlags are the flags shared by the commands that run a model.
+type modelFlags struct {
+	path    string
+	threads int
+	ctx     int
+	kvType  string
+}
+
+func (mf *modelFlags) register(f *pflag.FlagSet, defaultKV string) {
+	f.StringVar(&mf.path, "model", "", "GGUF model file (required)")
+	f.IntVarP(&mf.threads, "threads", "t", 0, "threads (default: physical cores)")
+	f.IntVar(&mf.ctx, "ctx", 4096, "context length cap (0: the model's)")
+	f.StringVar(&mf.kvType, "kv-type", defaultKV, "KV cache type: f16 or f32")
+}
+
+// open maps the model file and loads the model; the caller closes both.
+func (mf *modelFlags) open() (*gguf.File, *model.Model, error) {
+	if mf.path == "" {
+		return nil, nil, fmt.Errorf("--model is required")
+	}
+	var kv tensor.Type
+	switch strings.ToLower(mf.kvType) {
+	case "f16":
+		kv = tensor.F16
+	case "f32":
+		kv = tensor.F32
+	default:
+		return nil, nil, fmt.Errorf("--kv-type %q: want f16 or f32", mf.kvType)
+	}
+	threads := mf.threads
+	if threads <= 0 {
+		threads = hw.DefaultThreads()
+	}
+	f, err := gguf.Open(mf.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := model.Load(f, model.Options{Threads: threads, ContextLength: mf.ctx, KVType: kv})
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", mf.path, err)
+	}
+	return f, m, nil
+}
+
+// parseTokens parses a comma- or space-separated list of token ids.
+func parseTokens(s string) ([]int32, error) {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("no token ids in %q", s)
+	}
+	ids := make([]int32, len(fields))
+	for i, f := range fields {
+		v, err := strconv.ParseInt(f, 10, 32)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("token %d: %q is not a token id", i, f)
+		}
+		ids[i] = int32(v)
+	}
+	return ids, nil
+}

@@ -1,0 +1,341 @@
+// Package model runs llama-family transformer language models (Llama,
+// Mistral, SmolLM, TinyLlama, Qwen 2/2.5/3, Gemma 2/3, Phi-3) from GGUF
+// files on the CPU.
+//
+// These models share one block structure (RMSNorm, rotary attention with
+// grouped key/value heads, gated feed-forward) and differ in details that
+// each matter: which RoPE layout, biases, extra norms, scalings, soft-caps,
+// sliding windows. Each architecture file states its details; one forward
+// pass (forward.go) runs them all. Every step is computed the way ggml's
+// CPU backend computes it, in the same order and with the same roundings
+// (activations converted to F16 or quantized to Q8 before the matrix
+// products, through package tensor), so the logits match llama.cpp's to
+// float32 precision rather than merely "closely".
+//
+// A Model holds the weights, memory-mapped from the GGUF file and never
+// copied. Each conversation is a Sequence holding its own KV cache, so a
+// scheduler can interleave many sequences over one loaded model. Forward
+// runs a batch of tokens of a sequence: a prompt in chunks of matrix x
+// matrix products, or a single token when decoding.
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/tensor"
+)
+
+// Options configure a loaded model.
+type Options struct {
+	// Threads is the number of threads of the forward pass; <= 0 means
+	// runtime.NumCPU(). Decode is memory-bound: one per physical core is
+	// best.
+	Threads int
+	// ContextLength caps the tokens a sequence can hold; <= 0 means the
+	// model's training context.
+	ContextLength int
+	// KVType is the element type of the KV cache: tensor.F32 (the zero
+	// value) or tensor.F16, which halves its size as llama.cpp's default
+	// does.
+	KVType tensor.Type
+	// BatchSize is the number of prompt tokens computed at once (the
+	// "ubatch"); <= 0 means up to 512, fewer if the scratch memory it
+	// needs would exceed 16 MiB.
+	BatchSize int
+}
+
+// ErrContextFull is returned (wrapped) when tokens do not fit in the
+// sequence's context.
+var ErrContextFull = errors.New("model: context is full")
+
+// arch describes what distinguishes an architecture; see the arch files.
+type arch struct {
+	tensors archTensors
+	neox    bool // RoPE layout, as llama_model_rope_type assigns it
+	gelu    bool // GELU-gated feed-forward instead of SiLU
+	// setup reads the architecture's own metadata and sets the model's
+	// scalings; it runs after the common hyperparameters are read and
+	// before tensors are bound.
+	setup func(m *Model, f *gguf.File, ld *loader) error
+}
+
+// archs holds the supported architectures by general.architecture; the
+// arch files register themselves.
+var archs = map[string]*arch{}
+
+// Model is a loaded model. Its methods may be called from several
+// goroutines; forward passes run one at a time.
+type Model struct {
+	cfg    Config
+	arch   *arch
+	ctxLen int
+	kvType tensor.Type
+	ubatch int
+
+	// Scalings that differ between architectures (see the arch files).
+	embedScale float32 // multiplies the embeddings; 0 = none
+	qScale     float32 // multiplies queries after RoPE; 0 = none
+	kqScale    float32 // multiplies scores inside the softmax
+
+	tokEmbd    *tensor.Matrix
+	output     *tensor.Matrix // tokEmbd when the output is tied
+	outputNorm []float32
+	layers     []layer
+	rope       *rope // global layers
+	ropeSWA    *rope // sliding-window layers (may equal rope)
+
+	mu     sync.Mutex // serializes forward passes; guards the fields below
+	pool   *tensor.Pool
+	s      *scratch
+	closed bool
+}
+
+// Load prepares the model in f, which must stay open while the model is
+// used. It checks every tensor against the metadata.
+func Load(f *gguf.File, opts Options) (*Model, error) {
+	name, err := f.Architecture()
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	a, ok := archs[name]
+	if !ok {
+		return nil, fmt.Errorf("model: architecture %q is not supported (supported: %s)", name, supported())
+	}
+	cfg, err := readConfig(f, name)
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: %w", name, err)
+	}
+	cfg.Rope.Neox = a.neox
+	m := &Model{cfg: cfg, arch: a, kvType: opts.KVType, kqScale: 1 / float32(math.Sqrt(float64(cfg.HeadDim)))}
+	switch m.kvType {
+	case tensor.F32, tensor.F16:
+	default:
+		return nil, fmt.Errorf("model: KV cache type %s is not supported (F32 or F16)", m.kvType)
+	}
+	m.ctxLen = cfg.ContextLength
+	if opts.ContextLength > 0 && (m.ctxLen <= 0 || opts.ContextLength < m.ctxLen) {
+		m.ctxLen = opts.ContextLength
+	}
+	if m.ctxLen <= 0 {
+		return nil, fmt.Errorf("model: no context length (metadata has %d)", cfg.ContextLength)
+	}
+
+	ld := &loader{f: f}
+	embd := ld.info("token_embd.weight", true)
+	if embd != nil {
+		if len(embd.Dims) != 2 || embd.Dims[0] != uint64(cfg.Embed) || embd.Dims[1] == 0 || embd.Dims[1] > math.MaxInt32 {
+			return nil, fmt.Errorf("model: tensor %q has shape %v, want [%d vocab]", embd.Name, embd.Dims, cfg.Embed)
+		}
+		m.cfg.Vocab = int(embd.Dims[1])
+		if v, err := f.OptUint(name+".vocab_size", uint64(m.cfg.Vocab)); err != nil || v != uint64(m.cfg.Vocab) {
+			return nil, fmt.Errorf("model: %s.vocab_size %d disagrees with %q (%d rows)", name, v, embd.Name, m.cfg.Vocab)
+		}
+		m.tokEmbd = ld.matrix("token_embd.weight", cfg.Embed, m.cfg.Vocab, true)
+	}
+	if a.setup != nil && ld.err == nil {
+		if err := a.setup(m, f, ld); err != nil {
+			return nil, fmt.Errorf("model: %s: %w", name, err)
+		}
+	}
+	if m.rope == nil {
+		m.rope = newRope(m.cfg.Rope, nil)
+	}
+	if m.ropeSWA == nil {
+		m.ropeSWA = m.rope
+	}
+	m.outputNorm = ld.vector("output_norm.weight", cfg.Embed, true)
+	m.output = ld.matrix("output.weight", cfg.Embed, m.cfg.Vocab, false)
+	if m.output == nil && ld.err == nil {
+		m.output = m.tokEmbd // tied embeddings
+	}
+	if ld.err == nil {
+		m.loadLayers(ld, a.tensors)
+	}
+	if ld.err != nil {
+		return nil, ld.err
+	}
+
+	m.ubatch = opts.BatchSize
+	if m.ubatch <= 0 {
+		m.ubatch = min(512, max(1, (16<<20)/m.scratchPerToken()))
+	}
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	m.pool = tensor.NewPool(threads)
+	return m, nil
+}
+
+// Close stops the model's worker threads. The model must not be used
+// afterwards; closing the GGUF file is the caller's business.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.closed {
+		m.closed = true
+		m.pool.Close()
+		m.s = nil
+	}
+	return nil
+}
+
+// Config returns the model's hyperparameters.
+func (m *Model) Config() Config { return m.cfg }
+
+// ContextLength is the most tokens a sequence can hold.
+func (m *Model) ContextLength() int { return m.ctxLen }
+
+// Threads is the number of threads of the forward pass.
+func (m *Model) Threads() int { return m.pool.Threads() }
+
+// KVType is the element type of the KV cache.
+func (m *Model) KVType() tensor.Type { return m.kvType }
+
+// WeightBytes is the number of bytes of weights a decode step reads: every
+// matrix of the blocks and the output matrix (the embedding table is only
+// read a row at a time).
+func (m *Model) WeightBytes() int64 {
+	var n int64
+	for i := range m.layers {
+		l := &m.layers[i]
+		for _, w := range []*tensor.Matrix{l.wq, l.wk, l.wv, l.wqkv, l.wo, l.gate, l.up, l.down} {
+			if w != nil {
+				n += int64(len(w.Data))
+			}
+		}
+	}
+	return n + int64(len(m.output.Data))
+}
+
+// KVBytesPerToken is the KV cache memory one token takes in a sequence.
+func (m *Model) KVBytesPerToken() int64 {
+	return int64(2 * m.cfg.Layers * m.cfg.KVHeads * m.cfg.HeadDim * kvElemSize(m.kvType))
+}
+
+// Output selects the positions Forward returns logits for.
+type Output int
+
+const (
+	// OutputNone computes no logits: the tokens only fill the cache.
+	OutputNone Output = iota
+	// OutputLast returns the logits after the last token (generation).
+	OutputLast
+	// OutputAll returns the logits after every token, in order.
+	OutputAll
+)
+
+// Forward appends tokens to seq, computing them in batches, and appends
+// the requested logits (float32 [n][vocab]) to dst, which it returns. The
+// computation checks ctx between layers. On error, seq is left as it was
+// before the call.
+func (m *Model) Forward(ctx context.Context, seq *Sequence, tokens []int32, out Output, dst []float32) ([]float32, error) {
+	if seq == nil || seq.m != m {
+		return dst, errors.New("model: Forward with a sequence of another model")
+	}
+	for i, t := range tokens {
+		if t < 0 || int(t) >= m.cfg.Vocab {
+			return dst, fmt.Errorf("model: token %d at index %d is out of range (vocabulary has %d tokens)", t, i, m.cfg.Vocab)
+		}
+	}
+	if len(tokens) > m.ctxLen-seq.n {
+		return dst, fmt.Errorf("%w: %d tokens in the sequence + %d new > context length %d", ErrContextFull, seq.n, len(tokens), m.ctxLen)
+	}
+	nOut := 0
+	switch out {
+	case OutputLast:
+		nOut = min(1, len(tokens))
+	case OutputAll:
+		nOut = len(tokens)
+	case OutputNone:
+	default:
+		return dst, fmt.Errorf("model: bad Output %d", out)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return dst, errors.New("model: Forward after Close")
+	}
+	if m.s == nil {
+		m.s = m.newScratch()
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, nOut*m.cfg.Vocab)[:start+nOut*m.cfg.Vocab]
+	logits := dst[start:]
+	n0 := seq.n
+	for lo := 0; lo < len(tokens); lo += m.ubatch {
+		hi := min(lo+m.ubatch, len(tokens))
+		// Rows of this chunk whose logits are wanted, as a range.
+		oLo, oHi := hi-lo, hi-lo
+		switch out {
+		case OutputAll:
+			oLo = 0
+		case OutputLast:
+			if hi == len(tokens) {
+				oLo = hi - lo - 1
+			}
+		}
+		var chunkLogits []float32
+		if oHi > oLo {
+			first := lo + oLo - (len(tokens) - nOut)
+			chunkLogits = logits[first*m.cfg.Vocab : (first+oHi-oLo)*m.cfg.Vocab]
+		}
+		if err := m.forwardChunk(ctx, seq, tokens[lo:hi], oLo, chunkLogits); err != nil {
+			seq.n = n0
+			return dst[:start], err
+		}
+		seq.n += hi - lo
+	}
+	return dst, nil
+}
+
+// Sequence is one token sequence's state: its KV cache. A sequence
+// belongs to the model that made it; it must not be used by two forward
+// passes at once.
+type Sequence struct {
+	m *Model
+	n int // tokens in the cache
+	// Per layer: keys [KVHeads][ctx][HeadDim] and values transposed
+	// [KVHeads][HeadDim][ctx], of the model's KV type. Values are stored
+	// transposed, as llama.cpp does without flash attention, so that the
+	// weighted sum of values is a row of dot products over positions.
+	k, vt [][]byte
+}
+
+// NewSequence returns an empty sequence with a KV cache for the model's
+// full context.
+func (m *Model) NewSequence() *Sequence {
+	c := &m.cfg
+	size := c.KVHeads * m.ctxLen * c.HeadDim * kvElemSize(m.kvType)
+	s := &Sequence{m: m, k: make([][]byte, c.Layers), vt: make([][]byte, c.Layers)}
+	for il := range s.k {
+		s.k[il] = make([]byte, size)
+		s.vt[il] = make([]byte, size)
+	}
+	return s
+}
+
+// Len is the number of tokens in the sequence.
+func (s *Sequence) Len() int { return s.n }
+
+// Truncate forgets all but the first n tokens, so that a conversation can
+// continue from a shared prefix.
+func (s *Sequence) Truncate(n int) {
+	if n >= 0 && n < s.n {
+		s.n = n
+	}
+}
+
+func kvElemSize(t tensor.Type) int {
+	if t == tensor.F16 {
+		return 2
+	}
+	return 4
+}

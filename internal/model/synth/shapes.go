@@ -1,0 +1,89 @@
+package synth
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Shape is the size of a model: what its hyperparameters and tensor
+// shapes are, whatever its weights. The real-sized shapes copy published
+// models' configurations, so a synthesized file streams exactly as many
+// bytes per token as the real model would.
+type Shape struct {
+	Name    string
+	Arch    string // native architecture (general.architecture)
+	Embed   int
+	Layers  int
+	Heads   int
+	KVHeads int
+	HeadDim int
+	FFN     int
+	Vocab   int
+	Context int
+	NormEps float32
+	// RopeBase is rope.freq_base; RopeDims is rope.dimension_count (0:
+	// the head size).
+	RopeBase float32
+	RopeDims int
+	Tied     bool // output shares the token embedding
+	// Llama3Rope asks for Llama 3.x's rope_freqs frequency factors.
+	Llama3Rope *Llama3Rope
+	// SlidingWindow for Gemma; 0 means the architecture's default.
+	SlidingWindow int
+}
+
+// Llama3Rope is Llama 3.1's RoPE frequency scaling ("llama3" rope_type).
+type Llama3Rope struct {
+	Factor, LowFreqFactor, HighFreqFactor float64
+	OrigContext                           int
+}
+
+// Shapes are the shapes `ainative gguf synth --shape` knows.
+var Shapes = map[string]Shape{
+	// A few kB, for fuzzing: the smallest model every architecture accepts.
+	"micro": {Name: "micro", Arch: "llama", Embed: 32, Layers: 1, Heads: 2, KVHeads: 1, HeadDim: 16, FFN: 32,
+		Vocab: 260, Context: 64, NormEps: 1e-5, RopeBase: 10000},
+	// A few MB, for tests: the fixtures' dimensions (hidden 256, 4 heads
+	// of 64, 2 KV heads, FFN 512) with a 512-token vocabulary.
+	"tiny": {Name: "tiny", Arch: "llama", Embed: 256, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 64, FFN: 512,
+		Vocab: 512, Context: 2048, NormEps: 1e-5, RopeBase: 10000},
+	"qwen2.5-0.5b": {Name: "qwen2.5-0.5b", Arch: "qwen2", Embed: 896, Layers: 24, Heads: 14, KVHeads: 2, HeadDim: 64, FFN: 4864,
+		Vocab: 151936, Context: 32768, NormEps: 1e-6, RopeBase: 1e6, Tied: true},
+	"qwen3-0.6b": {Name: "qwen3-0.6b", Arch: "qwen3", Embed: 1024, Layers: 28, Heads: 16, KVHeads: 8, HeadDim: 128, FFN: 3072,
+		Vocab: 151936, Context: 40960, NormEps: 1e-6, RopeBase: 1e6, Tied: true},
+	"llama3.2-1b": {Name: "llama3.2-1b", Arch: "llama", Embed: 2048, Layers: 16, Heads: 32, KVHeads: 8, HeadDim: 64, FFN: 8192,
+		Vocab: 128256, Context: 131072, NormEps: 1e-5, RopeBase: 500000, Tied: true,
+		Llama3Rope: &Llama3Rope{Factor: 32, LowFreqFactor: 1, HighFreqFactor: 4, OrigContext: 8192}},
+	"smollm2-135m": {Name: "smollm2-135m", Arch: "llama", Embed: 576, Layers: 30, Heads: 9, KVHeads: 3, HeadDim: 64, FFN: 1536,
+		Vocab: 49152, Context: 8192, NormEps: 1e-5, RopeBase: 100000, Tied: true},
+	"gemma2-2b": {Name: "gemma2-2b", Arch: "gemma2", Embed: 2304, Layers: 26, Heads: 8, KVHeads: 4, HeadDim: 256, FFN: 9216,
+		Vocab: 256000, Context: 8192, NormEps: 1e-6, RopeBase: 10000, Tied: true, SlidingWindow: 4096},
+	"gemma3-1b": {Name: "gemma3-1b", Arch: "gemma3", Embed: 1152, Layers: 26, Heads: 4, KVHeads: 1, HeadDim: 256, FFN: 6912,
+		Vocab: 262144, Context: 32768, NormEps: 1e-6, RopeBase: 1e6, Tied: true, SlidingWindow: 512},
+	"phi3-mini": {Name: "phi3-mini", Arch: "phi3", Embed: 3072, Layers: 32, Heads: 32, KVHeads: 32, HeadDim: 96, FFN: 8192,
+		Vocab: 32064, Context: 4096, NormEps: 1e-5, RopeBase: 10000},
+}
+
+// Archs are the architectures Build can write.
+var Archs = []string{"gemma2", "gemma3", "llama", "phi3", "qwen2", "qwen3"}
+
+func names[V any](m map[string]V) string {
+	var n []string
+	for k := range m {
+		n = append(n, k)
+	}
+	slices.Sort(n)
+	return strings.Join(n, ", ")
+}
+
+// ShapeNames lists the known shapes, for help texts.
+func ShapeNames() string { return names(Shapes) }
+
+func lookupShape(name string) (Shape, error) {
+	s, ok := Shapes[name]
+	if !ok {
+		return Shape{}, fmt.Errorf("synth: unknown shape %q (known: %s)", name, ShapeNames())
+	}
+	return s, nil
+}
