@@ -120,3 +120,17 @@ func BenchmarkQuantize(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPoolFor measures the fixed cost of one parallel loop (wake the
+// workers, wait for them), paid by every MatMul.
+func BenchmarkPoolFor(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		p := NewPool(threads)
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			for b.Loop() {
+				p.For(threads, func(lo, hi int) {})
+			}
+		})
+		p.Close()
+	}
+}

@@ -12,6 +12,16 @@ type Matrix struct {
 	Data       []byte
 }
 
+// NewMatrix returns the rows x cols matrix of type t over data (a GGUF
+// tensor with Dims {cols, rows}), or Validate's error.
+func NewMatrix(t Type, rows, cols int, data []byte) (*Matrix, error) {
+	m := &Matrix{Type: t, Rows: rows, Cols: cols, Data: data}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // Validate reports whether m can be used with MatMul: a type with kernels,
 // a positive shape whose rows are whole blocks, and Data of exactly the
 // size the shape implies. Check it once when loading a model; MatMul

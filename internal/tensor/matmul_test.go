@@ -181,6 +181,29 @@ func TestMatMul(t *testing.T) {
 	checkNoLeak(t, before)
 }
 
+func TestNewMatrix(t *testing.T) {
+	if _, err := NewMatrix(Q8_0, 2, 32, make([]byte, 2*q8_0Bytes)); err != nil {
+		t.Error(err)
+	}
+	for _, c := range []struct {
+		t          Type
+		rows, cols int
+		n          int
+		want       string
+	}{
+		{Q8_0, 2, 32, 67, "needs 68 bytes, has 67"},
+		{Q8_0, 2, 33, 68, "not a multiple"},
+		{Q8_0, 0, 32, 0, "shape 0x32"},
+		{Q3_K, 1, 256, 110, "not supported"},
+		{Type(99), 1, 1, 1, "unknown type"},
+	} {
+		_, err := NewMatrix(c.t, c.rows, c.cols, make([]byte, c.n))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewMatrix(%s, %d, %d, %d bytes) = %v, want an error with %q", c.t, c.rows, c.cols, c.n, err, c.want)
+		}
+	}
+}
+
 func TestMatMulPanics(t *testing.T) {
 	p := NewPool(2)
 	defer p.Close()
