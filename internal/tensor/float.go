@@ -3,6 +3,7 @@ package tensor
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 )
 
 // Plain float types. ggml converts F32 activations to F16 (BF16) before a
@@ -107,4 +108,23 @@ func roundBF16(dst []byte, src []float32) {
 	for i, v := range src {
 		binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(BF16ToFP32(FP32ToBF16(v))))
 	}
+}
+
+// Dot returns the dot product of two float32 vectors of equal length with
+// the F32 kernel (SIMD where available), for the float work of a forward
+// pass such as attention scores. It panics if the lengths differ.
+func Dot(a, b []float32) float32 {
+	if len(a) != len(b) {
+		panic("tensor: Dot of vectors of different lengths")
+	}
+	if len(a) == 0 {
+		return 0
+	}
+	return ops[F32].dot(len(a), f32Bytes(a), f32Bytes(b))
+}
+
+// f32Bytes views x as the little-endian bytes of F32 data (the package
+// builds only on little-endian machines).
+func f32Bytes(x []float32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
 }

@@ -436,3 +436,24 @@ func TestNonFinite(t *testing.T) {
 		VecDot(typ, len(x), b, xq)
 	}
 }
+
+func TestDot(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, n := range []int{0, 1, 7, 8, 31, 32, 33, 100, 4864} {
+		a, b := testVector(r, n), testVector(r, n)
+		var want, mag float64
+		for i := range a {
+			want += float64(a[i]) * float64(b[i])
+			mag += math.Abs(float64(a[i]) * float64(b[i]))
+		}
+		if got := float64(Dot(a, b)); math.Abs(got-want) > dotBound*mag {
+			t.Errorf("n=%d: Dot = %g, want %g", n, got, want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Dot of different lengths did not panic")
+		}
+	}()
+	Dot(make([]float32, 3), make([]float32, 4))
+}
