@@ -13,7 +13,7 @@ var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 // the dot product of weight row r (at w + r*wstride) with the activation
 // row x; x4 computes dst[t*dstride + r] for four activation rows at x +
 // t*xstride, reading each weight row once for all four. nb is the number
-// of blocks of a row.
+// of blocks of a row (of elements for the float types).
 type (
 	kernel1 func(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 	kernel4 func(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
