@@ -3,12 +3,20 @@ package synth_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/raym33/ainative/internal/gguf"
 	"github.com/raym33/ainative/internal/model"
 	"github.com/raym33/ainative/internal/model/synth"
 	"github.com/raym33/ainative/internal/tensor"
+	"github.com/raym33/ainative/internal/testdata"
+	"github.com/raym33/ainative/internal/tokenizer"
 )
 
 func build(t *testing.T, o synth.Options) []byte {
@@ -58,4 +66,167 @@ func argmax(x []float32) int {
 		}
 	}
 	return b
+}
+
+func TestDeterministic(t *testing.T) {
+	o := synth.Options{Arch: "qwen2", Shape: "micro", Type: "Q4_K_M", Seed: 42}
+	a := build(t, o)
+	prev := runtime.GOMAXPROCS(1)
+	b := build(t, o)
+	runtime.GOMAXPROCS(prev)
+	if !bytes.Equal(a, b) {
+		t.Error("the same seed gave different files (1 thread vs many)")
+	}
+	o.Seed = 43
+	if bytes.Equal(a, build(t, o)) {
+		t.Error("different seeds gave the same file")
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	for _, tc := range []struct {
+		o    synth.Options
+		want string
+	}{
+		{synth.Options{Shape: "huge", Type: "Q8_0"}, `unknown shape "huge"`},
+		{synth.Options{Shape: "tiny", Type: "Q3_K_XL"}, `unknown type "Q3_K_XL"`},
+		{synth.Options{Shape: "tiny", Type: "Q8_0", Arch: "mamba"}, `architecture "mamba" is not supported`},
+		{synth.Options{Shape: "qwen3-0.6b", Type: "Q8_0", Arch: "phi3"}, "phi3 needs"},
+	} {
+		if _, err := synth.New(tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want %q", tc.o, err, tc.want)
+		}
+	}
+}
+
+// TestTypesMatchLlamaCpp compares the tensor types of synthesized tiny
+// Llama models with the fixtures, which llama.cpp's quantizer made from a
+// model of the same shape.
+func TestTypesMatchLlamaCpp(t *testing.T) {
+	for name := range synth.FileTypes {
+		path := filepath.Join(testdata.Dir(t), "models", "llama-"+name+".gguf")
+		if _, err := os.Stat(path); err != nil {
+			continue // no fixture for this type
+		}
+		t.Run(name, func(t *testing.T) {
+			ref, err := gguf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ref.Close()
+			got, err := gguf.Parse(build(t, synth.Options{Shape: "tiny", Type: name}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, want := range ref.Tensors {
+				g, ok := got.Tensor(want.Name)
+				if !ok {
+					continue // rope_freqs: the tiny shape has no Llama 3 RoPE
+				}
+				n++
+				if g.Type != want.Type || !slices.Equal(g.Dims, want.Dims) {
+					t.Errorf("%s: %s %v, llama.cpp %s %v", want.Name, g.Type, g.Dims, want.Type, want.Dims)
+				}
+			}
+			if n != len(got.Tensors) {
+				t.Errorf("compared %d of %d tensors", n, len(got.Tensors))
+			}
+			if ft, err := ref.Uint("general.file_type"); err != nil || uint32(ft) != synth.FileTypes[name].FType {
+				t.Errorf("general.file_type %d, llama.cpp %d", synth.FileTypes[name].FType, ft)
+			}
+		})
+	}
+}
+
+// TestSizesMatchLlamaCpp checks the Qwen2.5-0.5B shape against the sizes
+// of the models llama.cpp was benchmarked with: same tensors, same types.
+func TestSizesMatchLlamaCpp(t *testing.T) {
+	b, err := os.ReadFile(testdata.Path(t, "bench", "refbench.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r struct {
+			Model string `json:"model"`
+			Size  int64  `json:"model_size_bytes"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		typ := strings.TrimSuffix(strings.TrimPrefix(r.Model, "qwen2-0.5b-shape-"), ".gguf")
+		m, err := synth.New(synth.Options{Shape: "qwen2.5-0.5b", Type: typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Bytes != r.Size {
+			t.Errorf("%s: %d bytes of tensors, llama.cpp's model has %d", typ, m.Bytes, r.Size)
+		}
+		seen++
+	}
+	if seen == 0 {
+		t.Fatal("no reference sizes")
+	}
+}
+
+func TestSyntheticVocab(t *testing.T) {
+	f, err := gguf.Parse(build(t, synth.Options{Shape: "tiny", Type: "Q8_0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.VocabSize() != 512 {
+		t.Errorf("vocabulary of %d tokens, want 512", tok.VocabSize())
+	}
+	text := "hello world, the answer is 42 ünïcödé"
+	ids := tok.Encode(text, false, false)
+	if got := tok.Decode(ids); got != text {
+		t.Errorf("round trip: %q", got)
+	}
+	if ids := tok.Encode(" the", false, false); len(ids) != 1 {
+		t.Errorf(`" the" is %d tokens, want 1`, len(ids))
+	}
+	ids = tok.Encode("<|im_start|>user", false, true)
+	if len(ids) < 2 || tok.Text(ids[0]) != "<|im_start|>" {
+		t.Errorf("special token not parsed: %v", ids)
+	}
+	if eos, ok := tok.EOS(); !ok || !tok.IsEOG(eos) {
+		t.Error("no end-of-generation token")
+	}
+}
+
+func TestVocabFrom(t *testing.T) {
+	src, err := gguf.Open(testdata.Path(t, "tokenizers", "llama2-vocab.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	f, err := gguf.Parse(build(t, synth.Options{Arch: "llama", Shape: "tiny", Type: "Q4_0", VocabFrom: src}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range src.Metadata {
+		if strings.HasPrefix(kv.Key, "tokenizer.") && !f.Has(kv.Key) {
+			t.Errorf("%s not copied", kv.Key)
+		}
+	}
+	m, err := model.Load(f, model.Options{ContextLength: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Config().Vocab != 32000 {
+		t.Errorf("vocabulary %d, want 32000", m.Config().Vocab)
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := tok.Encode("Hello world", true, false); len(ids) != 3 {
+		t.Errorf("Hello world: %v", ids)
+	}
 }
