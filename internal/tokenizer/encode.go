@@ -308,6 +308,9 @@ func (e *encoder) bpe(t *Tokenizer, s string, out []int32) []int32 {
 
 // bpeWord merges one pre-tokenized, byte-mapped word.
 func (e *encoder) bpeWord(t *Tokenizer, w []byte, out []int32) []int32 {
+	if len(w) == 0 {
+		return out // pre-tokenizers make no empty words; be safe anyway
+	}
 	n := int32(len(t.tokens))
 	if t.ignoreMerges {
 		if id, ok := t.ids.getBytes(w); ok && id < n {
