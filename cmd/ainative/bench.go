@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -19,12 +20,13 @@ func init() { register(newBenchCmd) }
 func newBenchCmd() *cobra.Command {
 	var (
 		mf     modelFlags
+		models []string
 		o      model.BenchOptions
 		asJSON bool
 		noBW   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "bench --model M.gguf",
+		Use:   "bench --model M.gguf [--model M2.gguf ...]",
 		Short: "Measure prompt processing and decode speed against memory bandwidth",
 		Long: `Measure, like llama-bench, prompt processing (-p tokens in one batch) and
 decoding (-n single-token steps from an empty context), reporting the
@@ -32,78 +34,107 @@ median tokens/s of -r repetitions. Decoding reads every weight once per
 token, so its limit is memory bandwidth: bench also measures this
 machine's read bandwidth with the same threads and prints the fraction
 of it that decoding achieves, and the resident memory beyond the mapped
-weights and the KV cache.`,
+weights and the KV cache. Several --model flags are measured in one run
+against one bandwidth measurement; with --json each gives one line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(models) == 0 {
+				return fmt.Errorf("--model is required")
+			}
 			if !cmd.Flags().Changed("ctx") {
 				// As llama-bench: a context just large enough, so that the
 				// KV cache is all in use and the memory figures mean it.
 				mf.ctx = max(o.PromptTokens, o.DecodeTokens, 1)
 			}
-			f, m, err := mf.open()
-			if err != nil {
-				return err
+			var reports []*benchReport
+			for _, path := range models {
+				mf.path = path
+				r, err := benchOne(cmd, &mf, o)
+				if err != nil {
+					return err
+				}
+				reports = append(reports, r)
+				debug.FreeOSMemory() // so that the next model's figures start clean
+
 			}
-			defer f.Close()
-			defer m.Close()
-			if need := max(o.PromptTokens, o.DecodeTokens); need > m.ContextLength() {
-				return fmt.Errorf("-p/-n %d exceeds the context length %d (raise --ctx)", need, m.ContextLength())
-			}
-			res, err := m.Bench(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			mem := readSelfStatus()
-			weights := m.WeightBytes()
-			kv := m.KVBytesPerToken() * int64(m.ContextLength())
 			var bw hw.Bandwidth
 			if !noBW {
-				// After the memory figures: the measurement's buffers would
-				// count in them.
-				if bw, err = hw.MeasureReadBandwidth(cmd.Context(), m.Threads(), hw.DefaultBandwidthBytes); err != nil {
+				// After the models' memory figures: the measurement's
+				// buffers would count in them.
+				var err error
+				if bw, err = hw.MeasureReadBandwidth(cmd.Context(), reports[0].Threads, hw.DefaultBandwidthBytes); err != nil {
 					return err
 				}
 			}
-			achieved := float64(weights) * res.DecodeTokS / 1e9
-			out := benchReport{
-				Model: mf.path, Arch: m.Config().Arch, Threads: m.Threads(), KVType: m.KVType().String(),
-				PromptTokens: o.PromptTokens, DecodeTokens: o.DecodeTokens, Reps: o.Reps,
-				BenchResult: res, WeightsBytes: weights, AchievedGBs: achieved,
-				ReadBandwidthGBs: bw.GBs, KVBytes: kv,
-				PeakRSS: mem["VmHWM"], RSSFile: mem["RssFile"], RSSAnon: mem["RssAnon"],
-			}
-			if bw.GBs > 0 {
-				out.DecodeFraction = achieved / bw.GBs
-			}
-			// Anonymous memory beyond the KV cache: scratch, Go heap, runtime.
-			out.ExtraRSS = out.RSSAnon - kv
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
-			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "model %s (%s), %d threads, KV %s\n", mf.path, out.Arch, out.Threads, out.KVType)
-			fmt.Fprintf(w, "pp%d: %8.2f tok/s  (runs %s)\n", o.PromptTokens, res.PromptTokS, fmtRuns(res.PromptAll))
-			fmt.Fprintf(w, "tg%d: %8.2f tok/s  (runs %s)\n", o.DecodeTokens, res.DecodeTokS, fmtRuns(res.DecodeAll))
-			fmt.Fprintf(w, "weights per token: %.1f MB, achieved %.2f GB/s\n", float64(weights)/1e6, achieved)
-			if bw.GBs > 0 {
-				fmt.Fprintf(w, "read bandwidth (%d threads): %.2f GB/s; decode reaches %.0f%% of it\n", bw.Threads, bw.GBs, 100*out.DecodeFraction)
+			for _, r := range reports {
+				r.ReadBandwidthGBs = bw.GBs
+				if bw.GBs > 0 {
+					r.DecodeFraction = r.AchievedGBs / bw.GBs
+				}
+				if asJSON {
+					if err := json.NewEncoder(w).Encode(r); err != nil {
+						return err
+					}
+					continue
+				}
+				fmt.Fprintf(w, "model %s (%s), %d threads, KV %s\n", r.Model, r.Arch, r.Threads, r.KVType)
+				fmt.Fprintf(w, "  pp%d: %8.2f tok/s  (runs %s)\n", r.PromptTokens, r.PromptTokS, fmtRuns(r.PromptAll))
+				fmt.Fprintf(w, "  tg%d: %8.2f tok/s  (runs %s)\n", r.DecodeTokens, r.DecodeTokS, fmtRuns(r.DecodeAll))
+				fmt.Fprintf(w, "  weights per token %.1f MB, achieved %.2f GB/s", float64(r.WeightsBytes)/1e6, r.AchievedGBs)
+				if bw.GBs > 0 {
+					fmt.Fprintf(w, " = %.0f%% of the read bandwidth", 100*r.DecodeFraction)
+				}
+				fmt.Fprintf(w, "\n  memory: peak RSS %.1f MiB, mapped file %.1f MiB, anonymous %.1f MiB = KV cache %.1f MiB + %.1f MiB other\n",
+					mib(r.PeakRSS), mib(r.RSSFile), mib(r.RSSAnon), mib(r.KVBytes), mib(r.ExtraRSS))
 			}
-			fmt.Fprintf(w, "memory: peak RSS %.1f MiB, mapped file %.1f MiB, anonymous %.1f MiB = KV cache %.1f MiB + %.1f MiB other\n",
-				mib(out.PeakRSS), mib(out.RSSFile), mib(out.RSSAnon), mib(kv), mib(out.ExtraRSS))
+			if bw.GBs > 0 && !asJSON {
+				fmt.Fprintf(w, "read bandwidth, %d threads: %.2f GB/s (median of %d passes, best %.2f, %s kernel)\n",
+					bw.Threads, bw.GBs, bw.Passes, bw.BestGBs, bw.Kernel)
+			}
 			return nil
 		},
 	}
 	fl := cmd.Flags()
-	mf.register(fl, "f16")
+	fl.StringArrayVar(&models, "model", nil, "GGUF model file (repeatable)")
+	mf.registerRun(fl, "f16")
 	fl.Lookup("ctx").Usage = "context length (default: the larger of -p and -n)"
 	fl.IntVarP(&o.PromptTokens, "p", "p", 512, "prompt tokens (0: skip)")
 	fl.IntVarP(&o.DecodeTokens, "n", "n", 128, "decode steps (0: skip)")
 	fl.IntVarP(&o.Reps, "r", "r", 3, "repetitions (median)")
-	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object per model")
 	fl.BoolVar(&noBW, "no-bandwidth", false, "skip the memory bandwidth measurement")
 	return cmd
+}
+
+// benchOne measures one model. The memory figures are read right after
+// its runs, while its mapping and KV cache are resident.
+func benchOne(cmd *cobra.Command, mf *modelFlags, o model.BenchOptions) (*benchReport, error) {
+	f, m, err := mf.open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	defer m.Close()
+	if need := max(o.PromptTokens, o.DecodeTokens); need > m.ContextLength() {
+		return nil, fmt.Errorf("-p/-n %d exceeds the context length %d (raise --ctx)", need, m.ContextLength())
+	}
+	res, err := m.Bench(cmd.Context(), o)
+	if err != nil {
+		return nil, err
+	}
+	mem := readSelfStatus()
+	r := &benchReport{
+		Model: mf.path, Arch: m.Config().Arch, Threads: m.Threads(), KVType: m.KVType().String(),
+		PromptTokens: o.PromptTokens, DecodeTokens: o.DecodeTokens, Reps: o.Reps,
+		BenchResult: res, WeightsBytes: m.WeightBytes(),
+		KVBytes: m.KVBytesPerToken() * int64(m.ContextLength()),
+		PeakRSS: mem["VmHWM"], RSSFile: mem["RssFile"], RSSAnon: mem["RssAnon"],
+	}
+	r.AchievedGBs = float64(r.WeightsBytes) * res.DecodeTokS / 1e9
+	// Anonymous memory beyond the KV cache: scratch, Go heap, runtime.
+	r.ExtraRSS = r.RSSAnon - r.KVBytes
+	return r, nil
 }
 
 type benchReport struct {

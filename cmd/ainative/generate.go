@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -183,6 +184,11 @@ type modelFlags struct {
 
 func (mf *modelFlags) register(f *pflag.FlagSet, defaultKV string) {
 	f.StringVar(&mf.path, "model", "", "GGUF model file (required)")
+	mf.registerRun(f, defaultKV)
+}
+
+// registerRun registers the flags other than --model.
+func (mf *modelFlags) registerRun(f *pflag.FlagSet, defaultKV string) {
 	f.IntVarP(&mf.threads, "threads", "t", 0, "threads (default: physical cores)")
 	f.IntVar(&mf.ctx, "ctx", 4096, "context length cap (0: the model's)")
 	f.StringVar(&mf.kvType, "kv-type", defaultKV, "KV cache type: f16 or f32")
@@ -193,6 +199,10 @@ func (mf *modelFlags) open() (*gguf.File, *model.Model, error) {
 	if mf.path == "" {
 		return nil, nil, fmt.Errorf("--model is required")
 	}
+	// A forward pass's heap is a few large pointer-free buffers, so
+	// garbage collection is cheap, and the default target (twice the
+	// live heap) would only let the process's resident memory grow.
+	debug.SetGCPercent(20)
 	var kv tensor.Type
 	switch strings.ToLower(mf.kvType) {
 	case "f16":

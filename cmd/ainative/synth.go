@@ -53,11 +53,8 @@ vocabulary is written. The file is written atomically.`,
 			if err != nil {
 				return err
 			}
-			if m.Bytes < 64<<20 {
-				o.Progress = nil // small: no bar
-			}
 			err = m.WriteFile(out)
-			bar.finish(err == nil && m.Bytes >= 64<<20)
+			bar.finish()
 			return err
 		},
 	}
@@ -72,12 +69,13 @@ vocabulary is written. The file is written atomically.`,
 }
 
 // progressBar draws a one-line progress bar on a terminal, at most ten
-// times a second; elsewhere it stays silent.
+// times a second, for jobs of at least 64 MiB; elsewhere it stays silent.
 type progressBar struct {
 	w     io.Writer
 	label string
 	tty   bool
 	mu    sync.Mutex
+	drawn bool
 	last  time.Time
 	start time.Time
 }
@@ -91,13 +89,13 @@ func newProgressBar(w io.Writer, label string) *progressBar {
 }
 
 func (p *progressBar) update(done, total int64) {
-	if !p.tty || total <= 0 {
+	if !p.tty || total < 64<<20 {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond || done == total {
-		p.last = now
+		p.last, p.drawn = now, true
 		const width = 30
 		n := int(done * width / total)
 		fmt.Fprintf(p.w, "\r%s [%s%s] %3d%% %d/%d MB", p.label, strings.Repeat("=", n), strings.Repeat(" ", width-n),
@@ -105,8 +103,10 @@ func (p *progressBar) update(done, total int64) {
 	}
 }
 
-func (p *progressBar) finish(drawn bool) {
-	if p.tty && drawn {
+func (p *progressBar) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
 		fmt.Fprintf(p.w, " in %.1fs\n", time.Since(p.start).Seconds())
 	}
 }

@@ -27,8 +27,8 @@ type scratch struct {
 }
 
 // scoresBudget bounds the attention scores of one chunk of queries
-// (floats); the chunk shrinks as the context grows.
-const scoresBudget = 1 << 20
+// (floats); the chunk shrinks as the context grows. A variable for tests.
+var scoresBudget = 1 << 20
 
 func (m *Model) dims() (qDim, kvDim, group int) {
 	c := &m.cfg
