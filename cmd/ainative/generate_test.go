@@ -163,3 +163,29 @@ func TestBenchCommand(t *testing.T) {
 		t.Errorf("bench figures: %s", out)
 	}
 }
+
+func FuzzParseTokens(f *testing.F) {
+	for _, s := range []string{"1,2,3", " 4 , 5\t6\n", "", ",", "-1", "99999999999", "1,,2", "0x10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ids, err := parseTokens(s)
+		if err != nil {
+			return
+		}
+		if len(ids) == 0 {
+			t.Fatalf("%q: no ids and no error", s)
+		}
+		parts := make([]string, len(ids))
+		for i, id := range ids {
+			if id < 0 {
+				t.Fatalf("%q: negative id %d", s, id)
+			}
+			parts[i] = strconv.Itoa(int(id))
+		}
+		again, err := parseTokens(strings.Join(parts, ","))
+		if err != nil || len(again) != len(ids) {
+			t.Fatalf("%q: round trip %v, %v", s, again, err)
+		}
+	})
+}
