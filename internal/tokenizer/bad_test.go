@@ -154,3 +154,41 @@ func TestOutOfRangeIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestPreNames: names that share an expression keep llama.cpp's own flags.
+func TestPreNames(t *testing.T) {
+	for _, c := range []struct {
+		pre                   string
+		clean, addBOS, hasBOS bool
+	}{
+		{"llama-bpe", true, true, true},
+		{"falcon3", true, true, true},
+		{"dbrx", true, false, true},
+		{"glm4", true, false, false}, // no default BOS
+		{"qwen2", false, false, true},
+		{"megrez", true, false, true}, // Qwen2's expression, GPT-2's clean-up
+		{"command-r", false, false, true},
+		{"starcoder", true, false, true},
+		{"trillion", false, false, true},
+	} {
+		tk := fromEntries(t, bpeEntries(c.pre))
+		_, hasBOS := tk.BOS()
+		if tk.Pre() != c.pre || tk.cleanSpaces != c.clean || tk.AddBOS() != c.addBOS || hasBOS != c.hasBOS {
+			t.Errorf("%s: pre %q clean %v addBOS %v hasBOS %v, want %v %v %v", c.pre, tk.Pre(), tk.cleanSpaces, tk.AddBOS(), hasBOS, c.clean, c.addBOS, c.hasBOS)
+		}
+	}
+	// Jina v2's <mask> takes the spaces before it.
+	e := bpeEntries("jina-v2-code")
+	for i := range e {
+		if e[i].key == keyTokens {
+			toks := append([]string(nil), e[i].val.([]string)...)
+			toks[len(toks)-1] = "<mask>" // the user-defined token
+			e[i].val = toks
+		}
+	}
+	tk := fromEntries(t, e)
+	mask, _ := tk.TokenID("<mask>")
+	if got, want := tk.Encode("a  <mask>", false, false), []int32{'a', mask} // ids are bytes here; !slices.Equal(got, want) {
+		t.Errorf("jina <mask>: got %v, want %v", got, want)
+	}
+}

@@ -50,24 +50,72 @@ type preTokenizer struct {
 	steps []splitStep
 }
 
-// preTokenizers maps tokenizer.ggml.pre values to their splitting, as in
-// llama.cpp's llama_vocab::impl::load (the names) and llm_tokenizer_bpe
-// (the expressions). cleanSpaces is llama.cpp's clean_spaces flag for the
-// type; ignoreMerges and addBOS its defaults.
-var preTokenizers = map[string]struct {
-	pre          *preTokenizer
-	cleanSpaces  bool
-	ignoreMerges bool
-	addBOS       bool
-}{
-	"default":      {preDefault, true, false, false},
-	"gpt-2":        {preGPT2, true, false, false},
-	"llama3":       {preLlama3, true, true, true},
-	"llama-v3":     {preLlama3, true, true, true},
-	"llama-bpe":    {preLlama3, true, true, true},
-	"qwen2":        {preQwen2, false, false, false},
-	"smollm":       {preSmolLM, false, false, false},
-	"deepseek-llm": {preDeepSeekLLM, false, false, false},
+// preSpec is what a tokenizer.ggml.pre value selects in llama.cpp's
+// llama_vocab::impl::load: the expressions, and the flags it sets with
+// them (clean_spaces, ignore_merges, add_bos, and no default BOS).
+type preSpec struct {
+	pre                               *preTokenizer
+	cleanSpaces, ignoreMerges, addBOS bool
+	noBOS                             bool
+}
+
+// preTokenizers maps the tokenizer.ggml.pre values whose expressions this
+// package implements to llama.cpp's settings for them. Several names share
+// an expression but not the flags.
+var preTokenizers = map[string]preSpec{
+	"default": {pre: preDefault, cleanSpaces: true},
+
+	"llama3":      {pre: preLlama3, cleanSpaces: true, ignoreMerges: true, addBOS: true},
+	"llama-v3":    {pre: preLlama3, cleanSpaces: true, ignoreMerges: true, addBOS: true},
+	"llama-bpe":   {pre: preLlama3, cleanSpaces: true, ignoreMerges: true, addBOS: true},
+	"falcon3":     {pre: preLlama3, cleanSpaces: true, ignoreMerges: true, addBOS: true},
+	"falcon-h1":   {pre: preLlama3, cleanSpaces: true, ignoreMerges: true, addBOS: true},
+	"pixtral":     {pre: preLlama3, cleanSpaces: true, ignoreMerges: true, addBOS: true},
+	"midm-2.0":    {pre: preLlama3, cleanSpaces: true, ignoreMerges: true, addBOS: true},
+	"lfm2":        {pre: preLlama3, cleanSpaces: true, ignoreMerges: true, addBOS: true},
+	"dbrx":        {pre: preLlama3, cleanSpaces: true},
+	"smaug-bpe":   {pre: preLlama3, cleanSpaces: true},
+	"glm4":        {pre: preLlama3, cleanSpaces: true, noBOS: true},
+	"chatglm-bpe": {pre: preLlama3, cleanSpaces: true, noBOS: true},
+
+	"qwen2":            {pre: preQwen2},
+	"deepseek-r1-qwen": {pre: preQwen2},
+	"kormo":            {pre: preQwen2},
+	"hunyuan":          {pre: preQwen2},
+	"solar-open":       {pre: preQwen2},
+	"grok-2":           {pre: preQwen2},
+	"megrez":           {pre: preQwen2, cleanSpaces: true},
+	"stablelm2":        {pre: preQwen2, cleanSpaces: true},
+
+	"gpt-2":           {pre: preGPT2, cleanSpaces: true},
+	"phi-2":           {pre: preGPT2, cleanSpaces: true},
+	"jina-es":         {pre: preGPT2, cleanSpaces: true},
+	"jina-de":         {pre: preGPT2, cleanSpaces: true},
+	"gigachat":        {pre: preGPT2, cleanSpaces: true},
+	"jina-v2-es":      {pre: preGPT2, cleanSpaces: true},
+	"jina-v2-de":      {pre: preGPT2, cleanSpaces: true},
+	"jina-v1-en":      {pre: preGPT2, cleanSpaces: true},
+	"jina-v2-code":    {pre: preGPT2, cleanSpaces: true},
+	"roberta-bpe":     {pre: preGPT2, cleanSpaces: true},
+	"a.x-4.0":         {pre: preGPT2, cleanSpaces: true},
+	"mellum":          {pre: preGPT2, cleanSpaces: true},
+	"modern-bert":     {pre: preGPT2, cleanSpaces: true},
+	"exaone4":         {pre: preGPT2, cleanSpaces: true},
+	"mpt":             {pre: preGPT2, cleanSpaces: true},
+	"olmo":            {pre: preGPT2, cleanSpaces: true},
+	"jais":            {pre: preGPT2, cleanSpaces: true},
+	"trillion":        {pre: preGPT2},
+	"granite-docling": {pre: preGPT2},
+
+	"smollm":     {pre: preSmolLM},
+	"command-r":  {pre: preSmolLM},
+	"starcoder":  {pre: preSmolLM, cleanSpaces: true},
+	"refact":     {pre: preSmolLM, cleanSpaces: true},
+	"codeshell":  {pre: preSmolLM, cleanSpaces: true},
+	"exaone":     {pre: preSmolLM, cleanSpaces: true},
+	"minerva-7b": {pre: preSmolLM, cleanSpaces: true},
+
+	"deepseek-llm": {pre: preDeepSeekLLM},
 }
 
 // supportedPre lists the accepted tokenizer.ggml.pre values, for errors.

@@ -102,8 +102,9 @@ const none int32 = -1
 
 // Tokenizer encodes and decodes text for one vocabulary.
 type Tokenizer struct {
-	model Model
-	pre   *preTokenizer // BPE only
+	model   Model
+	pre     *preTokenizer // BPE only
+	preName string
 
 	tokens []string // token texts, by id
 	scores []float32
@@ -198,15 +199,20 @@ func load(f *gguf.File) (*Tokenizer, error) {
 	case "gpt2":
 		t.model = BPE
 		t.bos, t.eos = 11, 11 // llama.cpp's defaults for GPT-2 vocabularies
-		p, ok := preTokenizers[pre]
 		if pre == "" {
 			// Files from before tokenizer.ggml.pre existed: llama.cpp
 			// falls back to its default expressions.
-			p = preTokenizers["default"]
-		} else if !ok {
+			pre = "default"
+		}
+		p, ok := preTokenizers[pre]
+		if !ok {
 			return nil, fmt.Errorf("%w: %s %q is not supported (supported: %s)", ErrUnsupported, keyPre, pre, supportedPre())
 		}
-		t.pre, t.cleanSpaces, t.ignoreMerges, t.addBOS = p.pre, p.cleanSpaces, p.ignoreMerges, p.addBOS
+		t.pre, t.preName = p.pre, pre
+		t.cleanSpaces, t.ignoreMerges, t.addBOS = p.cleanSpaces, p.ignoreMerges, p.addBOS
+		if p.noBOS {
+			t.bos = none
+		}
 	case "no_vocab", "none":
 		return nil, fmt.Errorf("%w: the file has no vocabulary (%s %q)", ErrUnsupported, keyModel, name)
 	default:
@@ -340,6 +346,12 @@ func load(f *gguf.File) (*Tokenizer, error) {
 
 	t.buildPieces()
 
+	// Jina v2's <mask> takes the whitespace before it.
+	if pre == "jina-v2-de" || pre == "jina-v2-es" || pre == "jina-v2-code" {
+		if id, ok := t.token("<mask>"); ok {
+			t.attrs[id] |= attrLStrip
+		}
+	}
 	// Phi-3's special tokens swallow the whitespace after them.
 	if gname, err := f.OptString(keyGeneralName, ""); err == nil {
 		gname = strings.ToLower(gname)
@@ -555,13 +567,9 @@ func (t *Tokenizer) firstID(names []string) int32 {
 // Model reports the tokenization algorithm.
 func (t *Tokenizer) Model() Model { return t.model }
 
-// Pre reports the BPE pre-tokenizer's name ("" for SentencePiece).
-func (t *Tokenizer) Pre() string {
-	if t.pre == nil {
-		return ""
-	}
-	return t.pre.name
-}
+// Pre reports the BPE pre-tokenizer (tokenizer.ggml.pre, "default" when
+// the file has none; "" for SentencePiece).
+func (t *Tokenizer) Pre() string { return t.preName }
 
 // VocabSize is the number of tokens; valid ids are 0 to VocabSize()-1.
 func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
