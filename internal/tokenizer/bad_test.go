@@ -188,7 +188,8 @@ func TestPreNames(t *testing.T) {
 	}
 	tk := fromEntries(t, e)
 	mask, _ := tk.TokenID("<mask>")
-	if got, want := tk.Encode("a  <mask>", false, false), []int32{'a', mask} // ids are bytes here; !slices.Equal(got, want) {
+	// Token ids are the bytes here: 'a' is 97.
+	if got, want := tk.Encode("a  <mask>", false, false), []int32{'a', mask}; !slices.Equal(got, want) {
 		t.Errorf("jina <mask>: got %v, want %v", got, want)
 	}
 }
