@@ -10,7 +10,8 @@ import (
 // (every adjacent pair of pieces is a candidate), so it is built for fast
 // misses: open addressing at a load factor of at most one half, each slot
 // holding a 32-bit tag of the hash beside the id, so a probe rarely
-// touches the string itself. It is about twice as fast as a Go map here.
+// touches the string itself. BenchmarkLookup measures it at about 1.3x a
+// Go map's speed on SentencePiece's lookups.
 type strTable struct {
 	seed  maphash.Seed
 	keys  []string // by id
