@@ -435,3 +435,16 @@ func TestFixtures(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkOpenVocab opens the largest vocabulary fixture (256k strings):
+// what loading a model's tokenizer costs before the tokenizer's own work.
+func BenchmarkOpenVocab(b *testing.B) {
+	path := testdata.Path(b, "tokenizers", "gemma2-vocab.gguf")
+	for b.Loop() {
+		f, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}

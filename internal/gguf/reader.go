@@ -198,6 +198,9 @@ func (r *reader) count(what string, minSize int) (int, error) {
 }
 
 func (r *reader) str(what string) (string, error) {
+	if s, ok := r.fastStr(); ok {
+		return s, nil
+	}
 	n, err := r.count(what+" length", 1)
 	if err != nil {
 		return "", err
@@ -205,6 +208,21 @@ func (r *reader) str(what string) (string, error) {
 	s := string(r.data[r.off : r.off+n])
 	r.off += n
 	return s, nil
+}
+
+// fastStr reads a string when it is well formed, without building the
+// description an error would need: vocabularies hold 100k+ strings.
+func (r *reader) fastStr() (string, bool) {
+	if r.remaining() < 8 {
+		return "", false
+	}
+	n := binary.LittleEndian.Uint64(r.data[r.off:])
+	if n > uint64(r.remaining()-8) {
+		return "", false
+	}
+	start := r.off + 8
+	r.off = start + int(n)
+	return string(r.data[start:r.off]), true
 }
 
 func (r *reader) file() (*File, error) {
@@ -410,7 +428,9 @@ func (r *reader) array(key string, depth int) (Array, error) {
 	case TypeString:
 		s := make([]string, n)
 		for i := range s {
-			if s[i], err = r.str(fmt.Sprintf("%q[%d]", key, i)); err != nil {
+			var ok bool
+			if s[i], ok = r.fastStr(); !ok {
+				_, err = r.str(fmt.Sprintf("%q[%d]", key, i))
 				return Array{}, err
 			}
 		}
