@@ -7,21 +7,22 @@ import (
 )
 
 // BenchmarkRows measures MatMul's kernels alone on one thread, on data in
-// cache: 64 weight rows of 896 elements times 1 or 4 activation rows.
+// cache: 64 weight rows of 1792 elements (7 super-blocks) times 1 or 4
+// activation rows.
 // The metric GMAC/s counts multiply-adds.
 func BenchmarkRows(b *testing.B) {
-	const rows, cols = 64, 896
+	const rows, cols = 64, 1792
 	r := rand.New(rand.NewPCG(3, 3))
 	for _, t := range benchTypes {
 		if cols%t.BlockSize() != 0 {
 			continue
 		}
 		w := tiledMatrix(r, t, rows, cols)
-		xt := VecDotType(t)
+		xt, conv := ops.mmInput(t)
 		xrb, _ := xt.RowBytes(cols)
 		x := make([]byte, 4*int(xrb))
 		for i := range 4 {
-			Quantize(xt, x[i*int(xrb):(i+1)*int(xrb)], testVector(r, cols))
+			conv(x[i*int(xrb):(i+1)*int(xrb)], testVector(r, cols))
 		}
 		out := make([]float32, 4*rows)
 		k := ops[t].rows
