@@ -256,6 +256,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 		return failure(err)
 	}
 	*params = p
+	quietConsole(string(cmdline))
 	host := cmp(p.hostname, "ainative")
 	if err := unix.Sethostname([]byte(host)); err != nil {
 		sys.log.Warn("hostname", "err", err)
@@ -341,6 +342,18 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	}
 	sys.log.Info("powering off", "reboot", reboot)
 	return reboot, false
+}
+
+// quietConsole keeps kernel messages below warnings off the console, where
+// they would land in the middle of the shell's lines, unless the kernel
+// command line chose a level. dmesg still has them all.
+func quietConsole(cmdline string) {
+	for _, f := range strings.Fields(cmdline) {
+		if f == "debug" || f == "ignore_loglevel" || strings.HasPrefix(f, "loglevel=") {
+			return
+		}
+	}
+	_ = os.WriteFile("/proc/sys/kernel/printk", []byte("4"), 0)
 }
 
 func cmp(v, def string) string {

@@ -260,24 +260,46 @@ func Start(ctx context.Context, c *Config) (*VM, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	var stdinW *os.File
 	if c.Interactive {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	} else {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
-		if cmd.Stdin == nil {
-			// QEMU's stdio backend must not read our own terminal.
-			cmd.Stdin = strings.NewReader("")
+		cmd.Stdout, cmd.Stderr = c.Stdout, c.Stderr
+		// Our own pipe for the console input: exec.Cmd would wait for
+		// its copy of a non-file reader, which may block forever after
+		// QEMU is gone. Without Stdin, QEMU gets an empty one, never
+		// our terminal.
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		cmd.Stdin = r
+		stdinW = w
+		if c.Stdin != nil {
+			go func() {
+				io.Copy(w, c.Stdin)
+				w.Close()
+			}()
+		} else {
+			w.Close()
 		}
 	}
 	cmd.ExtraFiles = c.ExtraSerial
 	// QEMU dies with us rather than running on as an orphan.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
+		if stdinW != nil {
+			stdinW.Close()
+		}
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	vm := &VM{Accel: accel, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		vm.err = cmd.Wait()
+		if stdinW != nil && c.Stdin != nil {
+			stdinW.Close() // ends the copy at its next write
+		}
 		close(vm.done)
 	}()
 	go func() {

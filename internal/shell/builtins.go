@@ -48,7 +48,7 @@ func init() {
 		"rm":       {"rm [-rf] PATH...: remove files", rm},
 		"sleep":    {"sleep SECONDS: wait", sleep},
 		"umount":   {"umount DIR: unmount", umount},
-		"uname":    {"uname [-a|-r|-m]: system information", uname},
+		"uname":    {"uname [-a|-s|-r|-m|-n]: system information", uname},
 		"uptime":   {"uptime: time since boot and load", uptime},
 	}
 }
@@ -522,7 +522,7 @@ func uname(e *Env, args []string) error {
 	str := func(b []byte) string { return string(bytes.TrimRight(b, "\x00")) }
 	out := str(u.Sysname[:])
 	switch strings.Join(args, " ") {
-	case "":
+	case "", "-s":
 	case "-a":
 		out = strings.Join([]string{str(u.Sysname[:]), str(u.Nodename[:]), str(u.Release[:]), str(u.Version[:]), str(u.Machine[:])}, " ")
 	case "-r":
@@ -532,7 +532,7 @@ func uname(e *Env, args []string) error {
 	case "-n":
 		out = str(u.Nodename[:])
 	default:
-		return usage(e, "uname [-a|-r|-m|-n]")
+		return usage(e, "uname [-a|-s|-r|-m|-n]")
 	}
 	fmt.Fprintln(e.Stdout, out)
 	return nil

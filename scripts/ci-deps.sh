@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the VM tests need (Debian/Ubuntu, as root): QEMU, and a
+# Debian distribution kernel unpacked with dpkg -x (no hooks run) into
+# $AINATIVE_DEBIAN_KERNEL_DIR (default /var/cache/ainative/debian-kernel)
+# for the test that boots a kernel whose virtio drivers are modules.
+# Idempotent: a second run only checks.
+set -euo pipefail
+kdir=${AINATIVE_DEBIAN_KERNEL_DIR:-/var/cache/ainative/debian-kernel}
+[ "$(uname -m)" = x86_64 ] || { echo "ci-deps: VM test dependencies are for x86_64 hosts; skipping"; exit 0; }
+
+updated=
+apt_update() { [ -n "$updated" ] || { apt-get update -qq; updated=1; }; }
+
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	apt_update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null
+fi
+echo "ci-deps: $(qemu-system-x86_64 --version | head -1)"
+
+if ! ls "$kdir"/boot/vmlinuz-* >/dev/null 2>&1; then
+	apt_update
+	pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+	[ -n "$pkg" ] || { echo "ci-deps: no linux-image package behind linux-image-amd64" >&2; exit 1; }
+	tmp=$(mktemp -d)
+	chmod 755 "$tmp" # apt downloads as _apt
+	trap 'rm -rf "$tmp"' EXIT
+	(cd "$tmp" && apt-get download -qq "$pkg")
+	rm -rf "$kdir.new"
+	mkdir -p "$kdir.new"
+	dpkg -x "$tmp"/"$pkg"_*.deb "$kdir.new"
+	rm -rf "$kdir"
+	mv "$kdir.new" "$kdir"
+fi
+echo "ci-deps: Debian kernel $(basename "$(ls "$kdir"/boot/vmlinuz-* | head -1)") in $kdir"
