@@ -153,11 +153,14 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 	c.FFN = m.uniform("feed_forward_length", c.Layers, 0)
 	c.Heads = m.uniform("attention.head_count", c.Layers, 0)
 	c.KVHeads = m.uniform("attention.head_count_kv", c.Layers, c.Heads)
-	eps := m.optFloat("attention.layer_norm_rms_epsilon", -1)
-	if eps < 0 {
-		m.fail(fmt.Errorf("gguf: %w: %q", gguf.ErrMissing, m.key("attention.layer_norm_rms_epsilon")))
+	epsKey := m.key("attention.layer_norm_rms_epsilon")
+	if !f.Has(epsKey) {
+		m.fail(fmt.Errorf("gguf: %w: %q", gguf.ErrMissing, epsKey))
 	}
-	c.NormEps = eps
+	c.NormEps = m.optFloat("attention.layer_norm_rms_epsilon", 0)
+	if m.err == nil && !(c.NormEps >= 0) {
+		m.fail(fmt.Errorf("%w: %s = %g must not be negative", errBadConfig, epsKey, c.NormEps))
+	}
 	if m.err != nil {
 		return c, m.err
 	}

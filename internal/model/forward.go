@@ -21,7 +21,7 @@ type scratch struct {
 	vt        []byte        // one KV head's visible values, transposed, contiguous
 	pv        []float32     // [rows][HeadDim]: attention output of a chunk
 	K, V      tensor.Matrix // views of the cache for the chunk in progress
-	pass      *pass
+	pass      *pass         // the loop bodies and their parameters
 }
 
 // scoresBudget bounds the attention scores of one chunk of queries

@@ -134,7 +134,9 @@ func Load(f *gguf.File, opts Options) (*Model, error) {
 			return nil, fmt.Errorf("model: tensor %q has shape %v, want [%d vocab]", embd.Name, embd.Dims, cfg.Embed)
 		}
 		m.cfg.Vocab = int(embd.Dims[1])
-		if v, err := f.OptUint(name+".vocab_size", uint64(m.cfg.Vocab)); err != nil || v != uint64(m.cfg.Vocab) {
+		if v, err := f.OptUint(name+".vocab_size", uint64(m.cfg.Vocab)); err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		} else if v != uint64(m.cfg.Vocab) {
 			return nil, fmt.Errorf("model: %s.vocab_size %d disagrees with %q (%d rows)", name, v, embd.Name, m.cfg.Vocab)
 		}
 		m.tokEmbd = ld.matrix("token_embd.weight", cfg.Embed, m.cfg.Vocab, true)
