@@ -37,8 +37,9 @@ func NewArchive(w io.Writer) *Archive {
 
 // clean turns "/a/b" into "a/b", the form cpio archives use.
 func clean(name string) (string, error) {
+	// Cleaning below "/" keeps every name inside the archive's root.
 	n := strings.TrimPrefix(path.Clean("/"+name), "/")
-	if n == "" || strings.HasPrefix(n, "..") {
+	if n == "" {
 		return "", fmt.Errorf("archive path %q is not a file path", name)
 	}
 	return n, nil

@@ -3,8 +3,6 @@ package kmod
 import (
 	"bytes"
 	"compress/gzip"
-	"debug/elf"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,39 +11,9 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
-)
 
-// fakeModule builds a minimal ELF64 relocatable file whose .modinfo holds
-// the given key=value strings: enough for ParseInfo, not for the kernel.
-func fakeModule(kv ...string) []byte {
-	modinfo := []byte(strings.Join(kv, "\x00") + "\x00")
-	shstr := []byte("\x00.modinfo\x00.shstrtab\x00")
-	const ehsize, shentsize = 64, 64
-	modOff := uint64(ehsize)
-	strOff := modOff + uint64(len(modinfo))
-	shOff := (strOff + uint64(len(shstr)) + 7) &^ 7
-	var b bytes.Buffer
-	hdr := elf.Header64{
-		Type: uint16(elf.ET_REL), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
-		Shoff: shOff, Ehsize: ehsize, Shentsize: shentsize, Shnum: 3, Shstrndx: 2,
-	}
-	copy(hdr.Ident[:], elf.ELFMAG)
-	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	binary.Write(&b, binary.LittleEndian, hdr)
-	b.Write(modinfo)
-	b.Write(shstr)
-	b.Write(make([]byte, shOff-uint64(b.Len())))
-	for _, sh := range []elf.Section64{
-		{},
-		{Name: 1, Type: uint32(elf.SHT_PROGBITS), Off: modOff, Size: uint64(len(modinfo)), Addralign: 1},
-		{Name: 10, Type: uint32(elf.SHT_STRTAB), Off: strOff, Size: uint64(len(shstr)), Addralign: 1},
-	} {
-		binary.Write(&b, binary.LittleEndian, sh)
-	}
-	return b.Bytes()
-}
+	"github.com/raym33/ainative/internal/kmod/kmodtest"
+)
 
 func writeModule(t *testing.T, path string, data []byte) {
 	t.Helper()
@@ -75,14 +43,14 @@ func writeModule(t *testing.T, path string, data []byte) {
 }
 
 func TestParseInfo(t *testing.T) {
-	info, err := ParseInfo(fakeModule("license=GPL", "depends=virtio,net-failover", "name=virtio_net", "alias=virtio:d00000001v*"))
+	info, err := ParseInfo(kmodtest.Module("license=GPL", "depends=virtio,net-failover", "name=virtio_net", "alias=virtio:d00000001v*"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.Name != "virtio_net" || !slices.Equal(info.Depends, []string{"virtio", "net_failover"}) {
 		t.Errorf("info = %+v", info)
 	}
-	info, err = ParseInfo(fakeModule("depends="))
+	info, err = ParseInfo(kmodtest.Module("depends="))
 	if err != nil || len(info.Depends) != 0 {
 		t.Errorf("empty depends: %+v %v", info, err)
 	}
@@ -93,13 +61,13 @@ func TestParseInfo(t *testing.T) {
 
 func TestResolveOrdersDependenciesAcrossCompressions(t *testing.T) {
 	dir := t.TempDir()
-	writeModule(t, filepath.Join(dir, "kernel/drivers/a.ko"), fakeModule("name=a", "depends=b,c"))
-	writeModule(t, filepath.Join(dir, "kernel/drivers/b.ko.xz"), fakeModule("name=b", "depends=c"))
-	writeModule(t, filepath.Join(dir, "kernel/lib/c.ko.zst"), fakeModule("name=c", "depends=builtin-one"))
-	writeModule(t, filepath.Join(dir, "kernel/net/d-dash.ko.gz"), fakeModule("name=d_dash", "depends="))
-	writeModule(t, filepath.Join(dir, "kernel/x/cyc1.ko"), fakeModule("name=cyc1", "depends=cyc2"))
-	writeModule(t, filepath.Join(dir, "kernel/x/cyc2.ko"), fakeModule("name=cyc2", "depends=cyc1"))
-	writeModule(t, filepath.Join(dir, "kernel/x/needs-missing.ko"), fakeModule("depends=ghost"))
+	writeModule(t, filepath.Join(dir, "kernel/drivers/a.ko"), kmodtest.Module("name=a", "depends=b,c"))
+	writeModule(t, filepath.Join(dir, "kernel/drivers/b.ko.xz"), kmodtest.Module("name=b", "depends=c"))
+	writeModule(t, filepath.Join(dir, "kernel/lib/c.ko.zst"), kmodtest.Module("name=c", "depends=builtin-one"))
+	writeModule(t, filepath.Join(dir, "kernel/net/d-dash.ko.gz"), kmodtest.Module("name=d_dash", "depends="))
+	writeModule(t, filepath.Join(dir, "kernel/x/cyc1.ko"), kmodtest.Module("name=cyc1", "depends=cyc2"))
+	writeModule(t, filepath.Join(dir, "kernel/x/cyc2.ko"), kmodtest.Module("name=cyc2", "depends=cyc1"))
+	writeModule(t, filepath.Join(dir, "kernel/x/needs-missing.ko"), kmodtest.Module("depends=ghost"))
 	os.WriteFile(filepath.Join(dir, "modules.builtin"), []byte("kernel/foo/builtin-one.ko\n"), 0o644)
 
 	ix, err := NewIndex(dir)
@@ -132,8 +100,8 @@ func TestResolveOrdersDependenciesAcrossCompressions(t *testing.T) {
 }
 
 func FuzzParseInfo(f *testing.F) {
-	f.Add(fakeModule("name=x", "depends=a,b"))
-	f.Add(fakeModule(""))
+	f.Add(kmodtest.Module("name=x", "depends=a,b"))
+	f.Add(kmodtest.Module(""))
 	f.Add([]byte("\x7fELF"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := ParseInfo(data)

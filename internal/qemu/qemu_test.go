@@ -1,0 +1,128 @@
+package qemu
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/raym33/ainative/internal/initsys"
+)
+
+func TestArgs(t *testing.T) {
+	c := &Config{Kernel: "k", Initrd: "i", Accel: "tcg", MemoryMiB: 512, CPUs: 1,
+		Forwards: []Forward{{Host: 18080, Guest: 8080}, {Host: 2222, Guest: 22}}, Append: "loglevel=4"}
+	args, accel, err := c.Args()
+	if err != nil || accel != "tcg" {
+		t.Fatalf("accel %q, %v", accel, err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{
+		"-no-reboot", "-accel tcg", "-cpu max", "-m 512", "-smp 1", "-kernel k", "-initrd i",
+		"-device isa-debug-exit,iobase=0xf4,iosize=0x01",
+		"-netdev user,id=net0,hostfwd=tcp:127.0.0.1:18080-:8080,hostfwd=tcp:127.0.0.1:2222-:22",
+		"-serial stdio",
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("args lack %q:\n%s", want, line)
+		}
+	}
+	appendArg := args[slices.Index(args, "-append")+1]
+	for _, want := range []string{"panic=-1", "console=ttyS0", "ainative.exitport=0xf4", "loglevel=4"} {
+		if !strings.Contains(appendArg, want) {
+			t.Errorf("kernel command line %q lacks %q", appendArg, want)
+		}
+	}
+
+	c.Interactive = true
+	c.ExtraSerial = nil
+	args, _, _ = c.Args()
+	if !strings.Contains(strings.Join(args, " "), "-serial mon:stdio") {
+		t.Errorf("interactive console not muxed with the monitor: %v", args)
+	}
+	if _, _, err := (&Config{Accel: "warp"}).Args(); err == nil {
+		t.Error("bad accel accepted")
+	}
+	if _, _, err := (&Config{Arch: "riscv64", Accel: "tcg"}).Args(); err == nil {
+		t.Error("bad arch accepted")
+	}
+}
+
+func TestParseForward(t *testing.T) {
+	f, err := ParseForward("0:8080")
+	if err != nil || f != (Forward{0, 8080}) {
+		t.Errorf("%v %v", f, err)
+	}
+	for _, bad := range []string{"8080", "a:b", "1:0", "70000:1", "-1:5"} {
+		if _, err := ParseForward(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestClassifyAndExitStatus(t *testing.T) {
+	for _, tc := range []struct {
+		status  int
+		hasCmd  bool
+		console string
+		outcome Outcome
+		code    int
+		msg     string
+	}{
+		{initsys.QEMUExitClean, false, "", Clean, 0, ""},
+		{initsys.QEMUExitClean, true, "x\n" + initsys.CommandStatusPrefix + "42\r\n", Clean, 42, ""},
+		{initsys.QEMUExitClean, true, "no status line", Clean, ExitGuestFailure, "without reporting"},
+		{initsys.QEMUExitFailure, false, "", Failure, ExitGuestFailure, "PID 1 reported a failure"},
+		{0, false, "Kernel panic - not syncing", Reset, ExitPanic, "guest kernel panic"},
+		{0, true, "", Reset, ExitPanic, "unexpected reset"},
+		{1, false, "", QEMUError, ExitHost, "QEMU failed"},
+		{-2, false, "", QEMUError, ExitHost, "QEMU failed"},
+		{-1, false, "", Killed, ExitTimeout, "killed"},
+	} {
+		o := Classify("amd64", tc.status)
+		code, msg := ExitStatus(o, tc.hasCmd, []byte(tc.console))
+		if o != tc.outcome || code != tc.code || !strings.Contains(msg, tc.msg) || (tc.msg == "") != (msg == "") {
+			t.Errorf("status %d: %v %d %q, want %v %d %q", tc.status, o, code, msg, tc.outcome, tc.code, tc.msg)
+		}
+	}
+}
+
+func TestCommandStatus(t *testing.T) {
+	p := initsys.CommandStatusPrefix
+	for _, tc := range []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{p + "0\n", 0, true},
+		{p + "1\n...\n" + p + "255\n", 255, true},
+		{p + "256\n", 0, false},
+		{p + "12", 0, false}, // cut off
+		{p + "x\n", 0, false},
+		{"", 0, false},
+	} {
+		got, ok := CommandStatus([]byte(tc.in))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%q: %d %v", tc.in, got, ok)
+		}
+	}
+}
+
+func FuzzCommandStatus(f *testing.F) {
+	f.Add([]byte(initsys.CommandStatusPrefix + "3\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if st, ok := CommandStatus(b); ok && (st < 0 || st > 255) {
+			t.Fatalf("status %d out of range", st)
+		}
+	})
+}
+
+func TestTail(t *testing.T) {
+	tail := &Tail{Max: 5}
+	for i := range 10 {
+		fmt.Fprint(tail, i)
+	}
+	if got := string(tail.Bytes()); got != "56789" {
+		t.Errorf("tail = %q", got)
+	}
+}
