@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,6 +78,10 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 			cfg := &qemu.Config{
 				Arch: m.Arch, Kernel: filepath.Join(dir, m.Kernel), Initrd: filepath.Join(dir, m.Initramfs),
 				MemoryMiB: memory, CPUs: cpus, Accel: accel, Append: kernelArgs,
+			}
+			if m.ModelsDisk != "" {
+				cfg.Disks = append(cfg.Disks, filepath.Join(dir, m.ModelsDisk))
+				cfg.Append = strings.TrimSpace(cfg.Append + " " + initsys.ModelsDiskParam + "=/dev/vda")
 			}
 			cfg.Forwards = append(cfg.Forwards, qemu.Forward{Host: statusPort, Guest: initsys.StatusPort})
 			for _, f := range forwards {

@@ -48,10 +48,11 @@ type Options struct {
 	// LoadModules are the modules PID 1 loads at boot (with their
 	// dependencies) when the kernel has modules; nil means QEMUModules.
 	LoadModules []string
-	// Models are GGUF files copied to /models.
+	// Models are GGUF files to make available under /models.
 	Models []string
-	// MaxInitramfsModel is the largest model copied into the initramfs
-	// (default 256 MiB): the initramfs lives in RAM.
+	// MaxInitramfsModel is the largest model copied into the initramfs,
+	// which lives in RAM (0: 256 MiB; negative: none). Larger ones go to a
+	// SquashFS models disk that PID 1 mounts and links into /models.
 	MaxInitramfsModel int64
 	// Services is a services.json to use instead of the default.
 	Services string
@@ -63,7 +64,7 @@ type Options struct {
 // `ainative vm` gives the guest: virtio network and disks, and the input
 // and ACPI button drivers for a clean power-off. Those built in or absent
 // are skipped.
-var QEMUModules = []string{"virtio_pci", "virtio_net", "virtio_blk", "evdev", "button"}
+var QEMUModules = []string{"virtio_pci", "virtio_net", "virtio_blk", "squashfs", "evdev", "button"}
 
 // DefaultMaxInitramfsModel is the default of Options.MaxInitramfsModel.
 const DefaultMaxInitramfsModel = 256 << 20
@@ -76,6 +77,8 @@ type Manifest struct {
 	KernelRelease string   `json:"kernel_release,omitempty"`
 	Modules       []string `json:"modules,omitempty"` // loaded at boot, in order
 	Models        []string `json:"models,omitempty"`  // paths in the guest
+	// ModelsDisk is the file name of the SquashFS models disk, if any.
+	ModelsDisk string `json:"models_disk,omitempty"`
 }
 
 // ManifestName is the manifest's file name in an image directory.
@@ -117,15 +120,19 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 	if opts.MaxInitramfsModel == 0 {
 		opts.MaxInitramfsModel = DefaultMaxInitramfsModel
 	}
+	if opts.MaxInitramfsModel < 0 {
+		opts.MaxInitramfsModel = -1 // every model to the disk, even an empty one
+	}
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, err
 	}
 	m := &Manifest{Arch: opts.Arch, Kernel: "vmlinuz", Initramfs: "initramfs.cpio.gz"}
 
-	binary, err := userland(ctx, opts)
+	binary, cleanup, err := userland(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer cleanup()
 	if err := checkStatic(binary, opts.Arch); err != nil {
 		return nil, err
 	}
@@ -152,18 +159,36 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 		return nil, err
 	}
 
-	var models []string
+	var models, diskModels []string
+	seenModel := map[string]string{}
 	for _, p := range opts.Models {
 		fi, err := os.Stat(p)
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
-		if fi.Size() > opts.MaxInitramfsModel {
-			return nil, fmt.Errorf("model %s is %d MiB, over the %d MiB limit for the initramfs (which lives in RAM); raise it with --max-initramfs-model (a second disk for large models is not implemented yet)",
-				p, fi.Size()>>20, opts.MaxInitramfsModel>>20)
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("model %s is not a regular file", p)
 		}
-		models = append(models, p)
-		m.Models = append(m.Models, "/models/"+filepath.Base(p))
+		base := filepath.Base(p)
+		if other, dup := seenModel[base]; dup {
+			return nil, fmt.Errorf("models %s and %s would both be /models/%s", other, p, base)
+		}
+		seenModel[base] = p
+		if fi.Size() > opts.MaxInitramfsModel {
+			diskModels = append(diskModels, p)
+		} else {
+			models = append(models, p)
+		}
+		m.Models = append(m.Models, "/models/"+base)
+	}
+	if len(diskModels) > 0 {
+		m.ModelsDisk = ModelsDiskName
+		log.Info("writing the models disk", "models", len(diskModels))
+		if err := writeModelsDisk(filepath.Join(opts.Out, ModelsDiskName), diskModels); err != nil {
+			return nil, err
+		}
+	} else {
+		os.Remove(filepath.Join(opts.Out, ModelsDiskName)) // from an earlier build
 	}
 
 	err = writeAtomic(filepath.Join(opts.Out, m.Initramfs), func(w io.Writer) error {
@@ -229,24 +254,33 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 	return m, nil
 }
 
-// userland returns the static ainative binary for opts.Arch.
-func userland(ctx context.Context, opts Options) (string, error) {
+// userland returns the static ainative binary for opts.Arch, and a
+// function that removes it if it was built here.
+func userland(ctx context.Context, opts Options) (string, func(), error) {
+	nothing := func() {}
 	if opts.Binary != "" {
-		return opts.Binary, nil
+		return opts.Binary, nothing, nil
 	}
 	if opts.Arch == runtime.GOARCH {
-		return os.Executable()
+		exe, err := os.Executable()
+		return exe, nothing, err
 	}
-	out := filepath.Join(opts.Out, "ainative-"+opts.Arch)
+	tmp, err := os.MkdirTemp("", "ainative-build-")
+	if err != nil {
+		return "", nothing, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	out := filepath.Join(tmp, "ainative")
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "github.com/raym33/ainative/cmd/ainative")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+opts.Arch)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("cross-building ainative for %s (needs the Go toolchain and the ainative source as the current directory): %v\n%s",
+		cleanup()
+		return "", nothing, fmt.Errorf("cross-building ainative for %s (needs the Go toolchain and the ainative source as the current directory): %v\n%s",
 			opts.Arch, err, stderr.String())
 	}
-	return out, nil
+	return out, cleanup, nil
 }
 
 // checkStatic verifies that path is a static ELF executable for arch: the

@@ -213,7 +213,7 @@ func TestBuildWithDistributionKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.KernelRelease != "6.9.9-test" || strings.Join(m.Modules, ",") != "failover,net_failover,virtio,virtio_net,evdev" {
+	if m.KernelRelease != "6.9.9-test" || strings.Join(m.Modules, ",") != "failover,net_failover,virtio,virtio_net,evdev" || m.ModelsDisk != "" {
 		t.Errorf("manifest %+v", m)
 	}
 	if m2, err := ReadManifest(out); err != nil || m2.Initramfs != m.Initramfs {
@@ -246,11 +246,24 @@ func TestBuildWithDistributionKernel(t *testing.T) {
 		t.Errorf("services.json: %v", err)
 	}
 
-	// A model over the limit is refused with the limit named.
-	_, err = Build(context.Background(), Options{Out: out, Arch: "amd64", Binary: bin, Kernel: kernel,
+	// A model over the limit goes to the SquashFS models disk.
+	m, err = Build(context.Background(), Options{Out: out, Arch: "amd64", Binary: bin, Kernel: kernel,
 		Models: []string{model}, MaxInitramfsModel: 4, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err == nil || !strings.Contains(err.Error(), "--max-initramfs-model") {
-		t.Errorf("oversized model: %v", err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, err := os.ReadFile(filepath.Join(out, ModelsDiskName))
+	if err != nil || m.ModelsDisk != ModelsDiskName || !bytes.HasPrefix(disk, []byte("hsqs")) ||
+		!bytes.Contains(disk, []byte("GGUF fake")) || !bytes.Contains(disk, []byte("m.gguf")) {
+		t.Errorf("models disk: manifest %+v, %d bytes, %v", m, len(disk), err)
+	}
+	// Two models with one name are refused.
+	os.MkdirAll(filepath.Join(dir, "other"), 0o755)
+	os.WriteFile(filepath.Join(dir, "other", "m.gguf"), nil, 0o644)
+	_, err = Build(context.Background(), Options{Out: out, Arch: "amd64", Binary: bin, Kernel: kernel,
+		Models: []string{model, filepath.Join(dir, "other", "m.gguf")}})
+	if err == nil || !strings.Contains(err.Error(), "both be /models/m.gguf") {
+		t.Errorf("duplicate model names: %v", err)
 	}
 	// A kernel without modules where they are looked for.
 	os.RemoveAll(mods)

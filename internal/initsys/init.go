@@ -271,6 +271,13 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sys.loadModules()
+	if p.modelsDisk != "" {
+		if err := mountModelsDisk(ctx, p.modelsDisk); err != nil {
+			sys.log.Error("models disk", "err", err)
+		} else {
+			sys.log.Info("models disk mounted", "device", p.modelsDisk)
+		}
+	}
 
 	reaper := NewReaper()
 	go safely(sys.log, "reaper", func() { reaper.Run(ctx) })

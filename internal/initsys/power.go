@@ -25,10 +25,15 @@ const (
 	QEMUExitFailure = ExitPortFailure<<1 | 1
 )
 
+// ModelsDiskParam is the kernel parameter naming the block device of the
+// models disk (`ainative vm` passes ainative.models=/dev/vda).
+const ModelsDiskParam = "ainative.models"
+
 // bootParams are the ainative.* kernel command-line parameters.
 type bootParams struct {
-	exitPort int64 // I/O port of isa-debug-exit; 0: none
-	hostname string
+	exitPort   int64 // I/O port of isa-debug-exit; 0: none
+	hostname   string
+	modelsDisk string // block device holding the SquashFS models disk
 }
 
 // parseCmdline reads ainative.exitport=PORT and ainative.hostname=NAME
@@ -46,6 +51,11 @@ func parseCmdline(cmdline string) (bootParams, error) {
 			p.exitPort = port
 		case "ainative.hostname":
 			p.hostname = v
+		case ModelsDiskParam:
+			if !strings.HasPrefix(v, "/dev/") || strings.Contains(v, "..") {
+				return p, fmt.Errorf("kernel command line: %s=%q is not a /dev path", ModelsDiskParam, v)
+			}
+			p.modelsDisk = v
 		}
 	}
 	return p, nil

@@ -104,12 +104,15 @@ func TestStatusServer(t *testing.T) {
 }
 
 func TestParseCmdline(t *testing.T) {
-	p, err := parseCmdline("console=ttyS0 ainative.exitport=0xf4 ainative.hostname=box quiet")
-	if err != nil || p.exitPort != 0xf4 || p.hostname != "box" {
+	p, err := parseCmdline("console=ttyS0 ainative.exitport=0xf4 ainative.hostname=box quiet ainative.models=/dev/vda")
+	if err != nil || p.exitPort != 0xf4 || p.hostname != "box" || p.modelsDisk != "/dev/vda" {
 		t.Errorf("%+v %v", p, err)
 	}
 	if _, err := parseCmdline("ainative.exitport=banana"); err == nil || !strings.Contains(err.Error(), `ainative.exitport="banana"`) {
 		t.Errorf("err = %v", err)
+	}
+	if _, err := parseCmdline("ainative.models=vda"); err == nil {
+		t.Error("models disk outside /dev accepted")
 	}
 }
 

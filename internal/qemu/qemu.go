@@ -57,6 +57,8 @@ type Config struct {
 	// Accel is "auto" (default: KVM when usable), "kvm" or "tcg".
 	Accel    string
 	Forwards []Forward
+	// Disks are raw images attached read-only as virtio disks (vda, vdb...).
+	Disks []string
 	// Interactive attaches the console to the terminal with QEMU's
 	// monitor multiplexed on it (Ctrl-A x quits, Ctrl-A h helps).
 	// Otherwise the console is Stdin and Stdout.
@@ -200,6 +202,12 @@ func (c *Config) Args() (args []string, accel string, err error) {
 		cmdline = append(cmdline, "console=ttyAMA0")
 	default:
 		return nil, "", fmt.Errorf("architecture %q: want amd64 or arm64", arch)
+	}
+	for i, d := range c.Disks {
+		if strings.Contains(d, ",") {
+			return nil, "", fmt.Errorf("disk path %q: QEMU cannot take a comma in it", d)
+		}
+		args = append(args, "-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,readonly=on,index=%d", d, i))
 	}
 	netdev := "user,id=net0"
 	for _, f := range c.Forwards {

@@ -277,19 +277,22 @@ func getJSON(url string, v any) error {
 }
 
 // TestVMCommand checks `ainative vm -c`: the command's output on our
-// stdout and stderr, and its exit status as ours.
+// stdout and stderr, and its exit status as ours. The model goes to the
+// SquashFS models disk, which PID 1 mounts and links into /models.
 func TestVMCommand(t *testing.T) {
 	needQEMU(t)
 	bin := ainative(t)
-	imgDir := filepath.Join(t.TempDir(), "img")
-	run(t, bin, "image", "build", "-o", imgDir)
+	dir := t.TempDir()
+	model := synthModel(t, bin, dir)
+	imgDir := filepath.Join(dir, "img")
+	run(t, bin, "image", "build", "-o", imgDir, "--model", model, "--max-initramfs-model", "0")
 	cmd := exec.Command(bin, "vm", "--image", imgDir, "--timeout", "3m",
-		"-c", `echo "out $(uname -s)"; echo err >&2; printf 'no newline'; exit 3`)
+		"-c", `echo "out $(uname -s)"; ls /models; cat /models/tiny.gguf > /dev/null || exit 9; echo err >&2; printf 'no newline'; exit 3`)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	code := cmd.ProcessState.ExitCode()
-	if code != 3 || stdout.String() != "out Linux\nno newline" || strings.TrimSpace(stderr.String()) != "err" {
+	if code != 3 || stdout.String() != "out Linux\ntiny.gguf\nno newline" || strings.TrimSpace(stderr.String()) != "err" {
 		t.Errorf("vm -c: %v, status %d\nstdout %q\nstderr %q", err, code, stdout.String(), stderr.String())
 	}
 }
@@ -312,8 +315,10 @@ func TestVMDebianKernel(t *testing.T) {
 		t.Skip(msg)
 	}
 	bin := ainative(t)
-	imgDir := filepath.Join(t.TempDir(), "img")
-	run(t, bin, "image", "build", "-o", imgDir, "--kernel", kernels[0])
+	dir := t.TempDir()
+	model := synthModel(t, bin, dir)
+	imgDir := filepath.Join(dir, "img")
+	run(t, bin, "image", "build", "-o", imgDir, "--kernel", kernels[0], "--model", model, "--max-initramfs-model", "0")
 	m, err := image.ReadManifest(imgDir)
 	if err != nil {
 		t.Fatal(err)
@@ -322,14 +327,14 @@ func TestVMDebianKernel(t *testing.T) {
 		t.Fatalf("image modules %v lack virtio_net", m.Modules)
 	}
 	cmd := exec.Command(bin, "vm", "--image", imgDir, "--timeout", "3m",
-		"-c", `cat /proc/modules; ls /sys/class/net`)
+		"-c", `cat /proc/modules; ls /sys/class/net; generate --model /models/tiny.gguf --tokens 1,2,3 -n 2 --temp 0 --json`)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("vm -c: %v\nstdout %s\nstderr %s", err, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"virtio_net ", "virtio_pci ", "eth0"} {
+	for _, want := range []string{"virtio_net ", "virtio_pci ", "squashfs ", "eth0", `"tokens":[`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("guest output lacks %q:\n%s", want, out)
 		}
