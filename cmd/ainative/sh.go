@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -71,8 +69,9 @@ func runShell(cmd *cobra.Command, command string, hasCommand, login bool, args [
 	if err != nil {
 		return 0, err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
+	// SIGTERM and SIGHUP keep their default action: a console shell ends
+	// at once when PID 1 stops it or the terminal hangs up.
+	ctx := context.Background()
 	switch {
 	case hasCommand:
 		return shell.Status(sh.RunString(ctx, command, "-c")), nil
