@@ -10,8 +10,8 @@ import (
 var benchTypes = []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K}
 
 // BenchmarkVecDot measures one dot product of a 4864-element row (the
-// longest row of the Qwen2.5-0.5B shape) with the SIMD kernels in use and
-// with the portable Go ones. Bytes are those of the weight row, so the
+// longest row of the Qwen2.5-0.5B shape) with each kernel set
+// (kernelSets). Bytes are those of the weight row, so the
 // reported MB/s is the rate at which weights are consumed.
 func BenchmarkVecDot(b *testing.B) {
 	const n = 4864
@@ -20,15 +20,13 @@ func BenchmarkVecDot(b *testing.B) {
 		wf, xf := testVector(r, n), testVector(r, n)
 		w := mustQuantize(b, t, wf)
 		x := mustQuantize(b, VecDotType(t), xf)
-		for _, impl := range []struct {
-			name string
-			o    *typeOps
-		}{{"simd", &ops[t]}, {"purego", &goOps[t]}} {
-			b.Run(t.String()+"/"+impl.name, func(b *testing.B) {
+		for _, set := range kernelSets {
+			o := &set.table[t]
+			b.Run(t.String()+"/"+set.name, func(b *testing.B) {
 				b.SetBytes(int64(len(w)))
 				var s float32
 				for b.Loop() {
-					s += impl.o.dot(n, w, x)
+					s += o.dot(n, w, x)
 				}
 				sink = s
 			})
@@ -60,8 +58,8 @@ func tiledMatrix(r *rand.Rand, t Type, rows, cols int) *Matrix {
 var qwenShapes = [][2]int{{896, 896}, {4864, 896}, {896, 4864}, {151936, 896}}
 
 // BenchmarkMatMul runs MatMul on 2 threads for the Qwen2.5-0.5B shapes at
-// decode (n=1) and prompt sizes, with the kernels in use (simd) and, where
-// it takes less than seconds, the portable ones (purego). Bytes are the
+// decode (n=1) and prompt sizes, with each kernel set (kernelSets), the
+// portable one only where it takes less than seconds. Bytes are the
 // weights', so MB/s is the weight streaming rate; tok/s is a metric.
 func BenchmarkMatMul(b *testing.B) {
 	r := rand.New(rand.NewPCG(2, 2))
@@ -79,17 +77,14 @@ func BenchmarkMatMul(b *testing.B) {
 				}
 				x := testVector(r, n*shape[1])
 				dst := make([]float32, n*shape[0])
-				for _, impl := range []struct {
-					name  string
-					table *opsTable
-				}{{"simd", &ops}, {"purego", &goOps}} {
-					if impl.table == &goOps && n*shape[0]*shape[1] > 64*896*896 {
+				for _, set := range kernelSets {
+					if set.table == &goOps && n*shape[0]*shape[1] > 64*896*896 {
 						continue // the portable kernels would take seconds
 					}
-					b.Run(fmt.Sprintf("%s/%dx%d/n=%d/%s", t, shape[0], shape[1], n, impl.name), func(b *testing.B) {
+					b.Run(fmt.Sprintf("%s/%dx%d/n=%d/%s", t, shape[0], shape[1], n, set.name), func(b *testing.B) {
 						b.SetBytes(int64(len(w.Data)))
 						for b.Loop() {
-							p.matMul(impl.table, dst, w, x, n)
+							p.matMul(set.table, dst, w, x, n)
 						}
 						b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
 					})
@@ -107,14 +102,12 @@ func BenchmarkQuantize(b *testing.B) {
 	for _, t := range []Type{Q8_0, Q8_1, Q8_K, F16, BF16} {
 		rb, _ := t.RowBytes(n)
 		dst := make([]byte, rb)
-		for _, impl := range []struct {
-			name string
-			o    *typeOps
-		}{{"simd", &ops[t]}, {"purego", &goOps[t]}} {
-			b.Run(t.String()+"/"+impl.name, func(b *testing.B) {
+		for _, set := range kernelSets {
+			o := &set.table[t]
+			b.Run(t.String()+"/"+set.name, func(b *testing.B) {
 				b.SetBytes(4 * n)
 				for b.Loop() {
-					impl.o.fromFloat(dst, x)
+					o.fromFloat(dst, x)
 				}
 			})
 		}

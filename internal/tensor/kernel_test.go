@@ -6,11 +6,28 @@ import (
 	"testing"
 )
 
-// TestKernelsAgainstGo checks the kernels in use (SIMD where the CPU has
-// them) against the portable Go ones: the dot products and MatMul's row
-// kernels, for block counts that are not multiples of any unrolling, odd
-// row counts, every token count and row strides with padding.
+// kernelSet is a named table of kernels.
+type kernelSet struct {
+	name  string
+	table *opsTable
+}
+
+// kernelSets are the kernel tables tests and benchmarks compare, the
+// portable ones last: here the kernels in use; a per-architecture test
+// file replaces it with every set the CPU can run.
+var kernelSets = []kernelSet{{"simd", &ops}, {"purego", &goOps}}
+
+// TestKernelsAgainstGo checks every kernel set against the reference: the
+// dot products and MatMul's row kernels, for block counts that are not
+// multiples of any unrolling, odd row counts, every token count and row
+// strides with padding.
 func TestKernelsAgainstGo(t *testing.T) {
+	for _, s := range kernelSets {
+		t.Run(s.name, func(t *testing.T) { checkKernels(t, s.table) })
+	}
+}
+
+func checkKernels(t *testing.T, table *opsTable) {
 	r := rand.New(rand.NewPCG(21, 22))
 	for _, typ := range computeTypes {
 		xt := VecDotType(typ)
@@ -50,16 +67,16 @@ func TestKernelsAgainstGo(t *testing.T) {
 			}
 			for i := range rows {
 				for j := range maxTok {
-					check("dot", i, j, ops[typ].dot(n, w[i*wrow:i*wrow+int(wrb)], x[j*xrow:j*xrow+int(xrb)]))
+					check("dot", i, j, table[typ].dot(n, w[i*wrow:i*wrow+int(wrb)], x[j*xrow:j*xrow+int(xrb)]))
 				}
 			}
-			k := ops[typ].rows
+			k := table[typ].rows
 			if k == nil {
 				continue
 			}
 			// MatMul's activations may be in another form (F32 for
 			// F16 and BF16 weights): same values, other bytes.
-			if mt, conv := ops.mmInput(typ); mt != xt {
+			if mt, conv := table.mmInput(typ); mt != xt {
 				mrb, _ := mt.RowBytes(int64(n))
 				mrow := int(mrb) + 5
 				mx := make([]byte, maxTok*mrow)

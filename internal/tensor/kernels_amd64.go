@@ -2,12 +2,24 @@
 
 package tensor
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
 
 // The amd64 kernels need AVX2 for the integer dot products, FMA for the
 // float accumulation and F16C for the F16 scales of the blocks (all three
 // arrived together with Haswell and Zen).
 var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+
+// avx2Ops and avx512Ops are the kernel sets this CPU can run (zero where
+// it lacks the features): the AVX2 kernels, and those with the AVX-512
+// kernels that beat them put in (kernels_avx512_amd64.go). ops is the
+// best of them, unless the environment variable AINATIVE_SIMD says
+// otherwise: "avx2" keeps to AVX2, "none" to the portable kernels (to
+// compare whole runs; tests and benchmarks use the tables directly).
+var avx2Ops, avx512Ops opsTable
 
 // An asm kernel pair for one weight type. x1 computes dst[r] for r < rows,
 // the dot product of weight row r (at w + r*wstride) with the activation
@@ -23,6 +35,22 @@ func archInit() {
 	if !haveAVX2 {
 		return
 	}
+	installAVX2(&ops)
+	avx2Ops = ops
+	if haveAVX512 {
+		installAVX512(&ops)
+		avx512Ops = ops
+	}
+	switch os.Getenv("AINATIVE_SIMD") {
+	case "avx2":
+		ops = avx2Ops
+	case "none":
+		ops = goOps
+	}
+}
+
+// installAVX2 puts the AVX2 kernels into table.
+func installAVX2(table *opsTable) {
 	for _, k := range []struct {
 		t      Type
 		k1     kernel1
@@ -41,7 +69,7 @@ func archInit() {
 		{F16, dotF16x1AVX2, dotF16x4AVX2, dotF16F16x1AVX2},
 		{BF16, dotBF16x1AVX2, dotBF16x4AVX2, dotBF16BF16x1AVX2},
 	} {
-		o := &ops[k.t]
+		o := &table[k.t]
 		if k.vecDot == nil {
 			o.dot = asmDot(k.t, o.dotType, k.k1)
 			o.rows = asmRows(k.t, o.dotType, k.k1, k.k4)
@@ -55,25 +83,25 @@ func archInit() {
 		}
 		o.rows = asmRows(k.t, F32, k.k1, k.k4)
 	}
-	ops[Q8_0].fromFloat = func(dst []byte, src []float32) {
+	table[Q8_0].fromFloat = func(dst []byte, src []float32) {
 		if nb := len(src) / QK; nb > 0 {
 			_ = dst[nb*q8_0Bytes-1]
 			quantizeQ8_0AVX2(&src[0], &dst[0], nb)
 		}
 	}
-	ops[Q8_1].fromFloat = func(dst []byte, src []float32) {
+	table[Q8_1].fromFloat = func(dst []byte, src []float32) {
 		if nb := len(src) / QK; nb > 0 {
 			_ = dst[nb*q8_1Bytes-1]
 			quantizeQ8_1AVX2(&src[0], &dst[0], nb)
 		}
 	}
-	ops[Q8_K].fromFloat = func(dst []byte, src []float32) {
+	table[Q8_K].fromFloat = func(dst []byte, src []float32) {
 		if nb := len(src) / QKK; nb > 0 {
 			_ = dst[nb*q8_KBytes-1]
 			quantizeQ8_KAVX2(&src[0], &dst[0], nb)
 		}
 	}
-	ops[F16].fromFloat = func(dst []byte, src []float32) {
+	table[F16].fromFloat = func(dst []byte, src []float32) {
 		n := len(src) &^ 7
 		if n > 0 {
 			_ = dst[2*n-1]
@@ -81,7 +109,7 @@ func archInit() {
 		}
 		quantizeF16(dst[2*n:], src[n:])
 	}
-	ops[F16].mmFromFloat = func(dst []byte, src []float32) {
+	table[F16].mmFromFloat = func(dst []byte, src []float32) {
 		n := len(src) &^ 7
 		if n > 0 {
 			_ = dst[4*n-1]

@@ -1,0 +1,113 @@
+//go:build !purego
+
+package tensor
+
+import (
+	"sync"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The AVX-512 kernels use 256-bit registers only (AVX512VL): on Zen 4 a
+// 512-bit instruction takes two 256-bit pipes, so wider registers would
+// save decode bandwidth, not execution, and on some Intel parts they lower
+// the clock. What they gain over AVX2 is VNNI's VPDPBUSD (a u8 x s8
+// multiply-add of four byte pairs into int32 lanes), mask registers (a
+// Q5_0 block's fifth bits are one KMOVD) and sixteen more registers.
+var haveAVX512 = haveAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW &&
+	cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+
+// installAVX512 puts the AVX-512 kernels that measurably beat the AVX2
+// ones (BenchmarkRows, BenchmarkMatMul) into table, which holds the AVX2
+// set.
+func installAVX512(table *opsTable) {
+	for _, k := range []struct {
+		t     Type
+		shift int // log2 of the offset the weights are unpacked without
+		k1    kernel1T
+		k4    kernel4T
+	}{
+		{Q8_0, 7, nil, dotQ8_0x4VNNI},
+		{Q4_0, 3, dotQ4_0x1VNNI, dotQ4_0x4VNNI},
+		{Q5_0, 4, dotQ5_0x1VNNI, dotQ5_0x4VNNI},
+	} {
+		o := &table[k.t]
+		o.rows = tableRows(k.t, k.shift, o.rows, k.k1, k.k4)
+	}
+}
+
+// Kernels that read their activations through a table built per call
+// (see q32_avx512_amd64.s): x1 computes dst[r] for r < rows from the
+// activation row x and its table t; x4 computes dst[i*dstride + r] for
+// four tokens from their table alone.
+type (
+	kernel1T func(w *byte, wstride uintptr, rows int, x, t *byte, nb int, dst *float32)
+	kernel4T func(w *byte, wstride uintptr, rows int, t *byte, nb int, dst *float32, dstride uintptr)
+)
+
+// Bytes per block of the activation tables.
+const (
+	table1Bytes = 8
+	table4Bytes = 176
+)
+
+// tables recycles the activation tables: a call builds one of a few
+// kilobytes and is done with it before it returns.
+var tables = sync.Pool{New: func() any { return new([]byte) }}
+
+func getTable(n int) *[]byte {
+	b := tables.Get().(*[]byte)
+	if cap(*b) < n {
+		*b = make([]byte, n)
+	}
+	*b = (*b)[:n]
+	return b
+}
+
+// tableRows wraps table kernels for weights of type t (with Q8_0
+// activations) as a dotRows; fallback handles what they do not (one
+// token when k1 is nil, two or three tokens).
+func tableRows(t Type, shift int, fallback dotRows, k1 kernel1T, k4 kernel4T) dotRows {
+	bs, bb, xbb := t.BlockSize(), t.BlockBytes(), q8_0Bytes
+	return func(n int, w []byte, wrow, rows int, x []byte, xrow, ntok int, out []float32, ostride int) {
+		nb := n / bs
+		if nb == 0 || rows == 0 || (ntok != 4 && (ntok != 1 || k1 == nil)) {
+			fallback(n, w, wrow, rows, x, xrow, ntok, out, ostride)
+			return
+		}
+		_, _ = w[(rows-1)*wrow+nb*bb-1], x[(ntok-1)*xrow+nb*xbb-1]
+		_ = out[(ntok-1)*ostride+rows-1]
+		if ntok == 4 {
+			tb := getTable(nb * table4Bytes)
+			prepQ8_0x4(&x[0], uintptr(xrow), nb, shift, &(*tb)[0])
+			k4(&w[0], uintptr(wrow), rows, &(*tb)[0], nb, &out[0], uintptr(ostride))
+			tables.Put(tb)
+			return
+		}
+		tb := getTable(nb * table1Bytes)
+		prepQ8_0x1(&x[0], nb, shift, &(*tb)[0])
+		k1(&w[0], uintptr(wrow), rows, &x[0], &(*tb)[0], nb, &out[0])
+		tables.Put(tb)
+	}
+}
+
+//go:noescape
+func prepQ8_0x4(x *byte, xstride uintptr, nb int, shift int, t *byte)
+
+//go:noescape
+func prepQ8_0x1(x *byte, nb int, shift int, t *byte)
+
+//go:noescape
+func dotQ8_0x4VNNI(w *byte, wstride uintptr, rows int, t *byte, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ4_0x4VNNI(w *byte, wstride uintptr, rows int, t *byte, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ5_0x4VNNI(w *byte, wstride uintptr, rows int, t *byte, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ4_0x1VNNI(w *byte, wstride uintptr, rows int, x, t *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ5_0x1VNNI(w *byte, wstride uintptr, rows int, x, t *byte, nb int, dst *float32)
