@@ -92,6 +92,11 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 				cfg.Forwards = append(cfg.Forwards, fw)
 			}
 			if hasCommand {
+				if m.Arch != "amd64" {
+					// The output travels on ttyS1/ttyS2 and the status through
+					// isa-debug-exit, which arm64's virt machine lacks.
+					return &vmError{qemu.ExitHost, "vm -c needs an amd64 image; boot arm64 images interactively"}
+				}
 				return runVMCommand(ctx, cfg, command, timeout, console)
 			}
 			return runVMInteractive(ctx, cfg, timeout)

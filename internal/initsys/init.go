@@ -66,8 +66,11 @@ func ImageConfig() *Config {
 			Backoff: Backoff{Initial: Duration(time.Second), Max: Duration(5 * time.Second)},
 		}
 	}
+	// Consoles whose terminal is missing (ttyAMA0 on a PC, tty1 without
+	// a VT) are skipped at boot.
 	return &Config{Services: []Service{
 		console("/dev/ttyS0"),
+		console("/dev/ttyAMA0"), // arm64 virt and many boards
 		console("/dev/tty1"),
 		// The AI runtime daemon ("ainative serve") and the bus
 		// ("ainative bus", after the runtime) join this list as they are
@@ -379,10 +382,14 @@ func usableServices(cfg *Config, commandMode bool, log *slog.Logger) *Config {
 			if commandMode {
 				continue
 			}
-			if _, err := os.Stat(s.TTY); err != nil {
-				log.Info("no terminal for console; skipping", "service", s.Name, "tty", s.TTY)
+			// Opening tells more than the node's existence: the 8250
+			// driver makes /dev/ttyS0-3 even where no UART answers (EIO).
+			f, err := os.OpenFile(s.TTY, os.O_RDWR|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
+			if err != nil {
+				log.Info("no terminal for console; skipping", "service", s.Name, "tty", s.TTY, "err", err)
 				continue
 			}
+			f.Close()
 		}
 		out.Services = append(out.Services, s)
 	}
