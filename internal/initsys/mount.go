@@ -58,9 +58,9 @@ func mountEarly() error {
 	return errors.Join(errs...)
 }
 
-// unmountAll remounts what can be remounted read-only, so that data on
-// real disks is consistent before power-off. In the initramfs there is
-// nothing to write back; sync covers mounted disks.
-func unmountAll() {
+// syncDisks writes cached data to the disks before power-off. The root
+// is the initramfs (memory) and the models disk is read-only, so there
+// is nothing to unmount; sync covers any disk mounted by hand.
+func syncDisks() {
 	unix.Sync()
 }

@@ -79,7 +79,7 @@ func writeExitPort(port int64, value byte) error {
 // by `ainative vm`, it first reports through the exit port whether the
 // shutdown is clean.
 func powerOff(params bootParams, reboot, failed bool) error {
-	unmountAll()
+	syncDisks()
 	if params.exitPort != 0 && !reboot {
 		v := byte(ExitPortClean)
 		if failed {
