@@ -75,6 +75,10 @@ func child(mode string) int {
 		return 0
 	case "exit0":
 		return 0
+	case "whoami":
+		wd, _ := os.Getwd()
+		fmt.Println(os.Getuid(), os.Getgid(), wd, os.Getenv("EXTRA"))
+		return 0
 	}
 	return 2
 }
@@ -397,6 +401,42 @@ func TestReaperCollectsOrphansOnly(t *testing.T) {
 		_, err := os.Stat(fmt.Sprintf("/proc/%d", gpid))
 		return os.IsNotExist(err)
 	})
+}
+
+func TestUserDirEnv(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to change user")
+	}
+	// The unprivileged user must be able to run the test binary, which
+	// lives in a private build directory: copy it somewhere readable.
+	dir, err := os.MkdirTemp("", "initsys-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	exe, _ := os.ReadFile(os.Args[0])
+	bin := filepath.Join(dir, "child")
+	if err := os.WriteFile(bin, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	svc := testService("who", "whoami", "")
+	svc.Command[0] = bin
+	svc.Restart = RestartNever
+	svc.User = "65534:65533"
+	svc.Dir = "/tmp"
+	svc.Env["EXTRA"] = "x=y"
+	s := startSupervisor(t, &Config{Services: []Service{svc}}, Options{Env: append(os.Environ(), "EXTRA=base")})
+	waitFor(t, "exited", func() bool { return status(s, "who").State == StateExited })
+	if got := s.Logs("who").Lines(2); len(got) != 2 || got[0] != "65534 65533 /tmp x=y" {
+		t.Errorf("child saw %q, want uid, gid, dir and env from the service", got)
+	}
+	if _, err := lookupUser("nosuchuser-xyz"); err == nil {
+		t.Error("unknown user accepted")
+	}
+	if c, err := lookupUser("12:34"); err != nil || c.Uid != 12 || c.Gid != 34 {
+		t.Errorf("12:34 = %+v %v", c, err)
+	}
 }
 
 func TestParseStat(t *testing.T) {
