@@ -1,6 +1,7 @@
 package initsys
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -55,6 +56,30 @@ func FuzzLogBuffer(f *testing.F) {
 		}
 		if total > max(size, 1)+maxLineBytes {
 			t.Fatalf("kept %d bytes with a bound of %d", total, size)
+		}
+	})
+}
+
+// BenchmarkLogBuffer measures the cost of capturing service output: line
+// splitting and the ring, against a plain copy into a bytes.Buffer as the
+// baseline (the ratio is what matters).
+func BenchmarkLogBuffer(b *testing.B) {
+	chunk := []byte(strings.Repeat("a log line of a typical length, with some fields=1\n", 80))
+	b.Run("ring", func(b *testing.B) {
+		buf := NewLogBuffer(DefaultLogLines, DefaultLogBytes)
+		b.SetBytes(int64(len(chunk)))
+		for b.Loop() {
+			buf.Write(chunk)
+		}
+	})
+	b.Run("baseline-bytes.Buffer", func(b *testing.B) {
+		var buf bytes.Buffer
+		b.SetBytes(int64(len(chunk)))
+		for b.Loop() {
+			if buf.Len() > DefaultLogBytes {
+				buf.Reset()
+			}
+			buf.Write(chunk)
 		}
 	})
 }

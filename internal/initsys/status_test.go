@@ -3,6 +3,7 @@ package initsys
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -148,5 +149,14 @@ func TestUsableServices(t *testing.T) {
 	}
 	if got := usableServices(cfg, true, quietLogger()); len(got.Services) != 1 {
 		t.Errorf("command mode kept consoles: %+v", got.Services)
+	}
+}
+
+func TestSafelyRecovers(t *testing.T) {
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	safely(log, "test", func() { panic("boom") })
+	if !strings.Contains(logged.String(), "recovered from panic") || !strings.Contains(logged.String(), "boom") {
+		t.Errorf("log = %q", logged.String())
 	}
 }
