@@ -1,0 +1,323 @@
+//go:build !purego
+
+package tensor
+
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The arm64 kernels need only Advanced SIMD (NEON), which every arm64
+// CPU has. The integer dot products use SDOT where the CPU has the dot
+// product extension (FEAT_DotProd: optional in ARMv8.2, required from
+// ARMv8.4; Cortex-A55/A76 and later, Neoverse, Apple M) and widening
+// multiplies (SMULL, SADALP) where it has not (Cortex-A53/A72, as in the
+// Raspberry Pi 3 and 4). Both sets are built from the same assembly
+// macros and tested against the portable kernels.
+var haveDotProd = cpu.ARM64.HasASIMDDP
+
+// neonOps and sdotOps are the kernel sets this CPU can run (sdotOps is
+// zero without the dot product): the plain NEON kernels, and the same
+// with the SDOT integer kernels. ops is the best of them, unless the
+// environment variable AINATIVE_SIMD says otherwise: "neon" keeps to the
+// plain kernels, "none" to the portable ones (to compare whole runs;
+// tests and benchmarks use the tables directly).
+var neonOps, sdotOps opsTable
+
+// An asm kernel pair for one weight type. x1 computes dst[r] for r < rows,
+// the dot product of weight row r (at w + r*wstride) with the activation
+// row x; x4 computes dst[t*dstride + r] for four activation rows at x +
+// t*xstride, reading each weight row once for all four. nb is the number
+// of blocks of a row (of elements for the float types).
+type (
+	kernel1 func(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+	kernel4 func(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+)
+
+func archInit() {
+	neonOps = goOps
+	installNEON(&neonOps, false)
+	ops = neonOps
+	if haveDotProd {
+		sdotOps = goOps
+		installNEON(&sdotOps, true)
+		ops = sdotOps
+	}
+	switch os.Getenv("AINATIVE_SIMD") {
+	case "neon":
+		ops = neonOps
+	case "none":
+		ops = goOps
+	}
+}
+
+// installNEON puts the NEON kernels into table, with the SDOT integer
+// kernels if dotProd is set.
+func installNEON(table *opsTable, dotProd bool) {
+	type pair struct {
+		k1 kernel1
+		k4 kernel4
+	}
+	integer := []struct {
+		t          Type
+		sdot, neon pair
+	}{
+		{Q8_0, pair{dotQ8_0x1SDOT, dotQ8_0x4SDOT}, pair{dotQ8_0x1NEON, dotQ8_0x4NEON}},
+		{Q4_0, pair{dotQ4_0x1SDOT, dotQ4_0x4SDOT}, pair{dotQ4_0x1NEON, dotQ4_0x4NEON}},
+		{Q5_0, pair{dotQ5_0x1SDOT, dotQ5_0x4SDOT}, pair{dotQ5_0x1NEON, dotQ5_0x4NEON}},
+		{Q4_1, pair{dotQ4_1x1SDOT, dotQ4_1x4SDOT}, pair{dotQ4_1x1NEON, dotQ4_1x4NEON}},
+		{Q5_1, pair{dotQ5_1x1SDOT, dotQ5_1x4SDOT}, pair{dotQ5_1x1NEON, dotQ5_1x4NEON}},
+		{Q4_K, pair{dotQ4_Kx1SDOT, dotQ4_Kx4SDOT}, pair{dotQ4_Kx1NEON, dotQ4_Kx4NEON}},
+		{Q5_K, pair{dotQ5_Kx1SDOT, dotQ5_Kx4SDOT}, pair{dotQ5_Kx1NEON, dotQ5_Kx4NEON}},
+		{Q6_K, pair{dotQ6_Kx1SDOT, dotQ6_Kx4SDOT}, pair{dotQ6_Kx1NEON, dotQ6_Kx4NEON}},
+	}
+	for _, k := range integer {
+		p := k.neon
+		if dotProd {
+			p = k.sdot
+		}
+		o := &table[k.t]
+		o.dot = asmDot(k.t, o.dotType, p.k1)
+		o.rows = asmRows(k.t, o.dotType, p.k1, p.k4)
+	}
+
+	o := &table[F32]
+	o.dot = asmDot(F32, F32, dotF32x1NEON)
+	o.rows = asmRows(F32, F32, dotF32x1NEON, dotF32x4NEON)
+	// F16 and BF16: VecDot takes activations of the weight type, MatMul
+	// F32 activations already rounded through it.
+	for _, k := range []struct {
+		t       Type
+		vecDot  kernel1
+		k1      kernel1
+		k4      kernel4
+		mmInput func(dst []byte, src []float32)
+	}{
+		{F16, dotF16F16x1NEON, dotF16x1NEON, dotF16x4NEON, roundF16Fast},
+		{BF16, dotBF16BF16x1NEON, dotBF16x1NEON, dotBF16x4NEON, roundBF16},
+	} {
+		o := &table[k.t]
+		o.dot = asmDot(k.t, k.t, k.vecDot)
+		o.mmType = F32
+		o.mmFromFloat = k.mmInput
+		o.rows = asmRows(k.t, F32, k.k1, k.k4)
+	}
+
+	table[Q8_0].fromFloat = func(dst []byte, src []float32) {
+		if nb := len(src) / QK; nb > 0 {
+			_ = dst[nb*q8_0Bytes-1]
+			quantizeQ8_0NEON(&src[0], &dst[0], nb)
+		}
+	}
+	table[Q8_1].fromFloat = func(dst []byte, src []float32) {
+		if nb := len(src) / QK; nb > 0 {
+			_ = dst[nb*q8_1Bytes-1]
+			quantizeQ8_1NEON(&src[0], &dst[0], nb)
+		}
+	}
+	table[Q8_K].fromFloat = func(dst []byte, src []float32) {
+		if nb := len(src) / QKK; nb > 0 {
+			_ = dst[nb*q8_KBytes-1]
+			quantizeQ8_KNEON(&src[0], &dst[0], nb)
+		}
+	}
+	table[F16].fromFloat = func(dst []byte, src []float32) {
+		n := len(src) &^ 7
+		if n > 0 {
+			_ = dst[2*n-1]
+			fp32ToFP16NEON(&src[0], &dst[0], n)
+		}
+		quantizeF16(dst[2*n:], src[n:])
+	}
+}
+
+// roundF16Fast is roundF16 with the NEON conversions for whole groups of 8.
+func roundF16Fast(dst []byte, src []float32) {
+	n := len(src) &^ 7
+	if n > 0 {
+		_ = dst[4*n-1]
+		roundF16NEON(&src[0], &dst[0], n)
+	}
+	roundF16(dst[4*n:], src[n:])
+}
+
+// blockBytes is the number of bytes of xt that go with one block of t.
+func blockBytes(t, xt Type) int {
+	return xt.BlockBytes() * t.BlockSize() / xt.BlockSize()
+}
+
+// asmDot wraps a one-row kernel as the dot product of weights of type t
+// with activations of type xt.
+func asmDot(t, xt Type, k1 kernel1) func(n int, w, x []byte) float32 {
+	bs, bb, xbb := t.BlockSize(), t.BlockBytes(), blockBytes(t, xt)
+	return func(n int, w, x []byte) float32 {
+		nb := n / bs
+		if nb == 0 {
+			return 0
+		}
+		_, _ = w[nb*bb-1], x[nb*xbb-1] // the asm must not read past either
+		var s float32
+		k1(&w[0], 0, 1, &x[0], nb, &s)
+		return s
+	}
+}
+
+// asmRows wraps a kernel pair as the dotRows of t with activations of
+// type xt, checking every bound the asm relies on.
+func asmRows(t, xt Type, k1 kernel1, k4 kernel4) dotRows {
+	bs, bb, xbb := t.BlockSize(), t.BlockBytes(), blockBytes(t, xt)
+	return func(n int, w []byte, wrow, rows int, x []byte, xrow, ntok int, out []float32, ostride int) {
+		nb := n / bs
+		if nb == 0 || rows == 0 || ntok == 0 {
+			for t := range ntok {
+				clear(out[t*ostride : t*ostride+rows])
+			}
+			return
+		}
+		_, _ = w[(rows-1)*wrow+nb*bb-1], x[(ntok-1)*xrow+nb*xbb-1]
+		_ = out[(ntok-1)*ostride+rows-1]
+		if ntok == 4 {
+			k4(&w[0], uintptr(wrow), rows, &x[0], uintptr(xrow), nb, &out[0], uintptr(ostride))
+			return
+		}
+		for t := range ntok {
+			k1(&w[0], uintptr(wrow), rows, &x[t*xrow], nb, &out[t*ostride])
+		}
+	}
+}
+
+//go:noescape
+func dotQ8_0x1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ8_0x4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ4_0x1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ4_0x4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ5_0x1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ5_0x4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ4_1x1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ4_1x4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ5_1x1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ5_1x4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ4_Kx1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ4_Kx4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ5_Kx1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ5_Kx4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ6_Kx1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ6_Kx4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ8_0x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ8_0x4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ4_0x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ4_0x4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ5_0x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ5_0x4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ4_1x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ4_1x4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ5_1x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ5_1x4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ4_Kx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ4_Kx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ5_Kx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ5_Kx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ6_Kx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ6_Kx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotF32x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotF32x4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotF16x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotF16x4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotBF16x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotBF16x4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotF16F16x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotBF16BF16x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func quantizeQ8_0NEON(x *float32, y *byte, nb int)
+
+//go:noescape
+func quantizeQ8_1NEON(x *float32, y *byte, nb int)
+
+//go:noescape
+func quantizeQ8_KNEON(x *float32, y *byte, nb int)
+
+//go:noescape
+func fp32ToFP16NEON(x *float32, y *byte, n int)
+
+//go:noescape
+func roundF16NEON(x *float32, y *byte, n int)
