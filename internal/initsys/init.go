@@ -382,14 +382,10 @@ func usableServices(cfg *Config, commandMode bool, log *slog.Logger) *Config {
 			if commandMode {
 				continue
 			}
-			// Opening tells more than the node's existence: the 8250
-			// driver makes /dev/ttyS0-3 even where no UART answers (EIO).
-			f, err := os.OpenFile(s.TTY, os.O_RDWR|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
-			if err != nil {
+			if err := terminalPresent(s.TTY); err != nil {
 				log.Info("no terminal for console; skipping", "service", s.Name, "tty", s.TTY, "err", err)
 				continue
 			}
-			f.Close()
 		}
 		out.Services = append(out.Services, s)
 	}
@@ -407,6 +403,22 @@ func usableServices(cfg *Config, commandMode bool, log *slog.Logger) *Config {
 		out.Services[i].After = keep
 	}
 	return out
+}
+
+// terminalPresent reports whether a terminal device is backed by
+// hardware. The node alone proves little: the 8250 driver makes
+// /dev/ttyS0-3 even where no UART exists (an arm64 VM), and serial core
+// then reports the port type as 0, PORT_UNKNOWN.
+func terminalPresent(tty string) error {
+	if b, err := os.ReadFile(filepath.Join("/sys/class/tty", filepath.Base(tty), "type")); err == nil &&
+		strings.TrimSpace(string(b)) == "0" {
+		return errors.New("no UART behind the serial port")
+	}
+	f, err := os.OpenFile(tty, os.O_RDWR|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // loadModules loads the modules the image lists for a distribution
