@@ -5,6 +5,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -51,7 +52,9 @@ func main() {
 		}
 	}
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "ainative:", err)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "ainative:", msg)
+		}
 		os.Exit(exitCode(err))
 	}
 }
@@ -60,8 +63,16 @@ func main() {
 // passes on the guest command's status).
 type exitCoder interface{ ExitCode() int }
 
+// exitStatus ends the process with a status and no message of ours, as a
+// shell does when its script fails.
+type exitStatus int
+
+func (s exitStatus) Error() string { return "" }
+func (s exitStatus) ExitCode() int { return int(s) }
+
 func exitCode(err error) int {
-	if ec, ok := err.(exitCoder); ok {
+	var ec exitCoder
+	if errors.As(err, &ec) {
 		return ec.ExitCode()
 	}
 	return 1

@@ -32,9 +32,7 @@ with no other binaries, and ainative subcommands run by name
 				return err
 			}
 			if status != 0 {
-				// Exit directly: like any shell, report the status without
-				// an error message of its own (main would print one).
-				os.Exit(status)
+				return exitStatus(status)
 			}
 			return nil
 		},

@@ -60,7 +60,7 @@ commands from it.`,
 				return fmt.Errorf("stopping services: %w", err)
 			}
 			if status != 0 {
-				os.Exit(status)
+				return exitStatus(status)
 			}
 			return nil
 		},

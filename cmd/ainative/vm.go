@@ -256,7 +256,7 @@ func runVMCommand(ctx context.Context, cfg *qemu.Config, command string, timeout
 		return &vmError{code, "vm: " + msg}
 	}
 	if code != 0 {
-		os.Exit(code) // the command's status, without a message of ours
+		return exitStatus(code) // the command's status, without a message of ours
 	}
 	return nil
 }
