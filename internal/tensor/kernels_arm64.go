@@ -94,7 +94,7 @@ func installNEON(table *opsTable, dotProd bool) {
 		k4      kernel4
 		mmInput func(dst []byte, src []float32)
 	}{
-		{F16, dotF16F16x1NEON, dotF16x1NEON, dotF16x4NEON, roundF16Fast},
+		{F16, dotF16F16x1NEON, dotF16x1NEON, dotF16x4NEON, roundF16Asm},
 		{BF16, dotBF16BF16x1NEON, dotBF16x1NEON, dotBF16x4NEON, roundBF16},
 	} {
 		o := &table[k.t]
@@ -132,8 +132,8 @@ func installNEON(table *opsTable, dotProd bool) {
 	}
 }
 
-// roundF16Fast is roundF16 with the NEON conversions for whole groups of 8.
-func roundF16Fast(dst []byte, src []float32) {
+// roundF16Asm is roundF16 with the NEON conversion of whole groups of 8.
+func roundF16Asm(dst []byte, src []float32) {
 	n := len(src) &^ 7
 	if n > 0 {
 		_ = dst[4*n-1]
