@@ -34,6 +34,50 @@ func installAVX512(table *opsTable) {
 		o := &table[k.t]
 		o.rows = tableRows(k.t, k.shift, o.rows, k.k1, k.k4)
 	}
+	for _, k := range []struct {
+		t  Type
+		k1 kernel1
+		k4 kernel4
+	}{
+		{Q4_K, dotQ4_Kx1VNNI, dotQ4_Kx4VNNI},
+		{Q5_K, dotQ5_Kx1VNNI, dotQ5_Kx4VNNI},
+		{Q6_K, dotQ6_Kx1VNNI, dotQ6_Kx4VNNI},
+	} {
+		o := &table[k.t]
+		o.dot = asmDot(k.t, o.dotType, k.k1)
+		o.rows = asmRows(k.t, o.dotType, k.k1, k.k4)
+	}
+	for _, k := range []struct {
+		t  Type
+		es int // bytes per weight
+		k4 kernel4
+	}{
+		{F32, 4, dotF32x4R2},
+		{F16, 2, dotF16x4R2},
+		{BF16, 2, dotBF16x4R2},
+	} {
+		o := &table[k.t]
+		o.rows = pairRows(k.es, o.rows, k.k4)
+	}
+}
+
+// pairRows wraps a four-token float kernel that takes weight rows (of es
+// bytes per element) in pairs and lengths in multiples of 8; fallback
+// computes the rest.
+func pairRows(es int, fallback dotRows, k4 kernel4) dotRows {
+	return func(n int, w []byte, wrow, rows int, x []byte, xrow, ntok int, out []float32, ostride int) {
+		pairs := rows / 2
+		if ntok != 4 || n == 0 || n%8 != 0 || pairs == 0 {
+			fallback(n, w, wrow, rows, x, xrow, ntok, out, ostride)
+			return
+		}
+		_, _ = w[(2*pairs-1)*wrow+n*es-1], x[3*xrow+4*n-1]
+		_ = out[3*ostride+2*pairs-1]
+		k4(&w[0], uintptr(wrow), pairs, &x[0], uintptr(xrow), n, &out[0], uintptr(ostride))
+		if r := 2 * pairs; r < rows {
+			fallback(n, w[r*wrow:], wrow, 1, x, xrow, ntok, out[r:], ostride)
+		}
+	}
 }
 
 // Kernels that read their activations through a table built per call
@@ -111,3 +155,30 @@ func dotQ4_0x1VNNI(w *byte, wstride uintptr, rows int, x, t *byte, nb int, dst *
 
 //go:noescape
 func dotQ5_0x1VNNI(w *byte, wstride uintptr, rows int, x, t *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ4_Kx1VNNI(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ4_Kx4VNNI(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ5_Kx1VNNI(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ5_Kx4VNNI(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ6_Kx1VNNI(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ6_Kx4VNNI(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotF32x4R2(w *byte, wstride uintptr, pairs int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotF16x4R2(w *byte, wstride uintptr, pairs int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotBF16x4R2(w *byte, wstride uintptr, pairs int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)

@@ -61,21 +61,21 @@ func newQwenModel(ftype string) *qwenModel {
 // forward runs every matrix product of a forward pass over n tokens,
 // the output layer only for the last token (as llama.cpp's benchmark
 // does), with the input sizes a real pass has.
-func (m *qwenModel) forward(p *Pool, n int, x, ffnX, dst []float32) {
+func (m *qwenModel) forward(p *Pool, table *opsTable, n int, x, ffnX, dst []float32) {
 	for _, l := range m.layers {
 		for j, w := range l {
 			in := x
 			if j == 6 {
 				in = ffnX
 			}
-			p.MatMul(dst, w, in, n)
+			p.matMul(table, dst, w, in, n)
 		}
 	}
-	p.MatMul(dst, m.output, x[(n-1)*896:], 1)
+	p.matMul(table, dst, m.output, x[(n-1)*896:], 1)
 }
 
 // BenchmarkQwen measures the matrix products of the Qwen2.5-0.5B shape on
-// 2 threads, the targets: decode streams every weight once per
+// 2 threads with each SIMD kernel set, the targets: decode streams every weight once per
 // token (GB/s is that rate; the machine reads about 22 GB/s), and a
 // 512-token prompt (tok/s; llama.cpp does 100.7 for Q8_0 on 2 threads,
 // attention and the other operations included).
@@ -91,17 +91,22 @@ func BenchmarkQwen(b *testing.B) {
 			if n > 1 {
 				name = ftype + "/prompt512"
 			}
-			b.Run(name, func(b *testing.B) {
-				for b.Loop() {
-					m.forward(p, n, x, ffnX, dst)
+			for _, set := range kernelSets {
+				if set.table == &goOps {
+					continue // minutes
 				}
-				sec := b.Elapsed().Seconds() / float64(b.N)
-				b.ReportMetric(float64(n)/sec, "tok/s")
-				if n == 1 {
-					b.ReportMetric(float64(m.bytes)/sec/1e9, "GB/s")
-					b.ReportMetric(float64(m.bytes)/1e6, "MB")
-				}
-			})
+				b.Run(name+"/"+set.name, func(b *testing.B) {
+					for b.Loop() {
+						m.forward(p, set.table, n, x, ffnX, dst)
+					}
+					sec := b.Elapsed().Seconds() / float64(b.N)
+					b.ReportMetric(float64(n)/sec, "tok/s")
+					if n == 1 {
+						b.ReportMetric(float64(m.bytes)/sec/1e9, "GB/s")
+						b.ReportMetric(float64(m.bytes)/1e6, "MB")
+					}
+				})
+			}
 		}
 		p.Close()
 	}
