@@ -14,8 +14,8 @@
 //
 // Activations are read in element order with post-incremented pointers:
 // x1 R9, x4 R9-R12 (one per row). Weights: R8 at the super-block.
-// Constants: V24 = 0x0F bytes, V28 = 0x10 bytes (Q5_K); Q6_K: V25 = 0x30,
-// V26 = 0x20 bytes.
+// Constants: V24 = 0x0F bytes; Q5_K: V28 = 0x01, V15 = 0x02 bytes; Q6_K:
+// V25 = 0x30, V26 = 0x20 bytes.
 
 // KSCALES reads d, dmin and the packed scales of the Q4_K/Q5_K block at
 // R8, leaving R8 at qh (Q5_K) or qs (Q4_K): V16 = [d, dmin] as halves in
@@ -56,23 +56,23 @@
 	VUSHR $4, V0.B16, V0.B16; \
 	VUSHR $4, V1.B16, V1.B16
 
-// Q5KW is Q4KW plus the fifth bits from qh (V26, V27): bit 0 of each qh
-// byte for the low nibbles, bit 1 for the high; qh then moves down two
-// bits for the next chunk.
+// Q5KW is Q4KW with the fifth bits from qh (V26, V27): bit 0 of each qh
+// byte goes to bit 4 of the low nibbles (SLI keeps the nibble, inserts
+// the bit above it), bit 1 to bit 4 of the high nibbles (the bit, moved
+// to 0x10, plus the byte shifted down by 4: USRA); qh then moves down two
+// bits for the next chunk. V28 = 0x01 and V15 = 0x02 bytes; scratch V14.
 #define Q5KW \
-	Q4KW; \
-	VSHL $4, V26.B16, V14.B16; \
-	VSHL $4, V27.B16, V15.B16; \
-	VAND V28.B16, V14.B16, V14.B16; \
-	VAND V28.B16, V15.B16, V15.B16; \
-	VORR V14.B16, V2.B16, V2.B16; \
-	VORR V15.B16, V3.B16, V3.B16; \
-	VSHL $3, V26.B16, V14.B16; \
-	VSHL $3, V27.B16, V15.B16; \
-	VAND V28.B16, V14.B16, V14.B16; \
-	VAND V28.B16, V15.B16, V15.B16; \
-	VORR V14.B16, V0.B16, V0.B16; \
-	VORR V15.B16, V1.B16, V1.B16; \
+	VLD1.P 32(R8), [V2.B16, V3.B16]; \
+	VAND V15.B16, V26.B16, V14.B16; \
+	VSHL $3, V14.B16, V0.B16; \
+	VUSRA $4, V2.B16, V0.B16; \
+	VAND V15.B16, V27.B16, V14.B16; \
+	VSHL $3, V14.B16, V1.B16; \
+	VUSRA $4, V3.B16, V1.B16; \
+	VAND V28.B16, V26.B16, V14.B16; \
+	VSLI $4, V14.B16, V2.B16; \
+	VAND V28.B16, V27.B16, V14.B16; \
+	VSLI $4, V14.B16, V3.B16; \
 	VUSHR $2, V26.B16, V26.B16; \
 	VUSHR $2, V27.B16, V27.B16
 
@@ -132,7 +132,8 @@
 
 #define K1ROWS(SB) \
 	VMOVI $0x0f, V24.B16; \
-	VMOVI $0x10, V28.B16; \
+	VMOVI $0x01, V28.B16; \
+	VMOVI $0x02, V15.B16; \
 row: \
 	MOVD R0, R8; \
 	MOVD R3, R9; \
@@ -211,7 +212,8 @@ sb: \
 
 #define K4ROWS(SB) \
 	VMOVI $0x0f, V24.B16; \
-	VMOVI $0x10, V28.B16; \
+	VMOVI $0x01, V28.B16; \
+	VMOVI $0x02, V15.B16; \
 row4: \
 	MOVD R0, R8; \
 	X4PTRS; \
@@ -241,28 +243,26 @@ sb4: \
 //	k = 4, 5: ql[16k-64:] >> 4  | (qh[16k-64:] & 0x30)
 //	k = 6, 7: ql[16k-64:] >> 4  | (qh[16k-96:] & 0xC0) >> 2
 //
-// minus 32: Q6LO, Q6HI and Q6HI0 build it in V6 (scratch V7). R14 walks
-// ql, R15 qh.
+// minus 32: Q6LO, Q6HI and Q6HI0 build it in V6 (scratch V7): the qh bits
+// moved to 0x30, then the low nibble inserted under them (BIT with the
+// mask 0x0F) or the high nibble added (USRA). R14 walks ql, R15 qh.
 
 #define Q6LO(ql, qh, n) \
 	VSHL $n, qh.B16, V7.B16; \
-	VAND V24.B16, ql.B16, V6.B16; \
-	VAND V25.B16, V7.B16, V7.B16; \
-	VORR V7.B16, V6.B16, V6.B16; \
+	VAND V25.B16, V7.B16, V6.B16; \
+	VBIT V24.B16, ql.B16, V6.B16; \
 	VSUB V26.B16, V6.B16, V6.B16
 
 #define Q6HI(ql, qh, n) \
 	VUSHR $n, qh.B16, V7.B16; \
-	VUSHR $4, ql.B16, V6.B16; \
-	VAND V25.B16, V7.B16, V7.B16; \
-	VORR V7.B16, V6.B16, V6.B16; \
+	VAND V25.B16, V7.B16, V6.B16; \
+	VUSRA $4, ql.B16, V6.B16; \
 	VSUB V26.B16, V6.B16, V6.B16
 
 // Q6HI0 is Q6HI without a shift of qh (shifts by 0 do not encode).
 #define Q6HI0(ql, qh) \
-	VUSHR $4, ql.B16, V6.B16; \
-	VAND V25.B16, qh.B16, V7.B16; \
-	VORR V7.B16, V6.B16, V6.B16; \
+	VAND V25.B16, qh.B16, V6.B16; \
+	VUSRA $4, ql.B16, V6.B16; \
 	VSUB V26.B16, V6.B16, V6.B16
 
 // Q6SCALES reads the 16 scales and d of the block at R8: V16-V19 = the
