@@ -196,7 +196,10 @@ func (c *Config) Args() (args []string, accel string, err error) {
 	case "amd64":
 		args = append(args, "-machine", "pc",
 			"-device", fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x01", exitPort))
-		cmdline = append(cmdline, "console=ttyS0", fmt.Sprintf("ainative.exitport=%#x", exitPort))
+		// no_timer_check: under TCG on a busy host the kernel's IO-APIC
+		// timer check can miss its window and panic ("IO-APIC + timer
+		// doesn't work"); the check is for broken boards, not for QEMU.
+		cmdline = append(cmdline, "console=ttyS0", "no_timer_check", fmt.Sprintf("ainative.exitport=%#x", exitPort))
 	case "arm64":
 		args = append(args, "-machine", "virt")
 		cmdline = append(cmdline, "console=ttyAMA0")

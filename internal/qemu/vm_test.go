@@ -116,6 +116,7 @@ type console struct {
 	all    bytes.Buffer
 	from   int // expect searches from here
 	notify chan struct{}
+	exited <-chan struct{} // closed when QEMU ends: stop waiting at once
 }
 
 func (c *console) Write(p []byte) (int, error) {
@@ -151,6 +152,10 @@ func (c *console) expect(t *testing.T, want string, timeout time.Duration) strin
 		c.mu.Unlock()
 		select {
 		case <-c.notify:
+		case <-c.exited:
+			if !strings.Contains(c.String()[c.from:], want) {
+				t.Fatalf("QEMU exited before %q appeared on the console", want)
+			}
 		case <-deadline:
 			t.Fatalf("no %q on the console after %v", want, timeout)
 		}
@@ -185,6 +190,7 @@ func TestVMBootShellGenerateStatusPoweroff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	con.exited = vm.Done()
 	defer func() {
 		vm.Kill()
 		typeIn.Close()
