@@ -1,0 +1,43 @@
+package shell
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestTextUtilities(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := 1; i <= 30; i++ {
+		b.WriteString("line " + strings.Repeat("x", i%3) + " " + string(rune('a'+i%26)) + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		script, want string
+		status       int
+	}{
+		{"head -n 2 f", "line x b\nline xx c\n", 0},
+		{"head f | wc -l", "10 \n", 0},
+		{"tail -n 2 f", "line xx d\nline  e\n", 0},
+		{"tail -n 0 f", "", 0},
+		{"printf 'a b\\nc\\n' | wc", "      2       3       6 \n", 0},
+		{"wc -c f", "270 f\n", 0},
+		{"grep -c 'xx' f", "10\n", 0},
+		{"grep -n ' e$' f", "4:line x e\n30:line  e\n", 0},
+		{"grep -v line f", "", 1},
+		{"grep -i LINE f | head -n 1", "line x b\n", 0},
+		{"grep nomatch f", "", 1},
+		{"grep '(' f", "", 2},
+		{"head missing", "", 2},
+	}
+	for _, c := range cases {
+		out, _, st := run(t, c.script, Options{Dir: dir})
+		if out != c.want || st != c.status {
+			t.Errorf("%s: got %q status %d, want %q status %d", c.script, out, st, c.want, c.status)
+		}
+	}
+}
