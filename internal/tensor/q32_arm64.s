@@ -20,11 +20,11 @@
 // scale (Q4_1, Q5_1: scale and minimum) replicated into every lane of Vs
 // (ld1r, which writes the whole register, so no block waits for the
 // previous one's lane inserts), the 32 quants into Va (elements 0-15) and
-// Vb (16-31). It uses V14, V15, V29 and R15 as scratch.
+// Vb (16-31). It uses V14, V29 and R15 as scratch.
 //
 // Constants: V24 = 0x0F bytes; V25, V26 the byte shuffles that spread
 // the 32-bit fifth-bit mask of Q5_0/Q5_1 (bytes 0-1 and 2-3) over 16
-// lanes each, V27 = bit k in lane k mod 8; V28 = 0x08 (Q4_0) or 0x10
+// lanes each, V27 = bit k in lane k mod 8; V28 = 0x08 (Q4_0) or 0x1F
 // (Q5_1) bytes.
 //
 // Registers x1: R8 weight block, R9 activation block, R10 blocks left;
@@ -47,14 +47,22 @@
 	VAND V24.B16, b.B16, a.B16; \
 	VUSHR $4, b.B16, b.B16
 
-// QHMASK expands the 32-bit mask in R15: byte j of V14 (elements 0-15)
-// and V15 (16-31) is 0xFF where bit j is set.
-#define QHMASK \
+// QHMASK expands the 32-bit mask in R15: byte j of Va (elements 0-15)
+// and Vb (16-31) is 0xFF where bit j is set.
+#define QHMASK(a, b) \
 	VDUP R15, V29.S4; \
-	VTBL V25.B16, [V29.B16], V14.B16; \
-	VTBL V26.B16, [V29.B16], V15.B16; \
-	VCMTST V27.B16, V14.B16, V14.B16; \
-	VCMTST V27.B16, V15.B16, V15.B16
+	VTBL V25.B16, [V29.B16], a.B16; \
+	VTBL V26.B16, [V29.B16], b.B16; \
+	VCMTST V27.B16, a.B16, a.B16; \
+	VCMTST V27.B16, b.B16, b.B16
+
+// Q5NIBBLES puts the nibbles of the 16 bytes at R8 under the high bits
+// of the masks in Va and Vb: BIT inserts the low nibbles (mask 0x0F),
+// SRI the high ones.
+#define Q5NIBBLES(a, b) \
+	VLD1.P 16(R8), [V14.B16]; \
+	VBIT V24.B16, V14.B16, a.B16; \
+	VSRI $4, V14.B16, b.B16
 
 #define W_Q8_0(s, a, b) \
 	VLD1R.P 2(R8), [s.H4]; \
@@ -66,32 +74,27 @@
 	VSUB V28.B16, a.B16, a.B16; \
 	VSUB V28.B16, b.B16, b.B16
 
-// Q5_0: q - 16 = nibble | 0xF0 where the fifth bit is clear (the mask is
-// built from the inverted bits, shifted to 0xF0).
+// Q5_0: q - 16 = nibble | 0xF0 where the fifth bit is clear: the mask of
+// the inverted bits gives the high four bits.
 #define W_Q5_0(s, a, b) \
 	VLD1R.P 2(R8), [s.H4]; \
 	MOVWU.P 4(R8), R15; \
 	MVNW R15, R15; \
-	QHMASK; \
-	NIBBLES(a, b); \
-	VSHL $4, V14.B16, V14.B16; \
-	VSHL $4, V15.B16, V15.B16; \
-	VORR V14.B16, a.B16, a.B16; \
-	VORR V15.B16, b.B16, b.B16
+	QHMASK(a, b); \
+	Q5NIBBLES(a, b)
 
 #define W_Q4_1(s, a, b) \
 	VLD1R.P 4(R8), [s.S4]; \
 	NIBBLES(a, b)
 
+// Q5_1: nibble | 0xF0 where the fifth bit is set, masked to 0x1F.
 #define W_Q5_1(s, a, b) \
 	VLD1R.P 4(R8), [s.S4]; \
 	MOVWU.P 4(R8), R15; \
-	QHMASK; \
-	NIBBLES(a, b); \
-	VAND V28.B16, V14.B16, V14.B16; \
-	VAND V28.B16, V15.B16, V15.B16; \
-	VORR V14.B16, a.B16, a.B16; \
-	VORR V15.B16, b.B16, b.B16
+	QHMASK(a, b); \
+	Q5NIBBLES(a, b); \
+	VAND V28.B16, a.B16, a.B16; \
+	VAND V28.B16, b.B16, b.B16
 
 // ---- signed weights x Q8_0 ----
 
@@ -295,13 +298,13 @@ TEXT ·dotQ5_0x1SDOT(SB), NOSPLIT, $0-48
 // func dotQ4_1x1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotQ4_1x1SDOT(SB), NOSPLIT, $0-48
 	X1ARGS
-	CONSTS(0x10)
+	CONSTS(0x1f)
 	KX1(B1_Q4_1_SD, UEND)
 
 // func dotQ5_1x1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotQ5_1x1SDOT(SB), NOSPLIT, $0-48
 	X1ARGS
-	CONSTS(0x10)
+	CONSTS(0x1f)
 	KX1(B1_Q5_1_SD, UEND)
 
 // func dotQ8_0x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
@@ -325,13 +328,13 @@ TEXT ·dotQ5_0x1NEON(SB), NOSPLIT, $0-48
 // func dotQ4_1x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotQ4_1x1NEON(SB), NOSPLIT, $0-48
 	X1ARGS
-	CONSTS(0x10)
+	CONSTS(0x1f)
 	KX1(B1_Q4_1_NE, UEND)
 
 // func dotQ5_1x1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotQ5_1x1NEON(SB), NOSPLIT, $0-48
 	X1ARGS
-	CONSTS(0x10)
+	CONSTS(0x1f)
 	KX1(B1_Q5_1_NE, UEND)
 
 // func dotQ8_0x4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
@@ -355,13 +358,13 @@ TEXT ·dotQ5_0x4SDOT(SB), NOSPLIT, $0-64
 // func dotQ4_1x4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotQ4_1x4SDOT(SB), NOSPLIT, $0-64
 	X4ARGS
-	CONSTS(0x10)
+	CONSTS(0x1f)
 	KX4(UBLK4(W_Q4_1, I8DOTSDOT), UEND4)
 
 // func dotQ5_1x4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotQ5_1x4SDOT(SB), NOSPLIT, $0-64
 	X4ARGS
-	CONSTS(0x10)
+	CONSTS(0x1f)
 	KX4(UBLK4(W_Q5_1, I8DOTSDOT), UEND4)
 
 // func dotQ8_0x4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
@@ -385,11 +388,11 @@ TEXT ·dotQ5_0x4NEON(SB), NOSPLIT, $0-64
 // func dotQ4_1x4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotQ4_1x4NEON(SB), NOSPLIT, $0-64
 	X4ARGS
-	CONSTS(0x10)
+	CONSTS(0x1f)
 	KX4(UBLK4(W_Q4_1, I8DOTNEON), UEND4)
 
 // func dotQ5_1x4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotQ5_1x4NEON(SB), NOSPLIT, $0-64
 	X4ARGS
-	CONSTS(0x10)
+	CONSTS(0x1f)
 	KX4(UBLK4(W_Q5_1, I8DOTNEON), UEND4)
