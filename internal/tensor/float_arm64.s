@@ -6,15 +6,15 @@
 // Float kernels: F32, F16 and BF16 weights. MatMul gives them F32
 // activations (for F16 and BF16 already rounded to that type, as ggml
 // does); VecDot's F16 and BF16 products take activations of the weight
-// type. Rows have any length: 16 elements per iteration, then 4, then one
-// at a time. F16 is widened with FCVTL (exact), BF16 by putting its 16
-// bits above 16 zero bits (ZIP with a zero register).
+// type. Rows have any length: 16 elements per iteration (four-row
+// kernels: 8), then 4, then one at a time. F16 is widened with FCVTL
+// (exact), BF16 by putting its 16 bits above 16 zero bits (ZIP with the
+// zero register V29).
 //
-// A load macro L16 reads 16 elements at (Rp), advancing Rp, into four
-// registers as floats; L4 reads 4 into one; L1 reads one element into
-// lane 0 of V(d) (scratch R15). The 16-element loads use the registers
-// a..a+3 (names and numbers, for the native and the WORD-encoded
-// instructions). V29 is zero.
+// Load macros, each advancing Rp: L16 reads 16 elements into a0..a3 as
+// floats, L8 8 into a0, a1, L4 4 into a, L1 one into the float register
+// a (scratch R15). Vector registers are given by name and by number (n),
+// for the native and the WORD-encoded instructions.
 
 #define F32L16(Rp, a0, a1, a2, a3, n0, n1, n2, n3) VLD1.P 64(Rp), [a0.S4, a1.S4, a2.S4, a3.S4]
 #define F32L4(Rp, a, n) VLD1.P 16(Rp), [a.S4]
