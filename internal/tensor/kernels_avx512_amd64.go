@@ -52,30 +52,30 @@ func installAVX512(table *opsTable) {
 		es int // bytes per weight
 		k4 kernel4
 	}{
-		{F32, 4, dotF32x4R2},
-		{F16, 2, dotF16x4R2},
-		{BF16, 2, dotBF16x4R2},
+		{F32, 4, dotF32x4R4},
+		{F16, 2, dotF16x4R4},
+		{BF16, 2, dotBF16x4R4},
 	} {
 		o := &table[k.t]
-		o.rows = pairRows(k.es, o.rows, k.k4)
+		o.rows = quadRows(k.es, o.rows, k.k4)
 	}
 }
 
-// pairRows wraps a four-token float kernel that takes weight rows (of es
-// bytes per element) in pairs and lengths in multiples of 8; fallback
+// quadRows wraps a four-token float kernel that takes weight rows (of es
+// bytes per element) in fours and lengths in multiples of 8; fallback
 // computes the rest.
-func pairRows(es int, fallback dotRows, k4 kernel4) dotRows {
+func quadRows(es int, fallback dotRows, k4 kernel4) dotRows {
 	return func(n int, w []byte, wrow, rows int, x []byte, xrow, ntok int, out []float32, ostride int) {
-		pairs := rows / 2
-		if ntok != 4 || n == 0 || n%8 != 0 || pairs == 0 {
+		quads := rows / 4
+		if ntok != 4 || n == 0 || n%8 != 0 || quads == 0 {
 			fallback(n, w, wrow, rows, x, xrow, ntok, out, ostride)
 			return
 		}
-		_, _ = w[(2*pairs-1)*wrow+n*es-1], x[3*xrow+4*n-1]
-		_ = out[3*ostride+2*pairs-1]
-		k4(&w[0], uintptr(wrow), pairs, &x[0], uintptr(xrow), n, &out[0], uintptr(ostride))
-		if r := 2 * pairs; r < rows {
-			fallback(n, w[r*wrow:], wrow, 1, x, xrow, ntok, out[r:], ostride)
+		_, _ = w[(4*quads-1)*wrow+n*es-1], x[3*xrow+4*n-1]
+		_ = out[3*ostride+4*quads-1]
+		k4(&w[0], uintptr(wrow), quads, &x[0], uintptr(xrow), n, &out[0], uintptr(ostride))
+		if r := 4 * quads; r < rows {
+			fallback(n, w[r*wrow:], wrow, rows-r, x, xrow, ntok, out[r:], ostride)
 		}
 	}
 }
@@ -175,10 +175,10 @@ func dotQ6_Kx1VNNI(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *flo
 func dotQ6_Kx4VNNI(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 
 //go:noescape
-func dotF32x4R2(w *byte, wstride uintptr, pairs int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
+func dotF32x4R4(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
 
 //go:noescape
-func dotF16x4R2(w *byte, wstride uintptr, pairs int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
+func dotF16x4R4(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
 
 //go:noescape
-func dotBF16x4R2(w *byte, wstride uintptr, pairs int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
+func dotBF16x4R4(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
