@@ -39,8 +39,8 @@ func installAVX512(table *opsTable) {
 		k1 kernel1
 		k4 kernel4
 	}{
-		{Q4_K, dotQ4_Kx1VNNI, dotQ4_Kx4VNNI},
-		{Q5_K, dotQ5_Kx1VNNI, dotQ5_Kx4VNNI},
+		{Q4_K, dotQ4_Kx1AVX2, dotQ4_Kx4VNNI},
+		{Q5_K, dotQ5_Kx1AVX2, dotQ5_Kx4VNNI},
 		{Q6_K, dotQ6_Kx1VNNI, dotQ6_Kx4VNNI},
 	} {
 		o := &table[k.t]
@@ -157,13 +157,7 @@ func dotQ4_0x1VNNI(w *byte, wstride uintptr, rows int, x, t *byte, nb int, dst *
 func dotQ5_0x1VNNI(w *byte, wstride uintptr, rows int, x, t *byte, nb int, dst *float32)
 
 //go:noescape
-func dotQ4_Kx1VNNI(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
-
-//go:noescape
 func dotQ4_Kx4VNNI(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
-
-//go:noescape
-func dotQ5_Kx1VNNI(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 
 //go:noescape
 func dotQ5_Kx4VNNI(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)

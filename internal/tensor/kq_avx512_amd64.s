@@ -10,8 +10,9 @@
 // of 32 comes back through the activations' block sums, exactly, as
 // -32 * sum_j(scale_j * bsum_j), one more VPDPWSSD per token.
 //
-// Per super-block each token keeps two int32 sums (two dependency
-// chains) and ends as (d*isum - dmin*summ) * d_x, where summ =
+// The one-token Q4_K and Q5_K kernels gained nothing measurable over
+// AVX2's and are not here. Per super-block each token keeps two int32
+// sums (two dependency chains) and ends as (d*isum - dmin*summ) * d_x, where summ =
 // sum_j(m_j * bsum_j) comes from one VPDPWSSD with the mins repeated per
 // 16-element half.
 //
@@ -187,24 +188,6 @@ GLOBL kQ6Pat<>(SB), RODATA|NOPTR, $128
 	KENDV(T2, Y14, Y18, Y10); \
 	KENDV(T3, Y15, Y19, Y11)
 
-// One token: chunks alternate between two pairs of sums.
-#define KEND1V \
-	VPADDD Y14, Y12, Y12; \
-	VPADDD Y15, Y13, Y13; \
-	KDV; \
-	KENDV(T0, Y12, Y13, Y8)
-
-#define Q4KSB1V \
-	ZERO2(Y12, Y13); \
-	ZERO2(Y14, Y15); \
-	KSCALES; \
-	KMINS16; \
-	Q4KCHUNK(16, 0); KTOKV(4, 36, T0, Y12, Y13); \
-	Q4KCHUNK(48, 64); KTOKV(68, 100, T0, Y14, Y15); \
-	Q4KCHUNK(80, 128); KTOKV(132, 164, T0, Y12, Y13); \
-	Q4KCHUNK(112, 192); KTOKV(196, 228, T0, Y14, Y15); \
-	KEND1V
-
 #define Q4KSB4V \
 	ZERO8; \
 	KSCALES; \
@@ -214,17 +197,6 @@ GLOBL kQ6Pat<>(SB), RODATA|NOPTR, $128
 	Q4KCHUNK(80, 128); KTOK4V(132, 164); \
 	Q4KCHUNK(112, 192); KTOK4V(196, 228); \
 	KEND4V
-
-#define Q5KSB1V \
-	ZERO2(Y12, Y13); \
-	ZERO2(Y14, Y15); \
-	KSCALES; \
-	KMINS16; \
-	Q5KCHUNK(48, 0, VPSLLW, 4, VPSLLW, 3); KTOKV(4, 36, T0, Y12, Y13); \
-	Q5KCHUNK(80, 64, VPSLLW, 2, VPSLLW, 1); KTOKV(68, 100, T0, Y14, Y15); \
-	Q5KCHUNK(112, 128, VPSRLW, 0, VPSRLW, 1); KTOKV(132, 164, T0, Y12, Y13); \
-	Q5KCHUNK(144, 192, VPSRLW, 2, VPSRLW, 3); KTOKV(196, 228, T0, Y14, Y15); \
-	KEND1V
 
 #define Q5KSB4V \
 	ZERO8; \
@@ -382,20 +354,10 @@ sb4: \
 	MOVQ dst+48(FP), R13; \
 	MOVQ dstride+56(FP), DX
 
-// func dotQ4_Kx1VNNI(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
-TEXT ·dotQ4_Kx1VNNI(SB), NOSPLIT, $0-48
-	X1ARGS
-	KX1(Q4KSB1V, 144)
-
 // func dotQ4_Kx4VNNI(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotQ4_Kx4VNNI(SB), NOSPLIT, $0-64
 	X4ARGS
 	KX4(Q4KSB4V, 144)
-
-// func dotQ5_Kx1VNNI(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
-TEXT ·dotQ5_Kx1VNNI(SB), NOSPLIT, $0-48
-	X1ARGS
-	KX1(Q5KSB1V, 176)
 
 // func dotQ5_Kx4VNNI(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotQ5_Kx4VNNI(SB), NOSPLIT, $0-64
