@@ -21,8 +21,11 @@
 // # Kernels
 //
 // Each type has portable Go kernels. On amd64 with AVX2, FMA and F16C,
-// assembly kernels replace them (kernels_amd64.go); the purego build tag
-// forces the Go ones. Other architectures plug in the same way: a
+// assembly kernels replace them (kernels_amd64.go), and where the CPU
+// also has AVX-512 (F, BW, VL, VNNI) faster ones replace some of those
+// (kernels_avx512_amd64.go); the purego build tag forces the Go ones, and
+// the environment variable AINATIVE_SIMD=avx2 (or none) keeps a run to
+// the AVX2 (or portable) set. Other architectures plug in the same way: a
 // kernels_<arch>.go file whose archInit replaces entries of the ops table
 // (see kernels_other.go for the fallback).
 //

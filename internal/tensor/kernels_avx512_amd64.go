@@ -17,9 +17,18 @@ import (
 var haveAVX512 = haveAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW &&
 	cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
 
-// installAVX512 puts the AVX-512 kernels that measurably beat the AVX2
-// ones (BenchmarkRows, BenchmarkMatMul) into table, which holds the AVX2
-// set.
+// installAVX512 puts into table, which holds the AVX2 set, the AVX-512
+// kernels that measurably beat the AVX2 ones on Zen 4 (BenchmarkRows, one
+// thread, data in cache; BenchmarkQwen end to end):
+//
+//   - four tokens (prompts): Q8_0, Q4_0, Q5_0 about 2.1-2.3x through the
+//     interleaved activation table; Q4_K, Q5_K, Q6_K 1.15-1.3x with
+//     VPDPWSSD; F32, F16, BF16 1.15-1.5x with four weight rows a pass;
+//   - one token (decoding): Q5_0 1.6x, Q4_0 1.5x, Q6_K 1.25x.
+//
+// The one-token Q8_0, Q4_K and Q5_K kernels tried gained nothing
+// measurable and were dropped; Q4_1, Q5_1 and the activation quantizers
+// (about 1.5% of a prompt's time) keep their AVX2 kernels.
 func installAVX512(table *opsTable) {
 	for _, k := range []struct {
 		t     Type
@@ -95,8 +104,9 @@ const (
 	table4Bytes = 176
 )
 
-// tables recycles the activation tables: a call builds one of a few
-// kilobytes and is done with it before it returns.
+// tables recycles the activation tables (176 bytes per block of four
+// tokens, 8 per block of one): a call builds one and is done with it
+// before it returns.
 var tables = sync.Pool{New: func() any { return new([]byte) }}
 
 func getTable(n int) *[]byte {
