@@ -8,7 +8,9 @@
 // lanes) doing VPMADDWD's and VPADDD's work, and Q6_K's quants taken
 // unsigned (0..63) so that VPMADDUBSW needs no sign transfer: the offset
 // of 32 comes back through the activations' block sums, exactly, as
-// -32 * sum_j(scale_j * bsum_j), one more VPDPWSSD per token.
+// -32 * sum_j(scale_j * bsum_j), one more VPDPWSSD per token. (The sums
+// must be those of the quants, as Quantize writes them; the Q4_K and Q5_K
+// products rely on them in every kernel set already.)
 //
 // The one-token Q4_K and Q5_K kernels gained nothing measurable over
 // AVX2's and are not here. Per super-block each token keeps two int32
