@@ -25,9 +25,12 @@
 // also has AVX-512 (F, BW, VL, VNNI) faster ones replace some of those
 // (kernels_avx512_amd64.go); the purego build tag forces the Go ones, and
 // the environment variable AINATIVE_SIMD=avx2 (or none) keeps a run to
-// the AVX2 (or portable) set. Other architectures plug in the same way: a
-// kernels_<arch>.go file whose archInit replaces entries of the ops table
-// (see kernels_other.go for the fallback).
+// the AVX2 (or portable) set. On arm64, NEON kernels replace them
+// (kernels_arm64.go), using the dot-product instruction SDOT where the CPU
+// has it and widening multiplies otherwise (AINATIVE_SIMD=neon forces
+// those). Other architectures plug in the same way: a kernels_<arch>.go
+// file whose archInit replaces entries of the ops table (kernels_asm.go
+// holds what the assembly sets share; kernels_other.go is the fallback).
 //
 // MatMul is the workhorse. For one token (decoding) it streams each
 // weight row once, rows split across the Pool's threads; decoding is
