@@ -2,14 +2,22 @@ package tensor
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool is a fixed set of workers that run the parallel loops of a forward
 // pass. A Pool of T threads owns T-1 goroutines; the goroutine calling For
 // or MatMul does the remaining share of the work itself, so a one-thread
 // Pool runs everything inline.
+//
+// A decode step runs a few hundred short loops, a few tens of
+// microseconds each, so handing work over must cost far less than that:
+// workers and the caller spin for a while on an atomic counter before
+// they park on a channel (waking a parked goroutine costs tens of
+// microseconds; ggml's thread pool spins for the same reason).
 //
 // A Pool runs one loop at a time: For and MatMul may be called from
 // several goroutines, but they take turns (one forward pass uses a Pool at
@@ -18,10 +26,13 @@ import (
 type Pool struct {
 	threads int
 	mu      sync.Mutex // held by the loop in progress
-	jobs    []chan job // one per worker goroutine
-	wg      sync.WaitGroup
+	workers []*worker
 	exited  sync.WaitGroup
 	closed  bool
+
+	pending atomic.Int32 // chunks handed to workers and not yet done
+	waiting atomic.Bool  // the caller is parked on done
+	done    chan struct{}
 
 	panicMu  sync.Mutex
 	panicked any // first panic of a loop body, re-raised by the caller
@@ -29,28 +40,82 @@ type Pool struct {
 	scratch []byte // MatMul's converted activations, reused across calls
 }
 
+// worker is one worker goroutine's mailbox. A job is posted by writing
+// job and then incrementing seq; the worker runs each seq once.
+type worker struct {
+	seq      atomic.Uint64
+	job      job
+	sleeping atomic.Bool
+	wake     chan struct{} // buffered: a wake-up is never lost
+	stop     atomic.Bool
+}
+
 type job struct {
 	fn     func(lo, hi int)
 	lo, hi int
 }
 
+// spinFor is how long an idle worker or a waiting caller polls before it
+// parks: longer than the serial work between two loops of a decode step.
+const spinFor = 200 * time.Microsecond
+
 // NewPool starts a Pool of the given number of threads (at least 1).
 func NewPool(threads int) *Pool {
 	threads = max(threads, 1)
-	p := &Pool{threads: threads, jobs: make([]chan job, threads-1)}
-	for i := range p.jobs {
-		ch := make(chan job, 1)
-		p.jobs[i] = ch
+	p := &Pool{threads: threads, done: make(chan struct{}, 1)}
+	for range threads - 1 {
+		w := &worker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, w)
 		p.exited.Add(1)
-		go p.worker(ch)
+		go p.work(w)
 	}
 	return p
 }
 
-func (p *Pool) worker(jobs <-chan job) {
+func (p *Pool) work(w *worker) {
 	defer p.exited.Done()
-	for j := range jobs {
-		p.run(j)
+	var last uint64
+	for {
+		if !spinUntil(func() bool { return w.seq.Load() != last || w.stop.Load() }) {
+			// Announce the sleep, then look again: the poster either sees
+			// sleeping and sends a wake-up, or we see its job.
+			w.sleeping.Store(true)
+			if w.seq.Load() == last && !w.stop.Load() {
+				<-w.wake
+			}
+			w.sleeping.Store(false)
+			continue
+		}
+		if w.stop.Load() {
+			return
+		}
+		last = w.seq.Load()
+		p.run(w.job)
+		if p.pending.Add(-1) == 0 && p.waiting.Load() {
+			select {
+			case p.done <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// spinUntil polls cond for up to spinFor and reports whether it came true.
+func spinUntil(cond func() bool) bool {
+	var deadline time.Time
+	for i := 0; ; i++ {
+		if cond() {
+			return true
+		}
+		if i&255 == 255 {
+			now := time.Now()
+			if deadline.IsZero() {
+				deadline = now.Add(spinFor)
+			} else if now.After(deadline) {
+				return false
+			}
+			runtime.Gosched() // let a descheduled peer run
+		}
 	}
 }
 
@@ -58,7 +123,6 @@ func (p *Pool) worker(jobs <-chan job) {
 // the calling goroutine re-raises, so a bug does not kill the process from
 // a worker goroutine that has no stack in common with the caller.
 func (p *Pool) run(j job) {
-	defer p.wg.Done()
 	defer func() {
 		if r := recover(); r != nil {
 			p.panicMu.Lock()
@@ -83,8 +147,12 @@ func (p *Pool) Close() {
 		return
 	}
 	p.closed = true
-	for _, ch := range p.jobs {
-		close(ch)
+	for _, w := range p.workers {
+		w.stop.Store(true)
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 	p.exited.Wait()
 	p.scratch = nil
@@ -111,12 +179,28 @@ func (p *Pool) forLocked(n int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	p.wg.Add(chunks)
+	p.pending.Store(int32(chunks - 1))
 	for c := 1; c < chunks; c++ {
-		p.jobs[c-1] <- job{fn, c * n / chunks, (c + 1) * n / chunks}
+		w := p.workers[c-1]
+		w.job = job{fn, c * n / chunks, (c + 1) * n / chunks}
+		w.seq.Add(1)
+		if w.sleeping.Load() {
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 	p.run(job{fn, 0, n / chunks})
-	p.wg.Wait()
+	if !spinUntil(func() bool { return p.pending.Load() == 0 }) {
+		// Announce the wait, then look again; a wake-up left over from an
+		// earlier loop only costs one more look.
+		p.waiting.Store(true)
+		for p.pending.Load() != 0 {
+			<-p.done
+		}
+		p.waiting.Store(false)
+	}
 	if r := p.panicked; r != nil {
 		p.panicked = nil
 		panic(fmt.Sprintf("tensor: parallel loop body panicked: %v", r))
