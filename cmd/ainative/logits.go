@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/atomicfile"
 	"github.com/raym33/ainative/internal/model"
 )
 
@@ -44,7 +44,7 @@ in the golden files' reference runs.`,
 			if err != nil {
 				return err
 			}
-			return gguf.WriteFileAtomic(out, func(w io.Writer) error { return writeF32(w, logits) })
+			return atomicfile.Write(out, 0o644, func(w io.Writer) error { return writeF32(w, logits) })
 		},
 	}
 	mf.register(cmd.Flags(), "f32")

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"reflect"
 
+	"github.com/raym33/ainative/internal/atomicfile"
 	"github.com/raym33/ainative/internal/tensor"
 )
 
@@ -144,50 +143,13 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	return cw.n, cw.w.(*bufio.Writer).Flush()
 }
 
-// WriteFile writes the file atomically: to a temporary file beside path,
-// synced, then renamed over path. A crash leaves the old file or the new
-// one, never half of one.
+// WriteFile writes the file atomically (see package atomicfile): a crash
+// leaves the old file or the new one, never half of one.
 func (b *Builder) WriteFile(path string) error {
-	return WriteFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		_, err := b.WriteTo(w)
 		return err
 	})
-}
-
-// WriteFileAtomic creates path with the contents write produces, through a
-// synced temporary file in the same directory and a rename.
-func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// Persist the rename itself.
-	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 type countingWriter struct {

@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/raym33/ainative/internal/atomicfile"
 	"github.com/raym33/ainative/internal/initsys"
 	"github.com/raym33/ainative/internal/kmod"
 )
@@ -191,7 +192,7 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 		os.Remove(filepath.Join(opts.Out, ModelsDiskName)) // from an earlier build
 	}
 
-	err = writeAtomic(filepath.Join(opts.Out, m.Initramfs), func(w io.Writer) error {
+	err = atomicfile.Write(filepath.Join(opts.Out, m.Initramfs), 0o644, func(w io.Writer) error {
 		a := NewArchive(w)
 		must := func(err error) {
 			if err != nil && a.err == nil {
@@ -245,7 +246,7 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 		return nil, fmt.Errorf("copying the kernel: %w", err)
 	}
 	mb, _ := json.MarshalIndent(m, "", "  ")
-	if err := writeAtomic(filepath.Join(opts.Out, ManifestName), func(w io.Writer) error {
+	if err := atomicfile.Write(filepath.Join(opts.Out, ManifestName), 0o644, func(w io.Writer) error {
 		_, err := w.Write(append(mb, '\n'))
 		return err
 	}); err != nil {
@@ -385,39 +386,13 @@ func firstExisting(paths []string) string {
 	return ""
 }
 
-// writeAtomic writes a file through a temporary file in the same
-// directory, synced and renamed into place.
-func writeAtomic(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
 func copyFileAtomic(dst, src string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	return writeAtomic(dst, func(w io.Writer) error {
+	return atomicfile.Write(dst, 0o644, func(w io.Writer) error {
 		_, err := io.Copy(w, in)
 		return err
 	})
@@ -428,7 +403,7 @@ func copyFileAtomic(dst, src string) error {
 // concatenated archives in order, so the image itself is not rebuilt
 // for each `vm -c`.
 func WithCommand(dst, src, command string) error {
-	return writeAtomic(dst, func(w io.Writer) error {
+	return atomicfile.Write(dst, 0o644, func(w io.Writer) error {
 		in, err := os.Open(src)
 		if err != nil {
 			return err

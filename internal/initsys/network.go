@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
+
+	"github.com/raym33/ainative/internal/atomicfile"
 )
 
 // Network brings up loopback and configures the first Ethernet interface
@@ -164,7 +165,7 @@ func (n *Network) lease(ctx context.Context, link netlink.Link) (time.Duration, 
 		for _, ip := range dns {
 			fmt.Fprintf(&b, "nameserver %v\n", ip)
 		}
-		if err := writeFileAtomic("/etc/resolv.conf", []byte(b.String()), 0o644); err != nil {
+		if err := atomicfile.WriteBytes("/etc/resolv.conf", 0o644, []byte(b.String())); err != nil {
 			n.log.Warn("resolv.conf", "err", err)
 		}
 	}
@@ -177,31 +178,4 @@ func (n *Network) lease(ctx context.Context, link netlink.Link) (time.Duration, 
 	}
 	leaseTime := ack.IPAddressLeaseTime(time.Hour)
 	return max(leaseTime/2, 30*time.Second), nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it
-// and renames it over path, so readers never see a partial file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir, base := path[:strings.LastIndexByte(path, '/')+1], path[strings.LastIndexByte(path, '/')+1:]
-	f, err := os.CreateTemp(dir, "."+base+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
