@@ -87,7 +87,8 @@ func testService(name, mode string, record string) Service {
 	return Service{
 		Name:    name,
 		Command: []string{os.Args[0], "-test.run=^$"},
-		Env:     map[string]string{"INITSYS_CHILD": mode, "NAME": name, "RECORD": record},
+		// GORACE: a race-built child would otherwise sleep 1 s at exit.
+		Env:     map[string]string{"INITSYS_CHILD": mode, "NAME": name, "RECORD": record, "GORACE": "atexit_sleep_ms=0"},
 		Backoff: Backoff{Initial: Duration(20 * time.Millisecond), Max: Duration(80 * time.Millisecond)},
 	}
 }
@@ -211,11 +212,18 @@ func TestRestartWithBackoff(t *testing.T) {
 
 func TestBackoffResetsAfterStableRun(t *testing.T) {
 	svc := testService("x", "crash", "")
-	svc.Backoff = Backoff{Initial: Duration(time.Millisecond), Max: Duration(time.Hour), StableAfter: Duration(time.Nanosecond)}
+	svc.Backoff = Backoff{Initial: Duration(50 * time.Millisecond), Max: Duration(time.Hour), StableAfter: Duration(time.Nanosecond)}
 	s := startSupervisor(t, &Config{Services: []Service{svc}}, Options{})
-	// With the reset after every run, the delay stays 1 ms: many restarts
-	// happen quickly instead of the delay reaching minutes.
-	waitFor(t, "10 restarts", func() bool { return status(s, "x").Restarts >= 10 })
+	// With the reset after every run, the delay stays 50 ms and 8
+	// restarts take well under a second; doubling (50 ms, 100 ms, ...,
+	// 6.4 s) would need 12.75 s.
+	deadline := time.Now().Add(5 * time.Second)
+	for status(s, "x").Restarts < 8 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d restarts in 5 s: the back-off did not reset", status(s, "x").Restarts)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func TestDependencyOrderAndReverseShutdown(t *testing.T) {
@@ -448,3 +456,4 @@ func TestParseStat(t *testing.T) {
 		t.Error("parsed garbage")
 	}
 }
+
