@@ -339,6 +339,46 @@ func TestBoundedAllocation(t *testing.T) {
 	}
 }
 
+// TestBoundedAllocationOfClaims checks that counts the file announces but
+// does not hold (a metadata or tensor count, an array length, all within
+// the file's size but followed by an entry that breaks at once) cost no
+// memory: parsing allocates less than the file's size.
+func TestBoundedAllocationOfClaims(t *testing.T) {
+	le := binary.LittleEndian
+	const size = 4 << 20
+	header := func(nTensors, nKV uint64) []byte {
+		b := le.AppendUint32([]byte(Magic), 3)
+		b = le.AppendUint64(b, nTensors)
+		return le.AppendUint64(b, nKV)
+	}
+	array := func(typ ValueType, n uint64) []byte {
+		b := le.AppendUint64(header(0, 1), 1)
+		b = append(b, 'k')
+		b = le.AppendUint32(b, uint32(TypeArray))
+		b = le.AppendUint32(b, uint32(typ))
+		return le.AppendUint64(b, n)
+	}
+	absurd := le.AppendUint64(nil, 1<<62) // a length that breaks the first entry
+	for name, data := range map[string][]byte{
+		"metadata count": append(header(0, size/13), absurd...),
+		"tensor count":   append(header(size/32, 0), absurd...),
+		"string array":   append(array(TypeString, size/8), absurd...),
+		"nested array":   append(array(TypeArray, size/12), 0xff, 0xff, 0xff, 0xff),
+	} {
+		data = append(data, make([]byte, size)...)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := Parse(data)
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Fatalf("%s: parsed", name)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > uint64(len(data)) {
+			t.Errorf("%s: parsing %d bytes allocated %d (%v)", name, len(data), got, err)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add(encode(f, sampleBuilder(f)))
 	for _, data := range hostile(f) {

@@ -32,6 +32,14 @@ const maxDims = 4
 // maxNesting bounds arrays of arrays, so a hostile file cannot recurse deeply.
 const maxNesting = 4
 
+// maxPrealloc caps the capacity reserved for a count read from the file
+// before the entries it announces are read. The count is only known to fit
+// the file's size, and a parsed entry takes several times the bytes of its
+// encoding, so reserving for the count itself would let a small file claim
+// a large allocation. Real files have tens of keys and at most a few
+// thousand tensors; past the cap, append grows with what is really there.
+const maxPrealloc = 1 << 12
+
 // KV is one metadata entry.
 type KV struct {
 	Key   string
@@ -257,8 +265,8 @@ func (r *reader) file() (*File, error) {
 	}
 	f := &File{
 		Version:   version,
-		Metadata:  make([]KV, 0, nKV),
-		kv:        make(map[string]int, nKV),
+		Metadata:  make([]KV, 0, min(nKV, maxPrealloc)),
+		kv:        make(map[string]int, min(nKV, maxPrealloc)),
 		Alignment: DefaultAlignment,
 	}
 	for i := 0; i < nKV; i++ {
@@ -291,8 +299,8 @@ func (r *reader) file() (*File, error) {
 		f.Alignment = int(a)
 	}
 
-	f.Tensors = make([]TensorInfo, 0, nTensors)
-	f.tensors = make(map[string]int, nTensors)
+	f.Tensors = make([]TensorInfo, 0, min(nTensors, maxPrealloc))
+	f.tensors = make(map[string]int, min(nTensors, maxPrealloc))
 	for i := 0; i < nTensors; i++ {
 		t, err := r.tensorInfo(i)
 		if err != nil {
@@ -426,21 +434,24 @@ func (r *reader) array(key string, depth int) (Array, error) {
 	}
 	switch t {
 	case TypeString:
+		// Check every length before allocating: a string header takes
+		// twice the bytes of the shortest encoded string.
+		if err := r.checkStrings(key, n); err != nil {
+			return Array{}, err
+		}
 		s := make([]string, n)
 		for i := range s {
-			var ok bool
-			if s[i], ok = r.fastStr(); !ok {
-				_, err = r.str(fmt.Sprintf("%q[%d]", key, i))
-				return Array{}, err
-			}
+			s[i], _ = r.fastStr()
 		}
 		return Array{t, s}, nil
 	case TypeArray:
-		s := make([]Array, n)
-		for i := range s {
-			if s[i], err = r.array(key, depth+1); err != nil {
+		s := make([]Array, 0, min(n, maxPrealloc))
+		for range n {
+			sub, err := r.array(key, depth+1)
+			if err != nil {
 				return Array{}, err
 			}
+			s = append(s, sub)
 		}
 		return Array{t, s}, nil
 	case TypeBool:
@@ -481,6 +492,21 @@ func (r *reader) array(key string, depth int) (Array, error) {
 	default: // TypeFloat64
 		return Array{t, fill(n, func(i int) float64 { return math.Float64frombits(le.Uint64(b[8*i:])) })}, nil
 	}
+}
+
+// checkStrings checks that n strings follow, without reading them; the
+// error names the first one that runs past the end of the file.
+func (r *reader) checkStrings(key string, n int) error {
+	off := r.off
+	for i := range n {
+		if len(r.data)-off < 8 || binary.LittleEndian.Uint64(r.data[off:]) > uint64(len(r.data)-off-8) {
+			r.off = off // for the error's offset
+			_, err := r.str(fmt.Sprintf("%q[%d]", key, i))
+			return err
+		}
+		off += 8 + int(binary.LittleEndian.Uint64(r.data[off:]))
+	}
+	return nil
 }
 
 func fill[T any](n int, at func(int) T) []T {
