@@ -31,10 +31,12 @@ type Supervisor struct {
 	self     string
 	reaper   *Reaper
 
-	mu      sync.Mutex
-	started bool
-	stopped bool
-	cancel  context.CancelFunc
+	mu       sync.Mutex
+	started  bool
+	stopping bool               // Stop was called
+	stopped  chan struct{}      // closed when the first Stop has finished
+	stopErr  error              // its result, read after stopped is closed
+	cancel   context.CancelFunc // ends the services' goroutines
 }
 
 // Options configures a Supervisor; the zero value is usable.
@@ -110,11 +112,12 @@ func NewSupervisor(cfg *Config, opts Options) (*Supervisor, error) {
 		return nil, err
 	}
 	s := &Supervisor{
-		log:    opts.Logger,
-		byName: make(map[string]*service, len(order)),
-		env:    opts.Env,
-		self:   opts.Self,
-		reaper: opts.Reaper,
+		log:     opts.Logger,
+		byName:  make(map[string]*service, len(order)),
+		env:     opts.Env,
+		self:    opts.Self,
+		reaper:  opts.Reaper,
+		stopped: make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -175,19 +178,41 @@ func (s *Supervisor) Start(ctx context.Context) error {
 }
 
 // Stop stops the services in reverse start order: each gets SIGTERM (its
-// whole process group), then SIGKILL after its stop timeout. It returns
-// when all are stopped or ctx is done.
+// whole process group), then SIGKILL after its stop timeout. If ctx ends
+// first, the services still running are killed at once, without waiting,
+// and Stop returns ctx's error: nothing outlives the supervisor. Every
+// call returns only once the services are stopped (or its ctx is done),
+// so a Shutdown racing a cancelled context does not return early.
 func (s *Supervisor) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	if !s.started || s.stopped {
+	if !s.started {
 		s.mu.Unlock()
 		return nil
 	}
-	s.stopped = true
+	first := !s.stopping
+	s.stopping = true
 	s.mu.Unlock()
-	defer s.cancel()
+	if first {
+		s.stopErr = s.stopAll(ctx)
+		s.cancel()
+		close(s.stopped)
+		return s.stopErr
+	}
+	select {
+	case <-s.stopped:
+		return s.stopErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Supervisor) stopAll(ctx context.Context) error {
 	for i := len(s.services) - 1; i >= 0; i-- {
 		if err := s.stopService(ctx, s.services[i]); err != nil {
+			for _, svc := range s.services[:i+1] {
+				svc.stopMu.Do(func() { close(svc.stop) })
+				svc.signal(syscall.SIGKILL)
+			}
 			return err
 		}
 	}
@@ -198,7 +223,6 @@ func (s *Supervisor) stopService(ctx context.Context, svc *service) error {
 	svc.stopMu.Do(func() { close(svc.stop) })
 	timeout := time.Duration(svc.cfg.StopTimeout)
 	if svc.signal(syscall.SIGTERM) {
-		svc.setState(StateStopping)
 		s.log.Info("stopping service", "service", svc.cfg.Name)
 	}
 	t := time.NewTimer(timeout)
@@ -280,12 +304,17 @@ func (svc *service) setState(st State) {
 }
 
 // signal sends sig to the service's process group; it reports whether a
-// process was running.
+// process was running. SIGTERM marks the service stopping, under the
+// same lock, so the state cannot overwrite the "stopped" of a process
+// that exits at once.
 func (svc *service) signal(sig syscall.Signal) bool {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	if svc.proc == nil {
 		return false
+	}
+	if sig == syscall.SIGTERM {
+		svc.state = StateStopping
 	}
 	// Every service runs in its own process group (Setpgid or Setsid), so
 	// the negative pid reaches the children it started too.
@@ -395,6 +424,11 @@ func (s *Supervisor) runOnce(ctx context.Context, svc *service, log *slog.Logger
 	svc.mu.Unlock()
 	svc.upOnce.Do(func() { close(svc.up) })
 	log.Info("service started", "pid", pid)
+	if svc.stopping() {
+		// Stop came while the process was starting and found no
+		// process to signal (it closes stop before it looks).
+		svc.signal(syscall.SIGTERM)
+	}
 
 	err = cmd.Wait()
 	if s.reaper != nil {

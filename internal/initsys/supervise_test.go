@@ -2,9 +2,11 @@ package initsys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -457,3 +459,92 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
+// A Stop that comes while the service's process is being started must
+// still reach it with SIGTERM, not leave it to the SIGKILL after the stop
+// timeout.
+func TestStopRightAfterStart(t *testing.T) {
+	checkGoroutines(t)
+	for range 20 {
+		svc := testService("a", "serve", "")
+		svc.StopTimeout = Duration(5 * time.Second)
+		s, err := NewSupervisor(&Config{Services: []Service{svc}}, Options{Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
+		begin := time.Now()
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(begin); d > 2*time.Second {
+			t.Fatalf("Stop took %v: the service missed SIGTERM and waited for SIGKILL", d)
+		}
+	}
+}
+
+// A second Stop (Shutdown while a cancelled context is already stopping
+// the services) returns only once the services are stopped.
+func TestConcurrentStopWaits(t *testing.T) {
+	checkGoroutines(t)
+	rec := filepath.Join(t.TempDir(), "events")
+	svc := testService("stubborn", "stubborn", rec)
+	svc.StopTimeout = Duration(300 * time.Millisecond)
+	s, err := NewSupervisor(&Config{Services: []Service{svc}}, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "running", func() bool { return len(readEvents(t, rec)) == 1 })
+	pid := status(s, "stubborn").PID
+	first := make(chan error, 1)
+	go func() { first <- s.Stop(context.Background()) }()
+	waitFor(t, "stopping", func() bool { return status(s, "stubborn").State == StateStopping })
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("second Stop returned while process %d was still alive", pid)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// When Stop runs out of time, what is still running is killed rather
+// than left behind.
+func TestStopDeadlineKillsTheRest(t *testing.T) {
+	checkGoroutines(t)
+	rec := filepath.Join(t.TempDir(), "events")
+	a := testService("a", "stubborn", rec)
+	b := testService("b", "stubborn", rec)
+	a.StopTimeout, b.StopTimeout = Duration(time.Minute), Duration(time.Minute)
+	s, err := NewSupervisor(&Config{Services: []Service{a, b}}, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "running", func() bool { return len(readEvents(t, rec)) == 2 })
+	pids := []int{status(s, "a").PID, status(s, "b").PID}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := s.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Stop = %v, want the deadline's error", err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	if err := s.Wait(wctx); err != nil {
+		t.Fatalf("services still running after Stop's deadline: %v", err)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("process %d still alive", pid)
+		}
+	}
+}
