@@ -334,7 +334,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 
 	var status *int
 	if commandMode {
-		st := sys.runCommand(ctx, reaper, string(command))
+		st := sys.runCommandOnSerial(ctx, reaper, string(command))
 		status = &st
 	} else {
 		reboot = <-requests
@@ -452,15 +452,21 @@ func (sys *System) loadModules() {
 	sys.log.Info("kernel modules loaded", "modules", len(names), "took", time.Since(begin).Round(time.Millisecond))
 }
 
-// runCommand runs the command of command mode in the shell, with its
-// output on the dedicated serial ports, and returns its status.
-func (sys *System) runCommand(ctx context.Context, reaper *Reaper, src string) int {
+// runCommandOnSerial runs the command of command mode with its output
+// on the dedicated serial ports, and returns its status.
+func (sys *System) runCommandOnSerial(ctx context.Context, reaper *Reaper, src string) int {
 	stdout := openRawTTY(CommandStdout, os.Stderr)
 	stderr := openRawTTY(CommandStderr, stdout)
 	defer func() {
 		drain(stdout)
 		drain(stderr)
 	}()
+	return runCommand(ctx, reaper, src, stdout, stderr)
+}
+
+// runCommand runs src in the shell (this binary's sh) and returns its
+// status as a shell reports it.
+func runCommand(ctx context.Context, reaper *Reaper, src string, stdout, stderr io.Writer) int {
 	self, err := os.Executable()
 	if err != nil {
 		self = "/init"
@@ -475,13 +481,23 @@ func (sys *System) runCommand(ctx context.Context, reaper *Reaper, src string) i
 	}
 	err = cmd.Wait()
 	reaper.forget(cmd.Process.Pid)
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
+	if cmd.ProcessState == nil {
+		fmt.Fprintf(stderr, "ainative: %v\n", err)
 	}
-	if err != nil && cmd.ProcessState == nil {
+	return shellStatus(cmd.ProcessState)
+}
+
+// shellStatus is a finished process's status as a shell reports it: the
+// exit code, 128+N after signal N, and 127 when there is no state (Wait
+// failed).
+func shellStatus(ps *os.ProcessState) int {
+	if ps == nil {
 		return 127
 	}
-	return cmd.ProcessState.ExitCode()
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
 }
 
 // openRawTTY opens a serial port in raw mode, so that the bytes the

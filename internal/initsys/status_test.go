@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -158,5 +159,31 @@ func TestSafelyRecovers(t *testing.T) {
 	safely(log, "test", func() { panic("boom") })
 	if !strings.Contains(logged.String(), "recovered from panic") || !strings.Contains(logged.String(), "boom") {
 		t.Errorf("log = %q", logged.String())
+	}
+}
+
+// runCommand runs the test binary as its shell: INITSYS_CHILD makes it
+// the child of the given mode (see TestMain) instead.
+func TestRunCommandStatus(t *testing.T) {
+	r := NewReaper()
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
+	t.Setenv("INITSYS_CHILD", "crash")
+	var out strings.Builder
+	if st := runCommand(context.Background(), r, "ignored", &out, &out); st != 3 {
+		t.Errorf("status %d, want the command's 3", st)
+	}
+	if !strings.Contains(out.String(), "crashing") {
+		t.Errorf("output %q", out.String())
+	}
+	t.Setenv("INITSYS_CHILD", "stubborn")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if st := runCommand(ctx, r, "ignored", &out, &out); st != 128+int(syscall.SIGKILL) {
+		t.Errorf("killed command: status %d, want %d", st, 128+int(syscall.SIGKILL))
+	}
+	// No process state (Wait failed): a status, not a nil dereference
+	// that would leave PID 1 reaping forever instead of powering off.
+	if st := shellStatus(nil); st != 127 {
+		t.Errorf("no state: status %d, want 127", st)
 	}
 }
