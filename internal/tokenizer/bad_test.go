@@ -136,6 +136,37 @@ func TestInvalidUTF8(t *testing.T) {
 	}
 }
 
+// withToken returns a BPE vocabulary with one more normal token, text.
+func withToken(text string) []kv {
+	e := bpeEntries("qwen2")
+	for i := range e {
+		switch e[i].key {
+		case keyTokens:
+			e[i].val = append(append([]string(nil), e[i].val.([]string)...), text)
+		case keyTokenType:
+			e[i].val = append(append([]int32(nil), e[i].val.([]int32)...), 1)
+		}
+	}
+	return e
+}
+
+// TestUnmappedBPEToken: a normal BPE token with a code point outside
+// GPT-2's byte mapping decodes as llama.cpp's llama_decode_text renders
+// it, and a token made to blow that rendering up is refused.
+func TestUnmappedBPEToken(t *testing.T) {
+	tk := fromEntries(t, withToken("a b"))
+	id := int32(tk.VocabSize() - 1)
+	if got, want := string(tk.Piece(id)), "a[UNK_BYTE_0x20a b]b"; got != want {
+		t.Errorf("piece of %q = %q, want %q", tk.Text(id), got, want)
+	}
+	// Each of the n code points repeats the whole token: n² bytes, 50 MB
+	// here from a 12 kB token.
+	_, err := FromGGUF(ggufFile(t, withToken(strings.Repeat("€", 4000))...))
+	if err == nil || !strings.Contains(err.Error(), "not byte-level BPE text") {
+		t.Errorf("crafted token: %v", err)
+	}
+}
+
 // TestOutOfRangeIDs: decoding ids outside the vocabulary yields nothing.
 func TestOutOfRangeIDs(t *testing.T) {
 	for _, tk := range []*Tokenizer{fromEntries(t, spmEntries()), fromEntries(t, bpeEntries("llama-bpe"))} {

@@ -24,6 +24,7 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -344,7 +345,9 @@ func load(f *gguf.File) (*Tokenizer, error) {
 	})
 	t.specials.build(t)
 
-	t.buildPieces()
+	if err := t.buildPieces(); err != nil {
+		return nil, err
+	}
 
 	// Jina v2's <mask> takes the whitespace before it.
 	if pre == "jina-v2-de" || pre == "jina-v2-es" || pre == "jina-v2-code" {
@@ -482,39 +485,58 @@ func (t *Tokenizer) loadMerges(f *gguf.File) error {
 
 // buildPieces renders every token to bytes once, as llama.cpp's
 // token-to-piece cache does (with special tokens rendered).
-func (t *Tokenizer) buildPieces() {
+//
+// Rendering may not take more than twice the vocabulary's own size plus
+// 16 MiB. Real vocabularies shrink when rendered; only byte-level BPE
+// tokens with code points outside GPT-2's byte mapping grow, because
+// llama.cpp renders each such code point followed by the token's whole
+// text (see appendByteDecoded), so a crafted token of n of them would
+// otherwise cost about n² bytes.
+func (t *Tokenizer) buildPieces() error {
 	t.pieceAt = make([]uint32, len(t.tokens)+1)
 	size := 0
 	for _, s := range t.tokens {
 		size += len(s)
 	}
+	limit := min(2*size+16<<20, math.MaxUint32)
 	t.pieces = make([]byte, 0, size)
 	for id, s := range t.tokens {
 		a := t.attrs[id]
+		ok := true
 		switch {
 		case a&(attrUnknown|attrControl|attrUserDefined) != 0:
 			t.pieces = append(t.pieces, s...)
 		case a&attrNormal != 0 && t.model == SentencePiece:
 			t.pieces = append(t.pieces, strings.ReplaceAll(s, "▁", " ")...)
 		case a&attrNormal != 0: // BPE
-			t.pieces = appendByteDecoded(t.pieces, s)
+			t.pieces, ok = appendByteDecoded(t.pieces, s, limit)
 		case a&attrByte != 0 && t.model == SentencePiece:
 			t.pieces = append(t.pieces, tokenByte(s))
 		}
+		if !ok || len(t.pieces) > limit {
+			return fmt.Errorf("%s[%d] %.40q... is not byte-level BPE text: the decoded vocabulary would exceed %d bytes",
+				keyTokens, id, s, limit)
+		}
 		t.pieceAt[id+1] = uint32(len(t.pieces))
 	}
+	return nil
 }
 
 // appendByteDecoded undoes GPT-2's byte-to-code-point mapping. A code
 // point outside the mapping is kept in the form llama.cpp's
-// llama_decode_text gives it.
-func appendByteDecoded(b []byte, s string) []byte {
+// llama_decode_text gives it: "[UNK_BYTE_0x" and its UTF-8 bytes in hex,
+// then all of s and "]". It reports false, and stops, where that would
+// make b longer than limit.
+func appendByteDecoded(b []byte, s string, limit int) ([]byte, bool) {
 	for i := 0; i < len(s); {
 		r, n := decodeRune(s, i)
 		i += n
 		if c, ok := runeToByte[r]; ok {
 			b = append(b, c)
 			continue
+		}
+		if len(b)+len("[UNK_BYTE_0x]")+2*n+len(s) > limit {
+			return b, false
 		}
 		b = append(b, "[UNK_BYTE_0x"...)
 		for _, c := range appendRune(nil, r) {
@@ -523,7 +545,7 @@ func appendByteDecoded(b []byte, s string) []byte {
 		b = append(b, s...)
 		b = append(b, ']')
 	}
-	return b
+	return b, true
 }
 
 // tokenByte parses the byte of a <0xNN> token like llama.cpp (strtol on the
