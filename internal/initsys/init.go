@@ -256,7 +256,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	p, err := parseCmdline(string(cmdline))
 	if err != nil {
-		return failure(err)
+		sys.log.Error("boot parameters ignored", "err", err)
 	}
 	*params = p
 	quietConsole(string(cmdline))

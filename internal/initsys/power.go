@@ -2,6 +2,7 @@ package initsys
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -36,29 +37,34 @@ type bootParams struct {
 	modelsDisk string // block device holding the SquashFS models disk
 }
 
-// parseCmdline reads ainative.exitport=PORT and ainative.hostname=NAME
-// from a kernel command line.
+// parseCmdline reads the ainative.* parameters of a kernel command line.
+// A malformed one is left out and reported in the error, with the others
+// still returned: a typo in a boot parameter must not keep the machine
+// from booting to a console.
 func parseCmdline(cmdline string) (bootParams, error) {
 	var p bootParams
+	var errs []error
 	for _, f := range strings.Fields(cmdline) {
 		k, v, _ := strings.Cut(f, "=")
 		switch k {
 		case "ainative.exitport":
 			port, err := strconv.ParseInt(v, 0, 32)
 			if err != nil || port <= 0 || port > 0xffff {
-				return p, fmt.Errorf("kernel command line: ainative.exitport=%q is not an I/O port", v)
+				errs = append(errs, fmt.Errorf("kernel command line: ainative.exitport=%q is not an I/O port", v))
+				continue
 			}
 			p.exitPort = port
 		case "ainative.hostname":
 			p.hostname = v
 		case ModelsDiskParam:
 			if !strings.HasPrefix(v, "/dev/") || strings.Contains(v, "..") {
-				return p, fmt.Errorf("kernel command line: %s=%q is not a /dev path", ModelsDiskParam, v)
+				errs = append(errs, fmt.Errorf("kernel command line: %s=%q is not a /dev path", ModelsDiskParam, v))
+				continue
 			}
 			p.modelsDisk = v
 		}
 	}
-	return p, nil
+	return p, errors.Join(errs...)
 }
 
 // writeExitPort writes value to the isa-debug-exit port through /dev/port

@@ -110,8 +110,10 @@ func TestParseCmdline(t *testing.T) {
 	if err != nil || p.exitPort != 0xf4 || p.hostname != "box" || p.modelsDisk != "/dev/vda" {
 		t.Errorf("%+v %v", p, err)
 	}
-	if _, err := parseCmdline("ainative.exitport=banana"); err == nil || !strings.Contains(err.Error(), `ainative.exitport="banana"`) {
-		t.Errorf("err = %v", err)
+	// A bad parameter is reported and left out; the others still count.
+	p, err = parseCmdline("ainative.exitport=banana ainative.hostname=box")
+	if err == nil || !strings.Contains(err.Error(), `ainative.exitport="banana"`) || p.hostname != "box" || p.exitPort != 0 {
+		t.Errorf("%+v, err = %v", p, err)
 	}
 	if _, err := parseCmdline("ainative.models=vda"); err == nil {
 		t.Error("models disk outside /dev accepted")
