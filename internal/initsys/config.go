@@ -12,8 +12,9 @@ import (
 )
 
 // Config is the declarative service configuration: the file
-// /etc/ainative/services.json in the image, or the built-in default plus an
-// optional file for `ainative up`. Example:
+// /etc/ainative/services.json in the image (ImageConfig when it is
+// missing), or for `ainative up` HostConfig or the file of --config.
+// Example:
 //
 //	{"services": [
 //	  {"name": "console-ttyS0", "command": ["ainative", "sh", "--login"],

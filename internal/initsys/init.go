@@ -20,6 +20,7 @@
 package initsys
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -260,7 +261,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	}
 	*params = p
 	quietConsole(string(cmdline))
-	host := cmp(p.hostname, "ainative")
+	host := cmp.Or(p.hostname, "ainative")
 	if err := unix.Sethostname([]byte(host)); err != nil {
 		sys.log.Warn("hostname", "err", err)
 	}
@@ -364,13 +365,6 @@ func quietConsole(cmdline string) {
 		}
 	}
 	_ = os.WriteFile("/proc/sys/kernel/printk", []byte("4"), 0)
-}
-
-func cmp(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // usableServices drops console services whose terminal does not exist

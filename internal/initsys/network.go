@@ -16,7 +16,7 @@ import (
 )
 
 // Network brings up loopback and configures the first Ethernet interface
-// by DHCP, renewing the lease in the background. Its Addrs feed the
+// by DHCP, renewing the lease in the background. Its Status feeds the
 // status page.
 type Network struct {
 	log *slog.Logger

@@ -1,7 +1,6 @@
 package initsys
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -75,9 +74,7 @@ func writeExitPort(port int64, value byte) error {
 		return err
 	}
 	defer f.Close()
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], uint32(value))
-	_, err = f.WriteAt(b[:1], port)
+	_, err = f.WriteAt([]byte{value}, port)
 	return err
 }
 

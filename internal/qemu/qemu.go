@@ -12,6 +12,7 @@
 package qemu
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -255,7 +256,7 @@ type VM struct {
 // Start starts QEMU. Forwards with Host 0 get a free port first (written
 // back into c.Forwards).
 func Start(ctx context.Context, c *Config) (*VM, error) {
-	bin, err := Binary(cmp(c.Arch, "amd64"))
+	bin, err := Binary(cmp.Or(c.Arch, "amd64"))
 	if err != nil {
 		return nil, err
 	}
@@ -408,11 +409,4 @@ func goArch() string {
 		return "arm64"
 	}
 	return ""
-}
-
-func cmp(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
