@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -29,6 +30,9 @@ type BenchResult struct {
 // tokens. A phase with zero tokens is skipped.
 func (m *Model) Bench(ctx context.Context, o BenchOptions) (BenchResult, error) {
 	var r BenchResult
+	if o.PromptTokens < 0 || o.DecodeTokens < 0 {
+		return r, fmt.Errorf("model: bench of %d prompt and %d decode tokens: counts must not be negative", o.PromptTokens, o.DecodeTokens)
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	tokens := make([]int32, max(o.PromptTokens, o.DecodeTokens))
 	for i := range tokens {

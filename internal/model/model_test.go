@@ -205,6 +205,25 @@ func TestForwardErrors(t *testing.T) {
 	}
 }
 
+func TestBench(t *testing.T) {
+	m := load(t, tiny(t, "llama", "Q4_0"), model.Options{ContextLength: 16, Threads: 2})
+	r, err := m.Bench(context.Background(), model.BenchOptions{PromptTokens: 8, DecodeTokens: 4, Reps: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.PromptAll) != 2 || len(r.DecodeAll) != 2 || !(r.PromptTokS > 0) || !(r.DecodeTokS > 0) {
+		t.Errorf("bench result %+v", r)
+	}
+	for _, o := range []model.BenchOptions{{PromptTokens: -1, DecodeTokens: -1}, {PromptTokens: -8, DecodeTokens: 4}} {
+		if _, err := m.Bench(context.Background(), o); err == nil || !strings.Contains(err.Error(), "negative") {
+			t.Errorf("Bench(%+v): %v", o, err)
+		}
+	}
+	if _, err := m.Bench(context.Background(), model.BenchOptions{PromptTokens: 17}); !errors.Is(err, model.ErrContextFull) {
+		t.Errorf("prompt longer than the context: %v", err)
+	}
+}
+
 func maxAbsDiff(a, b []float32) float64 {
 	var d float64
 	for i := range a {
