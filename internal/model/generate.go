@@ -27,10 +27,11 @@ func (r StopReason) String() string {
 	return fmt.Sprintf("StopReason(%d)", int(r))
 }
 
-// Generate runs the decoding loop: it feeds prompt (which may be empty
-// when seq already holds the context), then repeatedly asks next to pick
-// a token from the logits of the last position, hands it to emit and
-// feeds it back as a single-token step through the KV cache. It stops
+// Generate runs the decoding loop: it feeds prompt after what seq holds,
+// then repeatedly asks next to pick a token from the logits of the last
+// position, hands it to emit and feeds it back as a single-token step
+// through the KV cache. The prompt needs at least one token, since a
+// sequence keeps no logits: to continue a sequence, feed its next token. It stops
 // after maxTokens tokens (< 0: no limit), when emit returns true, or when
 // the context is full. The logits slice passed to next is reused between
 // steps.
