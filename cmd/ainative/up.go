@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/raym33/ainative/internal/initsys"
 	"github.com/raym33/ainative/internal/shell"
@@ -40,22 +41,46 @@ commands from it.`,
 					return err
 				}
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
-			defer stop()
+			// SIGTERM and SIGHUP stop the services, and must end up even
+			// while the shell waits for a line, which no signal
+			// interrupts: the shell's goroutine is left to the exit.
+			sigs := make(chan os.Signal, 1)
+			signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
+			defer signal.Stop(sigs)
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
 			sys, err := initsys.StartHost(ctx, initsys.HostOptions{Config: cfg, StatusAddr: statusAddr, Socket: socket})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "ainative up: %d service(s); status http://%s/ ; 'ainative logs' shows the supervisor's log; exit to stop\n",
-				len(cfg.Services), statusAddr)
-			os.Setenv(initsys.SocketEnv, socket) // for `ainative logs` in the shell
-			sh, err := shell.New(shellOptions(cmd))
-			if err == nil {
-				err = sh.Interactive(ctx, os.Stdin)
+			msg := fmt.Sprintf("ainative up: %d service(s)", len(cfg.Services))
+			if statusAddr != "" {
+				msg += fmt.Sprintf("; status http://%s/", statusAddr)
 			}
-			status := shell.Status(err)
-			stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
+			fmt.Fprintln(os.Stderr, msg+"; 'ainative logs' shows the supervisor's log; exit to stop")
+			os.Setenv(initsys.SocketEnv, socket) // for `ainative logs` in the shell
+			if st, err := term.GetState(int(os.Stdin.Fd())); err == nil {
+				// The shell may be left in raw mode by a signal.
+				defer term.Restore(int(os.Stdin.Fd()), st)
+			}
+			shellDone := make(chan int, 1)
+			go func() {
+				sh, err := shell.New(shellOptions(cmd))
+				if err == nil {
+					err = sh.Interactive(ctx, os.Stdin)
+				}
+				shellDone <- shell.Status(err)
+			}()
+			var status int
+			select {
+			case status = <-shellDone:
+			case sig := <-sigs:
+				fmt.Fprintf(os.Stderr, "\nainative up: %v; stopping the services\n", sig)
+				status = 128 + int(sig.(syscall.Signal))
+			}
+			cancel()
+			stopCtx, stopCancel := context.WithTimeout(context.Background(), time.Minute)
+			defer stopCancel()
 			if err := sys.Shutdown(stopCtx); err != nil {
 				return fmt.Errorf("stopping services: %w", err)
 			}
