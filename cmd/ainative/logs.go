@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,9 +57,12 @@ VM's forwarded status port from the host).`,
 			}
 			defer resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 				var e struct{ Error string }
-				json.NewDecoder(resp.Body).Decode(&e)
-				return fmt.Errorf("%s", e.Error)
+				if json.Unmarshal(body, &e) == nil && e.Error != "" {
+					return errors.New(e.Error)
+				}
+				return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
 			}
 			var logs initsys.LogsResponse
 			if err := json.NewDecoder(resp.Body).Decode(&logs); err != nil {
