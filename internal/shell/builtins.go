@@ -53,7 +53,7 @@ func init() {
 	}
 }
 
-// flags parses args with the given flag set, reporting errors as usage.
+// parse parses args with the given flag set, reporting errors as usage.
 func parse(e *Env, fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(e.Stderr)
 	if err := fs.Parse(args); err != nil {
@@ -136,6 +136,14 @@ func cp(e *Env, args []string) error {
 	fi, err := in.Stat()
 	if err != nil {
 		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a directory (cp copies files)", args[0])
+	}
+	// Opening dst truncates it: if it is src, that would destroy the
+	// data before reading it.
+	if dfi, err := os.Stat(dst); err == nil && os.SameFile(fi, dfi) {
+		return fmt.Errorf("%s and %s are the same file", args[0], args[1])
 	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
 	if err != nil {

@@ -75,6 +75,17 @@ rm -f nothing-here && echo rm-f-ok
 	if !strings.HasPrefix(out, "-rw") || !strings.HasSuffix(out, " f\n") {
 		t.Errorf("ls -l = %q", out)
 	}
+	// cp onto itself must not truncate the file it reads.
+	out, errOut, st = run(t, `echo keep > k; cp k k; cp k .; cat k`, Options{Dir: dir})
+	if out != "keep\n" || !strings.Contains(errOut, "same file") {
+		t.Errorf("cp onto itself: out %q, stderr %q, status %d", out, errOut, st)
+	}
+	if _, errOut, st = run(t, `mkdir -p d; cp d e`, Options{Dir: dir}); st == 0 || !strings.Contains(errOut, "is a directory") {
+		t.Errorf("cp of a directory: stderr %q, status %d", errOut, st)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "e")); err == nil {
+		t.Error("cp of a directory left an empty file behind")
+	}
 	_, errOut, st = run(t, `cat /nonexistent`, Options{})
 	if st != 1 || !strings.Contains(errOut, "/nonexistent") {
 		t.Errorf("cat missing file: %d %q", st, errOut)
