@@ -90,12 +90,16 @@ func tail(e *Env, args []string) error {
 		return usage(e, "tail [-n N] [FILE...]")
 	}
 	return eachInput(e, "tail", fs.Args(), func(_ string, r io.Reader) error {
-		// A ring of the last n lines: memory stays bounded by n, whatever
-		// the length of the input.
-		ring := make([]string, *n)
+		// A ring of the last n lines, grown as lines arrive: memory
+		// stays bounded by both n and the input, whatever n asks.
+		var ring []string
 		count := 0
 		err := lines(r, func(line []byte) bool {
-			if *n > 0 {
+			switch {
+			case *n == 0:
+			case len(ring) < *n:
+				ring = append(ring, string(line))
+			default:
 				ring[count%*n] = string(line)
 			}
 			count++

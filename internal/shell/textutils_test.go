@@ -3,6 +3,7 @@ package shell
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -39,5 +40,23 @@ func TestTextUtilities(t *testing.T) {
 		if out != c.want || st != c.status {
 			t.Errorf("%s: got %q status %d, want %q status %d", c.script, out, st, c.want, c.status)
 		}
+	}
+}
+
+// tail keeps at most as many lines as the input has, whatever -n asks.
+func TestTailMemoryFollowsInput(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("a\nb\nc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	out, _, st := run(t, "tail -n 16777216 f", Options{Dir: dir})
+	runtime.ReadMemStats(&after)
+	if out != "a\nb\nc\n" || st != 0 {
+		t.Errorf("got %q status %d", out, st)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+		t.Errorf("tail -n 16777216 of a 3-line file allocated %d MiB", n>>20)
 	}
 }
