@@ -94,6 +94,20 @@ func (s sysFS) readInt(name string) (int64, error) {
 	return n, nil
 }
 
+// meminfo reads and parses a meminfo file (the system's or a NUMA
+// node's); see parseMeminfo.
+func (s sysFS) meminfo(name string) (map[string]int64, error) {
+	b, err := s.read(name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseMeminfo(b)
+	if err != nil {
+		return nil, s.wrap(name, err)
+	}
+	return m, nil
+}
+
 // readLink returns the target of a symbolic link such as a device's
 // driver link.
 func (s sysFS) readLink(name string) (string, error) {

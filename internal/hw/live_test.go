@@ -36,6 +36,9 @@ func TestLive(t *testing.T) {
 	if e := info.EffectiveMemory(); e <= 0 || e > info.Memory.Total {
 		t.Errorf("effective memory = %d of %d", e, info.Memory.Total)
 	}
+	if mi, err := hw.Meminfo(); err != nil || mi["MemTotal"] != info.Memory.Total {
+		t.Errorf("Meminfo: MemTotal %d, %v; Discover says %d", mi["MemTotal"], err, info.Memory.Total)
+	}
 	for _, w := range info.Warnings {
 		t.Logf("warning: %s", w)
 	}

@@ -35,12 +35,17 @@ func (m Memory) Effective() int64 {
 	return avail
 }
 
+// Meminfo reads the live system's /proc/meminfo: bytes by key
+// ("MemTotal", "MemAvailable", "Cached", ...), and plain counts for the
+// keys without a unit ("HugePages_Total").
+func Meminfo() (map[string]int64, error) {
+	return newSysFS("/").meminfo("proc/meminfo")
+}
+
 func detectMemory(s sysFS, cg *cgroups, warn func(error)) Memory {
 	var m Memory
-	if b, err := s.read("proc/meminfo"); err != nil {
+	if mi, err := s.meminfo("proc/meminfo"); err != nil {
 		warn(err)
-	} else if mi, err := parseMeminfo(b); err != nil {
-		warn(s.wrap("proc/meminfo", err))
 	} else {
 		m.Total, m.Available = mi["MemTotal"], mi["MemAvailable"]
 	}

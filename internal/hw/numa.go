@@ -31,10 +31,8 @@ func detectNUMA(s sysFS, warn func(error)) []NUMANode {
 		} else if n.CPUs, err = ParseCPUList(l); err != nil {
 			warn(s.wrap(nodeDir+"cpulist", err))
 		}
-		if b, err := s.read(nodeDir + "meminfo"); err != nil {
+		if mi, err := s.meminfo(nodeDir + "meminfo"); err != nil {
 			warn(err)
-		} else if mi, err := parseMeminfo(b); err != nil {
-			warn(s.wrap(nodeDir+"meminfo", err))
 		} else {
 			n.MemTotalBytes = mi["MemTotal"]
 		}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/raym33/ainative/internal/hw"
 )
 
 // StatusPort is the TCP port of the status page inside the image;
@@ -173,25 +175,8 @@ func uptimeSeconds() float64 {
 	return float64(info.Uptime)
 }
 
+// readMemory reads /proc/meminfo; zeros when it cannot.
 func readMemory() MemoryStatus {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return MemoryStatus{}
-	}
-	var m MemoryStatus
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseUint(f[0], 10, 64)
-		switch k {
-		case "MemTotal":
-			m.TotalKiB = n
-		case "MemAvailable":
-			m.AvailableKiB = n
-		}
-	}
-	return m
+	m, _ := hw.Meminfo()
+	return MemoryStatus{TotalKiB: uint64(m["MemTotal"] >> 10), AvailableKiB: uint64(m["MemAvailable"] >> 10)}
 }

@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"mvdan.cc/sh/v3/interp"
+
+	"github.com/raym33/ainative/internal/hw"
 )
 
 // builtin is one utility: a one-line summary for `help` and its body.
@@ -195,40 +197,19 @@ func dmesg(e *Env, args []string) error {
 	return nil
 }
 
-// meminfo reads /proc/meminfo into kibibytes by key.
-func meminfo() (map[string]uint64, error) {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]uint64)
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) > 0 {
-			n, _ := strconv.ParseUint(f[0], 10, 64)
-			m[k] = n
-		}
-	}
-	return m, nil
-}
-
 func free(e *Env, args []string) error {
 	fs := newFlags("free")
 	mib := fs.Bool("m", false, "show MiB")
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	m, err := meminfo()
+	m, err := hw.Meminfo()
 	if err != nil {
 		return err
 	}
-	div := uint64(1)
+	div := int64(1 << 10)
 	if *mib {
-		div = 1024
+		div = 1 << 20
 	}
 	total, free, avail := m["MemTotal"], m["MemFree"], m["MemAvailable"]
 	buffCache := m["Buffers"] + m["Cached"] + m["SReclaimable"]
@@ -236,7 +217,7 @@ func free(e *Env, args []string) error {
 	w := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "\ttotal\tused\tfree\tshared\tbuff/cache\tavailable\t")
 	fmt.Fprintf(w, "Mem:\t%d\t%d\t%d\t%d\t%d\t%d\t\n", total/div, used/div, free/div, m["Shmem"]/div, buffCache/div, avail/div)
-	fmt.Fprintf(w, "Swap:\t%d\t%d\t%d\t\t\t\t\n", m["SwapTotal"]/div, (m["SwapTotal"]-m["SwapFree"])/div, m["SwapFree"]/div)
+	fmt.Fprintf(w, "Swap:\t%d\t%d\t%d\t\t\t\t\n", m["SwapTotal"]/div, max(m["SwapTotal"]-m["SwapFree"], 0)/div, m["SwapFree"]/div)
 	return w.Flush()
 }
 

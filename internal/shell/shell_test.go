@@ -115,6 +115,23 @@ func TestSystemUtilities(t *testing.T) {
 	}
 }
 
+func TestFreeMatchesMeminfo(t *testing.T) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Skip(err)
+	}
+	var totalKiB string
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			totalKiB = strings.TrimSuffix(strings.TrimSpace(v), " kB")
+		}
+	}
+	out, _, st := run(t, "free", Options{})
+	if f := strings.Fields(strings.Split(out, "\n")[1]); st != 0 || len(f) < 2 || f[0] != "Mem:" || f[1] != totalKiB {
+		t.Errorf("free = %q, status %d; MemTotal is %s kB", out, st, totalKiB)
+	}
+}
+
 func TestPoweroffRefusedOutsidePID1(t *testing.T) {
 	_, errOut, st := run(t, "poweroff", Options{Env: []string{"PATH=/usr/bin:/bin"}})
 	if st != 1 || !strings.Contains(errOut, "not running under ainative as PID 1") {
