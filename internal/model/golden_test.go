@@ -102,7 +102,6 @@ func maxDiff(a, b []float32) float64 {
 // through the KV cache, by the same Generate loop as `ainative generate`.
 func TestGolden(t *testing.T) {
 	dir, ms := loadManifests(t)
-	var summary []string
 	for _, mf := range ms {
 		name := strings.TrimSuffix(mf.ModelFile, ".gguf")
 		t.Run(name, func(t *testing.T) {
@@ -174,7 +173,6 @@ func TestGolden(t *testing.T) {
 			}
 			t.Logf("%s: max |logit diff| batch %.2e, greedy %.2e (tolerance %.0e); greedy argmax = llama.cpp's at %d/%d steps",
 				name, batchDiff, greedyDiff, tol, same, len(mf.GreedyContinuation))
-			summary = append(summary, name)
 			if batchDiff > tol || greedyDiff > tol {
 				t.Errorf("max |logit diff| batch %.3e, greedy %.3e > %.0e", batchDiff, greedyDiff, tol)
 			}

@@ -73,7 +73,7 @@ func TestTopP(t *testing.T) {
 	if c[2] != 0 || c[3] != 0 || c[0] == 0 || c[1] == 0 {
 		t.Errorf("top-p 0.8 drew %v", c)
 	}
-	// A large vocabulary exercises the growing partial sort.
+	// A large vocabulary exercises the partitioning over many pivots.
 	big := make([]float32, 100000)
 	for i := range big {
 		big[i] = -float32(i) / 1000
