@@ -59,7 +59,7 @@ func MeasureReadBandwidth(ctx context.Context, threads int, bytes int64) (Bandwi
 	words := int(per / 8)
 	// Every word is its index, so each pass's sum is known in advance:
 	// a kernel that skipped or misread data would not go unnoticed.
-	want := uint64(words) * uint64(words-1) / 2
+	want := sumBelow(uint64(words))
 
 	quit := make(chan struct{})
 	ready := make(chan error, threads)
@@ -131,6 +131,19 @@ func MeasureReadBandwidth(ctx context.Context, threads int, bytes int64) (Bandwi
 		BestGBs: rates[len(rates)-1],
 		Kernel:  readKernel,
 	}, nil
+}
+
+// sumBelow is 0 + 1 + ... + n-1 modulo 2^64, as the kernels' wrapping
+// sums compute it. n(n-1)/2 would overflow before the division for n
+// beyond 2^32 (a 32 GiB buffer): halve the even factor first.
+func sumBelow(n uint64) uint64 {
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 0 {
+		return n / 2 * (n - 1)
+	}
+	return n * ((n - 1) / 2)
 }
 
 // sumGeneric adds up p in plain Go. Eight independent accumulators let

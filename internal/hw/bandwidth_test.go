@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/big"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -38,6 +40,19 @@ func TestSumWords(t *testing.T) {
 	}
 	if got, want := sumWords(p[3:]), sumGeneric(p[3:]); got != want {
 		t.Errorf("unaligned: %d, want %d", got, want)
+	}
+}
+
+func TestSumBelow(t *testing.T) {
+	for _, n := range []uint64{0, 1, 2, 3, 1000, 1<<32 - 1, 1 << 32, 1<<32 + 1, 5 << 31, 1<<40 + 7} {
+		// Reference: n(n-1)/2 in exact arithmetic, then modulo 2^64.
+		want := new(big.Int).SetUint64(n)
+		want.Mul(want, new(big.Int).SetUint64(max(n, 1)-1))
+		want.Rsh(want, 1)
+		want.And(want, new(big.Int).SetUint64(math.MaxUint64))
+		if got := sumBelow(n); got != want.Uint64() {
+			t.Errorf("sumBelow(%d) = %d, want %d", n, got, want.Uint64())
+		}
 	}
 }
 
