@@ -35,7 +35,7 @@ func (f *imageFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.opts.ModulesDir, "modules", "", "the kernel's modules directory (default: found from its release); 'none' if it needs none")
 	fl.StringSliceVar(&f.modules, "load-modules", nil, "modules to load at boot with --kernel (default: "+fmt.Sprint(image.QEMUModules)+")")
 	fl.StringArrayVar(&f.opts.Models, "model", nil, "GGUF model file to copy to /models (repeatable)")
-	fl.Int64Var(&f.maxModel, "max-initramfs-model", image.DefaultMaxInitramfsModel>>20, "largest model in MiB copied into the initramfs; larger ones go to a SquashFS disk (0: all)")
+	fl.Int64Var(&f.maxModel, "max-initramfs-model", image.DefaultMaxInitramfsModel>>20, "largest model in MiB copied into the initramfs; larger ones go to a SquashFS disk (0: every model goes to the disk)")
 	fl.StringVar(&f.opts.Services, "services", "", "services.json to bake in instead of the default (consoles)")
 	fl.StringVar(&f.opts.Binary, "binary", "", "static ainative binary to use as /init (default: this one, or a cross-build)")
 }

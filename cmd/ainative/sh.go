@@ -58,10 +58,8 @@ func runShell(cmd *cobra.Command, command string, hasCommand, login bool, args [
 	if login {
 		opts.Dir = "/"
 	}
-	if hasCommand && len(args) > 0 {
-		opts.Args = args[1:] // args[0] is $0
-	} else if !hasCommand && len(args) > 0 {
-		opts.Args = args[1:]
+	if len(args) > 0 {
+		opts.Args = args[1:] // args[0] is $0: -c's NAME, or the script
 	}
 	sh, err := shell.New(opts)
 	if err != nil {

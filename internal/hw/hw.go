@@ -10,10 +10,13 @@
 // read is reported as unknown (a zero or empty field, and a warning),
 // never guessed.
 //
-// The inference engine picks its kernels from [CPU.Features] and its
-// thread count from [Info.DefaultThreads]; the runtime budgets model
-// memory with [Info.EffectiveMemory]; `ainative bench` relates decode
-// speed to [MeasureReadBandwidth].
+// `ainative generate` and `bench` take their default thread count from
+// [DefaultThreads], and `bench` relates decode speed to
+// [MeasureReadBandwidth]. [CPU.Features] reports the extensions the
+// tensor kernels choose between, but package tensor detects them itself
+// (golang.org/x/sys/cpu, the same CPUID bits) so that the engine does not
+// depend on this package. [Info.EffectiveMemory] is meant for the
+// runtime's model memory budget, which does not exist yet.
 package hw
 
 import (

@@ -246,10 +246,7 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 		return nil, fmt.Errorf("copying the kernel: %w", err)
 	}
 	mb, _ := json.MarshalIndent(m, "", "  ")
-	if err := atomicfile.Write(filepath.Join(opts.Out, ManifestName), 0o644, func(w io.Writer) error {
-		_, err := w.Write(append(mb, '\n'))
-		return err
-	}); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(opts.Out, ManifestName), 0o644, append(mb, '\n')); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -29,10 +29,9 @@ func kernelModule(arch string) (string, error) {
 	return "", fmt.Errorf("no default kernel for architecture %q (amd64, arm64)", arch)
 }
 
-// DefaultKernel returns the path of the default kernel (vmlinuz from the
-// gokrazy kernel module recorded in this binary's build info) and its
-// modules directory (which this kernel does not need: its drivers are
-// built in). It looks in the module cache ($GOMODCACHE, `go env
+// DefaultKernel returns the path of the default kernel: vmlinuz from the
+// gokrazy kernel module recorded in this binary's build info, whose
+// drivers are built in, so it needs no modules. It looks in the module cache ($GOMODCACHE, `go env
 // GOMODCACHE`, ~/go/pkg/mod) and falls back to `go mod download`.
 func DefaultKernel(arch string) (string, error) {
 	mod, err := kernelModule(arch)
