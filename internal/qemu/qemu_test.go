@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -121,8 +122,37 @@ func TestTail(t *testing.T) {
 	tail := &Tail{Max: 5}
 	for i := range 10 {
 		fmt.Fprint(tail, i)
+		want := "0123456789"[max(0, i-4) : i+1]
+		if got := string(tail.Bytes()); got != want {
+			t.Errorf("after %d writes: tail = %q, want %q", i+1, got, want)
+		}
 	}
-	if got := string(tail.Bytes()); got != "56789" {
-		t.Errorf("tail = %q", got)
+	fmt.Fprint(tail, "abcdefghijklmnop")
+	if got := string(tail.Bytes()); got != "lmnop" {
+		t.Errorf("after a write longer than Max: %q", got)
 	}
+}
+
+// BenchmarkTail writes a console's worth of small chunks into a full
+// 1 MiB Tail; the baseline is appending them to a bytes.Buffer, which
+// keeps everything.
+func BenchmarkTail(b *testing.B) {
+	chunk := []byte("[    1.234567] virtio_net virtio0 eth0: a console line\r\n")
+	b.Run("tail", func(b *testing.B) {
+		tail := &Tail{Max: 1 << 20}
+		for range (2 << 20) / len(chunk) {
+			tail.Write(chunk)
+		}
+		b.SetBytes(int64(len(chunk)))
+		for b.Loop() {
+			tail.Write(chunk)
+		}
+	})
+	b.Run("baseline-bytes.Buffer", func(b *testing.B) {
+		var buf bytes.Buffer
+		b.SetBytes(int64(len(chunk)))
+		for b.Loop() {
+			buf.Write(chunk)
+		}
+	})
 }

@@ -69,15 +69,18 @@ func ExitStatus(o Outcome, hasCommand bool, console []byte) (int, string) {
 type Tail struct {
 	Max int
 	mu  sync.Mutex
-	buf []byte
+	buf []byte // up to 2*Max bytes, of which the last Max count
 }
 
 func (t *Tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.Max; t.Max > 0 && over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
+	// Trimming to Max at every write would move Max bytes per write (a
+	// serial console writes a few bytes at a time); trimming once the
+	// buffer is twice that moves each byte at most once.
+	if t.Max > 0 && len(t.buf) > 2*t.Max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.Max:]...)
 	}
 	return len(p), nil
 }
@@ -86,5 +89,9 @@ func (t *Tail) Write(p []byte) (int, error) {
 func (t *Tail) Bytes() []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return bytes.Clone(t.buf)
+	b := t.buf
+	if t.Max > 0 && len(b) > t.Max {
+		b = b[len(b)-t.Max:]
+	}
+	return bytes.Clone(b)
 }
