@@ -14,8 +14,10 @@ import (
 	"context"
 	"debug/elf"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -125,6 +127,12 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 		opts.MaxInitramfsModel = -1 // every model to the disk, even an empty one
 	}
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return nil, err
+	}
+	// The manifest, written last, is what makes the directory an image:
+	// remove the old one first, so that a build failing half-way does
+	// not leave it describing a mix of new and old files.
+	if err := os.Remove(filepath.Join(opts.Out, ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	m := &Manifest{Arch: opts.Arch, Kernel: "vmlinuz", Initramfs: "initramfs.cpio.gz"}

@@ -265,6 +265,15 @@ func TestBuildWithDistributionKernel(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "both be /models/m.gguf") {
 		t.Errorf("duplicate model names: %v", err)
 	}
+	// A build that fails half-way must not leave the old manifest
+	// describing a mix of new and old files as a complete image.
+	_, err = Build(context.Background(), Options{Out: out, Arch: "amd64", Binary: bin, Kernel: dir, ModulesDir: "none"})
+	if err == nil || !strings.Contains(err.Error(), "copying the kernel") {
+		t.Fatalf("kernel that cannot be copied: %v", err)
+	}
+	if _, err := ReadManifest(out); err == nil {
+		t.Error("after a failed build, the image directory still has a manifest")
+	}
 	// A kernel without modules where they are looked for.
 	os.RemoveAll(mods)
 	_, err = Build(context.Background(), Options{Out: out, Arch: "amd64", Binary: bin, Kernel: kernel})
