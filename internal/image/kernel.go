@@ -42,6 +42,12 @@ func DefaultKernel(arch string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return moduleKernel(mod, version)
+}
+
+// moduleKernel returns the vmlinuz of version of the kernel module mod,
+// from the module cache or downloaded into it.
+func moduleKernel(mod, version string) (string, error) {
 	for _, cache := range modCacheDirs() {
 		p := filepath.Join(cache, mod+"@"+version, "vmlinuz")
 		if _, err := os.Stat(p); err == nil {
