@@ -177,8 +177,15 @@ func newSystem(pid1 bool, logTo io.Writer) *System {
 }
 
 // serve starts the status server on a TCP address and a Unix socket.
-func (sys *System) serve(addr, socket string) error {
+func (sys *System) serve(addr, socket string) (err error) {
 	var lns []net.Listener
+	defer func() {
+		if err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
+		}
+	}()
 	if addr != "" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {

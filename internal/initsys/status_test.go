@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -102,6 +103,30 @@ func TestStatusServer(t *testing.T) {
 	c.CloseIdleConnections()
 	if resp.StatusCode != 200 {
 		t.Errorf("socket: %s", resp.Status)
+	}
+}
+
+// A status socket that cannot be made fails StartHost without leaving
+// the TCP listener open.
+func TestStartHostSocketErrorClosesListener(t *testing.T) {
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip(err)
+		}
+		return len(ents)
+	}
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := fds()
+	_, err := StartHost(context.Background(), HostOptions{Config: &Config{}, StatusAddr: "127.0.0.1:0", Socket: filepath.Join(notDir, "init.sock")})
+	if err == nil || !strings.Contains(err.Error(), "status socket") {
+		t.Fatalf("err = %v", err)
+	}
+	if after := fds(); after != before {
+		t.Errorf("%d open descriptors before, %d after the failed start", before, after)
 	}
 }
 
