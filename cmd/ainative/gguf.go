@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -58,7 +62,7 @@ func printGGUF(w io.Writer, f *gguf.File) {
 		if a, ok := kv.Value.Array(); ok {
 			typ = "[]" + a.Type.String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", kv.Key, typ, truncate(kv.Value.String(), 120))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", printable(kv.Key), typ, truncate(kv.Value.String(), 120))
 	}
 	tw.Flush()
 	if len(f.Tensors) == 0 {
@@ -69,11 +73,21 @@ func printGGUF(w io.Writer, f *gguf.File) {
 	fmt.Fprintln(tw, "TENSOR\tTYPE\tSHAPE\tOFFSET\tBYTES")
 	var total int64
 	for _, t := range f.Tensors {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%d\n", t.Name, t.Type, t.Dims, f.DataOffset+int64(t.Offset), t.Size)
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%d\n", printable(t.Name), t.Type, t.Dims, f.DataOffset+int64(t.Offset), t.Size)
 		total += t.Size
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\n%d tensors, %d bytes of tensor data\n", len(f.Tensors), total)
+}
+
+// printable returns a key or tensor name as it is, or quoted when it holds
+// characters that are not printable: the names come from the file, and a
+// tab would break the table, an escape sequence the terminal.
+func printable(s string) string {
+	if !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 func truncate(s string, n int) string {

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/tensor"
 	"github.com/raym33/ainative/internal/testdata"
 )
 
@@ -68,5 +71,37 @@ func TestGGUFCommand(t *testing.T) {
 
 	if _, err := runCLI(t, "", "gguf", "/nonexistent.gguf"); err == nil {
 		t.Error("missing file: no error")
+	}
+}
+
+// TestGGUFCommandQuotesNames: keys and tensor names come from the file;
+// control characters in them must not reach the terminal or break the
+// table.
+func TestGGUFCommandQuotesNames(t *testing.T) {
+	b := gguf.NewBuilder()
+	if err := b.Set("evil\x1b[2J", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set("bad\x9bbyte", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddTensor("t\tx", tensor.F32, []uint64{1}, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := b.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "", "gguf", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(out, "\x1b\t\x9b") {
+		t.Errorf("raw control characters in the output:\n%q", out)
+	}
+	for _, want := range []string{`"evil\x1b[2J"`, `"bad\x9bbyte"`, `"t\tx"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
 	}
 }
