@@ -73,40 +73,11 @@ func installAVX2(table *opsTable) {
 		}
 		o.rows = asmRows(k.t, F32, k.k1, k.k4)
 	}
-	table[Q8_0].fromFloat = func(dst []byte, src []float32) {
-		if nb := len(src) / QK; nb > 0 {
-			_ = dst[nb*q8_0Bytes-1]
-			quantizeQ8_0AVX2(&src[0], &dst[0], nb)
-		}
-	}
-	table[Q8_1].fromFloat = func(dst []byte, src []float32) {
-		if nb := len(src) / QK; nb > 0 {
-			_ = dst[nb*q8_1Bytes-1]
-			quantizeQ8_1AVX2(&src[0], &dst[0], nb)
-		}
-	}
-	table[Q8_K].fromFloat = func(dst []byte, src []float32) {
-		if nb := len(src) / QKK; nb > 0 {
-			_ = dst[nb*q8_KBytes-1]
-			quantizeQ8_KAVX2(&src[0], &dst[0], nb)
-		}
-	}
-	table[F16].fromFloat = func(dst []byte, src []float32) {
-		n := len(src) &^ 7
-		if n > 0 {
-			_ = dst[2*n-1]
-			fp32ToFP16AVX2(&src[0], &dst[0], n)
-		}
-		quantizeF16(dst[2*n:], src[n:])
-	}
-	table[F16].mmFromFloat = func(dst []byte, src []float32) {
-		n := len(src) &^ 7
-		if n > 0 {
-			_ = dst[4*n-1]
-			roundF16AVX2(&src[0], &dst[0], n)
-		}
-		roundF16(dst[4*n:], src[n:])
-	}
+	table[Q8_0].fromFloat = asmQuantizer(QK, q8_0Bytes, quantizeQ8_0AVX2)
+	table[Q8_1].fromFloat = asmQuantizer(QK, q8_1Bytes, quantizeQ8_1AVX2)
+	table[Q8_K].fromFloat = asmQuantizer(QKK, q8_KBytes, quantizeQ8_KAVX2)
+	table[F16].fromFloat = asmConverter(2, fp32ToFP16AVX2, quantizeF16)
+	table[F16].mmFromFloat = asmConverter(4, roundF16AVX2, roundF16)
 }
 
 //go:noescape

@@ -84,7 +84,7 @@ func installNEON(table *opsTable, dotProd bool) {
 		k4      kernel4
 		mmInput func(dst []byte, src []float32)
 	}{
-		{F16, dotF16F16x1NEON, dotF16x1NEON, dotF16x4NEON, roundF16Asm},
+		{F16, dotF16F16x1NEON, dotF16x1NEON, dotF16x4NEON, asmConverter(4, roundF16NEON, roundF16)},
 		{BF16, dotBF16BF16x1NEON, dotBF16x1NEON, dotBF16x4NEON, roundBF16},
 	} {
 		o := &table[k.t]
@@ -94,42 +94,10 @@ func installNEON(table *opsTable, dotProd bool) {
 		o.rows = asmRows(k.t, F32, k.k1, k.k4)
 	}
 
-	table[Q8_0].fromFloat = func(dst []byte, src []float32) {
-		if nb := len(src) / QK; nb > 0 {
-			_ = dst[nb*q8_0Bytes-1]
-			quantizeQ8_0NEON(&src[0], &dst[0], nb)
-		}
-	}
-	table[Q8_1].fromFloat = func(dst []byte, src []float32) {
-		if nb := len(src) / QK; nb > 0 {
-			_ = dst[nb*q8_1Bytes-1]
-			quantizeQ8_1NEON(&src[0], &dst[0], nb)
-		}
-	}
-	table[Q8_K].fromFloat = func(dst []byte, src []float32) {
-		if nb := len(src) / QKK; nb > 0 {
-			_ = dst[nb*q8_KBytes-1]
-			quantizeQ8_KNEON(&src[0], &dst[0], nb)
-		}
-	}
-	table[F16].fromFloat = func(dst []byte, src []float32) {
-		n := len(src) &^ 7
-		if n > 0 {
-			_ = dst[2*n-1]
-			fp32ToFP16NEON(&src[0], &dst[0], n)
-		}
-		quantizeF16(dst[2*n:], src[n:])
-	}
-}
-
-// roundF16Asm is roundF16 with the NEON conversion of whole groups of 8.
-func roundF16Asm(dst []byte, src []float32) {
-	n := len(src) &^ 7
-	if n > 0 {
-		_ = dst[4*n-1]
-		roundF16NEON(&src[0], &dst[0], n)
-	}
-	roundF16(dst[4*n:], src[n:])
+	table[Q8_0].fromFloat = asmQuantizer(QK, q8_0Bytes, quantizeQ8_0NEON)
+	table[Q8_1].fromFloat = asmQuantizer(QK, q8_1Bytes, quantizeQ8_1NEON)
+	table[Q8_K].fromFloat = asmQuantizer(QKK, q8_KBytes, quantizeQ8_KNEON)
+	table[F16].fromFloat = asmConverter(2, fp32ToFP16NEON, quantizeF16)
 }
 
 //go:noescape

@@ -60,3 +60,27 @@ func asmRows(t, xt Type, k1 kernel1, k4 kernel4) dotRows {
 		}
 	}
 }
+
+// asmQuantizer wraps an activation quantizer that converts nb whole
+// blocks of bs floats into bb bytes each.
+func asmQuantizer(bs, bb int, k func(x *float32, y *byte, nb int)) func(dst []byte, src []float32) {
+	return func(dst []byte, src []float32) {
+		if nb := len(src) / bs; nb > 0 {
+			_ = dst[nb*bb-1] // the asm must not write past dst
+			k(&src[0], &dst[0], nb)
+		}
+	}
+}
+
+// asmConverter wraps a float conversion that takes whole groups of 8
+// floats to es bytes each; tail, the portable conversion, does the rest.
+func asmConverter(es int, k func(x *float32, y *byte, n int), tail func(dst []byte, src []float32)) func(dst []byte, src []float32) {
+	return func(dst []byte, src []float32) {
+		n := len(src) &^ 7
+		if n > 0 {
+			_ = dst[es*n-1]
+			k(&src[0], &dst[0], n)
+		}
+		tail(dst[es*n:], src[n:])
+	}
+}
