@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -53,7 +55,11 @@ vocabulary is written. The file is written atomically.`,
 			if err != nil {
 				return err
 			}
-			err = m.WriteFile(out)
+			// An interrupted write of a real-sized model would otherwise
+			// leave gigabytes of temporary file beside out.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			err = m.WriteFile(ctx, out)
 			bar.finish()
 			return err
 		},

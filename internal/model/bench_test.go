@@ -27,7 +27,7 @@ func synthFile(b *testing.B, shape, typ string) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := m.WriteFile(path); err != nil {
+	if err := m.WriteFile(context.Background(), path); err != nil {
 		b.Fatal(err)
 	}
 	return path

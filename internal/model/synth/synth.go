@@ -12,12 +12,14 @@
 package synth
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 	"sync"
 
+	"github.com/raym33/ainative/internal/atomicfile"
 	"github.com/raym33/ainative/internal/gguf"
 )
 
@@ -42,9 +44,29 @@ type Model struct {
 	Bytes int64 // tensor data
 }
 
-// WriteFile writes the model atomically (generating the weights as it
-// goes: large models are never held in memory).
-func (m *Model) WriteFile(path string) error { return m.b.WriteFile(path) }
+// WriteFile writes the model atomically, generating the weights as it
+// goes (large models are never held in memory). Writing a real-sized
+// model takes a while: when ctx ends first, it stops and leaves neither
+// the file nor a partial temporary one behind.
+func (m *Model) WriteFile(ctx context.Context, path string) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		_, err := m.b.WriteTo(ctxWriter{ctx, w})
+		return err
+	})
+}
+
+// ctxWriter fails its writes once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
 
 // WriteTo writes the model to w.
 func (m *Model) WriteTo(w io.Writer) (int64, error) { return m.b.WriteTo(w) }

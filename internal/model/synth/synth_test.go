@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -80,6 +81,34 @@ func TestDeterministic(t *testing.T) {
 	o.Seed = 43
 	if bytes.Equal(a, build(t, o)) {
 		t.Error("different seeds gave the same file")
+	}
+}
+
+// TestWriteFile checks the atomic write against WriteTo, and that a write
+// whose context ends leaves no file, temporary or not.
+func TestWriteFile(t *testing.T) {
+	o := synth.Options{Shape: "micro", Type: "Q8_0", Seed: 5}
+	m, err := synth.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.gguf")
+	if err := m.WriteFile(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, build(t, o)) {
+		t.Errorf("WriteFile wrote %d bytes (%v), not WriteTo's", len(got), err)
+	}
+
+	dir = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := m.WriteFile(ctx, filepath.Join(dir, "m.gguf")); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled WriteFile: %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("cancelled WriteFile left %v", left)
 	}
 }
 
