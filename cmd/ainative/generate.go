@@ -69,7 +69,7 @@ context is full.`,
 			var ids []int32
 			if prompt != "" {
 				if tokErr != nil {
-					return tokErr
+					return fmt.Errorf("%s: %w", mf.path, tokErr)
 				}
 				ids = tok.Encode(prompt, true, special)
 				if len(ids) == 0 {
@@ -128,6 +128,9 @@ context is full.`,
 				show(s + stopper.Flush())
 			}
 			elapsed := time.Since(start)
+			if steps == 0 { // -n 0: the prompt was all there was
+				firstToken = elapsed
+			}
 			decode := elapsed - firstToken
 			stats := fmt.Sprintf("prompt %d tokens in %.2fs (%.1f tok/s), generated %d tokens in %.2fs (%.1f tok/s), stop: %s",
 				len(ids), firstToken.Seconds(), float64(len(ids))/firstToken.Seconds(),

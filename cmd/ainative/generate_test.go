@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/raym33/ainative/internal/gguf"
 	"github.com/raym33/ainative/internal/model/synth"
 	"github.com/raym33/ainative/internal/testdata"
 )
@@ -80,6 +82,78 @@ func TestGenerateStopString(t *testing.T) {
 	json.Unmarshal([]byte(out), &cut)
 	if want := full.Text[:strings.Index(full.Text, stop)]; cut.Text != want || cut.StopReason != "stop" {
 		t.Errorf("stop %q: text %q (%s), want %q", stop, cut.Text, cut.StopReason, want)
+	}
+}
+
+// TestGenerateNoTokens: with -n 0 the prompt is evaluated and its time
+// is the prompt's, not the decode's.
+func TestGenerateNoTokens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if out, err := runCLI(t, "", "gguf", "synth", "--shape", "micro", "--type", "Q8_0", "--out", path); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, err := runCLI(t, "", "generate", "--model", path, "--tokens", "1,2,3", "-n", "0", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Tokens     []int32 `json:"tokens"`
+		PromptSecs float64 `json:"prompt_seconds"`
+		DecodeSecs float64 `json:"decode_seconds"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(res.Tokens) != 0 || res.PromptSecs <= 0 || res.DecodeSecs != 0 {
+		t.Errorf("-n 0: %s", out)
+	}
+}
+
+// TestGenerateWithoutVocabulary: a model file without a tokenizer runs
+// from token ids; a text prompt is an error naming the file.
+func TestGenerateWithoutVocabulary(t *testing.T) {
+	m, err := synth.New(synth.Options{Shape: "micro", Type: "Q8_0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := gguf.NewBuilder()
+	for _, kv := range f.Metadata {
+		if strings.HasPrefix(kv.Key, "tokenizer.") {
+			continue
+		}
+		if err := b.Set(kv.Key, kv.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		if err := b.AddTensor(ti.Name, ti.Type, ti.Dims, f.TensorData(ti)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "novocab.gguf")
+	if err := b.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "", "generate", "--model", path, "--tokens", "1,2,3", "-n", "4", "--temp", "0", "--json")
+	if err != nil {
+		t.Fatalf("--tokens without a vocabulary: %v\n%s", err, out)
+	}
+	var res struct{ Tokens []int32 }
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Tokens) != 4 {
+		t.Errorf("--tokens without a vocabulary: %s", out)
+	}
+	if _, err := runCLI(t, "", "generate", "--model", path, "--prompt", "hi"); err == nil ||
+		!strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "tokenizer.ggml.model") {
+		t.Errorf("--prompt without a vocabulary: %v", err)
 	}
 }
 
