@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite, as CI runs it: formatting, vet, unit and fixture tests,
-# the race detector on every package, the pure-Go kernels, and
-# static cross builds. Fixtures come from $AINATIVE_TESTDATA or
+# the race detector on every package, the pure-Go kernels, the arm64
+# kernels under qemu-user, and static cross builds. Fixtures come from $AINATIVE_TESTDATA or
 # ../shared/testdata; under CI=true their absence is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,16 @@ CGO_ENABLED=1 go test -count=1 -race -timeout 10m ./...
 
 step pure-Go kernels
 go test -count=1 -tags purego ./internal/tensor/...
+
+step arm64 kernels under emulation
+if command -v qemu-aarch64-static >/dev/null 2>&1; then
+	GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./internal/tensor/... ./internal/hw/... ./internal/gguf/...
+elif [ "${CI:-}" = true ]; then
+	echo "qemu-aarch64-static is missing (scripts/ci-deps.sh installs it)" >&2
+	exit 1
+else
+	echo "skipped: qemu-aarch64-static not installed (apt-get install qemu-user-static)"
+fi
 
 step static cross builds
 GOARCH=arm64 go build -o /dev/null ./cmd/ainative
