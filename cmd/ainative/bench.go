@@ -13,6 +13,7 @@ import (
 
 	"github.com/raym33/ainative/internal/hw"
 	"github.com/raym33/ainative/internal/model"
+	"github.com/raym33/ainative/internal/tensor"
 )
 
 func init() { register(newBenchCmd) }
@@ -78,7 +79,7 @@ against one bandwidth measurement; with --json each gives one line.`,
 					}
 					continue
 				}
-				fmt.Fprintf(w, "model %s (%s), %d threads, KV %s\n", r.Model, r.Arch, r.Threads, r.KVType)
+				fmt.Fprintf(w, "model %s (%s), %d threads, KV %s, %s kernels\n", r.Model, r.Arch, r.Threads, r.KVType, r.Kernels)
 				fmt.Fprintf(w, "  pp%d: %8.2f tok/s  (runs %s)\n", r.PromptTokens, r.PromptTokS, fmtRuns(r.PromptAll))
 				fmt.Fprintf(w, "  tg%d: %8.2f tok/s  (runs %s)\n", r.DecodeTokens, r.DecodeTokS, fmtRuns(r.DecodeAll))
 				fmt.Fprintf(w, "  weights per token %.1f MB, achieved %.2f GB/s", float64(r.WeightsBytes)/1e6, r.AchievedGBs)
@@ -125,7 +126,7 @@ func benchOne(cmd *cobra.Command, mf *modelFlags, o model.BenchOptions) (*benchR
 	}
 	mem := readSelfStatus()
 	r := &benchReport{
-		Model: mf.path, Arch: m.Config().Arch, Threads: m.Threads(), KVType: m.KVType().String(),
+		Model: mf.path, Arch: m.Config().Arch, Threads: m.Threads(), KVType: m.KVType().String(), Kernels: tensor.Kernels(),
 		PromptTokens: o.PromptTokens, DecodeTokens: o.DecodeTokens, Reps: o.Reps,
 		BenchResult: res, WeightsBytes: m.WeightBytes(),
 		KVBytes: m.KVBytesPerToken() * int64(m.ContextLength()),
@@ -142,6 +143,7 @@ type benchReport struct {
 	Arch         string `json:"arch"`
 	Threads      int    `json:"threads"`
 	KVType       string `json:"kv_type"`
+	Kernels      string `json:"kernels"`
 	PromptTokens int    `json:"p"`
 	DecodeTokens int    `json:"n"`
 	Reps         int    `json:"reps"`

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
 	"strconv"
@@ -228,6 +229,8 @@ func (mf *modelFlags) open() (*gguf.File, *model.Model, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", mf.path, err)
 	}
+	slog.Debug("model loaded", "file", mf.path, "arch", m.Config().Arch, "threads", threads,
+		"kv", kv, "context", m.ContextLength(), "kernels", tensor.Kernels())
 	return f, m, nil
 }
 

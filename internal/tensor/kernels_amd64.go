@@ -26,16 +26,16 @@ func archInit() {
 		return
 	}
 	installAVX2(&ops)
-	avx2Ops = ops
+	avx2Ops, kernelsName = ops, "avx2"
 	if haveAVX512 {
 		installAVX512(&ops)
-		avx512Ops = ops
+		avx512Ops, kernelsName = ops, "avx512"
 	}
 	switch os.Getenv("AINATIVE_SIMD") {
 	case "avx2":
-		ops = avx2Ops
+		ops, kernelsName = avx2Ops, "avx2"
 	case "none":
-		ops = goOps
+		ops, kernelsName = goOps, "go"
 	}
 }
 

@@ -28,17 +28,17 @@ var neonOps, sdotOps opsTable
 func archInit() {
 	neonOps = goOps
 	installNEON(&neonOps, false)
-	ops = neonOps
+	ops, kernelsName = neonOps, "neon"
 	if haveDotProd {
 		sdotOps = goOps
 		installNEON(&sdotOps, true)
-		ops = sdotOps
+		ops, kernelsName = sdotOps, "sdot"
 	}
 	switch os.Getenv("AINATIVE_SIMD") {
 	case "neon":
-		ops = neonOps
+		ops, kernelsName = neonOps, "neon"
 	case "none":
-		ops = goOps
+		ops, kernelsName = goOps, "go"
 	}
 }
 

@@ -64,6 +64,13 @@ func rowsByDot(dot func(n int, w, x []byte) float32) dotRows {
 // portable set, the baseline that tests and benchmarks compare against.
 var ops, goOps opsTable
 
+// kernelsName names the set ops holds, for logs and benchmark reports.
+var kernelsName = "go"
+
+// Kernels names the kernel set in use: "avx512" or "avx2" on amd64,
+// "sdot" or "neon" on arm64, "go" for the portable kernels.
+func Kernels() string { return kernelsName }
+
 // opsTable holds the kernels of every type, indexed by Type.
 type opsTable [MXFP4 + 1]typeOps
 
