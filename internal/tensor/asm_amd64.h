@@ -2,6 +2,58 @@
 //
 // Register conventions in every kernel: Y15 holds sixteen int16 ones (for
 // VPMADDWD pair sums); Y8-Y11 are float accumulators.
+//
+// Constant tables are file-local symbols (name<>), which one assembly
+// file cannot share with another: a file that needs a table defines its
+// own copy, with SPLAT32 or by including a header that holds the table
+// (kq_amd64.h).
+
+// SPLAT32 defines the 32-byte file-local table name<> holding four
+// copies of the 64-bit value v.
+#define SPLAT32(name, v) \
+	DATA name<>+0(SB)/8, $v; \
+	DATA name<>+8(SB)/8, $v; \
+	DATA name<>+16(SB)/8, $v; \
+	DATA name<>+24(SB)/8, $v; \
+	GLOBL name<>(SB), RODATA|NOPTR, $32
+
+// X1ARGS and X4ARGS load the arguments of the one-token and four-token
+// kernels:
+//
+//	x1: SI w, R8 wstride, R9 rows, R10 x, R11 nb, R12 dst
+//	x4: SI w, R8 wstride, R9 rows, R10 x, R11 xstride, R12 nb, R13 dst,
+//	    DX dstride
+#define X1ARGS \
+	MOVQ w+0(FP), SI; \
+	MOVQ wstride+8(FP), R8; \
+	MOVQ rows+16(FP), R9; \
+	MOVQ x+24(FP), R10; \
+	MOVQ nb+32(FP), R11; \
+	MOVQ dst+40(FP), R12
+
+#define X4ARGS \
+	MOVQ w+0(FP), SI; \
+	MOVQ wstride+8(FP), R8; \
+	MOVQ rows+16(FP), R9; \
+	MOVQ x+24(FP), R10; \
+	MOVQ xstride+32(FP), R11; \
+	MOVQ nb+40(FP), R12; \
+	MOVQ dst+48(FP), R13; \
+	MOVQ dstride+56(FP), DX
+
+// ZEROACC zeroes the float accumulators Y8-Y11.
+#define ZEROACC VXORPS Y8, Y8, Y8; VXORPS Y9, Y9, Y9; VXORPS Y10, Y10, Y10; VXORPS Y11, Y11, Y11
+
+// NEXTROW ends a kernel's row loop: the output pointer out advances by
+// one float and the weight row (SI) by wstride (R8); while rows remain
+// (R9) it jumps to loop, else the kernel returns.
+#define NEXTROW(out, loop) \
+	ADDQ $4, out; \
+	ADDQ R8, SI; \
+	DECQ R9; \
+	JNZ loop; \
+	VZEROUPPER; \
+	RET
 
 // ONES16 sets every int16 lane of r to 1.
 #define ONES16(r) VPCMPEQW r, r, r; VPSRLW $15, r, r
@@ -12,13 +64,27 @@
 // same products, and |w| <= 128 keeps the pair sums within int16.
 #define I8DOT(w, aw, x) VPSIGNB w, x, x; VPMADDUBSW x, aw, x; VPMADDWD Y15, x, x
 
+// LF32, LF16 and LBF16 load eight F32, F16 or BF16 values at addr into y
+// as floats.
+#define LF32(addr, y) VMOVUPS addr, y
+#define LF16(addr, y) VCVTPH2PS addr, y
+#define LBF16(addr, y) VPMOVZXWD addr, y; VPSLLD $16, y, y
+
 // HSUM8 adds the eight floats of y (scratch t) into the low lane of y's
 // X register.
 #define HSUM8(y, x, t) VEXTRACTF128 $1, y, t; VADDPS t, x, x; VMOVHLPS x, x, t; VADDPS t, x, x; VMOVSHDUP x, t; VADDSS t, x, x
 
+// HMAX8 leaves the largest of the eight floats of y (scratch t) in the
+// low lane of y's X register.
+#define HMAX8(y, x, t) VEXTRACTF128 $1, y, t; VMAXPS t, x, x; VMOVHLPS x, x, t; VMAXPS t, x, x; VMOVSHDUP x, t; VMAXSS t, x, x
+
+// HSUM4 reduces a, b, c, d (clobbered) to their four sums in a's X
+// register xa (lane t = sum of the t-th), using b's X register xb.
+#define HSUM4(a, b, c, d, xa, xb) VHADDPS b, a, a; VHADDPS d, c, c; VHADDPS c, a, a; VEXTRACTF128 $1, a, xb; VADDPS xb, xa, xa
+
 // HSUM4X8 reduces the accumulators Y8..Y11 to their four sums in X8
 // (lane t = sum of Y(8+t)), clobbering Y9-Y11.
-#define HSUM4X8 VHADDPS Y9, Y8, Y8; VHADDPS Y11, Y10, Y10; VHADDPS Y10, Y8, Y8; VEXTRACTF128 $1, Y8, X9; VADDPS X9, X8, X8
+#define HSUM4X8 HSUM4(Y8, Y9, Y10, Y11, X8, X9)
 
 // STORE4 writes the four lanes of X8 to (out), (out)(stride*1),
 // (out)(stride*2) and (out)(stride*3), using tmp for the address.

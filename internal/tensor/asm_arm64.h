@@ -74,6 +74,31 @@
 #define I8DOTSDOT(acc, a, b) SDOT(acc, a, b)
 #define I8DOTNEON(acc, a, b) SMULL_8H(30, a, b); SMULL2_8H(31, a, b); SADALP_4S(acc, 30); SADALP_4S(acc, 31)
 
+// ACC4 converts the int32 lanes of V(a)..V(a+3) to float and adds (OP
+// FMLA_S) or subtracts (OP FMLS_S) V(a+t) times lane t of V(s) to or from
+// the float accumulator V(20+t): the end of a four-row block.
+#define ACC4(OP, a, s) \
+	SCVTF_4S(a, a); \
+	SCVTF_4S(a+1, a+1); \
+	SCVTF_4S(a+2, a+2); \
+	SCVTF_4S(a+3, a+3); \
+	OP(20, a, s, 0); \
+	OP(21, a+1, s, 1); \
+	OP(22, a+2, s, 2); \
+	OP(23, a+3, s, 3)
+
+// ZEROACC zeroes the float accumulators V20-V23.
+#define ZEROACC ZERO(20); ZERO(21); ZERO(22); ZERO(23)
+
+// NEXTROW ends a kernel's row loop: the weight row (R0) advances by
+// wstride (R1); while rows remain (R2) it jumps to loop, else the kernel
+// returns.
+#define NEXTROW(loop) \
+	ADD R1, R0; \
+	SUBS $1, R2; \
+	BNE loop; \
+	RET
+
 // HSUM4 leaves the sum of the four lanes of Vr in its lane 0.
 #define HSUM4(r) FADDP_4S(r, r, r); FADDP_4S(r, r, r)
 

@@ -9,13 +9,10 @@
 // type. Rows have any length: 32 elements per iteration, then 8, then one
 // at a time.
 //
-// A load macro puts 8 elements at off(base) into a Y register as floats;
-// the scalar one puts element 0 into an X register's low lane (using DX
-// for the 16-bit types).
+// A load macro (asm_amd64.h's LF32, LF16, LBF16) puts 8 elements at addr
+// into a Y register as floats; the scalar one puts element 0 at (base)
+// into an X register's low lane (using DX for the 16-bit types).
 
-#define LF32(off, base, y) VMOVUPS off(base), y
-#define LF16(off, base, y) VCVTPH2PS off(base), y
-#define LBF16(off, base, y) VPMOVZXWD off(base), y; VPSLLD $16, y, y
 #define SF32(base, x) VMOVSS (base), x
 #define SF16(base, x) MOVWLZX (base), DX; VMOVD DX, x; VCVTPH2PS x, x
 #define SBF16(base, x) MOVWLZX (base), DX; SHLL $16, DX; VMOVD DX, x
@@ -27,17 +24,14 @@ row: \
 	MOVQ SI, AX; \
 	MOVQ R10, BX; \
 	MOVQ R11, CX; \
-	VXORPS Y8, Y8, Y8; \
-	VXORPS Y9, Y9, Y9; \
-	VXORPS Y10, Y10, Y10; \
-	VXORPS Y11, Y11, Y11; \
+	ZEROACC; \
 	CMPQ CX, $32; \
 	JLT by8; \
 loop32: \
-	W(0, AX, Y0); X(0, BX, Y4); VFMADD231PS Y4, Y0, Y8; \
-	W(8*WES, AX, Y1); X(8*XES, BX, Y5); VFMADD231PS Y5, Y1, Y9; \
-	W(16*WES, AX, Y2); X(16*XES, BX, Y6); VFMADD231PS Y6, Y2, Y10; \
-	W(24*WES, AX, Y3); X(24*XES, BX, Y7); VFMADD231PS Y7, Y3, Y11; \
+	W(0(AX), Y0); X(0(BX), Y4); VFMADD231PS Y4, Y0, Y8; \
+	W(8*WES(AX), Y1); X(8*XES(BX), Y5); VFMADD231PS Y5, Y1, Y9; \
+	W(16*WES(AX), Y2); X(16*XES(BX), Y6); VFMADD231PS Y6, Y2, Y10; \
+	W(24*WES(AX), Y3); X(24*XES(BX), Y7); VFMADD231PS Y7, Y3, Y11; \
 	ADDQ $(32*WES), AX; \
 	ADDQ $(32*XES), BX; \
 	SUBQ $32, CX; \
@@ -46,7 +40,7 @@ loop32: \
 by8: \
 	CMPQ CX, $8; \
 	JLT last; \
-	W(0, AX, Y0); X(0, BX, Y4); VFMADD231PS Y4, Y0, Y8; \
+	W(0(AX), Y0); X(0(BX), Y4); VFMADD231PS Y4, Y0, Y8; \
 	ADDQ $(8*WES), AX; \
 	ADDQ $(8*XES), BX; \
 	SUBQ $8, CX; \
@@ -66,12 +60,7 @@ one: \
 	JNZ one; \
 store: \
 	VMOVSS X8, (R12); \
-	ADDQ $4, R12; \
-	ADDQ R8, SI; \
-	DECQ R9; \
-	JNZ row; \
-	VZEROUPPER; \
-	RET
+	NEXTROW(R12, row)
 
 // FTOK4 multiplies the weights in y by 8 F32 activations of each token
 // at xoff and adds into the accumulators a0..a3.
@@ -98,10 +87,7 @@ row4: \
 	MOVQ SI, AX; \
 	MOVQ R10, BX; \
 	MOVQ R12, CX; \
-	VXORPS Y8, Y8, Y8; \
-	VXORPS Y9, Y9, Y9; \
-	VXORPS Y10, Y10, Y10; \
-	VXORPS Y11, Y11, Y11; \
+	ZEROACC; \
 	VXORPS Y12, Y12, Y12; \
 	VXORPS Y13, Y13, Y13; \
 	VXORPS Y14, Y14, Y14; \
@@ -109,8 +95,8 @@ row4: \
 	CMPQ CX, $16; \
 	JLT by8x4; \
 loop16x4: \
-	W(0, AX, Y0); \
-	W(8*WES, AX, Y1); \
+	W(0(AX), Y0); \
+	W(8*WES(AX), Y1); \
 	FTOK4(Y0, 0, Y8, Y9, Y10, Y11); \
 	FTOK4(Y1, 32, Y12, Y13, Y14, Y15); \
 	ADDQ $(16*WES), AX; \
@@ -121,7 +107,7 @@ loop16x4: \
 by8x4: \
 	CMPQ CX, $8; \
 	JLT lastx4; \
-	W(0, AX, Y0); \
+	W(0(AX), Y0); \
 	FTOK4(Y0, 0, Y8, Y9, Y10, Y11); \
 	ADDQ $(8*WES), AX; \
 	ADDQ $32, BX; \
@@ -151,95 +137,44 @@ sumx4: \
 	VMOVLHPS X14, X12, X12; \
 	VADDPS X12, X8, X8; \
 	STORE4(R13, R14, BX); \
-	ADDQ $4, R13; \
-	ADDQ R8, SI; \
-	DECQ R9; \
-	JNZ row4; \
-	VZEROUPPER; \
-	RET
+	NEXTROW(R13, row4)
 
 // func dotF32x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotF32x1AVX2(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ wstride+8(FP), R8
-	MOVQ rows+16(FP), R9
-	MOVQ x+24(FP), R10
-	MOVQ nb+32(FP), R11
-	MOVQ dst+40(FP), R12
+	X1ARGS
 	FX1(LF32, SF32, 4, LF32, SF32, 4)
 
 // func dotF16x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotF16x1AVX2(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ wstride+8(FP), R8
-	MOVQ rows+16(FP), R9
-	MOVQ x+24(FP), R10
-	MOVQ nb+32(FP), R11
-	MOVQ dst+40(FP), R12
+	X1ARGS
 	FX1(LF16, SF16, 2, LF32, SF32, 4)
 
 // func dotBF16x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotBF16x1AVX2(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ wstride+8(FP), R8
-	MOVQ rows+16(FP), R9
-	MOVQ x+24(FP), R10
-	MOVQ nb+32(FP), R11
-	MOVQ dst+40(FP), R12
+	X1ARGS
 	FX1(LBF16, SBF16, 2, LF32, SF32, 4)
 
 // func dotF16F16x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotF16F16x1AVX2(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ wstride+8(FP), R8
-	MOVQ rows+16(FP), R9
-	MOVQ x+24(FP), R10
-	MOVQ nb+32(FP), R11
-	MOVQ dst+40(FP), R12
+	X1ARGS
 	FX1(LF16, SF16, 2, LF16, SF16, 2)
 
 // func dotBF16BF16x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotBF16BF16x1AVX2(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ wstride+8(FP), R8
-	MOVQ rows+16(FP), R9
-	MOVQ x+24(FP), R10
-	MOVQ nb+32(FP), R11
-	MOVQ dst+40(FP), R12
+	X1ARGS
 	FX1(LBF16, SBF16, 2, LBF16, SBF16, 2)
 
 // func dotF32x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotF32x4AVX2(SB), NOSPLIT, $0-64
-	MOVQ w+0(FP), SI
-	MOVQ wstride+8(FP), R8
-	MOVQ rows+16(FP), R9
-	MOVQ x+24(FP), R10
-	MOVQ xstride+32(FP), R11
-	MOVQ nb+40(FP), R12
-	MOVQ dst+48(FP), R13
-	MOVQ dstride+56(FP), DX
+	X4ARGS
 	FX4(LF32, SF32, 4)
 
 // func dotF16x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotF16x4AVX2(SB), NOSPLIT, $0-64
-	MOVQ w+0(FP), SI
-	MOVQ wstride+8(FP), R8
-	MOVQ rows+16(FP), R9
-	MOVQ x+24(FP), R10
-	MOVQ xstride+32(FP), R11
-	MOVQ nb+40(FP), R12
-	MOVQ dst+48(FP), R13
-	MOVQ dstride+56(FP), DX
+	X4ARGS
 	FX4(LF16, SF16, 2)
 
 // func dotBF16x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotBF16x4AVX2(SB), NOSPLIT, $0-64
-	MOVQ w+0(FP), SI
-	MOVQ wstride+8(FP), R8
-	MOVQ rows+16(FP), R9
-	MOVQ x+24(FP), R10
-	MOVQ xstride+32(FP), R11
-	MOVQ nb+40(FP), R12
-	MOVQ dst+48(FP), R13
-	MOVQ dstride+56(FP), DX
+	X4ARGS
 	FX4(LBF16, SBF16, 2)

@@ -84,10 +84,7 @@ one: \
 	BNE one; \
 store: \
 	FMOVS.P F16, 4(R5); \
-	ADD R1, R0; \
-	SUBS $1, R2; \
-	BNE row; \
-	RET
+	NEXTROW(row)
 
 // FX4 is the body of a four-row kernel with F32 activations (R9-R12);
 // R13 counts elements. Two sets of accumulators (V16-V19, V20-V23) hide
@@ -103,10 +100,7 @@ row4: \
 	ZERO(17); \
 	ZERO(18); \
 	ZERO(19); \
-	ZERO(20); \
-	ZERO(21); \
-	ZERO(22); \
-	ZERO(23); \
+	ZEROACC; \
 	ZERO(24); \
 	CMP $8, R13; \
 	BLT by4x4; \
@@ -159,10 +153,7 @@ sumx4: \
 	HSUM4X4; \
 	FADD_4S(20, 20, 24); \
 	STORE4; \
-	ADD R1, R0; \
-	SUBS $1, R2; \
-	BNE row4; \
-	RET
+	NEXTROW(row4)
 
 #define F32L8(Rp, a0, a1, n0, n1) VLD1.P 32(Rp), [a0.S4, a1.S4]
 #define F16L8(Rp, a0, a1, n0, n1) VLD1.P 16(Rp), [a0.H8]; FCVTL2_4S(n1, n0); FCVTL_4S(n0, n0)

@@ -15,18 +15,10 @@
 //
 // Registers: SI weight row quad, R8 wstride, R15 3*wstride, R9 quads
 // left, R10 activations, R11 xstride, DI 3*xstride, R12 element count,
-// R13 dst, DX dstride in bytes.
+// R13 dst, DX dstride in bytes. The weight loaders (LF32, LF16, LBF16)
+// and HSUM4 are asm_amd64.h's.
 
-// Loaders: eight weights at addr into y as floats.
-#define AF32(addr, y) VMOVUPS addr, y
-#define AF16(addr, y) VCVTPH2PS addr, y
-#define ABF16(addr, y) VPMOVZXWD addr, y; VPSLLD $16, y, y
-
-// HSUM4 reduces a, b, c, d (clobbered) to their four sums in a's X
-// register (lane t = sum of the t-th).
-#define HSUM4(a, b, c, d, xa, xb) VHADDPS b, a, a; VHADDPS d, c, c; VHADDPS c, a, a; VEXTRACTF128 $1, a, xb; VADDPS xb, xa, xa
-
-#define X4ARGS \
+#define R4ARGS \
 	MOVQ w+0(FP), SI; \
 	MOVQ wstride+8(FP), R8; \
 	MOVQ quads+16(FP), R9; \
@@ -109,15 +101,15 @@ loop4: \
 
 // func dotF16x4R4(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
 TEXT ·dotF16x4R4(SB), NOSPLIT, $0-64
-	X4ARGS
-	FX4R4(AF16, 2)
+	R4ARGS
+	FX4R4(LF16, 2)
 
 // func dotF32x4R4(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
 TEXT ·dotF32x4R4(SB), NOSPLIT, $0-64
-	X4ARGS
-	FX4R4(AF32, 4)
+	R4ARGS
+	FX4R4(LF32, 4)
 
 // func dotBF16x4R4(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
 TEXT ·dotBF16x4R4(SB), NOSPLIT, $0-64
-	X4ARGS
-	FX4R4(ABF16, 2)
+	R4ARGS
+	FX4R4(LBF16, 2)

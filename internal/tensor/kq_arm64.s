@@ -147,10 +147,7 @@ sb: \
 	FADD_4S(20, 20, 21); \
 	HSUM4(20); \
 	FMOVS.P F20, 4(R5); \
-	ADD R1, R0; \
-	SUBS $1, R2; \
-	BNE row; \
-	RET
+	NEXTROW(row)
 
 // K4SB is one Q4_K/Q5_K super-block of the four-row kernel: V10-V13
 // integer sums, V20-V23 float accumulators, one per row; V29 gathers the
@@ -189,26 +186,12 @@ sb: \
 	FCVTL_4S(16, 16); \
 	FMUL_S(25, 29, 16, 0); \
 	FMUL_S(29, 29, 16, 1); \
-	SCVTF_4S(10, 10); \
-	SCVTF_4S(11, 11); \
-	SCVTF_4S(12, 12); \
-	SCVTF_4S(13, 13); \
-	FMLA_S(20, 10, 25, 0); \
-	FMLA_S(21, 11, 25, 1); \
-	FMLA_S(22, 12, 25, 2); \
-	FMLA_S(23, 13, 25, 3); \
+	ACC4(FMLA_S, 10, 25); \
 	KMINS(R9, 6); \
 	KMINS(R10, 7); \
 	KMINS(R11, 8); \
 	KMINS(R12, 9); \
-	SCVTF_4S(6, 6); \
-	SCVTF_4S(7, 7); \
-	SCVTF_4S(8, 8); \
-	SCVTF_4S(9, 9); \
-	FMLS_S(20, 6, 29, 0); \
-	FMLS_S(21, 7, 29, 1); \
-	FMLS_S(22, 8, 29, 2); \
-	FMLS_S(23, 9, 29, 3)
+	ACC4(FMLS_S, 6, 29)
 
 #define K4ROWS(SB) \
 	VMOVI $0x0f, V24.B16; \
@@ -218,20 +201,14 @@ row4: \
 	MOVD R0, R8; \
 	X4PTRS; \
 	MOVD R5, R13; \
-	ZERO(20); \
-	ZERO(21); \
-	ZERO(22); \
-	ZERO(23); \
+	ZEROACC; \
 sb4: \
 	SB; \
 	SUBS $1, R13; \
 	BNE sb4; \
 	HSUM4X4; \
 	STORE4; \
-	ADD R1, R0; \
-	SUBS $1, R2; \
-	BNE row4; \
-	RET
+	NEXTROW(row4)
 
 // ---- Q6_K: ql[128], qh[64], scales[16] int8, d f16 at 208 ----
 //
@@ -373,14 +350,7 @@ sb4: \
 	ADD $32, R12; \
 	ADD $210, R8; \
 	FMUL_S(29, 29, 28, 0); \
-	SCVTF_4S(10, 10); \
-	SCVTF_4S(11, 11); \
-	SCVTF_4S(12, 12); \
-	SCVTF_4S(13, 13); \
-	FMLA_S(20, 10, 29, 0); \
-	FMLA_S(21, 11, 29, 1); \
-	FMLA_S(22, 12, 29, 2); \
-	FMLA_S(23, 13, 29, 3)
+	ACC4(FMLA_S, 10, 29)
 
 #define SB1_Q4_K_SD K1SB(Q4KW, NOQH, I8DOTSDOT)
 #define SB1_Q5_K_SD K1SB(Q5KW, Q5KQH, I8DOTSDOT)

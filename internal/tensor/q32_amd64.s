@@ -20,35 +20,11 @@
 // or xstride (x4), DI 3*xstride, R12 nb (x4) or dst (x1), R13 dst, DX
 // dstride in bytes.
 
-DATA k0F<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
-DATA k0F<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
-DATA k0F<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
-DATA k0F<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
-GLOBL k0F<>(SB), RODATA|NOPTR, $32
-
-DATA k08<>+0(SB)/8, $0x0808080808080808
-DATA k08<>+8(SB)/8, $0x0808080808080808
-DATA k08<>+16(SB)/8, $0x0808080808080808
-DATA k08<>+24(SB)/8, $0x0808080808080808
-GLOBL k08<>(SB), RODATA|NOPTR, $32
-
-DATA kF0<>+0(SB)/8, $0xf0f0f0f0f0f0f0f0
-DATA kF0<>+8(SB)/8, $0xf0f0f0f0f0f0f0f0
-DATA kF0<>+16(SB)/8, $0xf0f0f0f0f0f0f0f0
-DATA kF0<>+24(SB)/8, $0xf0f0f0f0f0f0f0f0
-GLOBL kF0<>(SB), RODATA|NOPTR, $32
-
-DATA k10<>+0(SB)/8, $0x1010101010101010
-DATA k10<>+8(SB)/8, $0x1010101010101010
-DATA k10<>+16(SB)/8, $0x1010101010101010
-DATA k10<>+24(SB)/8, $0x1010101010101010
-GLOBL k10<>(SB), RODATA|NOPTR, $32
-
-DATA kFF<>+0(SB)/8, $-1
-DATA kFF<>+8(SB)/8, $-1
-DATA kFF<>+16(SB)/8, $-1
-DATA kFF<>+24(SB)/8, $-1
-GLOBL kFF<>(SB), RODATA|NOPTR, $32
+SPLAT32(k0F, 0x0f0f0f0f0f0f0f0f)
+SPLAT32(k08, 0x0808080808080808)
+SPLAT32(kF0, 0xf0f0f0f0f0f0f0f0)
+SPLAT32(k10, 0x1010101010101010)
+SPLAT32(kFF, -1)
 
 // Byte k of a 32-bit mask to bytes 8k..8k+7 (VPSHUFB, per 128-bit lane).
 DATA kShufB<>+0(SB)/8, $0x0000000000000000
@@ -59,11 +35,7 @@ GLOBL kShufB<>(SB), RODATA|NOPTR, $32
 
 // Byte i of each 8 has every bit set but bit i: OR with a mask byte gives
 // 0xFF exactly where bit i of that byte is set.
-DATA kBitM<>+0(SB)/8, $0x7fbfdfeff7fbfdfe
-DATA kBitM<>+8(SB)/8, $0x7fbfdfeff7fbfdfe
-DATA kBitM<>+16(SB)/8, $0x7fbfdfeff7fbfdfe
-DATA kBitM<>+24(SB)/8, $0x7fbfdfeff7fbfdfe
-GLOBL kBitM<>(SB), RODATA|NOPTR, $32
+SPLAT32(kBitM, 0x7fbfdfeff7fbfdfe)
 
 // VPERMPS index of the odd lanes.
 DATA kOdd<>+0(SB)/8, $0x0000000300000001
@@ -144,12 +116,7 @@ done: \
 	VADDPS Y9, Y8, Y8; \
 	HSUM8(Y8, X8, X9); \
 	VMOVSS X8, (R12); \
-	ADDQ $4, R12; \
-	ADDQ R8, SI; \
-	DECQ R9; \
-	JNZ row; \
-	VZEROUPPER; \
-	RET
+	NEXTROW(R12, row)
 
 // STOK adds one activation row's block (qs at xq) into acc; Y0 = w,
 // Y1 = |w|, lane idx of Y2 holds d_w*d_x.
@@ -173,10 +140,7 @@ row4: \
 	MOVQ SI, AX; \
 	MOVQ R10, BX; \
 	MOVQ R12, CX; \
-	VXORPS Y8, Y8, Y8; \
-	VXORPS Y9, Y9, Y9; \
-	VXORPS Y10, Y10, Y10; \
-	VXORPS Y11, Y11, Y11; \
+	ZEROACC; \
 blk4: \
 	W(0); \
 	VPSIGNB Y0, Y0, Y1; \
@@ -198,12 +162,7 @@ blk4: \
 	JNZ blk4; \
 	HSUM4X8; \
 	STORE4(R13, DX, BX); \
-	ADDQ $4, R13; \
-	ADDQ R8, SI; \
-	DECQ R9; \
-	JNZ row4; \
-	VZEROUPPER; \
-	RET
+	NEXTROW(R13, row4)
 
 // ---- unsigned weights (with offset) x Q8_1 ----
 
@@ -256,12 +215,7 @@ done: \
 	VMOVHLPS X6, X6, X6; \
 	VADDSS X6, X8, X8; \
 	VMOVSS X8, (R12); \
-	ADDQ $4, R12; \
-	ADDQ R8, SI; \
-	DECQ R9; \
-	JNZ row; \
-	VZEROUPPER; \
-	RET
+	NEXTROW(R12, row)
 
 // UTOK: as STOK for unsigned weights (no sign transfer).
 #define UTOK(xq, idx, acc) \
@@ -286,10 +240,7 @@ row4: \
 	MOVQ R10, BX; \
 	MOVQ R12, CX; \
 	VXORPS Y6, Y6, Y6; \
-	VXORPS Y8, Y8, Y8; \
-	VXORPS Y9, Y9, Y9; \
-	VXORPS Y10, Y10, Y10; \
-	VXORPS Y11, Y11, Y11; \
+	ZEROACC; \
 blk4: \
 	W(0); \
 	VMOVD (BX), X2; \
@@ -315,30 +266,7 @@ blk4: \
 	VPERMPS Y6, Y1, Y6; \
 	VADDPS X6, X8, X8; \
 	STORE4(R13, DX, BX); \
-	ADDQ $4, R13; \
-	ADDQ R8, SI; \
-	DECQ R9; \
-	JNZ row4; \
-	VZEROUPPER; \
-	RET
-
-#define X1ARGS \
-	MOVQ w+0(FP), SI; \
-	MOVQ wstride+8(FP), R8; \
-	MOVQ rows+16(FP), R9; \
-	MOVQ x+24(FP), R10; \
-	MOVQ nb+32(FP), R11; \
-	MOVQ dst+40(FP), R12
-
-#define X4ARGS \
-	MOVQ w+0(FP), SI; \
-	MOVQ wstride+8(FP), R8; \
-	MOVQ rows+16(FP), R9; \
-	MOVQ x+24(FP), R10; \
-	MOVQ xstride+32(FP), R11; \
-	MOVQ nb+40(FP), R12; \
-	MOVQ dst+48(FP), R13; \
-	MOVQ dstride+56(FP), DX
+	NEXTROW(R13, row4)
 
 #define C0F Y10
 #define CSHUF Y11

@@ -136,10 +136,7 @@ row: \
 	MOVD R0, R8; \
 	MOVD R3, R9; \
 	MOVD R4, R10; \
-	ZERO(20); \
-	ZERO(21); \
-	ZERO(22); \
-	ZERO(23); \
+	ZEROACC; \
 	CMP $2, R10; \
 	BLT tail; \
 pair: \
@@ -156,10 +153,7 @@ done: \
 	HSUM4(20); \
 	END; \
 	FMOVS.P F20, 4(R5); \
-	ADD R1, R0; \
-	SUBS $1, R2; \
-	BNE row; \
-	RET
+	NEXTROW(row)
 
 // UEND adds lane 1 of V22+V23 (the m*s sums) to the result.
 #define UEND \
@@ -193,14 +187,7 @@ done: \
 	FCVTL_4S(18, 16); \
 	FCVTL_4S(19, 17); \
 	FMUL_S(19, 19, 18, 0); \
-	SCVTF_4S(4, 4); \
-	SCVTF_4S(5, 5); \
-	SCVTF_4S(6, 6); \
-	SCVTF_4S(7, 7); \
-	FMLA_S(20, 4, 19, 0); \
-	FMLA_S(21, 5, 19, 1); \
-	FMLA_S(22, 6, 19, 2); \
-	FMLA_S(23, 7, 19, 3)
+	ACC4(FMLA_S, 4, 19)
 
 // UTOK is STOK for Q8_1 activations: [d, s] goes to lane t of V17.
 #define UTOK(DOT, Rt, t, acc) \
@@ -229,14 +216,7 @@ done: \
 	VUZP2 V17.S4, V19.S4, V19.S4; \
 	FMUL_S(29, 29, 18, 0); \
 	FMLA_S(8, 19, 18, 1); \
-	SCVTF_4S(4, 4); \
-	SCVTF_4S(5, 5); \
-	SCVTF_4S(6, 6); \
-	SCVTF_4S(7, 7); \
-	FMLA_S(20, 4, 29, 0); \
-	FMLA_S(21, 5, 29, 1); \
-	FMLA_S(22, 6, 29, 2); \
-	FMLA_S(23, 7, 29, 3)
+	ACC4(FMLA_S, 4, 29)
 
 // KX4 is the body of a four-row kernel around the block macro BLK; END
 // adds anything beyond the accumulators into V20 after their reduction.
@@ -245,10 +225,7 @@ row4: \
 	MOVD R0, R8; \
 	X4PTRS; \
 	MOVD R5, R13; \
-	ZERO(20); \
-	ZERO(21); \
-	ZERO(22); \
-	ZERO(23); \
+	ZEROACC; \
 	ZERO(8); \
 blk4: \
 	BLK; \
@@ -257,10 +234,7 @@ blk4: \
 	HSUM4X4; \
 	END; \
 	STORE4; \
-	ADD R1, R0; \
-	SUBS $1, R2; \
-	BNE row4; \
-	RET
+	NEXTROW(row4)
 
 #define UEND4 FADD_4S(20, 20, 8)
 

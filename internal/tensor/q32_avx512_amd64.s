@@ -30,23 +30,9 @@
 // all four tokens, where AVX2 takes three integer instructions, a
 // conversion, a permutation and an FMA per token.
 
-DATA k0F<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
-DATA k0F<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
-DATA k0F<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
-DATA k0F<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
-GLOBL k0F<>(SB), RODATA|NOPTR, $32
-
-DATA k10<>+0(SB)/8, $0x1010101010101010
-DATA k10<>+8(SB)/8, $0x1010101010101010
-DATA k10<>+16(SB)/8, $0x1010101010101010
-DATA k10<>+24(SB)/8, $0x1010101010101010
-GLOBL k10<>(SB), RODATA|NOPTR, $32
-
-DATA k80<>+0(SB)/8, $0x8080808080808080
-DATA k80<>+8(SB)/8, $0x8080808080808080
-DATA k80<>+16(SB)/8, $0x8080808080808080
-DATA k80<>+24(SB)/8, $0x8080808080808080
-GLOBL k80<>(SB), RODATA|NOPTR, $32
+SPLAT32(k0F, 0x0f0f0f0f0f0f0f0f)
+SPLAT32(k10, 0x1010101010101010)
+SPLAT32(k80, 0x8080808080808080)
 
 // VPSRLVQ counts: the low 128-bit lane keeps the low nibbles, the high
 // lane gets the high ones.
@@ -119,12 +105,7 @@ done: \
 	VEXTRACTF128 $1, Y8, X9; \
 	VADDPS X9, X8, X8; \
 	STORE4(R12, DX, BX); \
-	ADDQ $4, R12; \
-	ADDQ R8, SI; \
-	DECQ R9; \
-	JNZ row; \
-	VZEROUPPER; \
-	RET
+	NEXTROW(R12, row)
 
 #define T4ARGS \
 	MOVQ w+0(FP), SI; \
@@ -176,12 +157,7 @@ done: \
 	VADDPS Y9, Y8, Y8; \
 	HSUM8(Y8, X8, X9); \
 	VMOVSS X8, (R12); \
-	ADDQ $4, R12; \
-	ADDQ R8, SI; \
-	DECQ R9; \
-	JNZ row; \
-	VZEROUPPER; \
-	RET
+	NEXTROW(R12, row)
 
 #define T1ARGS \
 	MOVQ w+0(FP), SI; \

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "asm_amd64.h"
 
 // Activation quantizers, bit for bit ggml's AVX2 quantize_row_q8_0/q8_1:
 // d = amax/127 stored as F16, multiplier 127/amax (0 when amax is 0),
@@ -37,12 +38,7 @@ GLOBL kPackPerm<>(SB), RODATA|NOPTR, $32
 	VMAXPS Y5, Y4, Y4; \
 	VANDNPS Y3, Y14, Y5; \
 	VMAXPS Y5, Y4, Y4; \
-	VEXTRACTF128 $1, Y4, X5; \
-	VMAXPS X5, X4, X4; \
-	VMOVHLPS X4, X4, X5; \
-	VMAXPS X5, X4, X4; \
-	VMOVSHDUP X4, X5; \
-	VMAXSS X5, X4, X4; \
+	HMAX8(Y4, X4, X5); \
 	VDIVSS X13, X4, X5; \
 	VDIVSS X4, X13, X6; \
 	VXORPS X7, X7, X7; \
@@ -238,12 +234,7 @@ amaxK:
 	ADDQ    $64, AX
 	CMPQ    AX, $1024
 	JLT     amaxK
-	VEXTRACTF128 $1, Y4, X5
-	VMAXPS       X5, X4, X4
-	VMOVHLPS     X4, X4, X5
-	VMAXPS       X5, X4, X4
-	VMOVSHDUP    X4, X5
-	VMAXSS       X5, X4, X4
+	HMAX8(Y4, X4, X5)
 	VXORPS       X5, X5, X5
 	VUCOMISS     X5, X4
 	JNE          findK
