@@ -124,20 +124,9 @@ func TestGenerateWithoutVocabulary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := gguf.NewBuilder()
-	for _, kv := range f.Metadata {
-		if strings.HasPrefix(kv.Key, "tokenizer.") {
-			continue
-		}
-		if err := b.Set(kv.Key, kv.Value); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range f.Tensors {
-		ti := &f.Tensors[i]
-		if err := b.AddTensor(ti.Name, ti.Type, ti.Dims, f.TensorData(ti)); err != nil {
-			t.Fatal(err)
-		}
+	b, err := f.Rebuild(func(key string) bool { return !strings.HasPrefix(key, "tokenizer.") })
+	if err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "novocab.gguf")
 	if err := b.WriteFile(path); err != nil {

@@ -439,17 +439,9 @@ func TestFixtures(t *testing.T) {
 					}
 				}
 			}
-			b := NewBuilder()
-			for _, kv := range f.Metadata {
-				if err := b.Set(kv.Key, kv.Value); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := range f.Tensors {
-				ti := &f.Tensors[i]
-				if err := b.AddTensor(ti.Name, ti.Type, ti.Dims, f.TensorData(ti)); err != nil {
-					t.Fatal(err)
-				}
+			b, err := f.Rebuild(nil)
+			if err != nil {
+				t.Fatal(err)
 			}
 			orig, err := os.ReadFile(path)
 			if err != nil {

@@ -250,3 +250,26 @@ func (e *encoder) array(a Array) {
 		e.scalar(rv.Index(i).Interface())
 	}
 }
+
+// Rebuild returns a Builder holding f's metadata (the keys keep accepts;
+// nil keeps all) and its tensors, whose data still points into f: the
+// start of tools that edit a model's metadata. f must stay open until the
+// Builder is written.
+func (f *File) Rebuild(keep func(key string) bool) (*Builder, error) {
+	b := NewBuilder()
+	for _, kv := range f.Metadata {
+		if keep != nil && !keep(kv.Key) {
+			continue
+		}
+		if err := b.Set(kv.Key, kv.Value); err != nil {
+			return nil, err
+		}
+	}
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		if err := b.AddTensor(t.Name, t.Type, t.Dims, f.TensorData(t)); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
