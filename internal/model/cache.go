@@ -463,5 +463,3 @@ func (c *Cache) cell(st *kvStore, s SeqID, pos int) (block int32, slot int) {
 	}
 	return sq.full[pos/blockCells], pos % blockCells
 }
-
-

@@ -231,7 +231,9 @@ func (p *Pool) forLocked(n int, fn func(lo, hi int)) {
 // for a memory fault, see debug.SetPanicOnFault).
 type LoopPanic struct{ Value any }
 
-func (e *LoopPanic) Error() string { return fmt.Sprintf("tensor: parallel loop body panicked: %v", e.Value) }
+func (e *LoopPanic) Error() string {
+	return fmt.Sprintf("tensor: parallel loop body panicked: %v", e.Value)
+}
 
 // Unwrap returns Value when it is an error.
 func (e *LoopPanic) Unwrap() error {
