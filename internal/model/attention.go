@@ -10,8 +10,9 @@ import (
 // prepareQKV finishes token t's query, key and value (biases, per-head
 // norms, RoPE, query scaling, in llama.cpp's order), files the query by
 // KV head for attention and writes key and value into the cache.
-func (m *Model) prepareQKV(seq *Sequence, l *layer, il, t, pos int, r *rope, cs []float32) {
+func (m *Model) prepareQKV(p *pass, t int, cs []float32) {
 	c := &m.cfg
+	l, r := p.l, p.r
 	s := m.s
 	hd := c.HeadDim
 	qDim, kvDim, group := m.dims()
@@ -42,17 +43,23 @@ func (m *Model) prepareQKV(seq *Sequence, l *layer, il, t, pos int, r *rope, cs 
 		copy(s.qg[((kv*m.ubatch+t)*group+g)*hd:], head)
 	}
 	es := kvElemSize(m.kvType)
+	cell := int(p.cells[t])
+	blk, slot := cell/blockCells, cell%blockCells
+	keys, vals := p.st.k[p.sl], p.st.v[p.sl]
 	for h := 0; h < c.KVHeads; h++ {
 		head := k[h*hd : (h+1)*hd]
 		if l.kNorm != nil {
 			rmsNorm(head, head, l.kNorm, c.NormEps)
 		}
 		r.apply(head, cs)
-		off := ((h*m.ctxLen + pos) * hd) * es
-		_ = tensor.Quantize(m.kvType, seq.k[il][off:off+hd*es], head)
-		vt := seq.vt[il][h*hd*m.ctxLen*es:]
+		// Block layout: keys [KVHeads][blockCells][HeadDim], values
+		// [KVHeads][HeadDim][blockCells].
+		hb := blk*c.KVHeads + h
+		off := (hb*blockCells + slot) * hd * es
+		_ = tensor.Quantize(m.kvType, keys[off:off+hd*es], head)
+		vt := vals[hb*hd*blockCells*es:]
 		for d, x := range v[h*hd : (h+1)*hd] {
-			i := (d*m.ctxLen + pos) * es
+			i := (d*blockCells + slot) * es
 			if es == 2 {
 				binary.LittleEndian.PutUint16(vt[i:], tensor.FP32ToFP16(x))
 			} else {
@@ -63,50 +70,76 @@ func (m *Model) prepareQKV(seq *Sequence, l *layer, il, t, pos int, r *rope, cs 
 }
 
 // attention computes softmax(q·K/√d + mask)·V for the new tokens of
-// layer p.il into s.attn, as llama.cpp does without flash attention:
-// scores are a matrix product of the cached keys (in the KV type, so with
-// an F16 cache the queries are rounded to F16 first) and the queries, the
-// softmax is exact float32, and the output is a matrix product of the
-// transposed values with the probabilities (rounded to the KV type).
+// layer p.il into s.attn, each group of rows against its own sequence's
+// cells, as llama.cpp does without flash attention: scores are a matrix
+// product of the cached keys (in the KV type, so with an F16 cache the
+// queries are rounded to F16 first) and the queries, the softmax is
+// exact float32, and the output is a matrix product of the transposed
+// values with the probabilities (rounded to the KV type). The keys and
+// values a chunk sees are first gathered from their blocks into
+// contiguous buffers.
 func (m *Model) attention(p *pass) {
 	c := &m.cfg
 	s := m.s
 	pool := m.pool
-	hd, ctxLen, n, pos0 := c.HeadDim, m.ctxLen, p.n, p.pos0
+	hd := c.HeadDim
 	_, _, group := m.dims()
 	es := kvElemSize(m.kvType)
 	p.window = 0
 	if p.l.swa {
 		p.window = c.SlidingWindow
 	}
-	// Queries per chunk, so that the chunk's scores fit the budget.
-	tc := min(n, max(1, len(s.scores)/(group*(pos0+n))))
-	for h := 0; h < c.KVHeads; h++ {
-		keys := p.seq.k[p.il][h*ctxLen*hd*es : (h+1)*ctxLen*hd*es]
-		vals := p.seq.vt[p.il][h*hd*ctxLen*es : (h+1)*hd*ctxLen*es]
-		for t0 := 0; t0 < n; t0 += tc {
-			t1 := min(n, t0+tc)
-			kvLo, kvHi := 0, pos0+t1
-			if p.window > 0 {
-				kvLo = max(0, pos0+t0-p.window+1)
-			}
-			nk, rows := kvHi-kvLo, (t1-t0)*group
-			s.K = tensor.Matrix{Type: m.kvType, Rows: nk, Cols: hd, Data: keys[kvLo*hd*es : kvHi*hd*es]}
-			q := s.qg[(h*m.ubatch+t0)*group*hd : (h*m.ubatch+t1)*group*hd]
-			p.sc, p.t0, p.kvLo, p.nk = s.scores[:rows*nk], t0, kvLo, nk
-			pool.MatMul(p.sc, &s.K, q, rows)
-			pool.For(rows, p.softmax)
-			vt := s.vt[:hd*nk*es]
-			for d := 0; d < hd; d++ {
-				copy(vt[d*nk*es:(d+1)*nk*es], vals[(d*ctxLen+kvLo)*es:(d*ctxLen+kvHi)*es])
-			}
-			s.V = tensor.Matrix{Type: m.kvType, Rows: hd, Cols: nk, Data: vt}
-			pv := s.pv[:rows*hd]
-			pool.MatMul(pv, &s.V, p.sc, rows)
-			for r := 0; r < rows; r++ {
-				t, g := t0+r/group, r%group
-				copy(s.attn[(t*c.Heads+h*group+g)*hd:], pv[r*hd:(r+1)*hd])
+	keys, vals := p.st.k[p.sl], p.st.v[p.sl]
+	for _, g := range p.u.groups {
+		sq := &p.c.seqs[g.seq]
+		tbl := sq.full
+		if p.st == p.c.swa {
+			tbl = sq.swa
+		}
+		n, pos0 := g.t1-g.t0, g.pos0
+		// Queries per chunk, so that the chunk's scores fit the budget.
+		tc := min(n, max(1, len(s.scores)/(group*(pos0+n))))
+		for h := 0; h < c.KVHeads; h++ {
+			for t0 := 0; t0 < n; t0 += tc {
+				t1 := min(n, t0+tc)
+				kvLo, kvHi := 0, pos0+t1
+				if p.window > 0 {
+					kvLo = max(0, pos0+t0-p.window+1)
+				}
+				nk, rows := kvHi-kvLo, (t1-t0)*group
+				kt, vt := s.kt[:nk*hd*es], s.vt[:hd*nk*es]
+				gather(kt, vt, keys, vals, tbl, c.KVHeads, h, hd, es, kvLo, kvHi)
+				s.K = tensor.Matrix{Type: m.kvType, Rows: nk, Cols: hd, Data: kt}
+				q := s.qg[(h*m.ubatch+g.t0+t0)*group*hd : (h*m.ubatch+g.t0+t1)*group*hd]
+				p.sc, p.pos0, p.t0, p.kvLo, p.nk = s.scores[:rows*nk], pos0, t0, kvLo, nk
+				pool.MatMul(p.sc, &s.K, q, rows)
+				pool.For(rows, p.softmax)
+				s.V = tensor.Matrix{Type: m.kvType, Rows: hd, Cols: nk, Data: vt}
+				pv := s.pv[:rows*hd]
+				pool.MatMul(pv, &s.V, p.sc, rows)
+				for r := 0; r < rows; r++ {
+					t, gi := g.t0+t0+r/group, r%group
+					copy(s.attn[(t*c.Heads+h*group+gi)*hd:], pv[r*hd:(r+1)*hd])
+				}
 			}
 		}
+	}
+}
+
+// gather copies KV head h's keys of positions [lo, hi) of the sequence
+// whose blocks are tbl into kt ([hi-lo][hd]) and its values, transposed,
+// into vt ([hd][hi-lo]), a run of consecutive cells of a block at a time.
+func gather(kt, vt, keys, vals []byte, tbl []int32, kvHeads, h, hd, es, lo, hi int) {
+	nk := hi - lo
+	for j := lo; j < hi; {
+		blk, slot := int(tbl[j/blockCells]), j%blockCells
+		run := min(blockCells-slot, hi-j)
+		hb := blk*kvHeads + h
+		copy(kt[(j-lo)*hd*es:(j-lo+run)*hd*es], keys[(hb*blockCells+slot)*hd*es:])
+		vb := vals[hb*hd*blockCells*es:]
+		for d := 0; d < hd; d++ {
+			copy(vt[(d*nk+j-lo)*es:(d*nk+j-lo+run)*es], vb[(d*blockCells+slot)*es:])
+		}
+		j += run
 	}
 }

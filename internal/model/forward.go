@@ -18,10 +18,12 @@ type scratch struct {
 	gate, up  []float32     // [ub][FFN]; up is [ub][2*FFN] when fused (Phi-3)
 	cs, csSWA []float32     // RoPE cos/sin per token: [ub][Dims]
 	scores    []float32     // scores, then probabilities, of a chunk of queries
+	kt        []byte        // one KV head's visible keys, gathered from the blocks
 	vt        []byte        // one KV head's visible values, transposed, contiguous
 	pv        []float32     // [rows][HeadDim]: attention output of a chunk
 	K, V      tensor.Matrix // views of the cache for the chunk in progress
 	pass      *pass         // the loop bodies and their parameters
+	ub        ubatch        // the batch in progress
 }
 
 // scoresBudget bounds the attention scores of one chunk of queries
@@ -77,6 +79,8 @@ func (m *Model) newScratch() *scratch {
 	budget := max(scoresBudget, group*m.ctxLen)
 	s.scores = make([]float32, budget)
 	s.vt = make([]byte, c.HeadDim*m.ctxLen*kvElemSize(m.kvType))
+	s.kt = make([]byte, c.HeadDim*m.ctxLen*kvElemSize(m.kvType))
+	s.ub = newUbatch(ub)
 	s.pv = make([]float32, ub*qDim)
 	s.pass = m.newPass(s)
 	return s
@@ -86,21 +90,24 @@ func (m *Model) newScratch() *scratch {
 // given to the pool are built once per model and read their parameters
 // from here, so that a decode step allocates nothing.
 type pass struct {
-	m      *Model
-	seq    *Sequence
-	tokens []int32
-	n      int // rows in the scratch buffers
-	pos0   int // position of the first token
-	il     int
-	l      *layer
-	r      *rope
-	cs     []float32
-	logits []float32
+	m     *Model
+	c     *Cache
+	u     *ubatch
+	n     int // rows in the scratch buffers
+	il    int
+	l     *layer
+	st    *kvStore // the store holding layer il
+	sl    int      // layer il's index in st
+	cells []int32  // cell of each row in st
+	r     *rope
+	cs    []float32
+	out   []float32
 
 	// The attention chunk in progress: queries [t0, ...) of one KV
-	// head against keys [kvLo, kvLo+nk).
-	sc                   []float32
-	t0, kvLo, nk, window int
+	// head, of the group whose first position is pos0, against keys
+	// [kvLo, kvLo+nk).
+	sc                         []float32
+	pos0, t0, kvLo, nk, window int
 
 	embed, attnNorm, qkv, postAttn, act, postFFN, outNorm, softcap, softmax func(lo, hi int)
 }
@@ -114,13 +121,14 @@ func (m *Model) newPass(s *scratch) *pass {
 		for t := lo; t < hi; t++ {
 			row := s.x[t*E : (t+1)*E]
 			// Cannot fail: the table was validated and the token checked.
-			_ = tensor.Dequantize(m.tokEmbd.Type, row, m.tokEmbd.Row(int(p.tokens[t])))
+			_ = tensor.Dequantize(m.tokEmbd.Type, row, m.tokEmbd.Row(int(p.u.tokens[t])))
 			if m.embedScale != 0 {
 				scale(row, m.embedScale)
 			}
-			m.rope.table(s.cs[t*D:(t+1)*D], p.pos0+t)
+			pos := int(p.u.pos[t])
+			m.rope.table(s.cs[t*D:(t+1)*D], pos)
 			if m.ropeSWA != m.rope {
-				m.ropeSWA.table(s.csSWA[t*D:(t+1)*D], p.pos0+t)
+				m.ropeSWA.table(s.csSWA[t*D:(t+1)*D], pos)
 			}
 		}
 	}
@@ -131,7 +139,7 @@ func (m *Model) newPass(s *scratch) *pass {
 	}
 	p.qkv = func(lo, hi int) {
 		for t := lo; t < hi; t++ {
-			m.prepareQKV(p.seq, p.l, p.il, t, p.pos0+t, p.r, p.cs[t*D:(t+1)*D])
+			m.prepareQKV(p, t, p.cs[t*D:(t+1)*D])
 		}
 	}
 	p.postAttn = func(lo, hi int) {
@@ -181,7 +189,7 @@ func (m *Model) newPass(s *scratch) *pass {
 		}
 	}
 	p.softcap = func(lo, hi int) {
-		softcap(p.logits[lo*c.Vocab:hi*c.Vocab], c.FinalSoftcap)
+		softcap(p.out[lo*c.Vocab:hi*c.Vocab], c.FinalSoftcap)
 	}
 	p.softmax = func(lo, hi int) {
 		nk := p.nk
@@ -201,49 +209,68 @@ func (m *Model) newPass(s *scratch) *pass {
 	return p
 }
 
-// forwardChunk runs one ubatch of tokens at positions seq.n... through
-// the model and writes the logits of rows [oLo, len(tokens)) into logits
-// (nil when no row is wanted).
-func (m *Model) forwardChunk(ctx context.Context, seq *Sequence, tokens []int32, oLo int, logits []float32) error {
+// forwardUbatch runs the prepared batch u, whose keys and values go to
+// cells of c, through the model and writes the outputs of the wanted rows
+// (logits, or with embeddings the final normed hidden states) to out in
+// output order.
+func (m *Model) forwardUbatch(ctx context.Context, c *Cache, u *ubatch, out []float32, embeddings bool) error {
 	p := m.s.pass
-	defer func() { p.seq, p.tokens, p.logits, p.l = nil, nil, nil, nil }()
-	p.seq, p.tokens, p.n, p.pos0, p.logits = seq, tokens, len(tokens), seq.n, logits
-	if logits == nil {
-		oLo = p.n
-	}
+	defer func() { p.c, p.u, p.out, p.l, p.st, p.cells = nil, nil, nil, nil, nil, nil }()
+	p.c, p.u, p.n = c, u, u.groups[len(u.groups)-1].t1
 	m.pool.For(p.n, p.embed)
 	for il := range m.layers {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		keepFrom := 0
-		if il == len(m.layers)-1 {
-			keepFrom = oLo
-		}
-		m.block(p, il, keepFrom)
+		m.block(p, il, il == len(m.layers)-1)
 	}
-	if logits == nil || p.n == 0 {
+	if u.nOut == 0 {
 		return nil
 	}
 	m.pool.For(p.n, p.outNorm)
-	m.pool.MatMul(logits, m.output, m.s.xn, p.n)
+	if embeddings {
+		copy(out, m.s.xn[:p.n*m.cfg.Embed])
+		return ctx.Err()
+	}
+	p.out = out
+	m.pool.MatMul(out, m.output, m.s.xn, p.n)
 	if m.cfg.FinalSoftcap != 0 {
 		m.pool.For(p.n, p.softcap)
 	}
 	return ctx.Err()
 }
 
+// keepOutputs drops the rows whose outputs are not wanted and puts the
+// others in output order, in the residual stream x and the attention
+// output o: only they need the rest of the last block (llama.cpp's
+// inp_out_ids). p.n becomes the number of outputs.
+func (m *Model) keepOutputs(p *pass) {
+	s, u, E := m.s, p.u, m.cfg.Embed
+	for _, buf := range [][]float32{s.x, s.o} {
+		for t := 0; t < p.n; t++ {
+			if o := u.out[t]; o >= 0 {
+				copy(s.xn[int(o)*E:int(o+1)*E], buf[t*E:(t+1)*E])
+			}
+		}
+		copy(buf, s.xn[:u.nOut*E])
+	}
+	p.n = u.nOut
+}
+
 // block runs transformer block il over the p.n rows in the scratch
-// buffers. The last block drops rows [0, keepFrom) after attention,
-// because only the rows whose logits are wanted need the rest of the
-// network (llama.cpp's inp_out_ids); p.n is updated.
-func (m *Model) block(p *pass, il, keepFrom int) {
-	c := &m.cfg
+// buffers. The last block keeps only the wanted rows after attention
+// (see keepOutputs).
+func (m *Model) block(p *pass, il int, last bool) {
 	l := &m.layers[il]
 	s := m.s
 	pool := m.pool
-	E, n := c.Embed, p.n
+	n := p.n
 	p.il, p.l = il, l
+	p.st, p.sl = p.c.layerStore[il], p.c.layerIdx[il]
+	p.cells = p.u.cellF
+	if p.st == p.c.swa {
+		p.cells = p.u.cellS
+	}
 
 	pool.For(n, p.attnNorm)
 	if l.wqkv != nil {
@@ -261,12 +288,9 @@ func (m *Model) block(p *pass, il, keepFrom int) {
 	m.attention(p)
 	pool.MatMul(s.o, l.wo, s.attn, n)
 
-	if keepFrom > 0 {
-		copy(s.o, s.o[keepFrom*E:n*E])
-		copy(s.x, s.x[keepFrom*E:n*E])
-		n -= keepFrom
-		p.n = n
-		if n == 0 {
+	if last {
+		m.keepOutputs(p)
+		if n = p.n; n == 0 {
 			return
 		}
 	}

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"slices"
 	"sync"
 
 	"github.com/raym33/ainative/internal/gguf"
@@ -237,7 +236,8 @@ const (
 // Forward appends tokens to seq, computing them in batches, and appends
 // the requested logits (float32 [n][vocab]) to dst, which it returns. The
 // computation checks ctx between layers. On error, seq is left as it was
-// before the call.
+// before the call. It is Decode over the sequence's own one-sequence
+// cache, a batch at a time.
 func (m *Model) Forward(ctx context.Context, seq *Sequence, tokens []int32, out Output, dst []float32) ([]float32, error) {
 	if seq == nil || seq.m != m {
 		return dst, errors.New("model: Forward with a sequence of another model")
@@ -247,91 +247,72 @@ func (m *Model) Forward(ctx context.Context, seq *Sequence, tokens []int32, out 
 			return dst, fmt.Errorf("model: token %d at index %d is out of range (vocabulary has %d tokens)", t, i, m.cfg.Vocab)
 		}
 	}
-	if len(tokens) > m.ctxLen-seq.n {
-		return dst, fmt.Errorf("%w: %d tokens in the sequence + %d new > context length %d", ErrContextFull, seq.n, len(tokens), m.ctxLen)
+	n0 := seq.Len()
+	if len(tokens) > m.ctxLen-n0 {
+		return dst, fmt.Errorf("%w: %d tokens in the sequence + %d new > context length %d", ErrContextFull, n0, len(tokens), m.ctxLen)
 	}
-	nOut := 0
 	switch out {
-	case OutputLast:
-		nOut = min(1, len(tokens))
-	case OutputAll:
-		nOut = len(tokens)
-	case OutputNone:
+	case OutputLast, OutputAll, OutputNone:
 	default:
 		return dst, fmt.Errorf("model: bad Output %d", out)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return dst, errors.New("model: Forward after Close")
-	}
-	if m.s == nil {
-		m.s = m.newScratch()
+	if seq.c == nil {
+		// The cache keeps every position, sliding-window layers
+		// included, so that Truncate can go back anywhere.
+		c, err := m.NewCache(CacheOptions{Cells: m.ctxLen, MaxSeqs: 1, FullSWA: true})
+		if err != nil {
+			return dst, err
+		}
+		seq.c = c
 	}
 	start := len(dst)
-	dst = slices.Grow(dst, nOut*m.cfg.Vocab)[:start+nOut*m.cfg.Vocab]
-	logits := dst[start:]
-	n0 := seq.n
+	b := &seq.b
 	for lo := 0; lo < len(tokens); lo += m.ubatch {
 		hi := min(lo+m.ubatch, len(tokens))
-		// Rows of this chunk whose logits are wanted, as a range.
-		oLo, oHi := hi-lo, hi-lo
-		switch out {
-		case OutputAll:
-			oLo = 0
-		case OutputLast:
-			if hi == len(tokens) {
-				oLo = hi - lo - 1
-			}
+		b.Reset()
+		for i := lo; i < hi; i++ {
+			b.Tokens = append(b.Tokens, tokens[i])
+			b.Pos = append(b.Pos, int32(n0+i))
+			b.Seq = append(b.Seq, 0)
+			b.Logits = append(b.Logits, out == OutputAll || out == OutputLast && i == len(tokens)-1)
 		}
-		var chunkLogits []float32
-		if oHi > oLo {
-			first := lo + oLo - (len(tokens) - nOut)
-			chunkLogits = logits[first*m.cfg.Vocab : (first+oHi-oLo)*m.cfg.Vocab]
-		}
-		if err := m.forwardChunk(ctx, seq, tokens[lo:hi], oLo, chunkLogits); err != nil {
-			seq.n = n0
+		var err error
+		if dst, err = m.Decode(ctx, seq.c, b, dst); err != nil {
+			seq.c.mu.Lock()
+			seq.c.truncate(0, n0)
+			seq.c.mu.Unlock()
 			return dst[:start], err
 		}
-		seq.n += hi - lo
 	}
 	return dst, nil
 }
 
-// Sequence is one token sequence's state: its KV cache. A sequence
-// belongs to the model that made it; it must not be used by two forward
-// passes at once.
+// Sequence is one token sequence's state: a cache of one sequence,
+// allocated for the model's full context by its first Forward. A
+// sequence belongs to the model that made it; it must not be used by two
+// forward passes at once.
 type Sequence struct {
 	m *Model
-	n int // tokens in the cache
-	// Per layer: keys [KVHeads][ctx][HeadDim] and values transposed
-	// [KVHeads][HeadDim][ctx], of the model's KV type. Values are stored
-	// transposed, as llama.cpp does without flash attention, so that the
-	// weighted sum of values is a row of dot products over positions.
-	k, vt [][]byte
+	c *Cache
+	b Batch
 }
 
-// NewSequence returns an empty sequence with a KV cache for the model's
-// full context.
-func (m *Model) NewSequence() *Sequence {
-	c := &m.cfg
-	size := c.KVHeads * m.ctxLen * c.HeadDim * kvElemSize(m.kvType)
-	s := &Sequence{m: m, k: make([][]byte, c.Layers), vt: make([][]byte, c.Layers)}
-	for il := range s.k {
-		s.k[il] = make([]byte, size)
-		s.vt[il] = make([]byte, size)
-	}
-	return s
-}
+// NewSequence returns an empty sequence.
+func (m *Model) NewSequence() *Sequence { return &Sequence{m: m} }
 
 // Len is the number of tokens in the sequence.
-func (s *Sequence) Len() int { return s.n }
+func (s *Sequence) Len() int {
+	if s.c == nil {
+		return 0
+	}
+	return s.c.SeqLen(0)
+}
 
 // Truncate forgets all but the first n tokens, so that a conversation can
 // continue from a shared prefix.
 func (s *Sequence) Truncate(n int) {
-	if n >= 0 && n < s.n {
-		s.n = n
+	if s.c != nil && n >= 0 {
+		s.c.Remove(0, n) // cannot fail: the cache keeps every position
 	}
 }
 

@@ -94,29 +94,23 @@ func (p *Pool) matMul(table *opsTable, dst []float32, w *Matrix, x []float32, n 
 	if need := n * xrow; cap(p.scratch) < need {
 		p.scratch = make([]byte, need)
 	}
-	xq := p.scratch[:n*xrow]
-	cols := w.Cols
-	p.forEach(n, func(j int) {
-		conv(xq[j*xrow:(j+1)*xrow], x[j*cols:(j+1)*cols])
-	})
+	// The loop bodies are the Pool's, built once, and read their
+	// parameters from p.mm: a MatMul allocates nothing.
+	mm := &p.mm
+	*mm = mmState{w: w, x: x, dst: dst, xq: p.scratch[:n*xrow], xrow: xrow, conv: conv, rows: o.rows, dot: o.dot}
+	defer func() { *mm = mmState{} }()
+	p.forEach(n, p.mmConv)
 
 	rows, wrow := w.Rows, w.rowBytes()
-	kernel := o.rows
-	if kernel == nil {
-		kernel = rowsByDot(o.dot)
-	}
+	mm.wrow = wrow
 	// Work is handed out in chunks of rows of about chunkBytes of
 	// weights: big enough that scheduling costs nothing, small enough to
 	// balance the threads and, for prompts, to stay in L2 while every
 	// token of a token chunk passes over them.
-	rowChunk := max(1, min(rows, chunkBytes/wrow))
-	nchunks := (rows + rowChunk - 1) / rowChunk
+	mm.rowChunk = max(1, min(rows, chunkBytes/wrow))
+	nchunks := (rows + mm.rowChunk - 1) / mm.rowChunk
 	if n == 1 {
-		p.forEach(nchunks, func(c int) {
-			lo := c * rowChunk
-			hi := min(lo+rowChunk, rows)
-			kernel(cols, w.Data[lo*wrow:hi*wrow], wrow, hi-lo, xq, xrow, 1, dst[lo:hi], rows)
-		})
+		p.forEach(nchunks, p.mmRows)
 		return
 	}
 	// Prompt: tokens are taken tokChunk at a time so that their
@@ -126,16 +120,67 @@ func (p *Pool) matMul(table *opsTable, dst []float32, w *Matrix, x []float32, n 
 	// maxTok tokens.
 	tokChunk := max(maxTok, min(n, tokChunkBytes/xrow)/maxTok*maxTok)
 	for t0 := 0; t0 < n; t0 += tokChunk {
-		t1 := min(t0+tokChunk, n)
-		p.forEach(nchunks, func(c int) {
-			lo := c * rowChunk
-			hi := min(lo+rowChunk, rows)
-			wr := w.Data[lo*wrow : hi*wrow]
-			for t := t0; t < t1; t += maxTok {
-				nt := min(maxTok, t1-t)
-				kernel(cols, wr, wrow, hi-lo, xq[t*xrow:(t+nt)*xrow], xrow, nt, dst[t*rows+lo:], rows)
-			}
-		})
+		mm.t0, mm.t1 = t0, min(t0+tokChunk, n)
+		p.forEach(nchunks, p.mmTk)
+	}
+}
+
+// mmState is the MatMul in progress.
+type mmState struct {
+	w          *Matrix
+	x, dst     []float32
+	xq         []byte
+	xrow, wrow int
+	rowChunk   int
+	t0, t1     int
+	conv       func(dst []byte, src []float32)
+	rows       dotRows
+	dot        func(n int, w, x []byte) float32
+}
+
+// mmConvRow converts activation row j to the kernels' input type.
+func (p *Pool) mmConvRow(j int) {
+	mm := &p.mm
+	cols := mm.w.Cols
+	mm.conv(mm.xq[j*mm.xrow:(j+1)*mm.xrow], mm.x[j*cols:(j+1)*cols])
+}
+
+// mmRowChunk computes row chunk c for a single token (decode).
+func (p *Pool) mmRowChunk(c int) {
+	mm := &p.mm
+	rows := mm.w.Rows
+	lo := c * mm.rowChunk
+	hi := min(lo+mm.rowChunk, rows)
+	mm.kernel(mm.w.Data[lo*mm.wrow:hi*mm.wrow], hi-lo, mm.xq, 1, mm.dst[lo:hi])
+}
+
+// mmTokChunk computes row chunk c for tokens [t0, t1), maxTok at a time.
+func (p *Pool) mmTokChunk(c int) {
+	mm := &p.mm
+	rows := mm.w.Rows
+	lo := c * mm.rowChunk
+	hi := min(lo+mm.rowChunk, rows)
+	wr := mm.w.Data[lo*mm.wrow : hi*mm.wrow]
+	for t := mm.t0; t < mm.t1; t += maxTok {
+		nt := min(maxTok, mm.t1-t)
+		mm.kernel(wr, hi-lo, mm.xq[t*mm.xrow:(t+nt)*mm.xrow], nt, mm.dst[t*rows+lo:])
+	}
+}
+
+// kernel runs the type's row kernel, or its dot product row by row
+// where it has none, on nrows rows of weights and ntok tokens; out has
+// the stride of the whole matrix's rows.
+func (mm *mmState) kernel(w []byte, nrows int, x []byte, ntok int, out []float32) {
+	cols, ostride := mm.w.Cols, mm.w.Rows
+	if mm.rows != nil {
+		mm.rows(cols, w, mm.wrow, nrows, x, mm.xrow, ntok, out, ostride)
+		return
+	}
+	for r := range nrows {
+		wr := w[r*mm.wrow:]
+		for t := range ntok {
+			out[t*ostride+r] = mm.dot(cols, wr, x[t*mm.xrow:])
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,16 @@ type Pool struct {
 	panicked any // first panic of a loop body, re-raised by the caller
 
 	scratch []byte // MatMul's converted activations, reused across calls
+
+	// forEach's loop in progress; eachBody, built once, runs it, so that
+	// handing out a loop allocates nothing.
+	eachN    int
+	eachNext atomic.Int64
+	eachFn   func(i int)
+	eachBody func(lo, hi int)
+
+	mm                   mmState // MatMul's call in progress
+	mmConv, mmRows, mmTk func(i int)
 }
 
 // worker is one worker goroutine's mailbox. A job is posted by writing
@@ -63,6 +74,8 @@ const spinFor = 200 * time.Microsecond
 func NewPool(threads int) *Pool {
 	threads = max(threads, 1)
 	p := &Pool{threads: threads, done: make(chan struct{}, 1)}
+	p.eachBody = p.runEach
+	p.mmConv, p.mmRows, p.mmTk = p.mmConvRow, p.mmRowChunk, p.mmTokChunk
 	for range threads - 1 {
 		w := &worker{wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, w)
@@ -74,6 +87,12 @@ func NewPool(threads int) *Pool {
 
 func (p *Pool) work(w *worker) {
 	defer p.exited.Done()
+	// Weights are usually a memory-mapped file, which can shrink under
+	// us (truncated or replaced in place): a fault reading it becomes a
+	// panic that run recovers and the caller re-raises, so that the
+	// caller can turn it into an error instead of the process dying of
+	// SIGBUS. The setting is per goroutine and this one is ours.
+	debug.SetPanicOnFault(true)
 	var last uint64
 	for {
 		if !spinUntil(func() bool { return w.seq.Load() != last || w.stop.Load() }) {
@@ -203,22 +222,41 @@ func (p *Pool) forLocked(n int, fn func(lo, hi int)) {
 	}
 	if r := p.panicked; r != nil {
 		p.panicked = nil
-		panic(fmt.Sprintf("tensor: parallel loop body panicked: %v", r))
+		panic(&LoopPanic{Value: r})
 	}
+}
+
+// LoopPanic is what For and MatMul panic with when a loop body panicked:
+// Value is the body's panic value (a runtime.Error with an Addr method
+// for a memory fault, see debug.SetPanicOnFault).
+type LoopPanic struct{ Value any }
+
+func (e *LoopPanic) Error() string {
+	return fmt.Sprintf("tensor: parallel loop body panicked: %v", e.Value)
+}
+
+// Unwrap returns Value when it is an error.
+func (e *LoopPanic) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
 }
 
 // forEach runs fn(i) for every i in [0,n), handing out indices one at a
 // time to whichever thread is free, so that uneven work or a descheduled
 // thread does not leave the others idle. The caller holds p.mu.
 func (p *Pool) forEach(n int, fn func(i int)) {
-	var next atomic.Int64
-	p.forLocked(min(n, p.threads), func(int, int) {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= n {
-				return
-			}
-			fn(i)
+	p.eachN, p.eachFn = n, fn
+	p.eachNext.Store(0)
+	p.forLocked(min(n, p.threads), p.eachBody)
+	p.eachFn = nil
+}
+
+func (p *Pool) runEach(int, int) {
+	for {
+		i := int(p.eachNext.Add(1) - 1)
+		if i >= p.eachN {
+			return
 		}
-	})
+		p.eachFn(i)
+	}
 }
