@@ -63,4 +63,5 @@ func (t *Template) probe(source string) {
 	t.caps.ThinkingToggle = errOn == nil && errOff == nil && withOn != withOff
 	t.caps.Thinking = t.caps.ThinkingToggle || strings.Contains(source, "<think>") ||
 		strings.Contains(source, "reasoning_content")
+	t.format = DetectToolFormat(source, t.caps.Tools)
 }

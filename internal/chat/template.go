@@ -68,6 +68,7 @@ type Template struct {
 	tmpl   *jinja.Template
 	tokens Tokens
 	caps   Capabilities
+	format ToolFormat
 	// stringArguments: the template concatenates tool-call arguments as text
 	// (DeepSeek), so they are passed as JSON text instead of an object.
 	stringArguments bool
@@ -133,6 +134,18 @@ func (t *Template) Model() string { return t.model }
 
 // Capabilities reports what the template supports.
 func (t *Template) Capabilities() Capabilities { return t.caps }
+
+// ToolFormat is how the template's model writes tool calls.
+func (t *Template) ToolFormat() ToolFormat { return t.format }
+
+// TemplateCapabilities compiles source only to report what it supports.
+func TemplateCapabilities(source string) (Capabilities, error) {
+	t, err := Compile("", source, Tokens{})
+	if err != nil {
+		return Capabilities{}, err
+	}
+	return t.caps, nil
+}
 
 // Render renders the conversation into the prompt text. tools are the
 // tool definitions as the client sent them (OpenAI's
