@@ -1,0 +1,182 @@
+package chat
+
+import "strings"
+
+// Delta is what a Stream lets out after a piece of model output.
+type Delta struct {
+	Thinking string
+	Content  string
+}
+
+type streamState int
+
+const (
+	stateThinkWait streamState = iota // before deciding whether output opens <think>
+	stateThinking
+	stateContentStart // content, nothing but whitespace seen yet
+	stateContent
+	stateToolCall // a call started: everything is held until Finish
+)
+
+// Stream splits streamed model output, as it arrives, into thinking and
+// content, and holds back any text that may begin a tool call, so that a
+// call is never streamed out as content; Finish parses the held calls.
+// A Stream is used by one goroutine.
+type Stream struct {
+	format  ToolFormat
+	state   streamState
+	pending string          // text not yet let out (a possible marker prefix)
+	held    strings.Builder // the tool-call text
+	markers []string
+}
+
+// NewStream starts a stream. parseThinking enables <think> splitting (the
+// template's Capabilities().Thinking); startsInThinking is
+// PromptOpensThinking of the prompt.
+func NewStream(f ToolFormat, parseThinking, startsInThinking bool) *Stream {
+	s := &Stream{format: f, state: stateContentStart}
+	switch {
+	case startsInThinking:
+		s.state = stateThinking
+	case parseThinking:
+		s.state = stateThinkWait
+	}
+	switch f {
+	case ToolsHermes:
+		s.markers = []string{hermesOpen}
+	case ToolsPhi4:
+		s.markers = []string{phi4Open}
+	case ToolsMistral:
+		s.markers = []string{mistralCalls}
+	case ToolsDeepSeek:
+		s.markers = []string{dsCallsBegin, dsCallBegin}
+	}
+	return s
+}
+
+// Push takes the next piece of output and returns what can be let out now.
+func (s *Stream) Push(text string) Delta {
+	var d Delta
+	s.pending += text
+	for {
+		before := s.state
+		switch s.state {
+		case stateThinkWait:
+			trimmed := strings.TrimLeft(s.pending, " \t\r\n")
+			switch {
+			case strings.HasPrefix(trimmed, thinkOpen):
+				s.pending = trimmed[len(thinkOpen):]
+				s.state = stateThinking
+			case strings.HasPrefix(thinkOpen, trimmed):
+				return d // "", or a prefix of <think>: wait
+			default:
+				s.state = stateContentStart
+			}
+		case stateThinking:
+			if i := strings.Index(s.pending, thinkClose); i >= 0 {
+				d.Thinking += s.pending[:i]
+				s.pending = strings.TrimLeft(s.pending[i+len(thinkClose):], " \t\r\n")
+				s.state = stateContentStart
+				break
+			}
+			keep := heldSuffix(s.pending, []string{thinkClose})
+			d.Thinking += s.pending[:len(s.pending)-keep]
+			s.pending = s.pending[len(s.pending)-keep:]
+			return d
+		case stateContentStart:
+			trimmed := strings.TrimLeft(s.pending, " \t\r\n")
+			if trimmed == "" {
+				return d
+			}
+			if s.bareCallStart(trimmed) {
+				s.held.WriteString(s.pending)
+				s.pending = ""
+				s.state = stateToolCall
+				return d
+			}
+			if s.format == ToolsLlama3 && strings.HasPrefix(llamaPythonTag, trimmed) {
+				return d // maybe <|python_tag|>: wait
+			}
+			s.state = stateContent
+		case stateContent:
+			if i := firstMarker(s.pending, s.markers); i >= 0 {
+				d.Content += s.pending[:i]
+				s.held.WriteString(s.pending[i:])
+				s.pending = ""
+				s.state = stateToolCall
+				return d
+			}
+			keep := heldSuffix(s.pending, s.markers)
+			d.Content += s.pending[:len(s.pending)-keep]
+			s.pending = s.pending[len(s.pending)-keep:]
+			return d
+		case stateToolCall:
+			s.held.WriteString(s.pending)
+			s.pending = ""
+			return d
+		}
+		if s.state == before && s.pending == "" {
+			return d
+		}
+	}
+}
+
+// bareCallStart: formats without markers have a call only as the whole
+// answer, so an answer opening with JSON (or a fence, or Llama's python
+// tag) is held until it can be parsed.
+func (s *Stream) bareCallStart(trimmed string) bool {
+	switch s.format {
+	case ToolsLlama3:
+		return trimmed[0] == '{' || strings.HasPrefix(trimmed, llamaPythonTag)
+	case ToolsJSON:
+		return trimmed[0] == '{' || trimmed[0] == '[' || strings.HasPrefix(trimmed, "```")
+	}
+	return false
+}
+
+// Finish ends the stream: the rest of the output, and the tool calls it
+// held. When held text does not parse as calls it comes back as content,
+// with the parse error.
+func (s *Stream) Finish() (Delta, []ParsedCall, error) {
+	var d Delta
+	switch s.state {
+	case stateThinking:
+		d.Thinking = s.pending
+	case stateToolCall:
+		s.held.WriteString(s.pending)
+		content, calls, err := ParseToolCalls(s.format, s.held.String())
+		d.Content = content
+		s.pending = ""
+		return d, calls, err
+	default:
+		d.Content = s.pending
+	}
+	s.pending = ""
+	return d, nil, nil
+}
+
+// firstMarker is the index of the earliest marker in s, or -1.
+func firstMarker(s string, markers []string) int {
+	first := -1
+	for _, m := range markers {
+		if i := strings.Index(s, m); i >= 0 && (first < 0 || i < first) {
+			first = i
+		}
+	}
+	return first
+}
+
+// heldSuffix is the length of the longest end of s that is a proper prefix
+// of a marker: text that must wait for the next piece to be classified.
+func heldSuffix(s string, markers []string) int {
+	best := 0
+	for _, m := range markers {
+		for k := min(len(m)-1, len(s)); k > best; k-- {
+			if strings.HasSuffix(s, m[:k]) {
+				best = k
+				break
+			}
+		}
+	}
+	return best
+}
