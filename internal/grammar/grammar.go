@@ -1,0 +1,232 @@
+// Package grammar makes a model's output follow a JSON schema while it
+// is generated: a schema compiles to a pushdown automaton over bytes, and
+// a Matcher walks that automaton over the model's real vocabulary to say,
+// before each token, which tokens keep the output on a path to a valid
+// document. Masking the other logits makes every finished output parse
+// and validate, whatever the weights, and a token budget makes even a
+// capped output complete.
+//
+// # The automaton
+//
+// A schema becomes a set of rules, each an NFA over bytes whose states
+// may call another rule (a recursive transition network, i.e. a pushdown
+// automaton). $refs to $defs, definitions or any local JSON pointer are
+// rules, so recursive schemas need no depth bound; "any JSON" is a
+// recursive rule too. A Matcher tracks the set of live (state, return
+// stack) threads, so ambiguous alternatives (anyOf branches sharing a
+// prefix) are followed together until the bytes tell them apart.
+//
+// # What is generated
+//
+// The language is a subset of the schema's valid instances, chosen so
+// every output validates:
+//   - Whitespace as llama.cpp's json-schema-to-grammar allows it: between
+//     tokens of JSON, nothing, one space, or one or two newlines and at
+//     most 20 spaces or tabs; before and after the document too.
+//   - Object properties in the order of "properties", required ones
+//     mandatory, optional ones skippable (llama.cpp's convention). Extra
+//     properties follow the declared ones, only when additionalProperties
+//     is true or a schema, or when an object schema has no "properties"
+//     at all; their names differ from the declared names.
+//   - Numbers with at most 16 integral and 16 fraction digits and a
+//     2-digit exponent (bounded numbers have no exponent); integers
+//     without fraction or exponent. minimum/maximum and their exclusive
+//     forms are enforced for both.
+//   - Strings in UTF-8, escaping only '"', '\' and control characters;
+//     \u escapes of surrogates are never generated. minLength/maxLength
+//     count code points, as JSON Schema does.
+//   - enum and const values in their compact JSON spelling.
+//   - pattern: Go's RE2 syntax, matched anywhere in the string unless
+//     anchored with ^ and $. format: date, time, date-time (no leap
+//     seconds, no February 29), uuid (lower case), email (dot-atom
+//     addresses), hostname, ipv4.
+//   - anyOf and oneOf both as anyOf (oneOf branches that overlap can
+//     produce a value matching several). allOf is merged into one schema
+//     (properties, required, type and bounds merge; other keywords must
+//     agree). Keywords beside anyOf/oneOf apply to every branch.
+//
+// Keywords that cannot be enforced (not, if/then/else, patternProperties,
+// propertyNames, min/maxProperties, dependencies, contains, multipleOf,
+// uniqueItems: true, unevaluated*, non-local $ref, unknown formats) are a
+// *SchemaError naming the keyword. Annotations and unknown keywords are
+// ignored, as JSON Schema ignores them.
+//
+// # Budget
+//
+// The shortest completion of a state is counted in bytes, and a token is
+// allowed only if the shortest completion after it fits in the tokens
+// left after it. This is conservative when every byte a completion needs
+// exists as a single-byte token, which holds for byte-level BPE (Llama 3,
+// Qwen) and for SentencePiece vocabularies with byte fallback (Llama 2,
+// Gemma): then the capped output still closes, one byte per token at
+// worst. Vocab.ByteComplete reports whether a vocabulary has them all.
+package grammar
+
+import (
+	"errors"
+	"math"
+)
+
+// inf is the cost of a state with no finite completion.
+const inf = math.MaxInt32 / 4
+
+// Grammar is a compiled schema. It is immutable and safe for concurrent
+// use by many Matchers.
+type Grammar struct {
+	states []nstate
+	rules  []int32
+	// dist is the length in bytes of the shortest way from a state to
+	// the end of its rule (inf: none).
+	dist []int32
+}
+
+// MinBytes is the length of the shortest valid document.
+func (g *Grammar) MinBytes() int { return int(g.dist[g.rules[0]]) }
+
+func finish(n *nfa) (*Grammar, error) {
+	g := &Grammar{states: n.states, rules: n.rules}
+	g.computeDist()
+	if err := g.checkLeftRecursion(); err != nil {
+		return nil, err
+	}
+	if g.dist[g.rules[0]] >= inf {
+		return nil, &SchemaError{Reason: "no value is valid against this schema (or none the decoder can generate)"}
+	}
+	return g, nil
+}
+
+// computeDist finds each state's shortest completion by relaxing costs
+// backwards from the rule ends until nothing changes.
+func (g *Grammar) computeDist() {
+	ns := len(g.states)
+	dist := make([]int32, ns)
+	preds := make([][]int32, ns)
+	callers := make([][]int32, len(g.rules))
+	for i := range g.states {
+		s := &g.states[i]
+		dist[i] = inf
+		for _, r := range s.ranges {
+			preds[r.to] = append(preds[r.to], int32(i))
+		}
+		for _, e := range s.eps {
+			preds[e] = append(preds[e], int32(i))
+		}
+		if s.call >= 0 {
+			preds[s.ret] = append(preds[s.ret], int32(i))
+			callers[s.call] = append(callers[s.call], int32(i))
+		}
+	}
+	ruleOf := make(map[int32]int32, len(g.rules))
+	for r, s := range g.rules {
+		ruleOf[s] = int32(r)
+	}
+	eval := func(i int32) int32 {
+		s := &g.states[i]
+		best := int32(inf)
+		if s.end {
+			best = 0
+		}
+		for _, r := range s.ranges {
+			if d := dist[r.to] + 1; d < best {
+				best = d
+			}
+		}
+		for _, e := range s.eps {
+			if d := dist[e]; d < best {
+				best = d
+			}
+		}
+		if s.call >= 0 {
+			if d := dist[g.rules[s.call]] + dist[s.ret]; d < best {
+				best = d
+			}
+		}
+		if best > inf {
+			best = inf
+		}
+		return best
+	}
+	var work []int32
+	queued := make([]bool, ns)
+	push := func(i int32) {
+		if !queued[i] {
+			queued[i] = true
+			work = append(work, i)
+		}
+	}
+	for i := range g.states {
+		if g.states[i].end {
+			push(int32(i))
+		}
+	}
+	for len(work) > 0 {
+		i := work[len(work)-1]
+		work = work[:len(work)-1]
+		queued[i] = false
+		d := eval(i)
+		if d >= dist[i] {
+			continue
+		}
+		dist[i] = d
+		for _, p := range preds[i] {
+			push(p)
+		}
+		if r, ok := ruleOf[i]; ok {
+			for _, p := range callers[r] {
+				push(p)
+			}
+		}
+	}
+	g.dist = dist
+}
+
+// checkLeftRecursion refuses a rule that can call itself before reading
+// a byte ({"$ref": "#"}): its matcher would recurse without end.
+func (g *Grammar) checkLeftRecursion() error {
+	left := make([][]int32, len(g.rules)) // rules called before any byte
+	for r, start := range g.rules {
+		seen := map[int32]bool{}
+		stack := []int32{start}
+		for len(stack) > 0 {
+			i := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if seen[i] {
+				continue
+			}
+			seen[i] = true
+			s := &g.states[i]
+			stack = append(stack, s.eps...)
+			if s.call >= 0 {
+				left[r] = append(left[r], s.call)
+				if g.dist[g.rules[s.call]] == 0 {
+					stack = append(stack, s.ret)
+				}
+			}
+		}
+	}
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]int, len(g.rules))
+	var visit func(r int32) bool
+	visit = func(r int32) bool {
+		color[r] = grey
+		for _, q := range left[r] {
+			if color[q] == grey || (color[q] == white && visit(q)) {
+				return true
+			}
+		}
+		color[r] = black
+		return false
+	}
+	for r := range g.rules {
+		if color[r] == white && visit(int32(r)) {
+			return &SchemaError{Keyword: "$ref", Reason: "a $ref cycle that reads nothing (left recursion) cannot be generated"}
+		}
+	}
+	return nil
+}
+
+var errNoVocab = errors.New("grammar: nil vocabulary")

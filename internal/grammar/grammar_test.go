@@ -1,0 +1,193 @@
+package grammar
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// schemas exercise every supported keyword; every one must compile and
+// every random walk must validate against it.
+var schemas = []string{
+	`true`,
+	`{}`,
+	`{"type":"object"}`,
+	`{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer","minimum":0,"maximum":150},"ok":{"type":"boolean"}},"required":["name","age"]}`,
+	`{"type":"object","properties":{"a":{"type":"null"},"b":{"type":"number"},"c":{"type":"string","maxLength":3}}}`,
+	`{"type":"object","properties":{"a":{"type":"integer"}},"additionalProperties":{"type":"string","maxLength":4}}`,
+	`{"type":"object","properties":{"a":{"type":"integer"}},"required":["a","zz"],"additionalProperties":true}`,
+	`{"properties":{"q\"uo\\te":{"const":1},"日本":{"enum":["x","y",3,null,{"k":[1,2]}]}},"required":["q\"uo\\te","日本"]}`,
+	`{"enum":["red","green","blue"]}`,
+	`{"type":"string","enum":["a",1,"b"]}`,
+	`{"const":{"a":[true,false,null]}}`,
+	`{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":4}`,
+	`{"type":"array","prefixItems":[{"type":"string"},{"type":"number"}],"items":false}`,
+	`{"type":"array","prefixItems":[{"type":"boolean"}],"items":{"type":"null"},"minItems":3}`,
+	`{"$schema":"http://json-schema.org/draft-07/schema#","type":"array","items":[{"type":"string"}],"additionalItems":{"type":"integer"}}`,
+	`{"type":"array","maxItems":0}`,
+	`{"type":["string","null"]}`,
+	`{"type":["integer","number","boolean"]}`,
+	`{"anyOf":[{"type":"object","properties":{"kind":{"const":"a"},"x":{"type":"integer"}},"required":["kind","x"]},{"type":"object","properties":{"kind":{"const":"b"},"y":{"type":"string"}},"required":["kind"]}]}`,
+	`{"oneOf":[{"type":"string"},{"type":"integer"},{"type":"array","items":{"type":"boolean"}}]}`,
+	`{"type":"object","anyOf":[{"properties":{"a":{"type":"integer"}},"required":["a"]},{"properties":{"b":{"type":"integer"}},"required":["b"]}]}`,
+	`{"allOf":[{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]},{"properties":{"b":{"type":"integer","minimum":3}},"required":["b"]},{"properties":{"b":{"maximum":7}}}]}`,
+	`{"$defs":{"node":{"type":"object","properties":{"v":{"type":"integer"},"kids":{"type":"array","items":{"$ref":"#/$defs/node"},"maxItems":2}},"required":["v"]}},"$ref":"#/$defs/node"}`,
+	`{"definitions":{"s":{"type":"string","minLength":2,"maxLength":5}},"type":"object","properties":{"x":{"$ref":"#/definitions/s"},"y":{"$ref":"#/definitions/s"}},"required":["x","y"]}`,
+	`{"type":"object","properties":{"next":{"anyOf":[{"$ref":"#"},{"type":"null"}]}},"required":["next"]}`,
+	`{"type":"string","minLength":3}`,
+	`{"type":"string","maxLength":2}`,
+	`{"type":"string","minLength":2,"maxLength":2}`,
+	`{"type":"string","pattern":"^[a-z]+@[a-z]+\\.(com|org)$"}`,
+	`{"type":"string","pattern":"ab?c"}`,
+	`{"type":"string","pattern":"^\\d{3}-\\d{2,4}$"}`,
+	`{"type":"string","pattern":"^[^\"\\\\]*\"$"}`,
+	`{"type":"string","pattern":"^(?i)hello$"}`,
+	`{"type":"string","pattern":"^.é.$"}`,
+	`{"type":"string","format":"date"}`,
+	`{"type":"string","format":"time"}`,
+	`{"type":"string","format":"date-time"}`,
+	`{"type":"string","format":"uuid"}`,
+	`{"type":"string","format":"email"}`,
+	`{"type":"string","format":"hostname"}`,
+	`{"type":"string","format":"ipv4"}`,
+	`{"type":"integer","minimum":-15,"maximum":1234}`,
+	`{"type":"integer","exclusiveMinimum":5,"exclusiveMaximum":9}`,
+	`{"type":"integer","minimum":100}`,
+	`{"type":"integer","maximum":-100}`,
+	`{"type":"number","minimum":-90,"maximum":90}`,
+	`{"type":"number","exclusiveMinimum":0,"maximum":1}`,
+	`{"type":"number","minimum":0.5,"exclusiveMaximum":2.5}`,
+	`{"type":"number","exclusiveMinimum":-1.5,"exclusiveMaximum":0}`,
+	`{"type":"number","minimum":3}`,
+	`{"type":"integer","minimum":5,"maximum":5}`,
+	`{"description":"annotations only","title":"t","examples":[1],"x-unknown":true}`,
+	`{"type":"array","uniqueItems":false,"items":{"type":"string","format":"date"}}`,
+}
+
+func TestRandomWalksSynthetic(t *testing.T) {
+	v := syntheticVocab(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, schema := range schemas {
+		g, err := CompileSchema([]byte(schema))
+		if err != nil {
+			t.Fatalf("%s: %v", schema, err)
+		}
+		val := validator(t, schema)
+		complete := 0
+		for i := 0; i < 150; i++ {
+			budget := NoBudget
+			if i%2 == 1 {
+				budget = g.MinBytes() + rng.IntN(40)
+			}
+			out, ok := walk(t, g, v, rng, budget, 400)
+			if !ok {
+				continue
+			}
+			complete++
+			checkDoc(t, val, schema, out)
+		}
+		if complete < 75 {
+			t.Errorf("%s: only %d of 150 walks completed", schema, complete)
+		}
+	}
+}
+
+func TestRandomWalksRealVocab(t *testing.T) {
+	for _, name := range []string{"qwen3", "llama3", "llama2"} {
+		t.Run(name, func(t *testing.T) {
+			v := realVocab(t, name)
+			if !v.ByteComplete() {
+				t.Fatalf("%s: not every byte is a token", name)
+			}
+			rng := rand.New(rand.NewPCG(3, 4))
+			walks := 12
+			if testing.Short() {
+				walks = 3
+			}
+			for _, schema := range schemas {
+				g, err := CompileSchema([]byte(schema))
+				if err != nil {
+					t.Fatalf("%s: %v", schema, err)
+				}
+				val := validator(t, schema)
+				for i := 0; i < walks; i++ {
+					// A uniform draw over 100k tokens almost never closes
+					// a string: the budget is what ends these documents.
+					budget := g.MinBytes() + rng.IntN(60)
+					out, ok := walk(t, g, v, rng, budget, 0)
+					if !ok {
+						t.Fatalf("%s: walk with budget %d ended incomplete: %q", schema, budget, out)
+					}
+					checkDoc(t, val, schema, out)
+				}
+			}
+		})
+	}
+}
+
+// TestTightBudget: with exactly the shortest completion's length left,
+// the output is still a complete, valid document.
+func TestTightBudget(t *testing.T) {
+	v := syntheticVocab(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, schema := range schemas {
+		g, err := CompileSchema([]byte(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		val := validator(t, schema)
+		for budget := g.MinBytes(); budget < g.MinBytes()+4; budget++ {
+			out, ok := walk(t, g, v, rng, budget, 0)
+			if !ok {
+				t.Fatalf("%s: budget %d: incomplete %q", schema, budget, out)
+			}
+			checkDoc(t, val, schema, out)
+		}
+	}
+}
+
+func TestUnsupportedKeywords(t *testing.T) {
+	for _, c := range []struct{ schema, keyword string }{
+		{`{"type":"integer","multipleOf":3}`, "multipleOf"},
+		{`{"not":{"type":"string"}}`, "not"},
+		{`{"type":"object","patternProperties":{"^a":{}}}`, "patternProperties"},
+		{`{"type":"object","properties":{"x":{"if":{"type":"string"}}}}`, "if"},
+		{`{"type":"object","minProperties":1}`, "minProperties"},
+		{`{"type":"array","uniqueItems":true}`, "uniqueItems"},
+		{`{"type":"array","contains":{"type":"string"}}`, "contains"},
+		{`{"type":"string","format":"uri"}`, "format"},
+		{`{"$ref":"http://example.com/s.json"}`, "$ref"},
+		{`{"$ref":"#/$defs/missing"}`, "$ref"},
+		{`{"$ref":"#"}`, "$ref"},
+		{`{"type":"string","pattern":"a\\bb"}`, "pattern"},
+		{`{"type":"string","pattern":"(a"}`, "pattern"},
+		{`{"type":"string","pattern":"a","minLength":2}`, "minLength"},
+		{`{"type":"string","maxLength":100000}`, "maxLength"},
+		{`{"type":"array","minItems":5000}`, "minItems"},
+		{`{"type":"tuple"}`, "type"},
+		{`{"allOf":[{"format":"date"},{"format":"uuid"}]}`, "format"},
+		{`{"enum":[1],"minimum":0}`, "minimum"},
+		{`{"type":"object","properties":{"a":{}},"required":["b"],"additionalProperties":false}`, "required"},
+	} {
+		_, err := CompileSchema([]byte(c.schema))
+		var se *SchemaError
+		if !errors.As(err, &se) {
+			t.Errorf("%s: error %v, want a *SchemaError", c.schema, err)
+			continue
+		}
+		if se.Keyword != c.keyword || !strings.Contains(err.Error(), `"`+c.keyword+`"`) {
+			t.Errorf("%s: error %q names keyword %q, want %q", c.schema, err, se.Keyword, c.keyword)
+		}
+	}
+}
+
+func TestBadSchemas(t *testing.T) {
+	for _, schema := range []string{``, `{`, `[]`, `"x"`, `{"a":1,"a":2}`, `{"type":"integer","minimum":5,"maximum":3}`, `false`, `{"enum":[]}`,
+		`{"type":"object","properties":{"a":false},"required":["a"]}`, `{"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"}`,
+		`{"type":"object","properties":{"x":{"$ref":"#"}},"required":["x"]}`} {
+		if _, err := CompileSchema([]byte(schema)); err == nil {
+			t.Errorf("%q compiled; want an error", schema)
+		}
+	}
+}

@@ -1,0 +1,404 @@
+package grammar
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// NoBudget tells Mask that the number of tokens left is unlimited.
+const NoBudget = -1
+
+const (
+	maxThreads = 256     // live threads kept per state (more are dropped: still valid)
+	maxConfigs = 1 << 13 // cached states per matcher before the caches are rebuilt
+	maxMasks   = 64      // cached masks per matcher
+	unknown    = -1      // a transition not computed yet
+	dead       = -2      // a byte that breaks the document
+)
+
+// thread is one position of the pushdown automaton: a state and a return
+// stack (an interned node; -1 is the empty stack).
+type thread struct{ state, stack int32 }
+
+type stackNode struct {
+	ret, parent int32
+	cost        int32 // bytes to finish every frame from here down
+}
+
+// config is a set of threads: the matcher's state after some bytes. It
+// is interned, so equal states share transitions and cached masks.
+type config struct {
+	threads []thread
+	accept  bool  // the bytes so far are a complete document
+	cost    int32 // shortest completion, in bytes
+	row     []int32
+	mask    []uint64 // tokens allowed with no budget, once computed
+	maskMax int32    // the largest cost after any token of mask
+}
+
+// Matcher follows one generation. It is not safe for concurrent use;
+// give each sequence its own (Clone copies one).
+type Matcher struct {
+	g *Grammar
+	v *Vocab
+
+	stacks   []stackNode
+	stackIdx map[[2]int32]int32
+	configs  []*config
+	index    map[string]int32
+	masks    int
+
+	cur  int32
+	done bool // an end-of-generation token was accepted
+
+	walk []int32
+	seen map[thread]bool
+	work []thread
+	key  []byte
+}
+
+// NewMatcher starts matching g over the vocabulary v.
+func (g *Grammar) NewMatcher(v *Vocab) (*Matcher, error) {
+	if v == nil {
+		return nil, errNoVocab
+	}
+	m := &Matcher{g: g, v: v}
+	m.resetTables()
+	var threads []thread
+	accept := false
+	m.closure([]thread{{g.rules[0], -1}}, &threads, &accept)
+	m.cur = m.intern(threads, accept)
+	return m, nil
+}
+
+func (m *Matcher) resetTables() {
+	// Fresh slices: a clone's old ones are shared with its original.
+	m.stacks = nil
+	m.stackIdx = map[[2]int32]int32{}
+	m.configs = nil
+	m.index = map[string]int32{}
+	m.masks = 0
+	m.seen = map[thread]bool{}
+	m.walk = make([]int32, m.v.depth+1)
+}
+
+// rebuild drops every cached state but the current one, bounding memory
+// on long or deeply nested outputs.
+func (m *Matcher) rebuild() {
+	old := m.configs[m.cur]
+	oldStacks := m.stacks
+	m.resetTables()
+	var copyStack func(int32) int32
+	copyStack = func(s int32) int32 {
+		if s < 0 {
+			return -1
+		}
+		n := oldStacks[s]
+		return m.push(n.ret, copyStack(n.parent))
+	}
+	threads := make([]thread, len(old.threads))
+	for i, t := range old.threads {
+		threads[i] = thread{t.state, copyStack(t.stack)}
+	}
+	m.cur = m.intern(threads, old.accept)
+}
+
+// Clone returns an independent matcher in the same state (its caches
+// start empty).
+func (m *Matcher) Clone() *Matcher {
+	c := &Matcher{g: m.g, v: m.v, stacks: m.stacks, configs: []*config{m.configs[m.cur]}, cur: 0, done: m.done}
+	c.rebuild()
+	return c
+}
+
+func (m *Matcher) push(ret, parent int32) int32 {
+	k := [2]int32{ret, parent}
+	if i, ok := m.stackIdx[k]; ok {
+		return i
+	}
+	cost := m.g.dist[ret]
+	if parent >= 0 {
+		cost += m.stacks[parent].cost
+	}
+	if cost > inf {
+		cost = inf
+	}
+	m.stacks = append(m.stacks, stackNode{ret, parent, cost})
+	i := int32(len(m.stacks) - 1)
+	m.stackIdx[k] = i
+	return i
+}
+
+func (m *Matcher) threadCost(t thread) int32 {
+	c := m.g.dist[t.state]
+	if t.stack >= 0 {
+		c += m.stacks[t.stack].cost
+	}
+	if c > inf {
+		return inf
+	}
+	return c
+}
+
+// closure follows epsilon moves, calls and returns from the threads in
+// start, appending the threads that wait for a byte to out and noting
+// whether the whole document may end here.
+func (m *Matcher) closure(start []thread, out *[]thread, accept *bool) {
+	clear(m.seen)
+	m.work = append(m.work[:0], start...)
+	for len(m.work) > 0 {
+		t := m.work[len(m.work)-1]
+		m.work = m.work[:len(m.work)-1]
+		if m.seen[t] || m.threadCost(t) >= inf {
+			continue
+		}
+		m.seen[t] = true
+		s := &m.g.states[t.state]
+		if len(s.ranges) > 0 {
+			*out = append(*out, t)
+		}
+		for _, e := range s.eps {
+			m.work = append(m.work, thread{e, t.stack})
+		}
+		if s.call >= 0 {
+			m.work = append(m.work, thread{m.g.rules[s.call], m.push(s.ret, t.stack)})
+		}
+		if s.end {
+			if t.stack < 0 {
+				*accept = true
+			} else {
+				n := m.stacks[t.stack]
+				m.work = append(m.work, thread{n.ret, n.parent})
+			}
+		}
+	}
+}
+
+// intern returns the id of the config with these threads.
+func (m *Matcher) intern(threads []thread, accept bool) int32 {
+	slices.SortFunc(threads, func(a, b thread) int {
+		if a.state != b.state {
+			return int(a.state - b.state)
+		}
+		return int(a.stack - b.stack)
+	})
+	threads = slices.Compact(threads)
+	if len(threads) > maxThreads {
+		// Keep the cheapest to finish; any non-empty subset stays valid.
+		slices.SortStableFunc(threads, func(a, b thread) int { return int(m.threadCost(a) - m.threadCost(b)) })
+		threads = threads[:maxThreads]
+		slices.SortFunc(threads, func(a, b thread) int {
+			if a.state != b.state {
+				return int(a.state - b.state)
+			}
+			return int(a.stack - b.stack)
+		})
+	}
+	m.key = m.key[:0]
+	if accept {
+		m.key = append(m.key, 1)
+	} else {
+		m.key = append(m.key, 0)
+	}
+	for _, t := range threads {
+		m.key = binary.LittleEndian.AppendUint32(m.key, uint32(t.state))
+		m.key = binary.LittleEndian.AppendUint32(m.key, uint32(t.stack))
+	}
+	if i, ok := m.index[string(m.key)]; ok {
+		return i
+	}
+	c := &config{threads: slices.Clone(threads), accept: accept, cost: inf}
+	if accept {
+		c.cost = 0
+	}
+	for _, t := range threads {
+		c.cost = min(c.cost, m.threadCost(t))
+	}
+	m.configs = append(m.configs, c)
+	i := int32(len(m.configs) - 1)
+	m.index[string(m.key)] = i
+	return i
+}
+
+// step returns the config after byte b, or dead.
+func (m *Matcher) step(ci int32, b byte) int32 {
+	c := m.configs[ci]
+	if c.row == nil {
+		c.row = make([]int32, 256)
+		for i := range c.row {
+			c.row[i] = unknown
+		}
+	}
+	if r := c.row[b]; r != unknown {
+		return r
+	}
+	var next []thread
+	for _, t := range c.threads {
+		for _, r := range m.g.states[t.state].ranges {
+			if r.lo <= b && b <= r.hi {
+				next = append(next, thread{r.to, t.stack})
+			}
+		}
+	}
+	var out []thread
+	accept := false
+	m.closure(next, &out, &accept)
+	r := int32(dead)
+	if len(out) > 0 || accept {
+		r = m.intern(out, accept)
+	}
+	m.configs[ci].row[b] = r
+	return r
+}
+
+// Mask sets dst (Vocab.MaskWords words, token i at bit i%64 of word
+// i/64) to the tokens that may come next, given budget tokens left
+// including this one (NoBudget: unlimited), and returns how many are
+// set. A token is set when its bytes keep the output a prefix of a valid
+// document that can still be completed within the budget;
+// end-of-generation tokens are set only when the output is already a
+// complete document. If the budget is already too small for the
+// shortest completion, the mask follows the shortest completion, so the
+// output is as close to complete as it can be.
+func (m *Matcher) Mask(dst []uint64, budget int) int {
+	clear(dst)
+	if m.done || len(dst) < m.v.MaskWords() {
+		return 0
+	}
+	if len(m.configs) > maxConfigs {
+		m.rebuild()
+	}
+	cur := m.configs[m.cur]
+	lim := int32(math.MaxInt32)
+	if budget != NoBudget {
+		lim = int32(min(max(budget-1, 0), inf))
+		lim = max(lim, cur.cost-1)
+	}
+	count := 0
+	if cur.accept {
+		for _, id := range m.v.eog {
+			dst[id/64] |= 1 << (id % 64)
+			count++
+		}
+	}
+	if len(cur.threads) == 0 {
+		return count
+	}
+	if cur.mask != nil && cur.maskMax <= lim {
+		for i, w := range cur.mask {
+			dst[i] |= w
+		}
+		return count + popcount(cur.mask)
+	}
+	full := make([]uint64, m.v.MaskWords())
+	maxCost := int32(0)
+	nodes, toks, stack := m.v.nodes, m.v.toks, m.walk
+	stack[0] = m.cur
+	for i := 0; i < len(nodes); {
+		nd := &nodes[i]
+		parent := stack[nd.depth-1]
+		next := int32(unknown)
+		if row := m.configs[parent].row; row != nil {
+			next = row[nd.b]
+		}
+		if next == unknown {
+			next = m.step(parent, nd.b)
+		}
+		if next < 0 {
+			i = int(nd.skip)
+			continue
+		}
+		stack[nd.depth] = next
+		end := int32(len(toks))
+		if i+1 < len(nodes) {
+			end = nodes[i+1].tok
+		}
+		if nd.tok < end {
+			cost := m.configs[next].cost
+			maxCost = max(maxCost, cost)
+			for _, id := range toks[nd.tok:end] {
+				full[id/64] |= 1 << (id % 64)
+				if cost <= lim {
+					dst[id/64] |= 1 << (id % 64)
+					count++
+				}
+			}
+		}
+		i++
+	}
+	if m.masks < maxMasks {
+		cur = m.configs[m.cur]
+		cur.mask, cur.maskMax = full, maxCost
+		m.masks++
+	}
+	return count
+}
+
+func popcount(ws []uint64) int {
+	n := 0
+	for _, w := range ws {
+		for ; w != 0; w &= w - 1 {
+			n++
+		}
+	}
+	return n
+}
+
+// ErrRejected is wrapped by Accept's errors for tokens the grammar does
+// not allow.
+var ErrRejected = errors.New("token rejected by the grammar")
+
+// Accept advances past token id. A token the grammar does not allow here
+// is an error wrapping ErrRejected and leaves the matcher unchanged.
+func (m *Matcher) Accept(id int32) error {
+	if m.done {
+		return fmt.Errorf("grammar: token %d after the end of the document: %w", id, ErrRejected)
+	}
+	if id < 0 || int(id) >= m.v.size {
+		return fmt.Errorf("grammar: token %d outside the vocabulary: %w", id, ErrRejected)
+	}
+	if m.v.IsEOG(id) {
+		if !m.configs[m.cur].accept {
+			return fmt.Errorf("grammar: end of generation before the document is complete: %w", ErrRejected)
+		}
+		m.done = true
+		return nil
+	}
+	p := m.v.pieces[id]
+	if len(p) == 0 {
+		return fmt.Errorf("grammar: token %d cannot appear in a document: %w", id, ErrRejected)
+	}
+	if len(m.configs) > maxConfigs {
+		m.rebuild()
+	}
+	c := m.cur
+	for i, b := range p {
+		if c = m.step(c, b); c < 0 {
+			return fmt.Errorf("grammar: token %d (%q) breaks the document at byte %d: %w", id, p, i, ErrRejected)
+		}
+	}
+	m.cur = c
+	return nil
+}
+
+// Accepting reports whether the output so far is a complete document,
+// where an end-of-generation token is allowed.
+func (m *Matcher) Accepting() bool { return !m.done && m.configs[m.cur].accept }
+
+// Done reports whether generation must stop: an end-of-generation token
+// was accepted, or the document is complete and nothing may follow it.
+func (m *Matcher) Done() bool { return m.done || len(m.configs[m.cur].threads) == 0 }
+
+// MinTokens is the shortest completion of the output so far, counted as
+// one token per byte (an upper bound of the tokens needed when the
+// vocabulary is ByteComplete). Before the first token it tells whether a
+// budget can hold a document at all.
+func (m *Matcher) MinTokens() int {
+	if m.done {
+		return 0
+	}
+	return int(m.configs[m.cur].cost)
+}
