@@ -347,7 +347,7 @@ func (c *Client) Get(ctx context.Context, u string, offset int64) (*Download, er
 	if err != nil {
 		return nil, err
 	}
-	d := &Download{Body: resp.Body, Size: -1, LinkedETag: strings.Trim(resp.Header.Get("X-Linked-Etag"), `"`)}
+	d := &Download{Body: resp.Body, Size: -1, LinkedETag: linkedETag(resp)}
 	switch resp.StatusCode {
 	case http.StatusOK:
 		d.Size = resp.ContentLength
@@ -364,6 +364,21 @@ func (c *Client) Get(ctx context.Context, u string, offset int64) (*Download, er
 		return nil, err
 	}
 	return d, nil
+}
+
+// linkedETag finds X-Linked-Etag on the response or on the redirects that
+// led to it: the hub sends it with the redirect to the CDN.
+func linkedETag(resp *http.Response) string {
+	for r := resp; r != nil; {
+		if v := r.Header.Get("X-Linked-Etag"); v != "" {
+			return strings.Trim(strings.TrimPrefix(v, "W/"), `"`)
+		}
+		if r.Request == nil {
+			break
+		}
+		r = r.Request.Response
+	}
+	return ""
 }
 
 // parseContentRange parses "bytes START-END/SIZE" (SIZE may be "*").

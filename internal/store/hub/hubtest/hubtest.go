@@ -38,23 +38,43 @@ type Server struct {
 	Corrupt map[string]bool
 	// StallAfter, when positive, makes a download that starts at offset 0
 	// send that many bytes, signal Stalled, and then hang until the client
-	// goes away.
+	// goes away or, if Release is not nil, until Release is closed, when
+	// it sends the rest.
 	StallAfter int64
 	Stalled    chan struct{}
+	Release    chan struct{}
 
-	ranges   []int64 // the start offset of every file request
-	requests int
+	cdnServer *httptest.Server
+	ranges    []int64 // the start offset of every file request
+	requests  int
 }
 
 // New starts a server; Close it when done.
 func New() *Server {
 	s := &Server{repos: map[string]map[string][]byte{}, PageSize: 2, Corrupt: map[string]bool{}, Stalled: make(chan struct{}, 16)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/models/{owner}/{repo}/tree/{rev}", s.tree)
-	mux.HandleFunc("GET /{owner}/{repo}/resolve/{rev}/{path...}", s.resolve)
-	mux.HandleFunc("GET /cdn/{owner}/{repo}/{path...}", s.cdn)
-	s.Server = httptest.NewServer(mux)
+	// The two patterns overlap (a repository could be named
+	// "api/models"), which one ServeMux refuses: the API gets its own.
+	api := http.NewServeMux()
+	api.HandleFunc("GET /api/models/{owner}/{repo}/tree/{rev}", s.tree)
+	files := http.NewServeMux()
+	files.HandleFunc("GET /{owner}/{repo}/resolve/{rev}/{path...}", s.resolve)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			api.ServeHTTP(w, r)
+		} else {
+			files.ServeHTTP(w, r)
+		}
+	}))
+	cdn := http.NewServeMux()
+	cdn.HandleFunc("GET /cdn/{owner}/{repo}/{path...}", s.cdn)
+	s.cdnServer = httptest.NewServer(cdn)
 	return s
+}
+
+// Close shuts both servers down.
+func (s *Server) Close() {
+	s.Server.Close()
+	s.cdnServer.Close()
 }
 
 // Add puts a file into repo ("OWNER/NAME"), stored in LFS.
@@ -185,9 +205,10 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	sum := sha256.Sum256(data)
 	w.Header().Set("X-Linked-Etag", `"`+hex.EncodeToString(sum[:])+`"`)
 	w.Header().Set("X-Linked-Size", strconv.Itoa(len(data)))
-	// localhost is another host name for Go's client, which therefore
-	// drops the Authorization header on the way, as for the real CDN.
-	cdn := strings.Replace(s.URL, "127.0.0.1", "localhost", 1)
+	// The CDN is another server, named localhost: another host name for
+	// Go's client, which therefore drops the Authorization header on the
+	// way, as it does on the way to the real CDN.
+	cdn := strings.Replace(s.cdnServer.URL, "127.0.0.1", "localhost", 1)
 	http.Redirect(w, r, cdn+"/cdn/"+repo+"/"+r.PathValue("path"), http.StatusFound)
 }
 
@@ -217,7 +238,7 @@ func (s *Server) cdn(w http.ResponseWriter, r *http.Request) {
 		fmt.Sscanf(rg, "bytes=%d-", &start)
 	}
 	s.ranges = append(s.ranges, start)
-	stall := s.StallAfter
+	stall, release := s.StallAfter, s.Release
 	s.mu.Unlock()
 	if stall > 0 && start == 0 && r.Header.Get("Range") == "" && stall < int64(len(data)) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
@@ -225,7 +246,11 @@ func (s *Server) cdn(w http.ResponseWriter, r *http.Request) {
 		w.Write(data[:stall])
 		w.(http.Flusher).Flush()
 		s.Stalled <- struct{}{}
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+			w.Write(data[stall:])
+		}
 		return
 	}
 	http.ServeContent(w, r, path, time.Time{}, bytes.NewReader(data))
