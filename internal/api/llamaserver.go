@@ -8,7 +8,7 @@ import (
 // llama-server's extras: /tokenize, /detokenize and /apply-template, with
 // a "model" field added since this server has many models.
 
-func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
+func (s *Server) llamaTokenize(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Model        string `json:"model"`
 		Content      string `json:"content"`
@@ -53,7 +53,7 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": pieces})
 }
 
-func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) {
+func (s *Server) llamaDetokenize(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Model  string  `json:"model"`
 		Tokens []int32 `json:"tokens"`
@@ -84,7 +84,7 @@ func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) {
 
 // applyTemplate returns the exact text the model sees for a chat, with the
 // generation prompt added.
-func (s *Server) applyTemplate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) llamaApplyTemplate(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Model    string            `json:"model"`
 		Messages []openaiMessage   `json:"messages"`

@@ -214,7 +214,7 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
-	out := newOutputParser(m, nil, think != nil && *think)
+	out := newOutputParser(m, nil, think != nil && *think, text)
 	var sw *streamWriter
 	if streaming(req.Stream) {
 		sw = s.newStream(w, "application/x-ndjson")
@@ -342,7 +342,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
-	out := newOutputParser(m, req.Tools, think != nil && *think)
+	out := newOutputParser(m, req.Tools, think != nil && *think, text)
 	var sw *streamWriter
 	if streaming(req.Stream) {
 		sw = s.newStream(w, "application/x-ndjson")

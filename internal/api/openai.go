@@ -342,7 +342,7 @@ func (s *Server) openaiChatRun(w http.ResponseWriter, r *http.Request, req *open
 		resp := openaiChatResponse{ID: id, Object: "chat.completion", Created: created, Model: req.Model,
 			SystemFingerprint: fingerprint, Usage: &openaiUsage{}}
 		for i, ch := range streams {
-			res := collect(ch, newOutputParser(m, tools, think != nil && *think || forced != nil))
+			res := collect(ch, newOutputParser(m, tools, think != nil && *think || forced != nil, text))
 			if res.err != nil {
 				cancel()
 				for _, rest := range streams[i+1:] {
@@ -405,7 +405,7 @@ func (s *Server) openaiChatRun(w http.ResponseWriter, r *http.Request, req *open
 		go func() {
 			defer wg.Done()
 			send(chunk(openaiChoice{Index: i, Delta: &openaiOutMsg{Role: "assistant", Content: ptr("")}}))
-			out := newOutputParser(m, tools, think != nil && *think || forced != nil)
+			out := newOutputParser(m, tools, think != nil && *think || forced != nil, text)
 			var calls int
 			var all result
 			for ev := range ch {

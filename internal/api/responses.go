@@ -297,7 +297,7 @@ func (s *Server) responsesRun(w http.ResponseWriter, r *http.Request, req *respo
 		json.Unmarshal(t, &v)
 		resp.Tools = append(resp.Tools, v)
 	}
-	out := newOutputParser(m, tools, think != nil && *think || forced != nil)
+	out := newOutputParser(m, tools, think != nil && *think || forced != nil, text)
 
 	finish := func(res result) {
 		if forced != nil {

@@ -46,6 +46,9 @@ type Config struct {
 	// and the listening addresses (DNS rebinding protection); "*" accepts
 	// any.
 	Hosts []string
+	// AdminOverTCP lets TCP clients, whose identity is unknown, pull,
+	// delete and copy models. On the Unix socket the caller's uid decides.
+	AdminOverTCP bool
 	// WriteTimeout bounds each write of a streamed response: a client
 	// that stops reading for this long loses its request (and its
 	// sequence slot). 0: 30 s.
@@ -101,9 +104,9 @@ func (s *Server) routes() {
 	h("POST /v1/embeddings", s.openaiEmbeddings)
 	h("POST /v1/responses", s.openaiResponses)
 
-	h("POST /tokenize", s.tokenize)
-	h("POST /detokenize", s.detokenize)
-	h("POST /apply-template", s.applyTemplate)
+	h("POST /tokenize", s.llamaTokenize)
+	h("POST /detokenize", s.llamaDetokenize)
+	h("POST /apply-template", s.llamaApplyTemplate)
 }
 
 // Handler returns the server's handler with its protections: Host header

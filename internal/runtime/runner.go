@@ -159,6 +159,9 @@ func (m *Model) File() *gguf.File { return m.r.file }
 // Engine is the loaded model itself, for embeddings.
 func (m *Model) Engine() *model.Model { return m.r.model }
 
+// Digest identifies the model's file.
+func (m *Model) Digest() string { return m.r.digest }
+
 // Name is the model's canonical name.
 func (m *Model) Name() string { return m.r.name }
 

@@ -32,8 +32,8 @@ import (
 // Source resolves a model name to its file.
 type Source interface {
 	// Resolve returns the model's GGUF file, or an error wrapping
-	// ErrNotFound.
-	Resolve(name string) (Resolved, error)
+	// ErrNotFound. It may take a while (a store may verify the file).
+	Resolve(ctx context.Context, name string) (Resolved, error)
 }
 
 // Resolved is a model's file and identity.
@@ -190,15 +190,14 @@ type Model struct {
 // Acquire loads the model name if needed and holds it for the caller.
 func (rt *Runtime) Acquire(ctx context.Context, name string) (*Model, error) {
 	for {
+		res, err := rt.cfg.Source.Resolve(ctx, name)
+		if err != nil {
+			return nil, err
+		}
 		rt.mu.Lock()
 		if rt.closed {
 			rt.mu.Unlock()
 			return nil, ErrClosed
-		}
-		res, err := rt.cfg.Source.Resolve(name)
-		if err != nil {
-			rt.mu.Unlock()
-			return nil, err
 		}
 		if r := rt.runners[res.Name]; r != nil && r.digest == res.Digest {
 			r.refs++

@@ -22,7 +22,7 @@ import (
 // files is a Source over model files by name.
 type files map[string]string
 
-func (f files) Resolve(name string) (Resolved, error) {
+func (f files) Resolve(_ context.Context, name string) (Resolved, error) {
 	p, ok := f[name]
 	if !ok {
 		return Resolved{}, fmt.Errorf("%w: %s", ErrNotFound, name)
