@@ -52,7 +52,9 @@ func (f *imageFlags) options(cmd *cobra.Command, out string) image.Options {
 		o.LoadModules = f.modules
 	}
 	for _, c := range cmd.Root().Commands() {
-		o.Links = append(o.Links, c.Name())
+		if c.Annotations[noLinkAnnotation] == "" {
+			o.Links = append(o.Links, c.Name())
+		}
 	}
 	return o
 }
