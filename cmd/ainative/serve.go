@@ -105,14 +105,14 @@ func serve(ctx context.Context, f serveFlags, ready func(tcp net.Addr, socket st
 		return err
 	}
 	rt, err := runtime.New(runtime.Config{
-		Source: storeSource{st}, Threads: f.threads, NumParallel: f.parallel, MaxQueue: f.maxQueue,
+		Source: api.StoreSource{Store: st}, Threads: f.threads, NumParallel: f.parallel, MaxQueue: f.maxQueue,
 		NumCtx: f.ctx, KeepAlive: f.keepAlive, MemoryBudget: f.memory, Logger: slog.Default(),
 	})
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-	srv := api.New(api.Config{Runtime: rt, Models: storeModels{st}, Origins: f.origins, Hosts: f.hosts, Logger: slog.Default()})
+	srv := api.New(api.Config{Runtime: rt, Models: st, Origins: f.origins, Hosts: f.hosts, Logger: slog.Default()})
 
 	var listeners []net.Listener
 	defer func() {

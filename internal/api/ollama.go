@@ -460,8 +460,8 @@ func (s *Server) ollamaPs(w http.ResponseWriter, r *http.Request) {
 			p.ExpiresAt = time.Now().Add(24 * 365 * time.Hour)
 		}
 		if s.cfg.Models != nil {
-			if info, err := s.cfg.Models.Info(l.Name); err == nil {
-				p.Details = info.Details
+			if info, err := s.cfg.Models.Show(r.Context(), l.Name); err == nil {
+				p.Details = details(info)
 			}
 		}
 		models = append(models, p)
