@@ -163,7 +163,7 @@ func schedule(d *driver, vocab int) {
 	}
 	d.step(part{0, tok(1, 6), true}, part{1, tok(2, 3), false})
 	d.step(part{0, tok(3, 1), false}, part{1, tok(4, 1), false}, part{2, tok(5, 5), true}) // 2 joins
-	d.fork(0, 3, 4)                                                                          // 3 shares 0's first 4 positions
+	d.fork(0, 3, 4)                                                                        // 3 shares 0's first 4 positions
 	d.step(part{3, tok(6, 2), true}, part{0, tok(7, 1), false}, part{2, tok(8, 1), false})
 	d.remove(1, 0) // 1 leaves
 	d.remove(2, 3) // 2 is truncated
@@ -487,4 +487,3 @@ func TestSlidingWindowCache(t *testing.T) {
 		})
 	}
 }
-

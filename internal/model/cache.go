@@ -347,6 +347,10 @@ func (c *Cache) Fork(src, dst SeqID, n int) error {
 			ErrWindowReleased, src, n, c.swaNeed(n), ss.swaFrom)
 	}
 	nb := (n + blockCells - 1) / blockCells
+	if cap(ds.full) == 0 {
+		ds.full = make([]int32, 0, c.maxBlocks())
+		ds.swa = make([]int32, 0, c.maxBlocks())
+	}
 	ds.full = share(c.full, ds.full[:0], ss.full[:nb])
 	if c.swa != nil {
 		ds.swa = share(c.swa, ds.swa[:0], ss.swa[:nb])
@@ -410,6 +414,10 @@ func (c *Cache) reserve(s SeqID, k int) {
 		if st == c.swa {
 			tbl = &sq.swa
 		}
+		if cap(*tbl) == 0 {
+			// Once per sequence, so that a decode step allocates nothing.
+			*tbl = make([]int32, 0, c.maxBlocks())
+		}
 		if sq.n%blockCells != 0 {
 			last := &(*tbl)[len(*tbl)-1]
 			if st.ref[*last] > 1 {
@@ -424,6 +432,9 @@ func (c *Cache) reserve(s SeqID, k int) {
 		}
 	}
 }
+
+// maxBlocks is the most blocks a sequence can hold.
+func (c *Cache) maxBlocks() int { return (c.m.ctxLen + blockCells - 1) / blockCells }
 
 // need is how many blocks of st reserve(s, k) takes.
 func (c *Cache) need(st *kvStore, s SeqID, k int) int {
