@@ -142,10 +142,14 @@ func (st *kvStore) copyBlock(dst, src int32) {
 // that limit comes from; 0 when unknown. A variable for tests.
 var availableMemory = hwAvailableMemory
 
-// NewCache makes a cache for the model. Its memory (CacheBytes) is
-// allocated now, and refused with an error naming both sizes when it is
-// more than the memory available (see package hw), rather than dying of
-// it later.
+// memCheckMin is the smallest cache NewCache checks against the memory
+// available (a variable for tests).
+var memCheckMin int64 = 16 << 20
+
+// NewCache makes a cache for the model. Its memory (Cache.Bytes) is
+// allocated now; a cache of 16 MiB or more is refused, with an error
+// naming both sizes, when it is more than the memory available (see
+// package hw), rather than dying of it later.
 func (m *Model) NewCache(opts CacheOptions) (*Cache, error) {
 	c := &m.cfg
 	if opts.MaxSeqs <= 0 {
@@ -195,9 +199,11 @@ func (m *Model) NewCache(opts CacheOptions) (*Cache, error) {
 	if window > 0 {
 		need += int64(swaBlocks) * int64(nSWA) * 2 * int64(bb)
 	}
-	if avail, source := availableMemory(); avail > 0 && need > avail {
-		return nil, fmt.Errorf("model: a KV cache of %d cells (%d sequences) needs %d MiB, more than the %d MiB of memory available (%s)",
-			cells, opts.MaxSeqs, need>>20, avail>>20, source)
+	if need < memCheckMin {
+		// Not worth the probe (which reads a dozen files).
+	} else if avail, source := availableMemory(); avail > 0 && need > avail {
+		return nil, fmt.Errorf("model: a KV cache of %d cells (%d sequences) needs %.1f MiB, more than the %.1f MiB of memory available (%s)",
+			cells, opts.MaxSeqs, float64(need)/(1<<20), float64(avail)/(1<<20), source)
 	}
 	kc := &Cache{m: m, window: window, maxSeqs: opts.MaxSeqs, cells: fullBlocks * blockCells,
 		seqs: make([]seqState, opts.MaxSeqs), seqGroup: make([]int32, opts.MaxSeqs),
@@ -227,8 +233,7 @@ func (m *Model) blockBytes() int {
 	return blockCells * m.cfg.KVHeads * m.cfg.HeadDim * kvElemSize(m.kvType)
 }
 
-// CacheBytes is the memory a cache with these options takes, for
-// checking a configuration before making it.
+// Bytes is the memory the cache's blocks take.
 func (c *Cache) Bytes() int64 {
 	bb := int64(c.m.blockBytes())
 	n := int64(c.full.blocks) * (int64(len(c.full.k))*2*bb + blockCells*4 + 8)
@@ -347,6 +352,10 @@ func (c *Cache) Fork(src, dst SeqID, n int) error {
 			ErrWindowReleased, src, n, c.swaNeed(n), ss.swaFrom)
 	}
 	nb := (n + blockCells - 1) / blockCells
+	if cap(ds.full) == 0 {
+		ds.full = make([]int32, 0, c.maxBlocks())
+		ds.swa = make([]int32, 0, c.maxBlocks())
+	}
 	ds.full = share(c.full, ds.full[:0], ss.full[:nb])
 	if c.swa != nil {
 		ds.swa = share(c.swa, ds.swa[:0], ss.swa[:nb])
@@ -410,6 +419,10 @@ func (c *Cache) reserve(s SeqID, k int) {
 		if st == c.swa {
 			tbl = &sq.swa
 		}
+		if cap(*tbl) == 0 {
+			// Once per sequence, so that a decode step allocates nothing.
+			*tbl = make([]int32, 0, c.maxBlocks())
+		}
 		if sq.n%blockCells != 0 {
 			last := &(*tbl)[len(*tbl)-1]
 			if st.ref[*last] > 1 {
@@ -424,6 +437,9 @@ func (c *Cache) reserve(s SeqID, k int) {
 		}
 	}
 }
+
+// maxBlocks is the most blocks a sequence can hold.
+func (c *Cache) maxBlocks() int { return (c.m.ctxLen + blockCells - 1) / blockCells }
 
 // need is how many blocks of st reserve(s, k) takes.
 func (c *Cache) need(st *kvStore, s SeqID, k int) int {

@@ -13,10 +13,35 @@
 // float32 precision rather than merely "closely".
 //
 // A Model holds the weights, memory-mapped from the GGUF file and never
-// copied. Each conversation is a Sequence holding its own KV cache, so a
-// scheduler can interleave many sequences over one loaded model. Forward
-// runs a batch of tokens of a sequence: a prompt in chunks of matrix x
-// matrix products, or a single token when decoding.
+// copied.
+//
+// # Batches of many sequences
+//
+// A Cache holds the keys and values of many sequences in a fixed budget
+// of cells, allocated once: paged blocks of 32 positions, each sequence a
+// list of blocks, a block shared by the sequences forked from a common
+// prefix (reference-counted, copied only when one of them writes into
+// it). Decode runs one forward pass over a Batch whose tokens belong to
+// any of the cache's sequences, each token with its position and
+// sequence id: every weight matrix is read once for all the batch's
+// tokens (matrix x matrix), and each token attends to its own sequence's
+// cells. Between passes a sequence can join (its prompt in the same batch
+// as the others' next tokens, in chunks of at most BatchSize tokens),
+// leave or be truncated (Cache.Remove), or be forked (Cache.Fork);
+// Cache.LongestPrefix finds the longest cached prefix of a new prompt, so
+// that a chat's next turn computes only its new tokens. A batch that does
+// not fit the free cells fails with ErrCacheFull and changes nothing. The
+// sliding-window layers of Gemma 2/3 keep only each sequence's window
+// (unless CacheOptions.FullSWA), with the same logits. Decode returns
+// logits, or the final normed hidden states (Batch.Embeddings), for the
+// tokens the batch marks. A decode step allocates nothing.
+//
+// Forward and Sequence are the one-sequence form of the same pass, for
+// callers that run one conversation.
+//
+// A memory fault reading the mapped weights (the file truncated or
+// overwritten while loaded) is an error of the pass in which it happens,
+// not a crash.
 package model
 
 import (
