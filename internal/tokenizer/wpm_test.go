@@ -90,11 +90,11 @@ func TestWordPieceSmall(t *testing.T) {
 		{"The CAT", []int32{2, 5, 6, 3}},
 		{"running", []int32{2, 7, 8, 3}},
 		{"abc", []int32{2, 9, 10, 11, 3}},
-		{"abd", []int32{2, 1, 3}},             // no piece for d: the whole word is unknown
+		{"abd", []int32{2, 1, 3}},                 // no piece for d: the whole word is unknown
 		{"cat.the,", []int32{2, 6, 16, 5, 17, 3}}, // punctuation is a word of its own
-		{"中中", []int32{2, 18, 18, 3}},          // CJK ideographs are one-character words
-		{"É é", []int32{2, 19, 19, 3}},          // accents dropped
-		{"[CLS]", []int32{2, 1, 1, 1, 3}},       // "[", "cls", "]": special text is text
+		{"中中", []int32{2, 18, 18, 3}},             // CJK ideographs are one-character words
+		{"É é", []int32{2, 19, 19, 3}},            // accents dropped
+		{"[CLS]", []int32{2, 1, 1, 1, 3}},         // "[", "cls", "]": special text is text
 		{"x\x00x\u200bx", []int32{2, 14, 15, 15, 3}},
 		{strings.Repeat("x", 300), append(append([]int32{2, 14}, slices.Repeat([]int32{15}, 299)...), 3)},
 	} {
