@@ -96,6 +96,9 @@ type pass struct {
 	r      *rope
 	cs     []float32
 	logits []float32
+	// hidden: write the normed hidden states into logits instead of
+	// multiplying them by the output matrix (OutputEmbeddings, embed.go).
+	hidden bool
 
 	// The attention chunk in progress: queries [t0, ...) of one KV
 	// head against keys [kvLo, kvLo+nk).
@@ -226,6 +229,10 @@ func (m *Model) forwardChunk(ctx context.Context, seq *Sequence, tokens []int32,
 		return nil
 	}
 	m.pool.For(p.n, p.outNorm)
+	if p.hidden { // OutputEmbeddings: the normed rows are the result
+		copy(logits, m.s.xn[:p.n*m.cfg.Embed])
+		return ctx.Err()
+	}
 	m.pool.MatMul(logits, m.output, m.s.xn, p.n)
 	if m.cfg.FinalSoftcap != 0 {
 		m.pool.For(p.n, p.softcap)

@@ -91,6 +91,9 @@ type Model struct {
 	rope       *rope // global layers
 	ropeSWA    *rope // sliding-window layers (may equal rope)
 
+	enc *encoder  // set for encoder architectures (encoder.go), which only Embed
+	emb embedMeta // the pooling the file names (embed.go)
+
 	mu     sync.Mutex // serializes forward passes; guards the fields below
 	pool   *tensor.Pool
 	s      *scratch
@@ -106,6 +109,9 @@ func Load(f *gguf.File, opts Options) (*Model, error) {
 	}
 	a, ok := archs[name]
 	if !ok {
+		if ea, ok := encoderArchs[name]; ok { // embedding encoders (encoder.go)
+			return loadEncoder(f, opts, name, ea)
+		}
 		return nil, fmt.Errorf("model: architecture %q is not supported (supported: %s)", name, supported())
 	}
 	cfg, err := readConfig(f, name)
@@ -118,6 +124,9 @@ func Load(f *gguf.File, opts Options) (*Model, error) {
 	case tensor.F32, tensor.F16:
 	default:
 		return nil, fmt.Errorf("model: KV cache type %s is not supported (F32 or F16)", m.kvType)
+	}
+	if m.emb, err = readEmbedMeta(f, name); err != nil {
+		return nil, fmt.Errorf("model: %s: %w", name, err)
 	}
 	m.ctxLen = cfg.ContextLength
 	if opts.ContextLength > 0 && (m.ctxLen <= 0 || opts.ContextLength < m.ctxLen) {
@@ -205,6 +214,9 @@ func (m *Model) KVType() tensor.Type { return m.kvType }
 // matrix of the blocks and the output matrix (the embedding table is only
 // read a row at a time).
 func (m *Model) WeightBytes() int64 {
+	if m.enc != nil {
+		return m.enc.weightBytes()
+	}
 	var n int64
 	for i := range m.layers {
 		l := &m.layers[i]
@@ -232,6 +244,10 @@ const (
 	OutputLast
 	// OutputAll returns the logits after every token, in order.
 	OutputAll
+	// OutputEmbeddings returns, instead of logits, every token's hidden
+	// state after the final norm (float32 [n][Embed]): what Embed pools
+	// for a decoder used as an embedder (embed.go).
+	OutputEmbeddings
 )
 
 // Forward appends tokens to seq, computing them in batches, and appends
@@ -242,6 +258,9 @@ func (m *Model) Forward(ctx context.Context, seq *Sequence, tokens []int32, out 
 	if seq == nil || seq.m != m {
 		return dst, errors.New("model: Forward with a sequence of another model")
 	}
+	if m.enc != nil {
+		return dst, fmt.Errorf("model: %s is an encoder: it has no logits, only embeddings (Embed)", m.cfg.Arch)
+	}
 	for i, t := range tokens {
 		if t < 0 || int(t) >= m.cfg.Vocab {
 			return dst, fmt.Errorf("model: token %d at index %d is out of range (vocabulary has %d tokens)", t, i, m.cfg.Vocab)
@@ -250,12 +269,14 @@ func (m *Model) Forward(ctx context.Context, seq *Sequence, tokens []int32, out 
 	if len(tokens) > m.ctxLen-seq.n {
 		return dst, fmt.Errorf("%w: %d tokens in the sequence + %d new > context length %d", ErrContextFull, seq.n, len(tokens), m.ctxLen)
 	}
-	nOut := 0
+	nOut, width := 0, m.cfg.Vocab
 	switch out {
 	case OutputLast:
 		nOut = min(1, len(tokens))
 	case OutputAll:
 		nOut = len(tokens)
+	case OutputEmbeddings: // embed.go: rows of normed hidden states
+		nOut, width = len(tokens), m.cfg.Embed
 	case OutputNone:
 	default:
 		return dst, fmt.Errorf("model: bad Output %d", out)
@@ -269,7 +290,9 @@ func (m *Model) Forward(ctx context.Context, seq *Sequence, tokens []int32, out 
 		m.s = m.newScratch()
 	}
 	start := len(dst)
-	dst = slices.Grow(dst, nOut*m.cfg.Vocab)[:start+nOut*m.cfg.Vocab]
+	dst = slices.Grow(dst, nOut*width)[:start+nOut*width]
+	m.s.pass.hidden = out == OutputEmbeddings
+	defer func() { m.s.pass.hidden = false }()
 	logits := dst[start:]
 	n0 := seq.n
 	for lo := 0; lo < len(tokens); lo += m.ubatch {
@@ -277,7 +300,7 @@ func (m *Model) Forward(ctx context.Context, seq *Sequence, tokens []int32, out 
 		// Rows of this chunk whose logits are wanted, as a range.
 		oLo, oHi := hi-lo, hi-lo
 		switch out {
-		case OutputAll:
+		case OutputAll, OutputEmbeddings:
 			oLo = 0
 		case OutputLast:
 			if hi == len(tokens) {
@@ -287,7 +310,7 @@ func (m *Model) Forward(ctx context.Context, seq *Sequence, tokens []int32, out 
 		var chunkLogits []float32
 		if oHi > oLo {
 			first := lo + oLo - (len(tokens) - nOut)
-			chunkLogits = logits[first*m.cfg.Vocab : (first+oHi-oLo)*m.cfg.Vocab]
+			chunkLogits = logits[first*width : (first+oHi-oLo)*width]
 		}
 		if err := m.forwardChunk(ctx, seq, tokens[lo:hi], oLo, chunkLogits); err != nil {
 			seq.n = n0
