@@ -117,7 +117,7 @@ func nfdFirst(r rune) rune {
 		return r
 	}
 	if r < 0x10000 {
-		return rune(nfdBMP()[r])
+		return nfdBMP()[r]
 	}
 	return nfdCompute(r)
 }
@@ -133,11 +133,12 @@ func nfdCompute(r rune) rune {
 }
 
 // nfdBMP caches nfdFirst for the Basic Multilingual Plane; built on first
-// use by a WordPiece vocabulary.
-var nfdBMP = sync.OnceValue(func() *[0x10000]uint16 {
-	var t [0x10000]uint16
+// use by a WordPiece vocabulary. (Runes, not uint16: a few compatibility
+// ideographs, U+FA6C for one, decompose to ideographs beyond the BMP.)
+var nfdBMP = sync.OnceValue(func() *[0x10000]rune {
+	var t [0x10000]rune
 	for r := range t {
-		t[r] = uint16(nfdCompute(rune(r)))
+		t[r] = nfdCompute(rune(r))
 	}
 	return &t
 })

@@ -113,6 +113,19 @@ func TestWordPieceSmall(t *testing.T) {
 	}
 }
 
+// TestNFDFirst checks llama.cpp's one-for-one "NFD" on a few code points,
+// including one whose decomposition leaves the BMP.
+func TestNFDFirst(t *testing.T) {
+	for _, c := range []struct{ in, want rune }{
+		{'a', 'a'}, {'é', 'e'}, {'Ü', 'U'}, {'ç', 'c'}, {'\u0301', '\u0301'},
+		{'한', 0x1112}, {0xFA6C, 0x242EE}, {0x1D15E, 0x1D157}, {'中', '中'},
+	} {
+		if got := nfdFirst(c.in); got != c.want {
+			t.Errorf("nfdFirst(%U) = %U, want %U", c.in, got, c.want)
+		}
+	}
+}
+
 func TestWordPieceNeedsUnknown(t *testing.T) {
 	e := wpmEntries()
 	e = with(e, keyUNK, nil)
