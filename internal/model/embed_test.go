@@ -264,3 +264,47 @@ func TestEmbedNormalizeAndErrors(t *testing.T) {
 		t.Errorf("ParsePooling(cls) = %v, %v", p, err)
 	}
 }
+
+// TestEmbedDecoderChunks checks that a decoder's embeddings do not depend
+// on how Forward cuts a text into ubatches (OutputEmbeddings over several
+// chunks), nor on Forward's logits interleaved on the same model.
+func TestEmbedDecoderChunks(t *testing.T) {
+	f, err := gguf.Open(testdata.Path(t, "models", "qwen3-F16.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	in := [][]int32{{5, 9, 200, 17, 3, 44, 81, 90, 11, 12, 13, 14, 15, 16, 400, 1, 2}, {7}}
+	var ref [][]float32
+	for _, bs := range []int{0, 4} {
+		m, err := model.Load(f, model.Options{Threads: 2, BatchSize: bs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.IsEncoder() || m.Pooling() != model.PoolingNone {
+			t.Fatalf("qwen3: IsEncoder %v, Pooling %v", m.IsEncoder(), m.Pooling())
+		}
+		got, err := m.Embed(ctx, in, model.EmbedOptions{Pooling: model.PoolingMean})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, err := m.Forward(ctx, m.NewSequence(), in[0], model.OutputLast, nil)
+		if err != nil || len(logits) != m.Config().Vocab {
+			t.Fatalf("Forward after Embed: %d logits, %v", len(logits), err)
+		}
+		if _, err := m.Embed(ctx, in, model.EmbedOptions{Pooling: model.PoolingNone}); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		if ref == nil {
+			ref = got
+			continue
+		}
+		for i := range in {
+			if c := cosine(got[i], ref[i]); c < 0.999999 {
+				t.Errorf("BatchSize %d, input %d: cosine %g to one ubatch", bs, i, c)
+			}
+		}
+	}
+}

@@ -154,6 +154,7 @@ func FuzzEncodeWPM(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string, parseSpecial bool) {
 		ids := tk.Encode(s, true, parseSpecial)
 		checkIDs(t, tk, s, ids)
+		checkStream(t, tk, ids)
 		if len(ids) < 2 || ids[0] != 2 || ids[len(ids)-1] != 3 {
 			t.Fatalf("Encode(%q) = %v: not bracketed by [CLS] [SEP]", s, ids)
 		}
