@@ -115,6 +115,9 @@ type Model struct {
 	rope       *rope // global layers
 	ropeSWA    *rope // sliding-window layers (may equal rope)
 
+	enc *encoder  // set for encoder architectures (encoder.go), which only Embed
+	emb embedMeta // the pooling the file names (embed.go)
+
 	mu     sync.Mutex // serializes forward passes; guards the fields below
 	pool   *tensor.Pool
 	s      *scratch
@@ -130,6 +133,9 @@ func Load(f *gguf.File, opts Options) (*Model, error) {
 	}
 	a, ok := archs[name]
 	if !ok {
+		if ea, ok := encoderArchs[name]; ok { // embedding encoders (encoder.go)
+			return loadEncoder(f, opts, name, ea)
+		}
 		return nil, fmt.Errorf("model: architecture %q is not supported (supported: %s)", name, supported())
 	}
 	cfg, err := readConfig(f, name)
@@ -142,6 +148,9 @@ func Load(f *gguf.File, opts Options) (*Model, error) {
 	case tensor.F32, tensor.F16:
 	default:
 		return nil, fmt.Errorf("model: KV cache type %s is not supported (F32 or F16)", m.kvType)
+	}
+	if m.emb, err = readEmbedMeta(f, name); err != nil {
+		return nil, fmt.Errorf("model: %s: %w", name, err)
 	}
 	m.ctxLen = cfg.ContextLength
 	if opts.ContextLength > 0 && (m.ctxLen <= 0 || opts.ContextLength < m.ctxLen) {
@@ -229,6 +238,9 @@ func (m *Model) KVType() tensor.Type { return m.kvType }
 // matrix of the blocks and the output matrix (the embedding table is only
 // read a row at a time).
 func (m *Model) WeightBytes() int64 {
+	if m.enc != nil {
+		return m.enc.weightBytes()
+	}
 	var n int64
 	for i := range m.layers {
 		l := &m.layers[i]
@@ -256,6 +268,10 @@ const (
 	OutputLast
 	// OutputAll returns the logits after every token, in order.
 	OutputAll
+	// OutputEmbeddings returns, instead of logits, every token's hidden
+	// state after the final norm (float32 [n][Embed]): what Embed pools
+	// for a decoder used as an embedder (embed.go).
+	OutputEmbeddings
 )
 
 // Forward appends tokens to seq, computing them in batches, and appends
@@ -267,6 +283,9 @@ func (m *Model) Forward(ctx context.Context, seq *Sequence, tokens []int32, out 
 	if seq == nil || seq.m != m {
 		return dst, errors.New("model: Forward with a sequence of another model")
 	}
+	if m.enc != nil {
+		return dst, fmt.Errorf("model: %s is an encoder: it has no logits, only embeddings (Embed)", m.cfg.Arch)
+	}
 	for i, t := range tokens {
 		if t < 0 || int(t) >= m.cfg.Vocab {
 			return dst, fmt.Errorf("model: token %d at index %d is out of range (vocabulary has %d tokens)", t, i, m.cfg.Vocab)
@@ -277,7 +296,7 @@ func (m *Model) Forward(ctx context.Context, seq *Sequence, tokens []int32, out 
 		return dst, fmt.Errorf("%w: %d tokens in the sequence + %d new > context length %d", ErrContextFull, n0, len(tokens), m.ctxLen)
 	}
 	switch out {
-	case OutputLast, OutputAll, OutputNone:
+	case OutputLast, OutputAll, OutputNone, OutputEmbeddings:
 	default:
 		return dst, fmt.Errorf("model: bad Output %d", out)
 	}
@@ -295,11 +314,12 @@ func (m *Model) Forward(ctx context.Context, seq *Sequence, tokens []int32, out 
 	for lo := 0; lo < len(tokens); lo += m.ubatch {
 		hi := min(lo+m.ubatch, len(tokens))
 		b.Reset()
+		b.Embeddings = out == OutputEmbeddings
 		for i := lo; i < hi; i++ {
 			b.Tokens = append(b.Tokens, tokens[i])
 			b.Pos = append(b.Pos, int32(n0+i))
 			b.Seq = append(b.Seq, 0)
-			b.Logits = append(b.Logits, out == OutputAll || out == OutputLast && i == len(tokens)-1)
+			b.Logits = append(b.Logits, out == OutputAll || out == OutputEmbeddings || out == OutputLast && i == len(tokens)-1)
 		}
 		var err error
 		if dst, err = m.Decode(ctx, seq.c, b, dst); err != nil {

@@ -27,7 +27,7 @@ func TestBadVocabularies(t *testing.T) {
 		want    []string // substrings of the message
 	}{
 		{"no model", with(spm, keyModel, nil), gguf.ErrMissing, []string{keyModel}},
-		{"unknown model", with(spm, keyModel, "bert"), ErrUnsupported, []string{"bert", "llama, gpt2"}},
+		{"unknown model", with(spm, keyModel, "t5"), ErrUnsupported, []string{"t5", "llama, gpt2, bert"}},
 		{"no vocab", with(spm, keyModel, "no_vocab"), ErrUnsupported, []string{"no vocabulary"}},
 		{"model not a string", with(spm, keyModel, int32(1)), nil, []string{keyModel, "string"}},
 		{"no tokens", with(spm, keyTokens, nil), gguf.ErrMissing, []string{keyTokens}},

@@ -47,6 +47,17 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 			}
 			out = e.bpe(t, text[f.lo:f.hi], out)
 		}
+	case WordPiece:
+		for _, f := range frags {
+			if f.tok != none {
+				out = append(out, f.tok)
+				continue
+			}
+			out = e.wpm(t, text[f.lo:f.hi], out)
+		}
+		if sep, ok := t.SEP(); ok && addSpecial {
+			out = append(out, sep)
+		}
 	}
 	if addSpecial && t.AddEOS() {
 		out = append(out, t.eos)

@@ -171,6 +171,9 @@ func TestTinyModels(t *testing.T) {
 			if len(ids) == 0 {
 				t.Fatal("Encode gave no ids")
 			}
+			if tk.Model() == WordPiece {
+				return // encoders generate nothing: no EOS
+			}
 			if eos, ok := tk.EOS(); !ok || !tk.IsEOG(eos) {
 				t.Errorf("EOS %d, %v: not an end-of-generation token", eos, ok)
 			}

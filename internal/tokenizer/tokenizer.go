@@ -37,6 +37,7 @@ type Model int
 const (
 	SentencePiece Model = iota + 1 // tokenizer.ggml.model "llama"
 	BPE                            // tokenizer.ggml.model "gpt2"
+	WordPiece                      // tokenizer.ggml.model "bert" (see wpm.go)
 )
 
 func (m Model) String() string {
@@ -45,6 +46,8 @@ func (m Model) String() string {
 		return "SentencePiece"
 	case BPE:
 		return "BPE"
+	case WordPiece:
+		return "WordPiece"
 	}
 	return fmt.Sprintf("Model(%d)", int(m))
 }
@@ -124,8 +127,10 @@ type Tokenizer struct {
 	special  []int32 // tokens split out of the text before tokenizing, longest first
 	specials specialIndex
 	byteIDs  [256]int32 // SentencePiece byte fallback
+	wpmLens  []int      // WordPiece: the distinct token lengths in bytes, increasing
 
 	bos, eos, eot, eom, unk int32
+	sep                     int32 // WordPiece: closes the text Encode brackets with BOS ([CLS])
 	eog                     map[int32]bool
 
 	addBOS, addEOS, addSpacePrefix bool
@@ -190,8 +195,8 @@ func load(f *gguf.File) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Tokenizer{bos: none, eos: none, eot: none, eom: none, unk: none}
-	var fimPre, fimSuf, fimMid, fimPad, fimRep, fimSep, sep, pad, mask int32 = none, none, none, none, none, none, none, none, none
+	t := &Tokenizer{bos: none, eos: none, eot: none, eom: none, unk: none, sep: none}
+	var fimPre, fimSuf, fimMid, fimPad, fimRep, fimSep, pad, mask int32 = none, none, none, none, none, none, none, none
 	switch name {
 	case "llama":
 		t.model = SentencePiece
@@ -214,10 +219,15 @@ func load(f *gguf.File) (*Tokenizer, error) {
 		if p.noBOS {
 			t.bos = none
 		}
+	case "bert":
+		// llama.cpp's WPM defaults, the ids of bert-base-uncased.
+		t.model = WordPiece
+		t.bos, t.unk, t.sep = 101, 100, 102
+		t.addBOS, t.cleanSpaces = true, true
 	case "no_vocab", "none":
 		return nil, fmt.Errorf("%w: the file has no vocabulary (%s %q)", ErrUnsupported, keyModel, name)
 	default:
-		return nil, fmt.Errorf("%w: %s %q (supported: llama, gpt2)", ErrUnsupported, keyModel, name)
+		return nil, fmt.Errorf("%w: %s %q (supported: llama, gpt2, bert)", ErrUnsupported, keyModel, name)
 	}
 	if t.addSpacePrefix, err = f.OptBool(keyAddPrefix, t.addSpacePrefix); err != nil {
 		return nil, err
@@ -227,7 +237,7 @@ func load(f *gguf.File) (*Tokenizer, error) {
 		return nil, err
 	}
 	n := int32(len(t.tokens))
-	for _, p := range []*int32{&t.bos, &t.eos, &t.unk} {
+	for _, p := range []*int32{&t.bos, &t.eos, &t.unk, &t.sep} {
 		if *p >= n { // a default the (tiny) vocabulary does not reach
 			*p = none
 		}
@@ -243,7 +253,7 @@ func load(f *gguf.File) (*Tokenizer, error) {
 		id  *int32
 	}{
 		{keyBOS, &t.bos}, {keyEOS, &t.eos}, {keyEOT, &t.eot}, {keyEOM, &t.eom}, {keyUNK, &t.unk},
-		{keySEP, &sep}, {keyPAD, &pad}, {keyMask, &mask},
+		{keySEP, &t.sep}, {keyPAD, &pad}, {keyMask, &mask},
 		{keyFIMPre, &fimPre}, {keyFIMSuf, &fimSuf}, {keyFIMMid, &fimMid},
 		{keyFIMPad, &fimPad}, {keyFIMRep, &fimRep}, {keyFIMSep, &fimSep},
 		{keyPrefixOld, &fimPre}, {keySuffixOld, &fimSuf}, {keyMiddleOld, &fimMid},
@@ -373,6 +383,12 @@ func load(f *gguf.File) (*Tokenizer, error) {
 		}
 	}
 
+	if t.model == WordPiece {
+		if t.unk == none {
+			return nil, fmt.Errorf("a WordPiece vocabulary needs an unknown token (%s)", keyUNK)
+		}
+		t.setupWordPiece()
+	}
 	if t.model == SentencePiece {
 		for b := range t.byteIDs {
 			t.byteIDs[b] = none
@@ -506,7 +522,7 @@ func (t *Tokenizer) buildPieces() error {
 		switch {
 		case a&(attrUnknown|attrControl|attrUserDefined) != 0:
 			t.pieces = append(t.pieces, s...)
-		case a&attrNormal != 0 && t.model == SentencePiece:
+		case a&attrNormal != 0 && (t.model == SentencePiece || t.model == WordPiece):
 			t.pieces = append(t.pieces, strings.ReplaceAll(s, "▁", " ")...)
 		case a&attrNormal != 0: // BPE
 			t.pieces, ok = appendByteDecoded(t.pieces, s, limit)
@@ -623,8 +639,17 @@ func (t *Tokenizer) EOGs() []int32 {
 	return ids
 }
 
-// AddBOS reports whether Encode with addSpecial adds BOS.
-func (t *Tokenizer) AddBOS() bool { return t.addBOS && t.bos != none }
+// AddBOS reports whether Encode with addSpecial adds BOS. A WordPiece
+// vocabulary always does (BOS is its [CLS]).
+func (t *Tokenizer) AddBOS() bool {
+	return (t.addBOS || t.model == WordPiece) && t.bos != none
+}
+
+// SEP returns the separator token that Encode with addSpecial appends to
+// the text of a WordPiece vocabulary ([SEP]); other vocabularies have none.
+func (t *Tokenizer) SEP() (int32, bool) {
+	return t.sep, t.sep != none && t.model == WordPiece
+}
 
 // AddEOS reports whether Encode with addSpecial adds EOS.
 func (t *Tokenizer) AddEOS() bool { return t.addEOS && t.eos != none }

@@ -1,0 +1,310 @@
+package model_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/model"
+	"github.com/raym33/ainative/internal/tensor"
+	"github.com/raym33/ainative/internal/testdata"
+)
+
+// embedGolden is one line of an embeddings golden (see the fixtures'
+// README-moe-embeddings.md).
+type embedGolden struct {
+	Text      string    `json:"text"`
+	IDs       []int32   `json:"ids"`
+	Embedding []float32 `json:"embedding"`
+}
+
+func readEmbedGoldens(t *testing.T, name string) []embedGolden {
+	t.Helper()
+	f, err := os.Open(testdata.Path(t, "embeddings", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var gs []embedGolden
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var g embedGolden
+		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
+			t.Fatal(err)
+		}
+		gs = append(gs, g)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 43 {
+		t.Fatalf("%s: %d lines, want 43", name, len(gs))
+	}
+	return gs
+}
+
+// convert rewrites an F16 model: "F32" turns every F16 tensor into F32
+// (exactly the fixtures' unshipped F32 files), "Q8_0" then quantizes the
+// matrices as llama.cpp's Q8_0 does (position_embd stays F16,
+// token_types F32).
+func convert(t *testing.T, f *gguf.File, variant string) *gguf.File {
+	t.Helper()
+	if variant == "F16" {
+		return f
+	}
+	b := gguf.NewBuilder()
+	for _, kv := range f.Metadata {
+		if err := b.Set(kv.Key, kv.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		typ, data := ti.Type, f.TensorData(ti)
+		if typ == tensor.F16 {
+			keep := variant == "Q8_0" && ti.Name == "position_embd.weight"
+			if !keep {
+				vals := make([]float32, ti.Elements())
+				if err := tensor.Dequantize(tensor.F16, vals, data); err != nil {
+					t.Fatal(err)
+				}
+				typ = tensor.F32
+				data = make([]byte, 4*len(vals))
+				for j, v := range vals {
+					binary.LittleEndian.PutUint32(data[4*j:], math.Float32bits(v))
+				}
+				if variant == "Q8_0" && len(ti.Dims) == 2 {
+					n, _ := tensor.Q8_0.RowBytes(int64(len(vals)))
+					typ, data = tensor.Q8_0, make([]byte, n)
+					if err := tensor.Quantize(tensor.Q8_0, data, vals); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		if err := b.AddTensor(ti.Name, typ, ti.Dims, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := b.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gguf.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+// TestEmbedGolden compares Embed with llama.cpp's embeddings of the 43
+// texts (given as the golden's ids), all texts in one call, so that the
+// encoders run them batched.
+func TestEmbedGolden(t *testing.T) {
+	for _, c := range []struct {
+		model, variant, golden string
+		pooling                model.Pooling
+		minCos                 float64
+	}{
+		{"bert", "F16", "bert-F16.embed.mean.jsonl", model.PoolingModel, 0.9999},
+		{"bert", "F32", "bert-F32.embed.mean.jsonl", model.PoolingMean, 0.9999},
+		{"bert", "F32", "bert-F32.embed.cls.jsonl", model.PoolingCLS, 0.9999},
+		{"bert", "Q8_0", "bert-F32.embed.mean.jsonl", model.PoolingModel, 0.999},
+		{"nomicbert", "F16", "nomicbert-F16.embed.mean.jsonl", model.PoolingModel, 0.9999},
+		{"nomicbert", "F32", "nomicbert-F32.embed.mean.jsonl", model.PoolingMean, 0.9999},
+		{"nomicbert", "F32", "nomicbert-F32.embed.cls.jsonl", model.PoolingCLS, 0.9999},
+		{"nomicbert", "Q8_0", "nomicbert-F32.embed.cls.jsonl", model.PoolingCLS, 0.999},
+		{"qwen3", "F16", "qwen3-F16.embed.last.jsonl", model.PoolingLast, 0.9999},
+		{"qwen3", "F16", "qwen3-F16.embed.mean.jsonl", model.PoolingMean, 0.9999},
+	} {
+		t.Run(c.model+"-"+c.variant+"-"+c.pooling.String()+"-"+c.golden, func(t *testing.T) {
+			gs := readEmbedGoldens(t, c.golden)
+			f, err := gguf.Open(testdata.Path(t, "models", c.model+"-F16.gguf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			m, err := model.Load(convert(t, f, c.variant), model.Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			var inputs [][]int32
+			var want []embedGolden
+			for _, g := range gs {
+				switch {
+				case len(g.IDs) == 0:
+					if g.Embedding != nil {
+						t.Fatalf("%q: golden has an embedding without tokens", g.Text)
+					}
+					if _, err := m.Embed(context.Background(), [][]int32{g.IDs}, model.EmbedOptions{}); !errors.Is(err, model.ErrEmptyInput) {
+						t.Errorf("Embed of no tokens: err = %v, want ErrEmptyInput", err)
+					}
+				case len(g.IDs) > m.ContextLength():
+					if _, err := m.Embed(context.Background(), [][]int32{g.IDs}, model.EmbedOptions{}); !errors.Is(err, model.ErrContextFull) {
+						t.Errorf("Embed of %d tokens: err = %v, want ErrContextFull", len(g.IDs), err)
+					}
+				default:
+					inputs = append(inputs, g.IDs)
+					want = append(want, g)
+				}
+			}
+			if len(inputs) < 40 {
+				t.Fatalf("only %d texts to embed", len(inputs))
+			}
+			got, err := m.Embed(context.Background(), inputs, model.EmbedOptions{Pooling: c.pooling})
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst, maxDiff := 1.0, 0.0
+			for i, g := range want {
+				if len(got[i]) != len(g.Embedding) {
+					t.Fatalf("%q: %d floats, want %d", g.Text, len(got[i]), len(g.Embedding))
+				}
+				for d := range g.Embedding {
+					maxDiff = max(maxDiff, math.Abs(float64(got[i][d]-g.Embedding[d])))
+				}
+				cos := cosine(got[i], g.Embedding)
+				worst = min(worst, cos)
+				if !(cos >= c.minCos) {
+					t.Errorf("%q: cosine %.6f < %g", g.Text, cos, c.minCos)
+				}
+			}
+			t.Logf("%d texts, min cosine %.7f, max abs diff %.2g", len(want), worst, maxDiff)
+		})
+	}
+}
+
+func TestEmbedNormalizeAndErrors(t *testing.T) {
+	f, err := gguf.Open(testdata.Path(t, "models", "bert-F16.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := model.Load(f, model.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !m.IsEncoder() || m.Pooling() != model.PoolingMean || !m.NormalizeEmbeddings() {
+		t.Fatalf("IsEncoder %v, Pooling %v, NormalizeEmbeddings %v", m.IsEncoder(), m.Pooling(), m.NormalizeEmbeddings())
+	}
+	ctx := context.Background()
+	in := [][]int32{{101, 511, 438, 102}, {101, 102}}
+	raw, err := m.Embed(ctx, in, model.EmbedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit, err := m.Embed(ctx, in, model.EmbedOptions{Normalize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in {
+		var n float64
+		for _, v := range unit[i] {
+			n += float64(v) * float64(v)
+		}
+		if math.Abs(n-1) > 1e-5 || cosine(raw[i], unit[i]) < 0.999999 {
+			t.Errorf("input %d: normalized norm² %g, cosine to raw %g", i, n, cosine(raw[i], unit[i]))
+		}
+	}
+	// Alone or in a batch: the same vector (texts do not see each other).
+	alone, err := m.Embed(ctx, in[1:], model.EmbedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := range alone[0] {
+		if alone[0][d] != raw[1][d] {
+			t.Fatalf("batched and alone differ at %d: %g vs %g", d, raw[1][d], alone[0][d])
+		}
+	}
+	none, err := m.Embed(ctx, in[:1], model.EmbedOptions{Pooling: model.PoolingNone})
+	if err != nil || len(none[0]) != 4*m.Config().Embed {
+		t.Fatalf("PoolingNone: %d floats, err %v", len(none[0]), err)
+	}
+	for _, c := range []struct {
+		in   [][]int32
+		want string
+	}{
+		{[][]int32{{101}, {}}, "input 1"},
+		{[][]int32{{101, 512}}, "out of range"},
+		{[][]int32{make([]int32, 513)}, "context"},
+	} {
+		if _, err := m.Embed(ctx, c.in, model.EmbedOptions{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Embed(%d inputs): err = %v, want it to mention %q", len(c.in), err, c.want)
+		}
+	}
+	seq := m.NewSequence()
+	if _, err := m.Forward(ctx, seq, []int32{101}, model.OutputLast, nil); err == nil || !strings.Contains(err.Error(), "encoder") {
+		t.Errorf("Forward on an encoder: err = %v", err)
+	}
+	if _, err := model.ParsePooling("max"); err == nil {
+		t.Error("ParsePooling(max) succeeded")
+	}
+	if p, err := model.ParsePooling("cls"); err != nil || p != model.PoolingCLS {
+		t.Errorf("ParsePooling(cls) = %v, %v", p, err)
+	}
+}
+
+// TestEmbedDecoderChunks checks that a decoder's embeddings do not depend
+// on how Forward cuts a text into ubatches (OutputEmbeddings over several
+// chunks), nor on Forward's logits interleaved on the same model.
+func TestEmbedDecoderChunks(t *testing.T) {
+	f, err := gguf.Open(testdata.Path(t, "models", "qwen3-F16.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	in := [][]int32{{5, 9, 200, 17, 3, 44, 81, 90, 11, 12, 13, 14, 15, 16, 400, 1, 2}, {7}}
+	var ref [][]float32
+	for _, bs := range []int{0, 4} {
+		m, err := model.Load(f, model.Options{Threads: 2, BatchSize: bs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.IsEncoder() || m.Pooling() != model.PoolingNone {
+			t.Fatalf("qwen3: IsEncoder %v, Pooling %v", m.IsEncoder(), m.Pooling())
+		}
+		got, err := m.Embed(ctx, in, model.EmbedOptions{Pooling: model.PoolingMean})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, err := m.Forward(ctx, m.NewSequence(), in[0], model.OutputLast, nil)
+		if err != nil || len(logits) != m.Config().Vocab {
+			t.Fatalf("Forward after Embed: %d logits, %v", len(logits), err)
+		}
+		if _, err := m.Embed(ctx, in, model.EmbedOptions{Pooling: model.PoolingNone}); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		if ref == nil {
+			ref = got
+			continue
+		}
+		for i := range in {
+			if c := cosine(got[i], ref[i]); c < 0.999999 {
+				t.Errorf("BatchSize %d, input %d: cosine %g to one ubatch", bs, i, c)
+			}
+		}
+	}
+}
