@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"math"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -60,7 +60,13 @@ func (s *Server) embed(ctx context.Context, m *runtime.Model, texts []string, tr
 		inputs[i] = ids
 		count += len(ids)
 	}
-	out, err := eng.Embed(ctx, inputs, model.EmbedOptions{Normalize: true})
+	// A file that names no pooling (a chat model used as an embedder)
+	// is mean-pooled: one vector per input, as /api/embed returns.
+	pooling := model.PoolingModel
+	if eng.Pooling() == model.PoolingNone {
+		pooling = model.PoolingMean
+	}
+	out, err := eng.Embed(ctx, inputs, model.EmbedOptions{Pooling: pooling, Normalize: true})
 	if err != nil {
 		if errors.Is(err, model.ErrEmptyInput) || errors.Is(err, model.ErrContextFull) {
 			return nil, 0, badRequest("%v", err)

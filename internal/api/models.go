@@ -200,7 +200,7 @@ func (s *Server) ollamaShow(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"license": info.License, "template": info.ChatTemplate, "parameters": params.String(),
 		"modelfile": fmt.Sprintf("# ainative model %s\nFROM %s\n", info.Name, info.Source),
-		"details": details(info), "model_info": modelInfo, "capabilities": caps, "modified_at": info.Created,
+		"details":   details(info), "model_info": modelInfo, "capabilities": caps, "modified_at": info.Created,
 	})
 }
 

@@ -15,21 +15,21 @@ import (
 // Ollama's API: https://github.com/ollama/ollama/blob/main/docs/api.md.
 
 type ollamaGenerateRequest struct {
-	Model     string          `json:"model"`
-	Prompt    string          `json:"prompt"`
-	Suffix    string          `json:"suffix"`
-	System    string          `json:"system"`
-	Template  string          `json:"template"`
-	Context   []int32         `json:"context"`
-	Stream    *bool           `json:"stream"`
-	Raw       bool            `json:"raw"`
-	Format    json.RawMessage `json:"format"`
-	KeepAlive *duration       `json:"keep_alive"`
-	Images    []string        `json:"images"`
-	Options   map[string]any  `json:"options"`
-	Think     json.RawMessage `json:"think"`
-	Logprobs  bool            `json:"logprobs"`
-	TopLogprobs int           `json:"top_logprobs"`
+	Model       string          `json:"model"`
+	Prompt      string          `json:"prompt"`
+	Suffix      string          `json:"suffix"`
+	System      string          `json:"system"`
+	Template    string          `json:"template"`
+	Context     []int32         `json:"context"`
+	Stream      *bool           `json:"stream"`
+	Raw         bool            `json:"raw"`
+	Format      json.RawMessage `json:"format"`
+	KeepAlive   *duration       `json:"keep_alive"`
+	Images      []string        `json:"images"`
+	Options     map[string]any  `json:"options"`
+	Think       json.RawMessage `json:"think"`
+	Logprobs    bool            `json:"logprobs"`
+	TopLogprobs int             `json:"top_logprobs"`
 }
 
 type ollamaMessage struct {
@@ -375,7 +375,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 			if ev.Done {
 				writeJSON(w, http.StatusOK, ollamaChatResponse{Model: req.Model, CreatedAt: time.Now().UTC(),
 					Message: ollamaMessage{Role: "assistant", Content: content.String(), Thinking: thinking.String(), ToolCalls: calls},
-					Done: true, DoneReason: string(ev.Reason), Logprobs: logprobs,
+					Done:    true, DoneReason: string(ev.Reason), Logprobs: logprobs,
 					ollamaMetrics: metricsOf(withLoad(ev.Stats, start, m))})
 			}
 			continue

@@ -58,10 +58,12 @@ type openaiResponseFormat struct {
 }
 
 type openaiChatRequest struct {
-	Model               string                `json:"model"`
-	Messages            []openaiMessage       `json:"messages"`
-	Stream              bool                  `json:"stream"`
-	StreamOptions       *struct{ IncludeUsage bool `json:"include_usage"` } `json:"stream_options"`
+	Model         string          `json:"model"`
+	Messages      []openaiMessage `json:"messages"`
+	Stream        bool            `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
 	MaxTokens           *int                  `json:"max_tokens"`
 	MaxCompletionTokens *int                  `json:"max_completion_tokens"`
 	Temperature         *float64              `json:"temperature"`
@@ -629,15 +631,17 @@ func openaiFormat(rf *openaiResponseFormat) (json.RawMessage, error) {
 }
 
 type openaiCompletionRequest struct {
-	Model            string          `json:"model"`
-	Prompt           json.RawMessage `json:"prompt"`
-	Suffix           string          `json:"suffix"`
-	MaxTokens        *int            `json:"max_tokens"`
-	Temperature      *float64        `json:"temperature"`
-	TopP             *float64        `json:"top_p"`
-	N                *int            `json:"n"`
-	Stream           bool            `json:"stream"`
-	StreamOptions    *struct{ IncludeUsage bool `json:"include_usage"` } `json:"stream_options"`
+	Model         string          `json:"model"`
+	Prompt        json.RawMessage `json:"prompt"`
+	Suffix        string          `json:"suffix"`
+	MaxTokens     *int            `json:"max_tokens"`
+	Temperature   *float64        `json:"temperature"`
+	TopP          *float64        `json:"top_p"`
+	N             *int            `json:"n"`
+	Stream        bool            `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
 	Logprobs         *int            `json:"logprobs"`
 	Echo             bool            `json:"echo"`
 	Stop             json.RawMessage `json:"stop"`

@@ -192,7 +192,7 @@ func (c *constraint) Mask(logits []float32, budget int) {
 }
 
 func (c *constraint) Accept(token int32) error { return c.m.Accept(token) }
-func (c *constraint) Done() bool              { return c.m.Done() }
+func (c *constraint) Done() bool               { return c.m.Done() }
 
 // forcedTool is a tool call the request requires (tool_choice "required"
 // or a named function): the output is generated as one JSON object
@@ -304,4 +304,3 @@ func (p *outputParser) finish() (content, thinking string, calls []toolCall) {
 	}
 	return content, thinking, calls
 }
-

@@ -17,15 +17,15 @@ import (
 // each turn) work.
 
 type responsesRequest struct {
-	Model           string          `json:"model"`
-	Input           json.RawMessage `json:"input"`
-	Instructions    string          `json:"instructions"`
+	Model           string            `json:"model"`
+	Input           json.RawMessage   `json:"input"`
+	Instructions    string            `json:"instructions"`
 	Tools           []json.RawMessage `json:"tools"`
-	ToolChoice      json.RawMessage `json:"tool_choice"`
-	Stream          bool            `json:"stream"`
-	MaxOutputTokens *int            `json:"max_output_tokens"`
-	Temperature     *float64        `json:"temperature"`
-	TopP            *float64        `json:"top_p"`
+	ToolChoice      json.RawMessage   `json:"tool_choice"`
+	Stream          bool              `json:"stream"`
+	MaxOutputTokens *int              `json:"max_output_tokens"`
+	Temperature     *float64          `json:"temperature"`
+	TopP            *float64          `json:"top_p"`
 	Text            *struct {
 		Format *struct {
 			Type   string          `json:"type"`
