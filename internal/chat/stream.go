@@ -28,6 +28,8 @@ type Stream struct {
 	pending string          // text not yet let out (a possible marker prefix)
 	held    strings.Builder // the tool-call text
 	markers []string
+	// trimLead drops the whitespace that follows </think>, as SplitThinking does.
+	trimLead bool
 }
 
 // NewStream starts a stream. parseThinking enables <think> splitting (the
@@ -75,7 +77,8 @@ func (s *Stream) Push(text string) Delta {
 		case stateThinking:
 			if i := strings.Index(s.pending, thinkClose); i >= 0 {
 				d.Thinking += s.pending[:i]
-				s.pending = strings.TrimLeft(s.pending[i+len(thinkClose):], " \t\r\n")
+				s.pending = s.pending[i+len(thinkClose):]
+				s.trimLead = true
 				s.state = stateContentStart
 				break
 			}
@@ -85,6 +88,9 @@ func (s *Stream) Push(text string) Delta {
 			return d
 		case stateContentStart:
 			trimmed := strings.TrimLeft(s.pending, " \t\r\n")
+			if s.trimLead {
+				s.pending = trimmed
+			}
 			if trimmed == "" {
 				return d
 			}
@@ -94,8 +100,8 @@ func (s *Stream) Push(text string) Delta {
 				s.state = stateToolCall
 				return d
 			}
-			if s.format == ToolsLlama3 && strings.HasPrefix(llamaPythonTag, trimmed) {
-				return d // maybe <|python_tag|>: wait
+			if s.maybeBareCallStart(trimmed) {
+				return d // may still become a call opener: wait
 			}
 			s.state = stateContent
 		case stateContent:
@@ -130,6 +136,17 @@ func (s *Stream) bareCallStart(trimmed string) bool {
 		return trimmed[0] == '{' || strings.HasPrefix(trimmed, llamaPythonTag)
 	case ToolsJSON:
 		return trimmed[0] == '{' || trimmed[0] == '[' || strings.HasPrefix(trimmed, "```")
+	}
+	return false
+}
+
+// maybeBareCallStart: trimmed is a proper prefix of a bare-format opener.
+func (s *Stream) maybeBareCallStart(trimmed string) bool {
+	switch s.format {
+	case ToolsLlama3:
+		return strings.HasPrefix(llamaPythonTag, trimmed)
+	case ToolsJSON:
+		return strings.HasPrefix("```", trimmed)
 	}
 	return false
 }

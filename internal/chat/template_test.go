@@ -254,3 +254,8 @@ func TestStrftime(t *testing.T) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
 }
+
+func readTemplate(name string) (string, error) {
+	b, err := os.ReadFile("testdata/templates/" + name + ".jinja")
+	return string(b), err
+}
