@@ -227,3 +227,23 @@ func TestStreamBrokenCallComesBackAsContent(t *testing.T) {
 		t.Fatalf("content %q calls %v err %v", content, calls, err)
 	}
 }
+
+// Whitespace before a decision is held only up to a bound, then let out.
+func TestStreamLongLeadingSpace(t *testing.T) {
+	space := strings.Repeat(" ", maxLeadingSpace+10)
+	for _, f := range []ToolFormat{ToolsLlama3, ToolsJSON} {
+		s := NewStream(f, true, false)
+		var out string
+		for range len(space) {
+			out += s.Push(" ").Content
+		}
+		out += s.Push("hi").Content
+		d, calls, err := s.Finish()
+		if out+d.Content != space+"hi" || calls != nil || err != nil {
+			t.Fatalf("%v: %d bytes of content, calls %v, err %v", f, len(out+d.Content), calls, err)
+		}
+		if len(out) == 0 {
+			t.Fatalf("%v: leading space held to the end", f)
+		}
+	}
+}
