@@ -162,13 +162,14 @@ func TestSplitThinking(t *testing.T) {
 // even inside a UTF-8 sequence, as a tokenizer's pieces can be).
 func streamAll(f ToolFormat, parseThinking, opened bool, text string, n int) (thinking, content string, calls []ParsedCall, err error) {
 	s := NewStream(f, parseThinking, opened)
+	var tb, cb strings.Builder
 	for i := 0; i < len(text); i += n {
 		d := s.Push(text[i:min(i+n, len(text))])
-		thinking += d.Thinking
-		content += d.Content
+		tb.WriteString(d.Thinking)
+		cb.WriteString(d.Content)
 	}
 	d, calls, err := s.Finish()
-	return thinking + d.Thinking, content + d.Content, calls, err
+	return tb.String() + d.Thinking, cb.String() + d.Content, calls, err
 }
 
 // The streamed result, however the output is cut, equals the parse of the
