@@ -58,7 +58,8 @@ func loadGoldenTemplate(t *testing.T, g goldenTemplate) *Template {
 
 // TestGolden renders every template over every conversation and compares
 // with what Python's jinja2, set up as transformers sets it up, produced
-// (testdata/reference.py), byte for byte.
+// (testdata/reference.py), byte for byte. CHAT_GOLDEN_DUMP=dir writes
+// what Go rendered there, to compare by hand.
 func TestGolden(t *testing.T) {
 	var templates []goldenTemplate
 	var cases []goldenCase
@@ -94,6 +95,9 @@ func TestGolden(t *testing.T) {
 				}
 				if err != nil {
 					t.Fatalf("render: %v", err)
+				}
+				if dir := os.Getenv("CHAT_GOLDEN_DUMP"); dir != "" && err == nil {
+					_ = os.WriteFile(filepath.Join(dir, g.Name+"."+c.Name+".txt"), []byte(got), 0o644)
 				}
 				if got != string(want) {
 					t.Fatalf("differs from the reference at byte %d\n--- got\n%s\n--- want\n%s", firstDiff(got, string(want)), got, want)

@@ -259,3 +259,15 @@ func readTemplate(name string) (string, error) {
 	b, err := os.ReadFile("testdata/templates/" + name + ".jinja")
 	return string(b), err
 }
+
+// jinja2 turns \r\n and \r into \n and drops one trailing newline before
+// parsing; so must we.
+func TestNewlinesAsJinja2(t *testing.T) {
+	tmpl, err := Compile("m", "a\r\nb\r{{ 1 }}\n\n", Tokens{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tmpl.Render(nil, nil, RenderOptions{}); err != nil || out != "a\nb\n1\n" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+}
