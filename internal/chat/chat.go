@@ -12,7 +12,20 @@
 // (key order as sent, ensure_ascii=False, indent), a strftime_now with a
 // settable clock, JSON decoding that keeps the client's key order, and
 // probes that adapt the inputs to templates that need tool-call arguments as
-// text or a "" content instead of none.
+// text or a "" content instead of none, jinja2's newline handling, and a
+// bounded range().
+//
+// Known differences from jinja2 that remain in the engine (v1.8.0; none
+// affects the templates under testdata/templates, which render byte for
+// byte as transformers renders them): none prints as "" (Python: "None")
+// and floats print in Go's short form ({{ 3.0 }} is "3"); str.split
+// ignores maxsplit; rsplit, splitlines and the divisibleby test are
+// missing; str.find counts bytes; wordcount splits on spaces only; a dict
+// piped to list is not its keys; "}}" inside an expression's dict literal
+// ends the tag; -x | f applies f before the minus; whitespace after a
+// macro tag's "-%}" is stripped on both sides of the body's text; and
+// "str" + none concatenates instead of failing. A render cannot be
+// cancelled: templates are as trusted as the model file they come from.
 package chat
 
 import "encoding/json"

@@ -34,14 +34,15 @@ func (t *Template) probe(source string) {
 	tools := []json.RawMessage{probeToolDef}
 	opts := RenderOptions{Now: probeNow}
 
-	// Arguments: an object shows up in JSON form ("probe_arg": ...) when
-	// the template encodes it; a template that concatenates it as text
-	// prints it otherwise or fails, and works with the JSON text instead.
-	objOut, objErr := t.Render(call(Text("")), tools, opts)
-	if objErr != nil || !strings.Contains(objOut, `"`+probeArg+`"`) {
+	// Arguments: an object shows up in JSON form ("probe_value" in double
+	// quotes) when the template encodes it; a template that concatenates it
+	// as text prints it otherwise or fails, and works with the JSON text.
+	// The tool definitions are left out so that only the call can match.
+	objOut, objErr := t.Render(call(Text("")), nil, opts)
+	if objErr != nil || !strings.Contains(objOut, `"probe_value"`) {
 		t.stringArguments = true
-		strOut, strErr := t.Render(call(Text("")), tools, opts)
-		if strErr != nil || !strings.Contains(strOut, `"`+probeArg+`"`) {
+		strOut, strErr := t.Render(call(Text("")), nil, opts)
+		if strErr != nil || !strings.Contains(strOut, `"probe_value"`) {
 			t.stringArguments = false // neither form shows: keep objects
 		}
 	}

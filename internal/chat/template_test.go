@@ -271,3 +271,22 @@ func TestNewlinesAsJinja2(t *testing.T) {
 		t.Fatalf("got %q, %v", out, err)
 	}
 }
+
+func TestRange(t *testing.T) {
+	tmpl, err := Compile("m", `{{ range(3) | list }} {{ range(1, 7, 2) | list }} {{ range(5, 0, -2) | list }} {{ range(2, 1) | list }}`, Tokens{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tmpl.Render(nil, nil, RenderOptions{}); err != nil || out != "[0, 1, 2] [1, 3, 5] [5, 3, 1] []" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+	for _, src := range []string{`{{ range(1000000000) }}`, `{{ range(0, 10, 0) }}`, `{{ range('a') }}`, `{{ range() }}`, `{{ range(-9223372036854775807, 9223372036854775807) }}`} {
+		tmpl, err := Compile("m", src, Tokens{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tmpl.Render(nil, nil, RenderOptions{}); err == nil {
+			t.Errorf("%s rendered", src)
+		}
+	}
+}
