@@ -152,3 +152,26 @@ func FuzzRenderMessages(f *testing.F) {
 		}
 	})
 }
+
+// Any source lexes without panicking, and text without tags renders as
+// itself (after jinja2's newline normalization).
+func FuzzJinjaSource(f *testing.F) {
+	f.Add("plain \"text\" \\ with\r\nlines\n")
+	f.Add("A {{ 1 }}{%- if true %}B{% endif %}{# c #}{% raw %}{{{% endraw %}")
+	f.Add("{{ {'a': {'b': '}}'}} }}{%+ if x +%}\n{%- endif -%}")
+	f.Fuzz(func(t *testing.T, src string) {
+		out, err := jinjaSource(src)
+		if err != nil || strings.Contains(src, "{") {
+			return
+		}
+		tmpl, err := compileSafely(out)
+		if err != nil {
+			t.Fatalf("text-only source %q did not compile: %v", src, err)
+		}
+		got, err := tmpl.RenderValues(nil)
+		want := strings.TrimSuffix(strings.ReplaceAll(strings.ReplaceAll(src, "\r\n", "\n"), "\r", "\n"), "\n")
+		if err != nil || got != want {
+			t.Fatalf("text %q rendered as %q (%v)", want, got, err)
+		}
+	})
+}

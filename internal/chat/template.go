@@ -109,22 +109,17 @@ func Compile(model, source string, tokens Tokens) (*Template, error) {
 	if len(source) > maxTemplateSize {
 		return nil, &Error{Model: model, Err: fmt.Errorf("template is %d bytes, more than the %d accepted", len(source), maxTemplateSize)}
 	}
-	tmpl, err := compileSafely(renameTojson(jinjaSource(source)))
+	src, err := jinjaSource(source)
+	if err != nil {
+		return nil, &Error{Model: model, Err: err}
+	}
+	tmpl, err := compileSafely(renameTojson(src))
 	if err != nil {
 		return nil, &Error{Model: model, Err: err}
 	}
 	t := &Template{model: model, tmpl: tmpl, tokens: tokens}
 	t.probe(source)
 	return t, nil
-}
-
-// jinjaSource prepares a template source as jinja2's lexer does before
-// parsing: line endings become "\n" and one trailing newline is dropped
-// (keep_trailing_newline=False, transformers' setting).
-func jinjaSource(src string) string {
-	src = strings.ReplaceAll(src, "\r\n", "\n")
-	src = strings.ReplaceAll(src, "\r", "\n")
-	return strings.TrimSuffix(src, "\n")
 }
 
 // compileSafely turns a panic inside the engine into an error: a template

@@ -290,3 +290,31 @@ func TestRange(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateSyntaxErrors(t *testing.T) {
+	for src, want := range map[string]string{
+		"a {{ x ":               "unclosed tag opened at line 1",
+		"a\n{% if x }}":         "unclosed tag opened at line 2",
+		"{# never closed":       "missing end of comment",
+		"{% raw %}{{ x }}":      "missing end of raw block",
+		"{{ {'a': 1 }}":         "unclosed tag",
+		"{% for %}{% endfor %}": "",
+		"{% if %}":              "",
+	} {
+		_, err := Compile("acme/m", src, Tokens{})
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "acme/m") {
+			t.Errorf("%q: %v, want an error naming the model and %q", src, err, want)
+		}
+	}
+}
+
+// transformers' {% generation %} marks render only their body.
+func TestGenerationTags(t *testing.T) {
+	tmpl, err := Compile("m", "A{% generation %}B{% endgeneration %}C", Tokens{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tmpl.Render(nil, nil, RenderOptions{}); err != nil || out != "ABC" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+}
