@@ -175,3 +175,29 @@ func FuzzJinjaSource(f *testing.F) {
 		}
 	})
 }
+
+// A template comes from a downloaded model file: whatever it holds,
+// compiling and rendering it returns a result or an error, never a panic.
+func FuzzTemplate(f *testing.F) {
+	for _, name := range []string{"qwen3", "gemma3", "mistral-v0.3", "deepseek-v3.1", "features"} {
+		src, err := readTemplate(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
+	f.Add("{{ messages[0].content.split('x')[-1] | tojson(indent=2) }}{{ raise_exception('no') }}")
+	msgs := []Message{{Role: "system", Content: Text("s")}, {Role: "user", Content: Text("u")},
+		{Role: "assistant", ToolCalls: []ToolCall{{ID: "call00001", Function: FunctionCall{Name: "f", Arguments: json.RawMessage(`{"a":1}`)}}}},
+		{Role: "tool", Content: Text("r"), ToolCallID: "call00001"}}
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 1<<14 || strings.Contains(src, "range") || strings.Contains(src, "*") {
+			return // nested loops and repetition can ask for unbounded work
+		}
+		tmpl, err := Compile("fuzz", src, Tokens{BOS: "<s>", EOS: "</s>"})
+		if err != nil {
+			return
+		}
+		_, _ = tmpl.Render(msgs, []json.RawMessage{probeToolDef}, RenderOptions{AddGenerationPrompt: true})
+	})
+}
