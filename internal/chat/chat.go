@@ -14,7 +14,9 @@
 // ensure_ascii=False, indent), a strftime_now with a settable clock, JSON
 // decoding that keeps the client's key order, probes that adapt the inputs
 // to templates that need tool-call arguments as text or a "" content
-// instead of none, and a bounded range().
+// instead of none, a bounded range(), and a bound on macro recursion and
+// bracket nesting (the engine recurses without limit, and a Go stack
+// overflow kills the process).
 //
 // Known differences from jinja2 that remain in the engine (v1.8.0; none
 // affects the templates under testdata/templates, which render byte for

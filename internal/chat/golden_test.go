@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,9 @@ type goldenTemplate struct {
 	EOS                string `json:"eos_token"`
 	StringArguments    bool   `json:"string_arguments"`
 	NullContentAsEmpty bool   `json:"null_content_as_empty"`
+	// Cases, when set, limits the conversations to those the template is
+	// made for.
+	Cases []string `json:"cases"`
 }
 
 type goldenCase struct {
@@ -72,6 +76,9 @@ func TestGolden(t *testing.T) {
 			t.Errorf("%s: probe found string arguments %v, the reference used %v", g.Name, tmpl.stringArguments, g.StringArguments)
 		}
 		for _, c := range cases {
+			if g.Cases != nil && !slices.Contains(g.Cases, c.Name) {
+				continue
+			}
 			t.Run(g.Name+"/"+c.Name, func(t *testing.T) {
 				base := filepath.Join("testdata", "golden", g.Name+"."+c.Name)
 				got, err := tmpl.Render(c.Messages, c.Tools, RenderOptions{
@@ -86,6 +93,12 @@ func TestGolden(t *testing.T) {
 					}
 					if !errors.As(err, &te) || !te.Raised || te.Model != g.Name || !strings.Contains(err.Error(), string(want)) {
 						t.Fatalf("error %v (raised=%v), want the template's %q naming the model", err, te != nil && te.Raised, want)
+					}
+					return
+				}
+				if pyErr, rerr := os.ReadFile(base + ".pyerr"); rerr == nil {
+					if err == nil {
+						t.Fatalf("rendered, the reference failed with %s; got:\n%s", pyErr, got)
 					}
 					return
 				}

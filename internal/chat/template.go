@@ -239,6 +239,17 @@ func (t *Template) variables(msgs []Message, tools []json.RawMessage, opts Rende
 	})
 	vars[tojsonFilter] = jinja.NewCallable("tojson", tojson)
 	vars["range"] = jinja.NewCallable("range", boundedRange)
+	depth := 0
+	vars[macroEnter] = jinja.NewCallable(macroEnter, func([]jinja.Value, map[string]jinja.Value) (jinja.Value, error) {
+		if depth++; depth > maxMacroDepth {
+			return jinja.Undefined(), fmt.Errorf("macro calls nested deeper than %d (endless recursion?)", maxMacroDepth)
+		}
+		return jinja.NewString(""), nil
+	})
+	vars[macroLeave] = jinja.NewCallable(macroLeave, func([]jinja.Value, map[string]jinja.Value) (jinja.Value, error) {
+		depth--
+		return jinja.NewString(""), nil
+	})
 	return vars, nil
 }
 

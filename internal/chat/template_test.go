@@ -318,3 +318,25 @@ func TestGenerationTags(t *testing.T) {
 		t.Fatalf("got %q, %v", out, err)
 	}
 }
+
+// Endless macro recursion is an error, not a stack overflow that kills the
+// process; recursion within the bound works.
+func TestMacroRecursion(t *testing.T) {
+	tmpl, err := Compile("acme/loop", "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", Tokens{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tmpl.Render(nil, nil, RenderOptions{}); err == nil || !strings.Contains(err.Error(), "nested deeper") {
+		t.Fatalf("got %v", err)
+	}
+	tmpl, err = Compile("m", "{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(100) | length }} {{ f(3) }}", Tokens{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tmpl.Render(nil, nil, RenderOptions{}); err != nil || out != "192 321" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+	if _, err := Compile("m", "{{ "+strings.Repeat("(", 300)+"1"+strings.Repeat(")", 300)+" }}", Tokens{}); err == nil || !strings.Contains(err.Error(), "nested deeper") {
+		t.Fatalf("deep brackets: %v", err)
+	}
+}

@@ -92,9 +92,16 @@ func jinjaSource(src string) (string, error) {
 				// these; they render nothing.
 				break
 			}
+			word := firstWord(content)
+			if word == "endmacro" {
+				out.WriteString("{{ " + macroLeave + "() }}")
+			}
 			out.WriteString("{% ")
 			out.WriteString(splitCloseBraces(content))
 			out.WriteString(" %}")
+			if word == "macro" {
+				out.WriteString("{{ " + macroEnter + "() }}")
+			}
 		default:
 			out.WriteString("{{ ")
 			out.WriteString(splitCloseBraces(content))
@@ -102,6 +109,27 @@ func jinjaSource(src string) (string, error) {
 		}
 	}
 	return out.String(), nil
+}
+
+// Every macro body counts its depth on entry and exit: a template whose
+// macro recurses without end would otherwise overflow the stack, which
+// kills the process (jinja2 raises RecursionError instead).
+const (
+	macroEnter    = "__chat_macro_enter"
+	macroLeave    = "__chat_macro_leave"
+	maxMacroDepth = 256
+	// maxBracketDepth bounds the nesting of brackets in a tag, which the
+	// engine's parser follows by recursion.
+	maxBracketDepth = 256
+)
+
+func firstWord(s string) string {
+	s = strings.TrimLeftFunc(s, isPySpace)
+	end := strings.IndexFunc(s, func(r rune) bool { return !(r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)) })
+	if end < 0 {
+		return s
+	}
+	return s[:end]
 }
 
 type lexPos struct {
@@ -195,6 +223,9 @@ func tagEnd(src string, i int, kind byte) (tagEndPos, error) {
 			quote = c
 		case c == '(' || c == '[' || c == '{':
 			depth++
+			if depth > maxBracketDepth {
+				return tagEndPos{}, fmt.Errorf("template syntax: brackets nested deeper than %d at line %d", maxBracketDepth, lineOf(src, j))
+			}
 		case depth > 0 && (c == ')' || c == ']' || c == '}'):
 			depth--
 		case depth == 0 && strings.HasPrefix(src[j:], closer):
