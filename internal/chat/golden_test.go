@@ -75,6 +75,9 @@ func TestGolden(t *testing.T) {
 		if tmpl.stringArguments != g.StringArguments {
 			t.Errorf("%s: probe found string arguments %v, the reference used %v", g.Name, tmpl.stringArguments, g.StringArguments)
 		}
+		if tmpl.nullContentAsEmpty && !g.NullContentAsEmpty {
+			t.Errorf("%s: the probe passes \"\" for a null content, the reference does not", g.Name)
+		}
 		for _, c := range cases {
 			if g.Cases != nil && !slices.Contains(g.Cases, c.Name) {
 				continue

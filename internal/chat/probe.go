@@ -48,10 +48,17 @@ func (t *Template) probe(source string) {
 	}
 
 	// A none content beside tool calls: some templates refuse it (Gemma 3:
-	// "Invalid content type") and render "" fine.
-	if _, err := t.Render(call(nil), tools, opts); err != nil {
-		if _, err := t.Render(call(Text("")), tools, opts); err == nil {
-			t.nullContentAsEmpty = true
+	// "Invalid content type"; QwQ splits it when a tool result follows)
+	// and render "" fine.
+	result := Message{Role: "tool", Content: Text("probe result"), ToolCallID: probeCall.ID}
+	for _, conv := range []func(*string) []Message{
+		call,
+		func(c *string) []Message { return append(call(c), result) },
+	} {
+		if _, err := t.Render(conv(nil), tools, opts); err != nil {
+			if _, err := t.Render(conv(Text("")), tools, opts); err == nil {
+				t.nullContentAsEmpty = true
+			}
 		}
 	}
 

@@ -10,8 +10,8 @@ import (
 // was trained to write; parsing it back with the template's format must
 // give the call again.
 func TestToolCallRoundTrip(t *testing.T) {
-	stops := []string{"<|eot_id|>", "<|eom_id|>", "<|im_end|>", "</s>", "<｜end▁of▁sentence｜>"}
-	for _, name := range []string{"llama3.1", "llama3.2", "qwen2.5", "qwen3", "mistral-v0.3", "mistral-nemo", "deepseek-r1-distill", "deepseek-v3.1"} {
+	stops := []string{"<|eot_id|>", "<|eom_id|>", "<|im_end|>", "</s>", "<｜end▁of▁sentence｜>", "<|end|>"}
+	for _, name := range []string{"llama3.1", "llama3.2", "qwen2.5", "qwen3", "mistral-v0.3", "mistral-nemo", "deepseek-r1-distill", "deepseek-v3.1", "qwq", "hermes3-tool-use", "phi4-mini-llamacpp"} {
 		tmpl := compileFile(t, name)
 		user := Message{Role: "user", Content: Text("Weather in Zürich?")}
 		args := `{"location":"Zürich","days":[1,2],"detail":{"wind":true}}`

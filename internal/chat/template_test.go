@@ -41,6 +41,9 @@ func TestCapabilities(t *testing.T) {
 		{"mistral-nemo", Capabilities{Tools: true}, ToolsMistral},
 		{"deepseek-r1-distill", Capabilities{Thinking: true}, ToolsDeepSeek},
 		{"deepseek-v3.1", Capabilities{Thinking: true, ThinkingToggle: true}, ToolsDeepSeek},
+		{"qwq", Capabilities{Tools: true, Thinking: true}, ToolsHermes},
+		{"hermes3-tool-use", Capabilities{Tools: true}, ToolsHermes},
+		{"phi4-mini-llamacpp", Capabilities{Tools: true}, ToolsPhi4},
 	} {
 		tmpl := compileFile(t, tc.name)
 		if got := tmpl.Capabilities(); got != tc.want {
@@ -62,6 +65,10 @@ func TestNullContentProbe(t *testing.T) {
 	// pass "" instead.
 	if !compileFile(t, "gemma3").nullContentAsEmpty {
 		t.Error("gemma3: null content not adapted")
+	}
+	// QwQ splits the content of an assistant turn that a tool result follows.
+	if !compileFile(t, "qwq").nullContentAsEmpty {
+		t.Error("qwq: null content not adapted")
 	}
 	if compileFile(t, "qwen2.5").nullContentAsEmpty {
 		t.Error("qwen2.5 handles none and needs no adaptation")
