@@ -8,11 +8,27 @@
 // templates (Hugging Face's trim_blocks/lstrip_blocks whitespace rules,
 // insertion-ordered dicts, namespace, loop variables, Python string methods).
 // This package wraps it with what the engine lacks or does differently from
-// transformers: a tojson that prints exactly what Python's json.dumps prints
-// (key order as sent, ensure_ascii=False, indent), a strftime_now with a
-// settable clock, JSON decoding that keeps the client's key order, and
-// probes that adapt the inputs to templates that need tool-call arguments as
-// text or a "" content instead of none.
+// transformers: jinja2's lexing of whitespace control (the engine trims the
+// nearest text across expressions; see whitespace.go), a tojson that prints
+// exactly what Python's json.dumps prints (key order as sent,
+// ensure_ascii=False, indent), a strftime_now with a settable clock, JSON
+// decoding that keeps the client's key order, probes that adapt the inputs
+// to templates that need tool-call arguments as text or a "" content
+// instead of none, a bounded range(), and a bound on macro recursion and
+// bracket nesting (the engine recurses without limit, and a Go stack
+// overflow kills the process).
+//
+// Known differences from jinja2 that remain in the engine (v1.8.0; none
+// affects the templates under testdata/templates, which render byte for
+// byte as transformers renders them): none prints as "" (Python: "None")
+// and floats print in Go's short form ({{ 3.0 }} is "3"); str.split
+// ignores maxsplit; rsplit, splitlines and the divisibleby test are
+// missing; str.find counts bytes; wordcount splits on spaces only; a dict
+// piped to list is not its keys; -x | f applies f before the minus; string
+// literals know only the \n \t \\ \' \" escapes; and "str" + none
+// concatenates instead of failing. Engine error messages give line numbers
+// of the rewritten source. A render cannot be cancelled: templates are as
+// trusted as the model file they come from.
 package chat
 
 import "encoding/json"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,9 @@ type goldenTemplate struct {
 	EOS                string `json:"eos_token"`
 	StringArguments    bool   `json:"string_arguments"`
 	NullContentAsEmpty bool   `json:"null_content_as_empty"`
+	// Cases, when set, limits the conversations to those the template is
+	// made for.
+	Cases []string `json:"cases"`
 }
 
 type goldenCase struct {
@@ -58,7 +62,8 @@ func loadGoldenTemplate(t *testing.T, g goldenTemplate) *Template {
 
 // TestGolden renders every template over every conversation and compares
 // with what Python's jinja2, set up as transformers sets it up, produced
-// (testdata/reference.py), byte for byte.
+// (testdata/reference.py), byte for byte. CHAT_GOLDEN_DUMP=dir writes
+// what Go rendered there, to compare by hand.
 func TestGolden(t *testing.T) {
 	var templates []goldenTemplate
 	var cases []goldenCase
@@ -70,7 +75,13 @@ func TestGolden(t *testing.T) {
 		if tmpl.stringArguments != g.StringArguments {
 			t.Errorf("%s: probe found string arguments %v, the reference used %v", g.Name, tmpl.stringArguments, g.StringArguments)
 		}
+		if tmpl.nullContentAsEmpty && !g.NullContentAsEmpty {
+			t.Errorf("%s: the probe passes \"\" for a null content, the reference does not", g.Name)
+		}
 		for _, c := range cases {
+			if g.Cases != nil && !slices.Contains(g.Cases, c.Name) {
+				continue
+			}
 			t.Run(g.Name+"/"+c.Name, func(t *testing.T) {
 				base := filepath.Join("testdata", "golden", g.Name+"."+c.Name)
 				got, err := tmpl.Render(c.Messages, c.Tools, RenderOptions{
@@ -88,12 +99,21 @@ func TestGolden(t *testing.T) {
 					}
 					return
 				}
+				if pyErr, rerr := os.ReadFile(base + ".pyerr"); rerr == nil {
+					if err == nil {
+						t.Fatalf("rendered, the reference failed with %s; got:\n%s", pyErr, got)
+					}
+					return
+				}
 				want, rerr := os.ReadFile(base + ".txt")
 				if rerr != nil {
 					t.Fatal(rerr)
 				}
 				if err != nil {
 					t.Fatalf("render: %v", err)
+				}
+				if dir := os.Getenv("CHAT_GOLDEN_DUMP"); dir != "" && err == nil {
+					_ = os.WriteFile(filepath.Join(dir, g.Name+"."+c.Name+".txt"), []byte(got), 0o644)
 				}
 				if got != string(want) {
 					t.Fatalf("differs from the reference at byte %d\n--- got\n%s\n--- want\n%s", firstDiff(got, string(want)), got, want)

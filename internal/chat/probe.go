@@ -34,23 +34,31 @@ func (t *Template) probe(source string) {
 	tools := []json.RawMessage{probeToolDef}
 	opts := RenderOptions{Now: probeNow}
 
-	// Arguments: an object shows up in JSON form ("probe_arg": ...) when
-	// the template encodes it; a template that concatenates it as text
-	// prints it otherwise or fails, and works with the JSON text instead.
-	objOut, objErr := t.Render(call(Text("")), tools, opts)
-	if objErr != nil || !strings.Contains(objOut, `"`+probeArg+`"`) {
+	// Arguments: an object shows up in JSON form ("probe_value" in double
+	// quotes) when the template encodes it; a template that concatenates it
+	// as text prints it otherwise or fails, and works with the JSON text.
+	// The tool definitions are left out so that only the call can match.
+	objOut, objErr := t.Render(call(Text("")), nil, opts)
+	if objErr != nil || !strings.Contains(objOut, `"probe_value"`) {
 		t.stringArguments = true
-		strOut, strErr := t.Render(call(Text("")), tools, opts)
-		if strErr != nil || !strings.Contains(strOut, `"`+probeArg+`"`) {
+		strOut, strErr := t.Render(call(Text("")), nil, opts)
+		if strErr != nil || !strings.Contains(strOut, `"probe_value"`) {
 			t.stringArguments = false // neither form shows: keep objects
 		}
 	}
 
 	// A none content beside tool calls: some templates refuse it (Gemma 3:
-	// "Invalid content type") and render "" fine.
-	if _, err := t.Render(call(nil), tools, opts); err != nil {
-		if _, err := t.Render(call(Text("")), tools, opts); err == nil {
-			t.nullContentAsEmpty = true
+	// "Invalid content type"; QwQ splits it when a tool result follows)
+	// and render "" fine.
+	result := Message{Role: "tool", Content: Text("probe result"), ToolCallID: probeCall.ID}
+	for _, conv := range []func(*string) []Message{
+		call,
+		func(c *string) []Message { return append(call(c), result) },
+	} {
+		if _, err := t.Render(conv(nil), tools, opts); err != nil {
+			if _, err := t.Render(conv(Text("")), tools, opts); err == nil {
+				t.nullContentAsEmpty = true
+			}
 		}
 	}
 

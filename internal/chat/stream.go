@@ -28,6 +28,30 @@ type Stream struct {
 	pending string          // text not yet let out (a possible marker prefix)
 	held    strings.Builder // the tool-call text
 	markers []string
+	// trimLead drops the whitespace that follows </think>, as SplitThinking does.
+	trimLead bool
+	// space is how much of pending is known to be leading whitespace, so
+	// that waiting on whitespace does not rescan it for every piece.
+	space int
+}
+
+// maxLeadingSpace bounds the whitespace held while deciding whether the
+// output opens with <think> or a call: an output that opens with more is
+// treated as plain content.
+const maxLeadingSpace = 4096
+
+// trimmedPending is pending without its leading whitespace.
+func (s *Stream) trimmedPending() string {
+	for s.space < len(s.pending) && strings.IndexByte(" \t\r\n", s.pending[s.space]) >= 0 {
+		s.space++
+	}
+	return s.pending[s.space:]
+}
+
+// setPending replaces the pending text.
+func (s *Stream) setPending(p string) {
+	s.pending = p
+	s.space = 0
 }
 
 // NewStream starts a stream. parseThinking enables <think> splitting (the
@@ -62,12 +86,12 @@ func (s *Stream) Push(text string) Delta {
 		before := s.state
 		switch s.state {
 		case stateThinkWait:
-			trimmed := strings.TrimLeft(s.pending, " \t\r\n")
+			trimmed := s.trimmedPending()
 			switch {
 			case strings.HasPrefix(trimmed, thinkOpen):
-				s.pending = trimmed[len(thinkOpen):]
+				s.setPending(trimmed[len(thinkOpen):])
 				s.state = stateThinking
-			case strings.HasPrefix(thinkOpen, trimmed):
+			case strings.HasPrefix(thinkOpen, trimmed) && s.space <= maxLeadingSpace:
 				return d // "", or a prefix of <think>: wait
 			default:
 				s.state = stateContentStart
@@ -75,44 +99,48 @@ func (s *Stream) Push(text string) Delta {
 		case stateThinking:
 			if i := strings.Index(s.pending, thinkClose); i >= 0 {
 				d.Thinking += s.pending[:i]
-				s.pending = strings.TrimLeft(s.pending[i+len(thinkClose):], " \t\r\n")
+				s.setPending(s.pending[i+len(thinkClose):])
+				s.trimLead = true
 				s.state = stateContentStart
 				break
 			}
 			keep := heldSuffix(s.pending, []string{thinkClose})
 			d.Thinking += s.pending[:len(s.pending)-keep]
-			s.pending = s.pending[len(s.pending)-keep:]
+			s.setPending(s.pending[len(s.pending)-keep:])
 			return d
 		case stateContentStart:
-			trimmed := strings.TrimLeft(s.pending, " \t\r\n")
-			if trimmed == "" {
+			trimmed := s.trimmedPending()
+			if s.trimLead {
+				s.setPending(trimmed)
+			}
+			if trimmed == "" && s.space <= maxLeadingSpace {
 				return d
 			}
 			if s.bareCallStart(trimmed) {
 				s.held.WriteString(s.pending)
-				s.pending = ""
+				s.setPending("")
 				s.state = stateToolCall
 				return d
 			}
-			if s.format == ToolsLlama3 && strings.HasPrefix(llamaPythonTag, trimmed) {
-				return d // maybe <|python_tag|>: wait
+			if s.maybeBareCallStart(trimmed) && s.space <= maxLeadingSpace {
+				return d // may still become a call opener: wait
 			}
 			s.state = stateContent
 		case stateContent:
 			if i := firstMarker(s.pending, s.markers); i >= 0 {
 				d.Content += s.pending[:i]
 				s.held.WriteString(s.pending[i:])
-				s.pending = ""
+				s.setPending("")
 				s.state = stateToolCall
 				return d
 			}
 			keep := heldSuffix(s.pending, s.markers)
 			d.Content += s.pending[:len(s.pending)-keep]
-			s.pending = s.pending[len(s.pending)-keep:]
+			s.setPending(s.pending[len(s.pending)-keep:])
 			return d
 		case stateToolCall:
 			s.held.WriteString(s.pending)
-			s.pending = ""
+			s.setPending("")
 			return d
 		}
 		if s.state == before && s.pending == "" {
@@ -125,11 +153,25 @@ func (s *Stream) Push(text string) Delta {
 // answer, so an answer opening with JSON (or a fence, or Llama's python
 // tag) is held until it can be parsed.
 func (s *Stream) bareCallStart(trimmed string) bool {
+	if trimmed == "" {
+		return false
+	}
 	switch s.format {
 	case ToolsLlama3:
 		return trimmed[0] == '{' || strings.HasPrefix(trimmed, llamaPythonTag)
 	case ToolsJSON:
 		return trimmed[0] == '{' || trimmed[0] == '[' || strings.HasPrefix(trimmed, "```")
+	}
+	return false
+}
+
+// maybeBareCallStart: trimmed is a proper prefix of a bare-format opener.
+func (s *Stream) maybeBareCallStart(trimmed string) bool {
+	switch s.format {
+	case ToolsLlama3:
+		return strings.HasPrefix(llamaPythonTag, trimmed)
+	case ToolsJSON:
+		return strings.HasPrefix("```", trimmed)
 	}
 	return false
 }

@@ -109,7 +109,11 @@ func Compile(model, source string, tokens Tokens) (*Template, error) {
 	if len(source) > maxTemplateSize {
 		return nil, &Error{Model: model, Err: fmt.Errorf("template is %d bytes, more than the %d accepted", len(source), maxTemplateSize)}
 	}
-	tmpl, err := compileSafely(renameTojson(source))
+	src, err := jinjaSource(source)
+	if err != nil {
+		return nil, &Error{Model: model, Err: err}
+	}
+	tmpl, err := compileSafely(renameTojson(src))
 	if err != nil {
 		return nil, &Error{Model: model, Err: err}
 	}
@@ -234,7 +238,63 @@ func (t *Template) variables(msgs []Message, tools []json.RawMessage, opts Rende
 		return jinja.Undefined(), &raisedError{msg: msg}
 	})
 	vars[tojsonFilter] = jinja.NewCallable("tojson", tojson)
+	vars["range"] = jinja.NewCallable("range", boundedRange)
+	depth := 0
+	vars[macroEnter] = jinja.NewCallable(macroEnter, func([]jinja.Value, map[string]jinja.Value) (jinja.Value, error) {
+		if depth++; depth > maxMacroDepth {
+			return jinja.Undefined(), fmt.Errorf("macro calls nested deeper than %d (endless recursion?)", maxMacroDepth)
+		}
+		return jinja.NewString(""), nil
+	})
+	vars[macroLeave] = jinja.NewCallable(macroLeave, func([]jinja.Value, map[string]jinja.Value) (jinja.Value, error) {
+		depth--
+		return jinja.NewString(""), nil
+	})
 	return vars, nil
+}
+
+// maxRange bounds the list range() builds: the engine's own range
+// allocates whatever a template asks for.
+const maxRange = 1 << 16
+
+// boundedRange is Python's range(stop), range(start, stop[, step]) as a
+// list, refused beyond maxRange items.
+func boundedRange(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+	var n [3]int64
+	for i, a := range args {
+		if i >= 3 || !a.IsInt() {
+			return jinja.Undefined(), errors.New("range takes one to three integers")
+		}
+		n[i] = a.AsInt()
+	}
+	start, stop, step := int64(0), n[0], int64(1)
+	switch len(args) {
+	case 0:
+		return jinja.Undefined(), errors.New("range takes one to three integers")
+	case 2, 3:
+		start, stop = n[0], n[1]
+		if len(args) == 3 {
+			step = n[2]
+		}
+	}
+	if step == 0 {
+		return jinja.Undefined(), errors.New("range step must not be zero")
+	}
+	var count int64
+	switch {
+	case step > 0 && stop > start:
+		count = (stop - start + step - 1) / step
+	case step < 0 && stop < start:
+		count = (start - stop - step - 1) / -step
+	}
+	if count > maxRange || count < 0 {
+		return jinja.Undefined(), fmt.Errorf("range of more than %d items", maxRange)
+	}
+	items := make([]jinja.Value, count)
+	for i := range items {
+		items[i] = jinja.NewInt(start + int64(i)*step)
+	}
+	return jinja.NewList(items), nil
 }
 
 // tojson is transformers' tojson filter: json.dumps(x, ensure_ascii=False,

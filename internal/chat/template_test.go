@@ -41,6 +41,9 @@ func TestCapabilities(t *testing.T) {
 		{"mistral-nemo", Capabilities{Tools: true}, ToolsMistral},
 		{"deepseek-r1-distill", Capabilities{Thinking: true}, ToolsDeepSeek},
 		{"deepseek-v3.1", Capabilities{Thinking: true, ThinkingToggle: true}, ToolsDeepSeek},
+		{"qwq", Capabilities{Tools: true, Thinking: true}, ToolsHermes},
+		{"hermes3-tool-use", Capabilities{Tools: true}, ToolsHermes},
+		{"phi4-mini-llamacpp", Capabilities{Tools: true}, ToolsPhi4},
 	} {
 		tmpl := compileFile(t, tc.name)
 		if got := tmpl.Capabilities(); got != tc.want {
@@ -62,6 +65,10 @@ func TestNullContentProbe(t *testing.T) {
 	// pass "" instead.
 	if !compileFile(t, "gemma3").nullContentAsEmpty {
 		t.Error("gemma3: null content not adapted")
+	}
+	// QwQ splits the content of an assistant turn that a tool result follows.
+	if !compileFile(t, "qwq").nullContentAsEmpty {
+		t.Error("qwq: null content not adapted")
 	}
 	if compileFile(t, "qwen2.5").nullContentAsEmpty {
 		t.Error("qwen2.5 handles none and needs no adaptation")
@@ -252,5 +259,91 @@ func TestStrftime(t *testing.T) {
 	want := "05 Jul 2024|July Friday Fri|24-07-05 21:03:09 09PM 187 %|%q"
 	if got != want {
 		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}
+
+func readTemplate(name string) (string, error) {
+	b, err := os.ReadFile("testdata/templates/" + name + ".jinja")
+	return string(b), err
+}
+
+// jinja2 turns \r\n and \r into \n and drops one trailing newline before
+// parsing; so must we.
+func TestNewlinesAsJinja2(t *testing.T) {
+	tmpl, err := Compile("m", "a\r\nb\r{{ 1 }}\n\n", Tokens{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tmpl.Render(nil, nil, RenderOptions{}); err != nil || out != "a\nb\n1\n" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+}
+
+func TestRange(t *testing.T) {
+	tmpl, err := Compile("m", `{{ range(3) | list }} {{ range(1, 7, 2) | list }} {{ range(5, 0, -2) | list }} {{ range(2, 1) | list }}`, Tokens{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tmpl.Render(nil, nil, RenderOptions{}); err != nil || out != "[0, 1, 2] [1, 3, 5] [5, 3, 1] []" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+	for _, src := range []string{`{{ range(1000000000) }}`, `{{ range(0, 10, 0) }}`, `{{ range('a') }}`, `{{ range() }}`, `{{ range(-9223372036854775807, 9223372036854775807) }}`} {
+		tmpl, err := Compile("m", src, Tokens{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tmpl.Render(nil, nil, RenderOptions{}); err == nil {
+			t.Errorf("%s rendered", src)
+		}
+	}
+}
+
+func TestTemplateSyntaxErrors(t *testing.T) {
+	for src, want := range map[string]string{
+		"a {{ x ":               "unclosed tag opened at line 1",
+		"a\n{% if x }}":         "unclosed tag opened at line 2",
+		"{# never closed":       "missing end of comment",
+		"{% raw %}{{ x }}":      "missing end of raw block",
+		"{{ {'a': 1 }}":         "unclosed tag",
+		"{% for %}{% endfor %}": "",
+		"{% if %}":              "",
+	} {
+		_, err := Compile("acme/m", src, Tokens{})
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "acme/m") {
+			t.Errorf("%q: %v, want an error naming the model and %q", src, err, want)
+		}
+	}
+}
+
+// transformers' {% generation %} marks render only their body.
+func TestGenerationTags(t *testing.T) {
+	tmpl, err := Compile("m", "A{% generation %}B{% endgeneration %}C", Tokens{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tmpl.Render(nil, nil, RenderOptions{}); err != nil || out != "ABC" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+}
+
+// Endless macro recursion is an error, not a stack overflow that kills the
+// process; recursion within the bound works.
+func TestMacroRecursion(t *testing.T) {
+	tmpl, err := Compile("acme/loop", "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", Tokens{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tmpl.Render(nil, nil, RenderOptions{}); err == nil || !strings.Contains(err.Error(), "nested deeper") {
+		t.Fatalf("got %v", err)
+	}
+	tmpl, err = Compile("m", "{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(100) | length }} {{ f(3) }}", Tokens{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tmpl.Render(nil, nil, RenderOptions{}); err != nil || out != "192 321" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+	if _, err := Compile("m", "{{ "+strings.Repeat("(", 300)+"1"+strings.Repeat(")", 300)+" }}", Tokens{}); err == nil || !strings.Contains(err.Error(), "nested deeper") {
+		t.Fatalf("deep brackets: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/ardanlabs/jinja"
@@ -49,7 +50,7 @@ func decodeValue(dec *json.Decoder, depth int) (jinja.Value, error) {
 	case string:
 		return jinja.NewString(t), nil
 	case json.Number:
-		return jinja.FromGoValue(t), nil
+		return numberValue(t), nil
 	case json.Delim:
 		switch t {
 		case '[':
@@ -89,6 +90,21 @@ func decodeValue(dec *json.Decoder, depth int) (jinja.Value, error) {
 		}
 	}
 	return jinja.Undefined(), fmt.Errorf("invalid JSON: unexpected %v", tok)
+}
+
+// numberValue makes an integer of a number without fraction or exponent
+// that fits in 64 bits and a float of the rest, as json.loads does (an
+// integer too big for 64 bits, which Python keeps exact, becomes the
+// nearest float; a float beyond range is ±Inf, as in Python).
+func numberValue(n json.Number) jinja.Value {
+	s := string(n)
+	if !strings.ContainsAny(s, ".eE") {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return jinja.NewInt(i)
+		}
+	}
+	f, _ := strconv.ParseFloat(s, 64) // the decoder vetted the syntax; ErrRange gives ±Inf
+	return jinja.NewFloat(f)
 }
 
 // dict builds an insertion-ordered template dict from alternating keys and

@@ -19,8 +19,9 @@ strftime_now reads a fixed instant (FIXED_NOW) so that goldens are
 reproducible; the Go tests pass the same instant.
 
 Usage: python3 reference.py   (run from this directory; needs python3-jinja2)
-Writes golden/<template>.<case>.txt, or .err holding the exception message
-when the template refuses the conversation.
+Writes golden/<template>.<case>.txt, or .err holding the message of the
+template's raise_exception when it refuses the conversation, or .pyerr when
+rendering fails otherwise (the Go renderer must fail too).
 """
 import json
 import os
@@ -99,6 +100,8 @@ def main():
         with open(os.path.join(here, t["file"]), encoding="utf-8") as f:
             compiled = env.from_string(f.read())
         for case in cases:
+            if "cases" in t and case["name"] not in t["cases"]:
+                continue  # a template made only for some conversations
             messages = case["messages"]
             if t.get("string_arguments"):
                 messages = stringify_arguments(messages)
@@ -110,9 +113,13 @@ def main():
             try:
                 text = compiled.render(messages=messages, tools=case.get("tools"),
                                        documents=None, **kwargs)
-            except Exception as e:  # the template refused the conversation
+            except TemplateError as e:  # the template refused the conversation
                 with open(base + ".err", "w", encoding="utf-8", newline="") as f:
                     f.write(str(e))
+                continue
+            except Exception as e:  # the template failed (e.g. endless recursion)
+                with open(base + ".pyerr", "w", encoding="utf-8", newline="") as f:
+                    f.write(type(e).__name__ + ": " + str(e))
                 continue
             with open(base + ".txt", "w", encoding="utf-8", newline="") as f:
                 f.write(text)
