@@ -254,6 +254,7 @@ func (s *Store) fetch(ctx context.Context, sp spec, report func(Progress), verif
 		if err := dl.run(ctx); err != nil {
 			return "", 0, err
 		}
+		report(Progress{Status: "verifying sha256 digest", Digest: sp.digest})
 		got := "sha256:" + hex.EncodeToString(dl.h.Sum(nil))
 		want := sp.digest
 		if want == "" && isHex64(dl.etag) {

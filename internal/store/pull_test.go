@@ -162,7 +162,7 @@ func TestPullURL(t *testing.T) {
 	}
 	// The server's X-Linked-Etag is checked when the URL gives no digest.
 	srv.Add("o/r", "bad.gguf", data)
-	srv.Corrupt["bad.gguf"] = true
+	srv.SetCorrupt("bad.gguf")
 	_, err = s.Pull(context.Background(), s.Hub.FileURL("o/r", "main", "bad.gguf"), PullOptions{Name: "bad"})
 	if !errors.Is(err, ErrDigestMismatch) {
 		t.Errorf("corrupt URL download: %v", err)
@@ -173,7 +173,7 @@ func TestPullWrongDigestRefused(t *testing.T) {
 	srv := hubtest.New()
 	defer srv.Close()
 	srv.Add("o/r", "m-Q4_K_M.gguf", synthGGUF(t, "m", 64))
-	srv.Corrupt["m-Q4_K_M.gguf"] = true
+	srv.SetCorrupt("m-Q4_K_M.gguf")
 	s := newStore(t, srv)
 	_, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{})
 	if !errors.Is(err, ErrDigestMismatch) {
@@ -237,7 +237,8 @@ func TestPullResumesAfterCancel(t *testing.T) {
 	defer srv.Close()
 	data := synthGGUF(t, "m", 50000)
 	srv.Add("o/r", "m-Q4_K_M.gguf", data)
-	srv.StallAfter = int64(len(data) / 3)
+	stall := int64(len(data) / 3)
+	srv.SetStall(stall, nil)
 	s := newStore(t, srv)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -247,7 +248,7 @@ func TestPullResumesAfterCancel(t *testing.T) {
 		errc <- err
 	}()
 	<-srv.Stalled
-	waitPartial(t, s, data, srv.StallAfter)
+	waitPartial(t, s, data, stall)
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled pull: %v", err)
@@ -279,7 +280,7 @@ func checkResume(t *testing.T, s *Store, srv *hubtest.Server, data []byte) {
 	if err != nil || fi.Size() == 0 {
 		t.Fatalf("no partial download kept: %v", err)
 	}
-	srv.StallAfter = 0
+	srv.SetStall(0, nil)
 	if _, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +303,8 @@ func TestPullResumesAfterKill(t *testing.T) {
 	defer srv.Close()
 	data := synthGGUF(t, "m", 50000)
 	srv.Add("o/r", "m-Q4_K_M.gguf", data)
-	srv.StallAfter = int64(len(data) / 2)
+	stall := int64(len(data) / 2)
+	srv.SetStall(stall, nil)
 	s := newStore(t, srv)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPull$")
@@ -313,7 +315,7 @@ func TestPullResumesAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-srv.Stalled
-	waitPartial(t, s, data, srv.StallAfter)
+	waitPartial(t, s, data, stall)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -365,8 +367,8 @@ func TestConcurrentPulls(t *testing.T) {
 	defer srv.Close()
 	data := synthGGUF(t, "m", 20000)
 	srv.Add("o/r", "m-Q4_K_M.gguf", data)
-	srv.StallAfter = 1000
-	srv.Release = make(chan struct{})
+	release := make(chan struct{})
+	srv.SetStall(1000, release)
 	a := newStore(t, srv)
 	// A second handle on the same directory, as a second process has.
 	b, err := Open(a.Dir())
@@ -394,7 +396,7 @@ func TestConcurrentPulls(t *testing.T) {
 		}})
 	}()
 	<-waiting
-	close(srv.Release)
+	close(release)
 	wg.Wait()
 	if errs[0] != nil || errs[1] != nil {
 		t.Fatalf("pulls: %v, %v", errs[0], errs[1])
@@ -411,7 +413,7 @@ func TestPullWithToken(t *testing.T) {
 	srv := hubtest.New()
 	defer srv.Close()
 	srv.Add("o/gated", "m-Q4_K_M.gguf", synthGGUF(t, "m", 8))
-	srv.Token = "tok"
+	srv.SetToken("tok")
 	s := newStore(t, srv)
 	if _, err := s.Pull(context.Background(), "hf.co/o/gated", PullOptions{}); err == nil || !strings.Contains(err.Error(), "HF_TOKEN") {
 		t.Errorf("gated pull without a token: %v", err)

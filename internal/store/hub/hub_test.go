@@ -55,7 +55,7 @@ func TestErrors(t *testing.T) {
 		t.Errorf("bad repository id: %v", err)
 	}
 	srv.Add("owner/gated", "m.gguf", []byte("x"))
-	srv.Token = "secret"
+	srv.SetToken("secret")
 	_, err = c.ListFiles(context.Background(), "owner/gated", "main")
 	if err == nil || !strings.Contains(err.Error(), "HF_TOKEN") {
 		t.Errorf("gated repository without a token: %v", err)
