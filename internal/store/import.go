@@ -102,6 +102,9 @@ func (s *Store) importFile(ctx context.Context, file string, progress func(Progr
 	if err != nil {
 		return Layer{}, fmt.Errorf("copying %s: %w", file, err)
 	}
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600; a daemon of another user reads blobs
+		return Layer{}, err
+	}
 	if err := tmp.Sync(); err != nil {
 		return Layer{}, err
 	}
