@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -145,14 +144,4 @@ func FileTypeName(ft int64) string {
 		return s
 	}
 	return fmt.Sprintf("file type %d", ft)
-}
-
-// sortedKeys returns a map's keys in order, for stable output.
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
