@@ -51,6 +51,10 @@ type PullOptions struct {
 // progressEvery spaces the byte-count reports of a download.
 const progressEvery = 100 * time.Millisecond
 
+// DefaultStallTimeout is how long a download may receive nothing before
+// its connection is dropped and the download resumed on another.
+const DefaultStallTimeout = time.Minute
+
 // maxTries bounds the attempts to get one file over a connection that
 // keeps failing; each attempt resumes where the last stopped.
 const maxTries = 5
@@ -359,7 +363,17 @@ var errTooLong = errors.New("the server sent more bytes than the file has")
 
 // once makes one request, from the current offset.
 func (d *download) once(ctx context.Context, status string) error {
-	resp, err := d.s.Hub.Get(ctx, d.sp.url, d.off)
+	// A connection that goes quiet is dropped after StallTimeout and the
+	// download resumed on a new one, rather than waiting forever.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stall := d.s.StallTimeout
+	if stall <= 0 {
+		stall = DefaultStallTimeout
+	}
+	watchdog := time.AfterFunc(stall, cancel)
+	defer watchdog.Stop()
+	resp, err := d.s.Hub.Get(rctx, d.sp.url, d.off)
 	if err != nil {
 		return err
 	}
@@ -385,6 +399,7 @@ func (d *download) once(ctx context.Context, status string) error {
 	buf := make([]byte, 256<<10)
 	for {
 		n, rerr := resp.Body.Read(buf)
+		watchdog.Reset(stall)
 		if n > 0 {
 			if d.total >= 0 && d.off+int64(n) > d.total {
 				return fmt.Errorf("%s: %w", d.sp.url, errTooLong)

@@ -423,3 +423,22 @@ func TestPullWithToken(t *testing.T) {
 		t.Errorf("with the token: %v", err)
 	}
 }
+
+func TestPullResumesStalledConnection(t *testing.T) {
+	srv := hubtest.New()
+	defer srv.Close()
+	data := synthGGUF(t, "m", 5000)
+	srv.Add("o/r", "m-Q4_K_M.gguf", data)
+	srv.SetStall(3000, nil) // the first connection goes quiet after 3000 bytes
+	s := newStore(t, srv)
+	s.StallTimeout = 50 * time.Millisecond
+	if _, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Ranges(); !slices.Equal(got, []int64{0, 3000}) {
+		t.Errorf("downloads started at %v, want [0 3000]", got)
+	}
+	if err := s.Verify(context.Background(), "hf.co/o/r"); err != nil {
+		t.Error(err)
+	}
+}

@@ -55,6 +55,9 @@ type Store struct {
 	// a quantization when a pull names none; nil means the memory that
 	// internal/hw finds available.
 	Memory func(ctx context.Context) int64
+	// StallTimeout is how long a download may receive nothing before it
+	// is resumed on a new connection; 0 means DefaultStallTimeout.
+	StallTimeout time.Duration
 	// Log receives debug messages; nil means slog.Default().
 	Log *slog.Logger
 }
