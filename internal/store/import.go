@@ -45,6 +45,9 @@ func (s *Store) Import(ctx context.Context, file, name string, progress func(Pro
 		}
 		m.Layers = append(m.Layers, l)
 	}
+	if err := s.checkModel(n, m); err != nil {
+		return Name{}, err
+	}
 	progress(Progress{Status: "writing manifest"})
 	if err := s.writeManifest(n, m); err != nil {
 		return Name{}, err

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raym33/ainative/internal/gguf"
 	"github.com/raym33/ainative/internal/hw"
 	"github.com/raym33/ainative/internal/store/hub"
 )
@@ -105,12 +106,29 @@ func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (Name, erro
 		}
 		m.Layers = append(m.Layers, Layer{MediaType: MediaTypeGGUF, Digest: digest, Size: size, Filename: sp.filename})
 	}
+	if err := s.checkModel(n, m); err != nil {
+		return Name{}, err
+	}
 	report(Progress{Status: "writing manifest"})
 	if err := s.writeManifest(n, m); err != nil {
 		return Name{}, err
 	}
 	report(Progress{Status: "success"})
 	return n, nil
+}
+
+// checkModel opens a model's blobs as one GGUF (the parts of a split one
+// must fit together) before the model is named.
+func (s *Store) checkModel(n Name, m *Manifest) error {
+	var paths []string
+	for _, l := range m.Layers {
+		paths = append(paths, s.blobPath(l.Digest))
+	}
+	f, err := gguf.OpenSplit(paths)
+	if err != nil {
+		return fmt.Errorf("%s is not a usable GGUF model: %w", n, err)
+	}
+	return f.Close()
 }
 
 // hubSpecs resolves a hub name or an alias into the files to fetch.

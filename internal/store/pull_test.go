@@ -141,6 +141,10 @@ func TestPullSplit(t *testing.T) {
 			t.Errorf("blob %d is not part %d", i, i+1)
 		}
 	}
+	info, err := s.Show(context.Background(), "hf.co/o/Big-GGUF")
+	if err != nil || info.Tensors != 3 || info.Size != int64(len(parts[0])+len(parts[1])+len(parts[2])) {
+		t.Errorf("show of the split model: %+v, %v", info, err)
+	}
 }
 
 func TestPullURL(t *testing.T) {
@@ -440,5 +444,26 @@ func TestPullResumesStalledConnection(t *testing.T) {
 	}
 	if err := s.Verify(context.Background(), "hf.co/o/r"); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestPullRefusesNonGGUF(t *testing.T) {
+	srv := hubtest.New()
+	defer srv.Close()
+	srv.Add("o/r", "m-Q4_K_M.gguf", []byte("<html>not a model</html>"))
+	for i := 1; i <= 2; i++ {
+		// Two parts that both claim to be the first.
+		p := fmt.Sprintf("s-Q8_0-%05d-of-00002.gguf", i)
+		srv.Add("o/split", p, synthGGUF(t, p, 8, "split.no", uint16(0), "split.count", uint16(2)))
+	}
+	s := newStore(t, srv)
+	if _, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{}); err == nil || !strings.Contains(err.Error(), "not a usable GGUF") {
+		t.Errorf("pull of a non-GGUF: %v", err)
+	}
+	if _, err := s.Pull(context.Background(), "hf.co/o/split", PullOptions{}); err == nil || !strings.Contains(err.Error(), "part 1 of 2, given as part 2") {
+		t.Errorf("pull of mismatched parts: %v", err)
+	}
+	if list, _ := s.List(); len(list) != 0 {
+		t.Errorf("models named: %+v", list)
 	}
 }

@@ -8,7 +8,7 @@
 // to tmp/, are synced and hashed, and are renamed into blobs/ only when
 // their sha256 is the one expected. Partial downloads stay in tmp/ under
 // their expected digest so that a pull cut short, even by kill -9, resumes
-// with an HTTP Range request. Files locks (flock) keep two processes from
+// with an HTTP Range request. File locks (flock) keep two processes from
 // writing one partial file at once; manifests are written atomically.
 //
 // A blob is hashed again whenever it is handed out (Resolve) and its file
