@@ -276,6 +276,10 @@ func (s *Store) fetch(ctx context.Context, sp spec, report func(Progress), verif
 		if err := dl.run(ctx); err != nil {
 			return "", 0, err
 		}
+		if dl.existing != "" {
+			os.Remove(partial)
+			return dl.existing, dl.total, nil
+		}
 		report(Progress{Status: "verifying sha256 digest", Digest: sp.digest})
 		got := "sha256:" + hex.EncodeToString(dl.h.Sum(nil))
 		want := sp.digest
@@ -309,15 +313,18 @@ func (s *Store) fetch(ctx context.Context, sp spec, report func(Progress), verif
 
 // download is one file being written to its partial file in tmp/.
 type download struct {
-	s      *Store
-	sp     spec
-	f      *os.File
-	h      hash.Hash
-	off    int64 // bytes in the partial file, all hashed into h
-	total  int64 // the file's size, -1 until known
-	etag   string
-	report func(Progress)
-	last   time.Time
+	s     *Store
+	sp    spec
+	f     *os.File
+	h     hash.Hash
+	off   int64 // bytes in the partial file, all hashed into h
+	total int64 // the file's size, -1 until known
+	etag  string
+	// existing is the digest of a blob already stored that the server
+	// says the file is; nothing is downloaded then.
+	existing string
+	report   func(Progress)
+	last     time.Time
 }
 
 // resume picks up what an earlier pull left in the partial file.
@@ -353,6 +360,10 @@ func (d *download) run(ctx context.Context) error {
 		status = "pulling " + d.sp.filename
 	}
 	for tries := 1; ; tries++ {
+		if d.existing != "" {
+			d.report(Progress{Status: status, Total: d.total, Completed: d.total})
+			return nil
+		}
 		if d.total >= 0 && d.off == d.total {
 			d.report(Progress{Status: status, Digest: d.sp.digest, Total: d.total, Completed: d.off})
 			return nil
@@ -404,6 +415,14 @@ func (d *download) once(ctx context.Context, status string) error {
 	}
 	if resp.LinkedETag != "" {
 		d.etag = resp.LinkedETag
+	}
+	if d.sp.digest == "" && isHex64(d.etag) && resp.Size >= 0 {
+		// A URL on the hub names its sha256 before the body: a file
+		// already stored is not downloaded again.
+		if digest := "sha256:" + d.etag; d.s.checkBlob(ctx, digest, resp.Size, false) == nil {
+			d.existing, d.total = digest, resp.Size
+			return nil
+		}
 	}
 	if resp.Size >= 0 {
 		if d.total >= 0 && resp.Size != d.total {

@@ -160,12 +160,23 @@ func TestPullURL(t *testing.T) {
 	if n.String() != "my_model.q5_k_m:latest" {
 		t.Errorf("named %s", n)
 	}
+	// Pulled again, under another name: the server's X-Linked-Etag shows
+	// the file is stored, and its body is not read.
+	if _, err := s.Pull(context.Background(), s.Hub.FileURL("o/r", "main", "My_Model.Q5_K_M.gguf"), PullOptions{Name: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	if blobCount(t, s) != 1 {
+		t.Errorf("%d blobs, want 1", blobCount(t, s))
+	}
+	if left, _ := filepath.Glob(s.Dir() + "/tmp/*.partial"); len(left) != 0 {
+		t.Errorf("partial files left: %v", left)
+	}
 	m, err := s.Resolve(context.Background(), n.String())
 	if err != nil || m.Manifest.Layers[0].Digest != digestOf(data) {
 		t.Fatalf("%+v, %v", m, err)
 	}
 	// The server's X-Linked-Etag is checked when the URL gives no digest.
-	srv.Add("o/r", "bad.gguf", data)
+	srv.Add("o/r", "bad.gguf", synthGGUF(t, "bad", 32))
 	srv.SetCorrupt("bad.gguf")
 	_, err = s.Pull(context.Background(), s.Hub.FileURL("o/r", "main", "bad.gguf"), PullOptions{Name: "bad"})
 	if !errors.Is(err, ErrDigestMismatch) {

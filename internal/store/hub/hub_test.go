@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -167,4 +169,26 @@ func FuzzNextLink(f *testing.F) {
 			t.Fatalf("NextLink(%q) = %q, not a target of the header", s, got)
 		}
 	})
+}
+
+func TestFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("hf_file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HF_HOME", dir)
+	t.Setenv("HF_TOKEN_PATH", "")
+	t.Setenv("HF_ENDPOINT", "http://mirror.example/")
+	t.Setenv("HF_TOKEN", "hf_env")
+	if c := hub.FromEnv(); c.Token != "hf_env" || c.Endpoint != "http://mirror.example" {
+		t.Errorf("with HF_TOKEN: %+v", c)
+	}
+	os.Unsetenv("HF_TOKEN")
+	if c := hub.FromEnv(); c.Token != "hf_file" {
+		t.Errorf("token from $HF_HOME/token: %q", c.Token)
+	}
+	t.Setenv("HF_ENDPOINT", "")
+	if c := hub.FromEnv(); c.Endpoint != hub.DefaultEndpoint {
+		t.Errorf("default endpoint %q", c.Endpoint)
+	}
 }
