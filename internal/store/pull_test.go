@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -476,5 +478,27 @@ func TestPullRefusesNonGGUF(t *testing.T) {
 	}
 	if list, _ := s.List(); len(list) != 0 {
 		t.Errorf("models named: %+v", list)
+	}
+}
+
+// TestPullURLCompletePartial: a pull killed after its last byte but
+// before the blob was stored finishes without downloading anything.
+func TestPullURLCompletePartial(t *testing.T) {
+	srv := hubtest.New()
+	defer srv.Close()
+	data := synthGGUF(t, "u", 32)
+	srv.Add("o/r", "u.gguf", data)
+	s := newStore(t, srv)
+	u := s.Hub.FileURL("o/r", "main", "u.gguf")
+	sum := sha256.Sum256([]byte(u))
+	writeFile(t, s.Dir()+"/tmp", "url-"+hex.EncodeToString(sum[:16])+".partial", data)
+	if _, err := s.Pull(context.Background(), u, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Ranges(); !slices.Equal(got, []int64{int64(len(data))}) {
+		t.Errorf("downloads started at %v", got)
+	}
+	if m, err := s.Resolve(context.Background(), "u"); err != nil || m.Manifest.Layers[0].Digest != digestOf(data) {
+		t.Errorf("%+v, %v", m, err)
 	}
 }

@@ -384,6 +384,15 @@ func (c *Client) Get(ctx context.Context, u string, offset int64) (*Download, er
 			return nil, fmt.Errorf("%s: Content-Range %q does not answer a request from byte %d", resp.Request.URL.Redacted(), resp.Header.Get("Content-Range"), offset)
 		}
 		d.Offset, d.Size = start, size
+	case http.StatusRequestedRangeNotSatisfiable:
+		// Asked for the bytes after the end: the file was complete.
+		var size int64
+		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes */%d", &size); err == nil && size == offset && offset > 0 {
+			resp.Body.Close()
+			d.Body, d.Offset, d.Size = http.NoBody, offset, size
+			return d, nil
+		}
+		fallthrough
 	default:
 		err := responseError(resp)
 		resp.Body.Close()

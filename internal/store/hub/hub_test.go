@@ -95,6 +95,17 @@ func TestGetRange(t *testing.T) {
 	if string(got) != "abcdef" || d.Offset != 10 || d.Size != 16 || d.LinkedETag != hex.EncodeToString(sum[:]) {
 		t.Errorf("got %q offset %d size %d etag %q", got, d.Offset, d.Size, d.LinkedETag)
 	}
+	// From the end: the file was complete; past it: an error.
+	d, err = c.Get(context.Background(), u, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(d.Body); len(got) != 0 || d.Offset != 16 || d.Size != 16 {
+		t.Errorf("from the end: %q offset %d size %d", got, d.Offset, d.Size)
+	}
+	if _, err := c.Get(context.Background(), u, 17); err == nil || !strings.Contains(err.Error(), "416") {
+		t.Errorf("past the end: %v", err)
+	}
 	if _, err := c.Get(context.Background(), c.FileURL("o/r", "main", "nope.gguf"), 0); !errors.Is(err, hub.ErrNotFound) {
 		t.Errorf("missing file: %v", err)
 	}
