@@ -83,12 +83,14 @@ func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (Name, erro
 		source string
 		err    error
 	)
-	report(Progress{Status: "pulling manifest"})
 	if IsURL(ref) {
 		n, specs, err = s.urlSpecs(ref, o.Name)
 		source = ref
+		if err == nil {
+			report(Progress{Status: "pulling manifest"})
+		}
 	} else {
-		n, specs, source, err = s.hubSpecs(ctx, ref)
+		n, specs, source, err = s.hubSpecs(ctx, ref, report)
 	}
 	if err != nil {
 		return Name{}, err
@@ -132,7 +134,7 @@ func (s *Store) checkModel(n Name, m *Manifest) error {
 }
 
 // hubSpecs resolves a hub name or an alias into the files to fetch.
-func (s *Store) hubSpecs(ctx context.Context, ref string) (Name, []spec, string, error) {
+func (s *Store) hubSpecs(ctx context.Context, ref string, report func(Progress)) (Name, []spec, string, error) {
 	n, err := ParseName(ref)
 	if err != nil {
 		return Name{}, nil, "", err
@@ -144,6 +146,7 @@ func (s *Store) hubSpecs(ctx context.Context, ref string) (Name, []spec, string,
 	if !target.IsHub() {
 		return Name{}, nil, "", fmt.Errorf("%s is neither a hub name (hf.co/OWNER/REPO[:QUANT]) nor a known alias (%s); local models come from `ainative import`", n, aliasList())
 	}
+	report(Progress{Status: "pulling manifest"})
 	files, err := s.Hub.ListFiles(ctx, target.Repo(), "main")
 	if err != nil {
 		return Name{}, nil, "", err
