@@ -2,7 +2,9 @@
 // as content-addressed blobs (blobs/sha256-HEX), and manifests
 // (manifests/HOST/PATH/TAG) that give a model's name the list of its
 // blobs, so that a model imported twice, or pulled under two names, takes
-// its space once. It is Ollama's layout, under $AINATIVE_HOME/models.
+// its space once. The layout is Ollama's (its manifests' JSON is not),
+// under $AINATIVE_HOME/models; verified/ records, per blob, the file last
+// hashed (see below), and tmp/ holds partial downloads and locks.
 //
 // A blob becomes visible only whole and checked: downloads and imports go
 // to tmp/, are synced and hashed, and are renamed into blobs/ only when
