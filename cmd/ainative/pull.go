@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -86,20 +88,7 @@ func aliasHelp() string {
 	return s
 }
 
-func sortedAliases() []string {
-	var names []string
-	for a := range store.Aliases {
-		names = append(names, a)
-	}
-	for i := range names {
-		for j := i + 1; j < len(names); j++ {
-			if names[j] < names[i] {
-				names[i], names[j] = names[j], names[i]
-			}
-		}
-	}
-	return names
-}
+func sortedAliases() []string { return slices.Sorted(maps.Keys(store.Aliases)) }
 
 // openStore opens the model store of this user (or of the system, as
 // root), $AINATIVE_HOME/models.

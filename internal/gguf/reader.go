@@ -83,6 +83,10 @@ type File struct {
 	kv      map[string]int
 	tensors map[string]int
 	unmap   func() error
+	// parts are the files of a split model (OpenSplit), and partOf the
+	// part holding each tensor's data; nil for a single file.
+	parts  []*File
+	partOf []int
 }
 
 // Open memory-maps and parses the GGUF file at path. Close releases it.
@@ -123,6 +127,9 @@ func Open(path string) (*File, error) {
 // Close unmaps the file. Tensor data obtained from it must not be used
 // afterwards.
 func (f *File) Close() error {
+	if f.parts != nil {
+		return closeAll(f.parts)
+	}
 	if f.unmap == nil {
 		return nil
 	}
@@ -132,7 +139,16 @@ func (f *File) Close() error {
 }
 
 // Size is the size of the file in bytes.
-func (f *File) Size() int64 { return int64(len(f.data)) }
+func (f *File) Size() int64 {
+	if f.parts != nil {
+		var n int64
+		for _, p := range f.parts {
+			n += p.Size()
+		}
+		return n
+	}
+	return int64(len(f.data))
+}
 
 // ErrFormat is wrapped by every error about a malformed file.
 var ErrFormat = errors.New("malformed GGUF")
@@ -531,6 +547,9 @@ func (f *File) Tensor(name string) (*TensorInfo, bool) {
 // TensorData returns the bytes of t, a slice of the mapped file: no copy
 // is made and the slice must not be written to.
 func (f *File) TensorData(t *TensorInfo) []byte {
+	if f.parts != nil {
+		return f.parts[f.partOf[f.tensors[t.Name]]].TensorData(t)
+	}
 	start := f.DataOffset + int64(t.Offset)
 	return f.data[start : start+t.Size : start+t.Size]
 }

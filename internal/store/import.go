@@ -45,6 +45,9 @@ func (s *Store) Import(ctx context.Context, file, name string, progress func(Pro
 		}
 		m.Layers = append(m.Layers, l)
 	}
+	if err := s.checkModel(n, m); err != nil {
+		return Name{}, err
+	}
 	progress(Progress{Status: "writing manifest"})
 	if err := s.writeManifest(n, m); err != nil {
 		return Name{}, err
@@ -101,6 +104,9 @@ func (s *Store) importFile(ctx context.Context, file string, progress func(Progr
 	size, err := io.Copy(io.MultiWriter(tmp, h, pw), ctxReader{ctx, src})
 	if err != nil {
 		return Layer{}, fmt.Errorf("copying %s: %w", file, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600; a daemon of another user reads blobs
+		return Layer{}, err
 	}
 	if err := tmp.Sync(); err != nil {
 		return Layer{}, err

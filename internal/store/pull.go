@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raym33/ainative/internal/gguf"
 	"github.com/raym33/ainative/internal/hw"
 	"github.com/raym33/ainative/internal/store/hub"
 )
@@ -51,6 +52,10 @@ type PullOptions struct {
 // progressEvery spaces the byte-count reports of a download.
 const progressEvery = 100 * time.Millisecond
 
+// DefaultStallTimeout is how long a download may receive nothing before
+// its connection is dropped and the download resumed on another.
+const DefaultStallTimeout = time.Minute
+
 // maxTries bounds the attempts to get one file over a connection that
 // keeps failing; each attempt resumes where the last stopped.
 const maxTries = 5
@@ -78,12 +83,14 @@ func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (Name, erro
 		source string
 		err    error
 	)
-	report(Progress{Status: "pulling manifest"})
 	if IsURL(ref) {
 		n, specs, err = s.urlSpecs(ref, o.Name)
 		source = ref
+		if err == nil {
+			report(Progress{Status: "pulling manifest"})
+		}
 	} else {
-		n, specs, source, err = s.hubSpecs(ctx, ref)
+		n, specs, source, err = s.hubSpecs(ctx, ref, report)
 	}
 	if err != nil {
 		return Name{}, err
@@ -101,6 +108,9 @@ func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (Name, erro
 		}
 		m.Layers = append(m.Layers, Layer{MediaType: MediaTypeGGUF, Digest: digest, Size: size, Filename: sp.filename})
 	}
+	if err := s.checkModel(n, m); err != nil {
+		return Name{}, err
+	}
 	report(Progress{Status: "writing manifest"})
 	if err := s.writeManifest(n, m); err != nil {
 		return Name{}, err
@@ -109,8 +119,22 @@ func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (Name, erro
 	return n, nil
 }
 
+// checkModel opens a model's blobs as one GGUF (the parts of a split one
+// must fit together) before the model is named.
+func (s *Store) checkModel(n Name, m *Manifest) error {
+	var paths []string
+	for _, l := range m.Layers {
+		paths = append(paths, s.blobPath(l.Digest))
+	}
+	f, err := gguf.OpenSplit(paths)
+	if err != nil {
+		return fmt.Errorf("%s is not a usable GGUF model: %w", n, err)
+	}
+	return f.Close()
+}
+
 // hubSpecs resolves a hub name or an alias into the files to fetch.
-func (s *Store) hubSpecs(ctx context.Context, ref string) (Name, []spec, string, error) {
+func (s *Store) hubSpecs(ctx context.Context, ref string, report func(Progress)) (Name, []spec, string, error) {
 	n, err := ParseName(ref)
 	if err != nil {
 		return Name{}, nil, "", err
@@ -122,6 +146,7 @@ func (s *Store) hubSpecs(ctx context.Context, ref string) (Name, []spec, string,
 	if !target.IsHub() {
 		return Name{}, nil, "", fmt.Errorf("%s is neither a hub name (hf.co/OWNER/REPO[:QUANT]) nor a known alias (%s); local models come from `ainative import`", n, aliasList())
 	}
+	report(Progress{Status: "pulling manifest"})
 	files, err := s.Hub.ListFiles(ctx, target.Repo(), "main")
 	if err != nil {
 		return Name{}, nil, "", err
@@ -254,6 +279,11 @@ func (s *Store) fetch(ctx context.Context, sp spec, report func(Progress), verif
 		if err := dl.run(ctx); err != nil {
 			return "", 0, err
 		}
+		if dl.existing != "" {
+			os.Remove(partial)
+			return dl.existing, dl.total, nil
+		}
+		report(Progress{Status: "verifying sha256 digest", Digest: sp.digest})
 		got := "sha256:" + hex.EncodeToString(dl.h.Sum(nil))
 		want := sp.digest
 		if want == "" && isHex64(dl.etag) {
@@ -286,15 +316,18 @@ func (s *Store) fetch(ctx context.Context, sp spec, report func(Progress), verif
 
 // download is one file being written to its partial file in tmp/.
 type download struct {
-	s      *Store
-	sp     spec
-	f      *os.File
-	h      hash.Hash
-	off    int64 // bytes in the partial file, all hashed into h
-	total  int64 // the file's size, -1 until known
-	etag   string
-	report func(Progress)
-	last   time.Time
+	s     *Store
+	sp    spec
+	f     *os.File
+	h     hash.Hash
+	off   int64 // bytes in the partial file, all hashed into h
+	total int64 // the file's size, -1 until known
+	etag  string
+	// existing is the digest of a blob already stored that the server
+	// says the file is; nothing is downloaded then.
+	existing string
+	report   func(Progress)
+	last     time.Time
 }
 
 // resume picks up what an earlier pull left in the partial file.
@@ -330,6 +363,10 @@ func (d *download) run(ctx context.Context) error {
 		status = "pulling " + d.sp.filename
 	}
 	for tries := 1; ; tries++ {
+		if d.existing != "" {
+			d.report(Progress{Status: status, Total: d.total, Completed: d.total})
+			return nil
+		}
 		if d.total >= 0 && d.off == d.total {
 			d.report(Progress{Status: status, Digest: d.sp.digest, Total: d.total, Completed: d.off})
 			return nil
@@ -358,7 +395,17 @@ var errTooLong = errors.New("the server sent more bytes than the file has")
 
 // once makes one request, from the current offset.
 func (d *download) once(ctx context.Context, status string) error {
-	resp, err := d.s.Hub.Get(ctx, d.sp.url, d.off)
+	// A connection that goes quiet is dropped after StallTimeout and the
+	// download resumed on a new one, rather than waiting forever.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stall := d.s.StallTimeout
+	if stall <= 0 {
+		stall = DefaultStallTimeout
+	}
+	watchdog := time.AfterFunc(stall, cancel)
+	defer watchdog.Stop()
+	resp, err := d.s.Hub.Get(rctx, d.sp.url, d.off)
 	if err != nil {
 		return err
 	}
@@ -372,6 +419,14 @@ func (d *download) once(ctx context.Context, status string) error {
 	if resp.LinkedETag != "" {
 		d.etag = resp.LinkedETag
 	}
+	if d.sp.digest == "" && isHex64(d.etag) && resp.Size >= 0 {
+		// A URL on the hub names its sha256 before the body: a file
+		// already stored is not downloaded again.
+		if digest := "sha256:" + d.etag; d.s.checkBlob(ctx, digest, resp.Size, false) == nil {
+			d.existing, d.total = digest, resp.Size
+			return nil
+		}
+	}
 	if resp.Size >= 0 {
 		if d.total >= 0 && resp.Size != d.total {
 			return &hub.Error{URL: d.sp.url, Status: 200, Msg: fmt.Sprintf("the server sends %d bytes, the listing says %d", resp.Size, d.total)}
@@ -384,6 +439,7 @@ func (d *download) once(ctx context.Context, status string) error {
 	buf := make([]byte, 256<<10)
 	for {
 		n, rerr := resp.Body.Read(buf)
+		watchdog.Reset(stall)
 		if n > 0 {
 			if d.total >= 0 && d.off+int64(n) > d.total {
 				return fmt.Errorf("%s: %w", d.sp.url, errTooLong)

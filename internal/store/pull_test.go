@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -141,6 +143,10 @@ func TestPullSplit(t *testing.T) {
 			t.Errorf("blob %d is not part %d", i, i+1)
 		}
 	}
+	info, err := s.Show(context.Background(), "hf.co/o/Big-GGUF")
+	if err != nil || info.Tensors != 3 || info.Size != int64(len(parts[0])+len(parts[1])+len(parts[2])) {
+		t.Errorf("show of the split model: %+v, %v", info, err)
+	}
 }
 
 func TestPullURL(t *testing.T) {
@@ -156,13 +162,24 @@ func TestPullURL(t *testing.T) {
 	if n.String() != "my_model.q5_k_m:latest" {
 		t.Errorf("named %s", n)
 	}
+	// Pulled again, under another name: the server's X-Linked-Etag shows
+	// the file is stored, and its body is not read.
+	if _, err := s.Pull(context.Background(), s.Hub.FileURL("o/r", "main", "My_Model.Q5_K_M.gguf"), PullOptions{Name: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	if blobCount(t, s) != 1 {
+		t.Errorf("%d blobs, want 1", blobCount(t, s))
+	}
+	if left, _ := filepath.Glob(s.Dir() + "/tmp/*.partial"); len(left) != 0 {
+		t.Errorf("partial files left: %v", left)
+	}
 	m, err := s.Resolve(context.Background(), n.String())
 	if err != nil || m.Manifest.Layers[0].Digest != digestOf(data) {
 		t.Fatalf("%+v, %v", m, err)
 	}
 	// The server's X-Linked-Etag is checked when the URL gives no digest.
-	srv.Add("o/r", "bad.gguf", data)
-	srv.Corrupt["bad.gguf"] = true
+	srv.Add("o/r", "bad.gguf", synthGGUF(t, "bad", 32))
+	srv.SetCorrupt("bad.gguf")
 	_, err = s.Pull(context.Background(), s.Hub.FileURL("o/r", "main", "bad.gguf"), PullOptions{Name: "bad"})
 	if !errors.Is(err, ErrDigestMismatch) {
 		t.Errorf("corrupt URL download: %v", err)
@@ -173,7 +190,7 @@ func TestPullWrongDigestRefused(t *testing.T) {
 	srv := hubtest.New()
 	defer srv.Close()
 	srv.Add("o/r", "m-Q4_K_M.gguf", synthGGUF(t, "m", 64))
-	srv.Corrupt["m-Q4_K_M.gguf"] = true
+	srv.SetCorrupt("m-Q4_K_M.gguf")
 	s := newStore(t, srv)
 	_, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{})
 	if !errors.Is(err, ErrDigestMismatch) {
@@ -237,7 +254,8 @@ func TestPullResumesAfterCancel(t *testing.T) {
 	defer srv.Close()
 	data := synthGGUF(t, "m", 50000)
 	srv.Add("o/r", "m-Q4_K_M.gguf", data)
-	srv.StallAfter = int64(len(data) / 3)
+	stall := int64(len(data) / 3)
+	srv.SetStall(stall, nil)
 	s := newStore(t, srv)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -247,7 +265,7 @@ func TestPullResumesAfterCancel(t *testing.T) {
 		errc <- err
 	}()
 	<-srv.Stalled
-	waitPartial(t, s, data, srv.StallAfter)
+	waitPartial(t, s, data, stall)
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled pull: %v", err)
@@ -279,7 +297,7 @@ func checkResume(t *testing.T, s *Store, srv *hubtest.Server, data []byte) {
 	if err != nil || fi.Size() == 0 {
 		t.Fatalf("no partial download kept: %v", err)
 	}
-	srv.StallAfter = 0
+	srv.SetStall(0, nil)
 	if _, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +320,8 @@ func TestPullResumesAfterKill(t *testing.T) {
 	defer srv.Close()
 	data := synthGGUF(t, "m", 50000)
 	srv.Add("o/r", "m-Q4_K_M.gguf", data)
-	srv.StallAfter = int64(len(data) / 2)
+	stall := int64(len(data) / 2)
+	srv.SetStall(stall, nil)
 	s := newStore(t, srv)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPull$")
@@ -313,7 +332,7 @@ func TestPullResumesAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-srv.Stalled
-	waitPartial(t, s, data, srv.StallAfter)
+	waitPartial(t, s, data, stall)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -365,8 +384,8 @@ func TestConcurrentPulls(t *testing.T) {
 	defer srv.Close()
 	data := synthGGUF(t, "m", 20000)
 	srv.Add("o/r", "m-Q4_K_M.gguf", data)
-	srv.StallAfter = 1000
-	srv.Release = make(chan struct{})
+	release := make(chan struct{})
+	srv.SetStall(1000, release)
 	a := newStore(t, srv)
 	// A second handle on the same directory, as a second process has.
 	b, err := Open(a.Dir())
@@ -394,7 +413,7 @@ func TestConcurrentPulls(t *testing.T) {
 		}})
 	}()
 	<-waiting
-	close(srv.Release)
+	close(release)
 	wg.Wait()
 	if errs[0] != nil || errs[1] != nil {
 		t.Fatalf("pulls: %v, %v", errs[0], errs[1])
@@ -411,7 +430,7 @@ func TestPullWithToken(t *testing.T) {
 	srv := hubtest.New()
 	defer srv.Close()
 	srv.Add("o/gated", "m-Q4_K_M.gguf", synthGGUF(t, "m", 8))
-	srv.Token = "tok"
+	srv.SetToken("tok")
 	s := newStore(t, srv)
 	if _, err := s.Pull(context.Background(), "hf.co/o/gated", PullOptions{}); err == nil || !strings.Contains(err.Error(), "HF_TOKEN") {
 		t.Errorf("gated pull without a token: %v", err)
@@ -419,5 +438,67 @@ func TestPullWithToken(t *testing.T) {
 	s.Hub.Token = "tok"
 	if _, err := s.Pull(context.Background(), "hf.co/o/gated", PullOptions{}); err != nil {
 		t.Errorf("with the token: %v", err)
+	}
+}
+
+func TestPullResumesStalledConnection(t *testing.T) {
+	srv := hubtest.New()
+	defer srv.Close()
+	data := synthGGUF(t, "m", 5000)
+	srv.Add("o/r", "m-Q4_K_M.gguf", data)
+	srv.SetStall(3000, nil) // the first connection goes quiet after 3000 bytes
+	s := newStore(t, srv)
+	s.StallTimeout = 50 * time.Millisecond
+	if _, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Ranges(); !slices.Equal(got, []int64{0, 3000}) {
+		t.Errorf("downloads started at %v, want [0 3000]", got)
+	}
+	if err := s.Verify(context.Background(), "hf.co/o/r"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestPullRefusesNonGGUF(t *testing.T) {
+	srv := hubtest.New()
+	defer srv.Close()
+	srv.Add("o/r", "m-Q4_K_M.gguf", []byte("<html>not a model</html>"))
+	for i := 1; i <= 2; i++ {
+		// Two parts that both claim to be the first.
+		p := fmt.Sprintf("s-Q8_0-%05d-of-00002.gguf", i)
+		srv.Add("o/split", p, synthGGUF(t, p, 8, "split.no", uint16(0), "split.count", uint16(2)))
+	}
+	s := newStore(t, srv)
+	if _, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{}); err == nil || !strings.Contains(err.Error(), "not a usable GGUF") {
+		t.Errorf("pull of a non-GGUF: %v", err)
+	}
+	if _, err := s.Pull(context.Background(), "hf.co/o/split", PullOptions{}); err == nil || !strings.Contains(err.Error(), "part 1 of 2, given as part 2") {
+		t.Errorf("pull of mismatched parts: %v", err)
+	}
+	if list, _ := s.List(); len(list) != 0 {
+		t.Errorf("models named: %+v", list)
+	}
+}
+
+// TestPullURLCompletePartial: a pull killed after its last byte but
+// before the blob was stored finishes without downloading anything.
+func TestPullURLCompletePartial(t *testing.T) {
+	srv := hubtest.New()
+	defer srv.Close()
+	data := synthGGUF(t, "u", 32)
+	srv.Add("o/r", "u.gguf", data)
+	s := newStore(t, srv)
+	u := s.Hub.FileURL("o/r", "main", "u.gguf")
+	sum := sha256.Sum256([]byte(u))
+	writeFile(t, s.Dir()+"/tmp", "url-"+hex.EncodeToString(sum[:16])+".partial", data)
+	if _, err := s.Pull(context.Background(), u, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Ranges(); !slices.Equal(got, []int64{int64(len(data))}) {
+		t.Errorf("downloads started at %v", got)
+	}
+	if m, err := s.Resolve(context.Background(), "u"); err != nil || m.Manifest.Layers[0].Digest != digestOf(data) {
+		t.Errorf("%+v, %v", m, err)
 	}
 }

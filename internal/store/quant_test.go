@@ -70,3 +70,34 @@ func TestChooseQuant(t *testing.T) {
 		t.Errorf("no candidates: %v", err)
 	}
 }
+
+func FuzzCandidates(f *testing.F) {
+	f.Add("m-Q4_K_M.gguf", "s/m-Q6_K-00001-of-00002.gguf", "s/m-Q6_K-00002-of-00002.gguf", int64(5))
+	f.Add("x-00000-of-00000.gguf", "mmproj.gguf", "a/b/IQ4_XS.gguf", int64(-1))
+	f.Fuzz(func(t *testing.T, a, b, c string, size int64) {
+		var files []hub.File
+		for _, p := range []string{a, b, c} {
+			files = append(files, hub.File{Type: "file", Path: p, LFS: &hub.LFS{Size: size}})
+		}
+		cs := candidates(files)
+		for _, c := range cs {
+			if len(c.Files) == 0 || strings.ToUpper(c.Quant) != c.Quant {
+				t.Fatalf("candidate %+v", c)
+			}
+			if len(c.Files) > 1 {
+				for i, f := range c.Files {
+					if _, k, n, ok := SplitPart(pathBase(f.Path)); !ok || k != i+1 || n != len(c.Files) {
+						t.Fatalf("split candidate %+v: part %d is %q", c, i+1, f.Path)
+					}
+				}
+			}
+		}
+		if len(cs) > 0 {
+			if _, err := chooseQuant("o/r", DefaultTag, cs, size); err != nil {
+				t.Fatalf("chooseQuant(latest): %v", err)
+			}
+		}
+	})
+}
+
+func pathBase(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -17,7 +16,8 @@ type Model struct {
 	Manifest *Manifest
 	// Paths are the blobs' files: one GGUF, or the parts of a split GGUF
 	// (the first holds the metadata; each holds its share of the tensors,
-	// as llama.cpp's gguf-split writes them).
+	// as llama.cpp's gguf-split writes them). gguf.OpenSplit(Paths) opens
+	// either as one gguf.File.
 	Paths []string
 }
 
@@ -74,23 +74,17 @@ func (s *Store) Show(ctx context.Context, name string) (*Info, error) {
 	}
 	info := &Info{Name: m.Name.String(), ID: m.ID, Source: m.Manifest.Source, Created: m.Manifest.Created,
 		Size: m.Manifest.Size(), Files: m.Manifest.Layers, Paths: m.Paths}
-	var counted int64
-	for i, p := range m.Paths {
-		f, err := gguf.Open(p)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", m.Name, m.Manifest.Layers[i].Filename, err)
-		}
-		info.Tensors += len(f.Tensors)
-		for _, t := range f.Tensors {
-			counted += int64(t.Elements())
-		}
-		if i == 0 {
-			readSummary(f, info)
-		}
-		f.Close()
+	f, err := gguf.OpenSplit(m.Paths)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name, err)
 	}
+	defer f.Close()
+	info.Tensors = len(f.Tensors)
+	readSummary(f, info)
 	if info.Parameters == 0 {
-		info.Parameters = counted
+		for _, t := range f.Tensors {
+			info.Parameters += int64(t.Elements())
+		}
 	}
 	return info, nil
 }
@@ -145,14 +139,4 @@ func FileTypeName(ft int64) string {
 		return s
 	}
 	return fmt.Sprintf("file type %d", ft)
-}
-
-// sortedKeys returns a map's keys in order, for stable output.
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

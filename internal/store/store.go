@@ -2,13 +2,15 @@
 // as content-addressed blobs (blobs/sha256-HEX), and manifests
 // (manifests/HOST/PATH/TAG) that give a model's name the list of its
 // blobs, so that a model imported twice, or pulled under two names, takes
-// its space once. It is Ollama's layout, under $AINATIVE_HOME/models.
+// its space once. The layout is Ollama's (its manifests' JSON is not),
+// under $AINATIVE_HOME/models; verified/ records, per blob, the file last
+// hashed (see below), and tmp/ holds partial downloads and locks.
 //
 // A blob becomes visible only whole and checked: downloads and imports go
 // to tmp/, are synced and hashed, and are renamed into blobs/ only when
 // their sha256 is the one expected. Partial downloads stay in tmp/ under
 // their expected digest so that a pull cut short, even by kill -9, resumes
-// with an HTTP Range request. Files locks (flock) keep two processes from
+// with an HTTP Range request. File locks (flock) keep two processes from
 // writing one partial file at once; manifests are written atomically.
 //
 // A blob is hashed again whenever it is handed out (Resolve) and its file
@@ -55,6 +57,9 @@ type Store struct {
 	// a quantization when a pull names none; nil means the memory that
 	// internal/hw finds available.
 	Memory func(ctx context.Context) int64
+	// StallTimeout is how long a download may receive nothing before it
+	// is resumed on a new connection; 0 means DefaultStallTimeout.
+	StallTimeout time.Duration
 	// Log receives debug messages; nil means slog.Default().
 	Log *slog.Logger
 }

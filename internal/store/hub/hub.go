@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -47,13 +48,38 @@ type Client struct {
 }
 
 // FromEnv returns a client for HF_ENDPOINT (default DefaultEndpoint)
-// with the token HF_TOKEN.
+// with the token huggingface_hub would use: HF_TOKEN, else the file
+// HF_TOKEN_PATH, else $HF_HOME/token (HF_HOME defaults to
+// ~/.cache/huggingface), where `hf auth login` stores it.
 func FromEnv() *Client {
 	ep := strings.TrimRight(os.Getenv("HF_ENDPOINT"), "/")
 	if ep == "" {
 		ep = DefaultEndpoint
 	}
-	return &Client{Endpoint: ep, Token: os.Getenv("HF_TOKEN"), HTTP: http.DefaultClient, UserAgent: "ainative"}
+	return &Client{Endpoint: ep, Token: tokenFromEnv(), HTTP: http.DefaultClient, UserAgent: "ainative"}
+}
+
+func tokenFromEnv() string {
+	if tok, ok := os.LookupEnv("HF_TOKEN"); ok {
+		return strings.TrimSpace(tok)
+	}
+	path := os.Getenv("HF_TOKEN_PATH")
+	if path == "" {
+		home := os.Getenv("HF_HOME")
+		if home == "" {
+			h, err := os.UserHomeDir()
+			if err != nil {
+				return ""
+			}
+			home = filepath.Join(h, ".cache", "huggingface")
+		}
+		path = filepath.Join(home, "token")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) > 4096 {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }
 
 // File is one entry of a repository's tree.
@@ -358,6 +384,15 @@ func (c *Client) Get(ctx context.Context, u string, offset int64) (*Download, er
 			return nil, fmt.Errorf("%s: Content-Range %q does not answer a request from byte %d", resp.Request.URL.Redacted(), resp.Header.Get("Content-Range"), offset)
 		}
 		d.Offset, d.Size = start, size
+	case http.StatusRequestedRangeNotSatisfiable:
+		// Asked for the bytes after the end: the file was complete.
+		var size int64
+		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes */%d", &size); err == nil && size == offset && offset > 0 {
+			resp.Body.Close()
+			d.Body, d.Offset, d.Size = http.NoBody, offset, size
+			return d, nil
+		}
+		fallthrough
 	default:
 		err := responseError(resp)
 		resp.Body.Close()

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -55,7 +57,7 @@ func TestErrors(t *testing.T) {
 		t.Errorf("bad repository id: %v", err)
 	}
 	srv.Add("owner/gated", "m.gguf", []byte("x"))
-	srv.Token = "secret"
+	srv.SetToken("secret")
 	_, err = c.ListFiles(context.Background(), "owner/gated", "main")
 	if err == nil || !strings.Contains(err.Error(), "HF_TOKEN") {
 		t.Errorf("gated repository without a token: %v", err)
@@ -92,6 +94,17 @@ func TestGetRange(t *testing.T) {
 	sum := sha256.Sum256(data)
 	if string(got) != "abcdef" || d.Offset != 10 || d.Size != 16 || d.LinkedETag != hex.EncodeToString(sum[:]) {
 		t.Errorf("got %q offset %d size %d etag %q", got, d.Offset, d.Size, d.LinkedETag)
+	}
+	// From the end: the file was complete; past it: an error.
+	d, err = c.Get(context.Background(), u, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(d.Body); len(got) != 0 || d.Offset != 16 || d.Size != 16 {
+		t.Errorf("from the end: %q offset %d size %d", got, d.Offset, d.Size)
+	}
+	if _, err := c.Get(context.Background(), u, 17); err == nil || !strings.Contains(err.Error(), "416") {
+		t.Errorf("past the end: %v", err)
 	}
 	if _, err := c.Get(context.Background(), c.FileURL("o/r", "main", "nope.gguf"), 0); !errors.Is(err, hub.ErrNotFound) {
 		t.Errorf("missing file: %v", err)
@@ -167,4 +180,26 @@ func FuzzNextLink(f *testing.F) {
 			t.Fatalf("NextLink(%q) = %q, not a target of the header", s, got)
 		}
 	})
+}
+
+func TestFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("hf_file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HF_HOME", dir)
+	t.Setenv("HF_TOKEN_PATH", "")
+	t.Setenv("HF_ENDPOINT", "http://mirror.example/")
+	t.Setenv("HF_TOKEN", "hf_env")
+	if c := hub.FromEnv(); c.Token != "hf_env" || c.Endpoint != "http://mirror.example" {
+		t.Errorf("with HF_TOKEN: %+v", c)
+	}
+	os.Unsetenv("HF_TOKEN")
+	if c := hub.FromEnv(); c.Token != "hf_file" {
+		t.Errorf("token from $HF_HOME/token: %q", c.Token)
+	}
+	t.Setenv("HF_ENDPOINT", "")
+	if c := hub.FromEnv(); c.Endpoint != hub.DefaultEndpoint {
+		t.Errorf("default endpoint %q", c.Endpoint)
+	}
 }

@@ -21,7 +21,9 @@ import (
 	"time"
 )
 
-// Server is the stand-in hub. Its fields may be changed between requests.
+// Server is the stand-in hub. Change its fields with the Set methods (a
+// client in another process gives the race detector no happens-before
+// edge, whenever the change is made).
 type Server struct {
 	*httptest.Server
 
@@ -85,6 +87,27 @@ func (s *Server) Add(repo, path string, data []byte) {
 		s.repos[repo] = map[string][]byte{}
 	}
 	s.repos[repo][path] = data
+}
+
+// SetStall sets StallAfter and Release.
+func (s *Server) SetStall(after int64, release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.StallAfter, s.Release = after, release
+}
+
+// SetToken sets Token.
+func (s *Server) SetToken(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Token = tok
+}
+
+// SetCorrupt makes the server send wrong bytes for path.
+func (s *Server) SetCorrupt(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Corrupt[path] = true
 }
 
 // Ranges returns the start offsets of the file downloads served so far.
