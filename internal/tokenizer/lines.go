@@ -289,7 +289,7 @@ func result(in []field, kvs ...any) []byte {
 func appendJSON(b *bytes.Buffer, v any) {
 	enc := json.NewEncoder(b)
 	enc.SetEscapeHTML(false)
-	enc.Encode(v) // strings and []int32 cannot fail
+	enc.Encode(v)           // strings and []int32 cannot fail
 	b.Truncate(b.Len() - 1) // Encode's newline
 }
 
