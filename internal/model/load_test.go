@@ -303,3 +303,53 @@ func FuzzLoadMetadata(f *testing.F) {
 		}
 	})
 }
+
+// TestCloseFileDuringForward closes the file while forward passes run on
+// another goroutine: they keep working until the model is closed.
+func TestCloseFileDuringForward(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	m0, err := synth.New(synth.Options{Arch: "qwen2", Shape: "micro", Type: "Q4_0", Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m0.WriteFile(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load(f, model.Options{ContextLength: 8, Threads: 2})
+	if err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	started := make(chan struct{}, 1)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(started) // also when the first pass fails
+		var err error
+		for i := range 20 {
+			if i == 1 {
+				started <- struct{}{}
+			}
+			if _, err = m.Forward(context.Background(), m.NewSequence(), []int32{1, 2, 3, 4}, model.OutputAll, nil); err != nil {
+				break
+			}
+		}
+		errc <- err
+	}()
+	<-started
+	if err := f.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("Forward after the file's Close: %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := f.Acquire(); !errors.Is(err, gguf.ErrClosed) {
+		t.Errorf("Acquire after both closed: %v", err)
+	}
+}
