@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/raym33/ainative/internal/hw"
 	"github.com/raym33/ainative/internal/model"
+	"github.com/raym33/ainative/internal/sample"
 	"github.com/raym33/ainative/internal/tensor"
 )
 
@@ -41,6 +43,10 @@ against one bandwidth measurement; with --json each gives one line.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(models) == 0 {
 				return fmt.Errorf("--model is required")
+			}
+			if err := errors.Join(sample.CheckAtLeast("p", "p", o.PromptTokens, 0),
+				sample.CheckAtLeast("n", "n", o.DecodeTokens, 0), sample.CheckAtLeast("r", "repetitions", o.Reps, 1)); err != nil {
+				return err
 			}
 			if !cmd.Flags().Changed("ctx") {
 				// As llama-bench: a context just large enough, so that the

@@ -45,8 +45,15 @@ model's end-of-generation tokens, at a --stop string, or when the
 context is full.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (prompt == "") == (tokens == "") {
+			fl := cmd.Flags()
+			switch {
+			case fl.Changed("prompt") == fl.Changed("tokens"):
 				return fmt.Errorf("give exactly one of --prompt and --tokens")
+			case fl.Changed("prompt") && prompt == "":
+				return fmt.Errorf("--prompt is empty: give the text to continue")
+			}
+			if err := sample.CheckMaxTokens(n); err != nil {
+				return err
 			}
 			if seed < 0 {
 				p.Seed = rand.Uint64()
@@ -95,6 +102,7 @@ context is full.`,
 			}
 			history := append([]int32(nil), ids...)
 			var generated []int32
+			var sampleErr error
 			start := time.Now()
 			var firstToken time.Duration
 			steps := 0 // logits computed: the prompt's, then one per decode step
@@ -105,9 +113,16 @@ context is full.`,
 						firstToken = time.Since(start)
 					}
 					steps++
-					return sampler.Sample(logits, history)
+					t, err := sampler.Sample(logits, history)
+					if err != nil {
+						sampleErr = err
+					}
+					return t
 				},
 				func(t int32) bool {
+					if sampleErr != nil {
+						return true // the token is not one: stop before showing it
+					}
 					history = append(history, t)
 					if tok != nil && tok.IsEOG(t) {
 						return true
@@ -124,6 +139,9 @@ context is full.`,
 			if err != nil {
 				return err
 			}
+			if sampleErr != nil {
+				return fmt.Errorf("%s: after %d generated tokens: %w (broken weights or metadata?)", mf.path, len(generated), sampleErr)
+			}
 			if dec != nil && !stopString {
 				s, _ := stopper.Add(dec.Flush())
 				show(s + stopper.Flush())
@@ -133,9 +151,9 @@ context is full.`,
 				firstToken = elapsed
 			}
 			decode := elapsed - firstToken
-			stats := fmt.Sprintf("prompt %d tokens in %.2fs (%.1f tok/s), generated %d tokens in %.2fs (%.1f tok/s), stop: %s",
-				len(ids), firstToken.Seconds(), float64(len(ids))/firstToken.Seconds(),
-				len(generated), decode.Seconds(), float64(max(steps-1, 0))/decode.Seconds(), reason)
+			stats := fmt.Sprintf("prompt %d tokens in %.2fs (%s), generated %d tokens in %.2fs (%s), stop: %s",
+				len(ids), firstToken.Seconds(), tokRate(len(ids), firstToken),
+				len(generated), decode.Seconds(), tokRate(steps-1, decode), reason)
 			if asJSON {
 				return json.NewEncoder(out).Encode(struct {
 					PromptTokens []int32 `json:"prompt_tokens"`
@@ -162,13 +180,22 @@ context is full.`,
 	fl.IntVar(&p.TopK, "top-k", 40, "keep the K most likely tokens (0: off)")
 	fl.Float32Var(&p.TopP, "top-p", 0.95, "keep the most likely tokens up to this probability (1: off)")
 	fl.Float32Var(&p.MinP, "min-p", 0.05, "drop tokens less likely than this times the best (0: off)")
-	fl.Float32Var(&p.RepeatPenalty, "repeat-penalty", 1, "penalty for repeating recent tokens (1: off)")
+	fl.Float32Var(&p.RepeatPenalty, "repeat-penalty", 1, "penalty for repeating recent tokens, > 0 (1: off)")
 	fl.Float32Var(&p.FrequencyPenalty, "frequency-penalty", 0, "subtracted per occurrence in the recent tokens")
 	fl.Float32Var(&p.PresencePenalty, "presence-penalty", 0, "subtracted once for tokens in the recent tokens")
-	fl.IntVar(&p.PenaltyLastN, "repeat-last-n", 64, "how many recent tokens the penalties look at (-1: all)")
+	fl.IntVar(&p.PenaltyLastN, "repeat-last-n", 64, "how many recent tokens the penalties look at (-1: all, 0: 64)")
 	fl.StringArrayVar(&stops, "stop", nil, "stop at this string (repeatable)")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object with the ids and the text at the end")
 	return cmd
+}
+
+// tokRate formats a speed, or says there is none: no tokens, or a time
+// too short to measure, would print NaN or Inf.
+func tokRate(n int, d time.Duration) string {
+	if n <= 0 || d <= 0 {
+		return "- tok/s"
+	}
+	return fmt.Sprintf("%.1f tok/s", float64(n)/d.Seconds())
 }
 
 func nonNil(s []int32) []int32 {
@@ -202,6 +229,12 @@ func (mf *modelFlags) registerRun(f *pflag.FlagSet, defaultKV string) {
 func (mf *modelFlags) open() (*gguf.File, *model.Model, error) {
 	if mf.path == "" {
 		return nil, nil, fmt.Errorf("--model is required")
+	}
+	if err := sample.CheckThreads(mf.threads); err != nil {
+		return nil, nil, err
+	}
+	if err := sample.CheckContext(mf.ctx); err != nil {
+		return nil, nil, err
 	}
 	// A forward pass's heap is a few large pointer-free buffers, so
 	// garbage collection is cheap, and the default target (twice the

@@ -2,22 +2,30 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/model"
 	"github.com/raym33/ainative/internal/model/synth"
+	"github.com/raym33/ainative/internal/sample"
+	"github.com/raym33/ainative/internal/tensor"
 	"github.com/raym33/ainative/internal/testdata"
+	"github.com/raym33/ainative/internal/tokenizer"
 )
 
 // TestGenerateEveryArch synthesizes a tiny model of each architecture
 // and generates from it through the command line, greedy and sampled.
+// The greedy run must give the tokens the library gives with argmax.
 func TestGenerateEveryArch(t *testing.T) {
 	dir := t.TempDir()
 	for _, arch := range synth.Archs {
@@ -26,7 +34,9 @@ func TestGenerateEveryArch(t *testing.T) {
 			if out, err := runCLI(t, "", "gguf", "synth", "--arch", arch, "--shape", "tiny", "--type", "Q4_K_M", "--out", path); err != nil {
 				t.Fatalf("synth: %v\n%s", err, out)
 			}
+			want := greedyTokens(t, path, []int32{5, 6, 7}, 6)
 			for _, args := range [][]string{
+				{"--tokens", "5,6,7", "--temp", "0"},
 				{"--prompt", "hello world", "--temp", "0"},
 				{"--tokens", "5,6,7", "--temp", "0.9", "--seed", "3", "--top-k", "20", "--top-p", "0.9", "--repeat-penalty", "1.1"},
 			} {
@@ -41,12 +51,60 @@ func TestGenerateEveryArch(t *testing.T) {
 				if err := json.Unmarshal([]byte(out), &res); err != nil {
 					t.Fatalf("%v: %s", err, out)
 				}
-				if res.StopReason == "length" && len(res.Tokens) != 6 {
-					t.Errorf("generate %v: %d tokens, stop %q", args, len(res.Tokens), res.StopReason)
+				// Without --stop, a run ends at -n tokens or earlier at an
+				// end-of-generation token, which is not shown.
+				switch res.StopReason {
+				case "length":
+					if len(res.Tokens) != 6 {
+						t.Errorf("generate %v: %d tokens, stop %q", args, len(res.Tokens), res.StopReason)
+					}
+				case "stop":
+					if len(res.Tokens) >= 6 {
+						t.Errorf("generate %v: %d tokens, stop %q", args, len(res.Tokens), res.StopReason)
+					}
+				default:
+					t.Errorf("generate %v: stop reason %q", args, res.StopReason)
+				}
+				if args[0] == "--tokens" && args[2] == "0" && !slices.Equal(res.Tokens, want) {
+					t.Errorf("greedy: tokens %v, the library gives %v", res.Tokens, want)
 				}
 			}
 		})
 	}
+}
+
+// greedyTokens generates from the model at path with the library: argmax
+// of the logits, stopping at an end-of-generation token.
+func greedyTokens(t *testing.T, path string, prompt []int32, n int) []int32 {
+	t.Helper()
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load(f, model.Options{Threads: 2, ContextLength: 64, KVType: tensor.F16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	got := []int32{}
+	_, err = m.Generate(context.Background(), m.NewSequence(), prompt, n,
+		func(l []float32) int32 { return sample.Argmax(l) },
+		func(id int32) bool {
+			if tok.IsEOG(id) {
+				return true
+			}
+			got = append(got, id)
+			return false
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 func TestGenerateStopString(t *testing.T) {
@@ -59,7 +117,9 @@ func TestGenerateStopString(t *testing.T) {
 		t.Fatal(err)
 	}
 	var full struct{ Text string }
-	json.Unmarshal([]byte(out), &full)
+	if err := json.Unmarshal([]byte(out), &full); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
 	// Stop at the first pair of ASCII letters after the start (the text
 	// of a random model need not be valid UTF-8).
 	isLetter := func(c byte) bool { return c >= 'a' && c <= 'z' }
@@ -79,7 +139,9 @@ func TestGenerateStopString(t *testing.T) {
 		Text       string
 		StopReason string `json:"stop_reason"`
 	}
-	json.Unmarshal([]byte(out), &cut)
+	if err := json.Unmarshal([]byte(out), &cut); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
 	if want := full.Text[:strings.Index(full.Text, stop)]; cut.Text != want || cut.StopReason != "stop" {
 		t.Errorf("stop %q: text %q (%s), want %q", stop, cut.Text, cut.StopReason, want)
 	}
@@ -106,6 +168,47 @@ func TestGenerateNoTokens(t *testing.T) {
 	}
 	if len(res.Tokens) != 0 || res.PromptSecs <= 0 || res.DecodeSecs != 0 {
 		t.Errorf("-n 0: %s", out)
+	}
+	// The text form's statistics have no speed for no tokens, not NaN.
+	out, err = runCLI(t, "", "generate", "--model", path, "--tokens", "1,2,3", "-n", "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "generated 0 tokens") || strings.Contains(out, "NaN") || strings.Contains(out, "Inf") {
+		t.Errorf("-n 0 statistics: %q", out)
+	}
+}
+
+// TestGenerateNonFiniteLogits: a NaN in the weights makes every logit
+// NaN; generate reports it instead of emitting some token forever.
+func TestGenerateNonFiniteLogits(t *testing.T) {
+	m, err := synth.New(synth.Options{Shape: "micro", Type: "F32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	f, err := gguf.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, ok := f.Tensor("output_norm.weight")
+	if !ok || info.Type != tensor.F32 {
+		t.Fatalf("output_norm.weight: %v", info)
+	}
+	binary.LittleEndian.PutUint32(data[f.DataOffset+int64(info.Offset):], math.Float32bits(float32(math.NaN())))
+	path := filepath.Join(t.TempDir(), "nan.gguf")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, temp := range []string{"0", "0.8"} {
+		out, err := runCLI(t, "", "generate", "--model", path, "--tokens", "1,2", "-n", "5", "--temp", temp, "--json")
+		if err == nil || !errors.Is(err, sample.ErrNotFinite) || !strings.Contains(err.Error(), "after 0 generated tokens") {
+			t.Errorf("--temp %s: error %v, want the non-finite logits reported\n%s", temp, err, out)
+		}
 	}
 }
 
@@ -158,7 +261,23 @@ func TestCLIBadInput(t *testing.T) {
 		{[]string{"generate", "--model", path, "--tokens", "1,9999"}, "token 9999 at index 1 is out of range"},
 		{[]string{"generate", "--model", path, "--tokens", "1,a"}, `"a" is not a token id`},
 		{[]string{"generate", "--model", path}, "exactly one of --prompt and --tokens"},
-		{[]string{"generate", "--model", path, "--tokens", "1", "--top-p", "2"}, "top-p 2"},
+		{[]string{"generate", "--model", path, "--tokens", "1", "--top-p", "2"}, "--top-p 2: must be between 0 and 1"},
+		{[]string{"generate", "--model", path, "--tokens", "1", "--top-p", "-1"}, "--top-p -1: must be between 0 and 1"},
+		{[]string{"generate", "--model", path, "--tokens", "1", "--repeat-penalty", "0"}, "--repeat-penalty 0: must be a number greater than 0"},
+		{[]string{"generate", "--model", path, "--tokens", "1", "--temp", "-1"}, "--temp -1: must be"},
+		{[]string{"generate", "--model", path, "--tokens", "1", "-n", "-5"}, "-n -5: must be -1 (no limit), 0 or more"},
+		{[]string{"generate", "--model", path, "--tokens", "1", "--ctx", "-1"}, "--ctx -1: must be between 0"},
+		{[]string{"generate", "--model", path, "--tokens", "1", "--ctx", "1000000000"}, "--ctx 1000000000: must be between 0"},
+		{[]string{"generate", "--model", path, "--tokens", "1", "--threads", "-3"}, "--threads -3: must be between 0"},
+		{[]string{"generate", "--model", path, "--tokens", "1", "--top-k", "-2"}, "--top-k -2"},
+		{[]string{"generate", "--model", path, "--tokens", "1", "--repeat-last-n", "-2"}, "--repeat-last-n -2"},
+		{[]string{"generate", "--model", path, "--prompt", ""}, "--prompt is empty"},
+		{[]string{"generate", "--model", path, "--prompt", "", "--tokens", "1"}, "exactly one of --prompt and --tokens"},
+		{[]string{"generate", "--model", path, "--tokens", ""}, `--tokens: no token ids in ""`},
+		{[]string{"logits", "--model", path, "--tokens", "1", "--out", filepath.Join(t.TempDir(), "x"), "--threads", "-1"}, "--threads -1"},
+		{[]string{"bench", "--model", path, "-r", "0"}, "-r 0: must be 1 or more"},
+		{[]string{"bench", "--model", path, "-p", "-1"}, "-p -1: must be 0 or more"},
+		{[]string{"bench", "--model", path, "--ctx", "-4", "-p", "1", "-n", "1"}, "--ctx -4"},
 		{[]string{"logits", "--model", path, "--tokens", "1", "--out", filepath.Join(t.TempDir(), "x"), "--ctx", "1", "--kv-type", "q8"}, "--kv-type"},
 		{[]string{"logits", "--model", path, "--tokens", strings.Repeat("1,", 70) + "1", "--out", filepath.Join(t.TempDir(), "x")}, "context is full"},
 		{[]string{"bench", "--model", path, "-p", "100", "--ctx", "64"}, "exceeds the context length"},
@@ -190,8 +309,17 @@ func TestLogitsCommand(t *testing.T) {
 	if o, err := runCLI(t, "", "logits", "--model", filepath.Join(dir, "models", "qwen2-F32.gguf"), "--tokens", strings.Join(s, ","), "--out", out, "--ctx", "256"); err != nil {
 		t.Fatalf("%v\n%s", err, o)
 	}
-	got, _ := os.ReadFile(out)
-	want, _ := os.ReadFile(filepath.Join(dir, "golden", "qwen2-F32.logits.f32"))
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(dir, "golden", "qwen2-F32.logits.f32"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 || len(want)%(4*len(ids)) != 0 {
+		t.Fatalf("golden file of %d bytes is not logits for %d tokens", len(want), len(ids))
+	}
 	if len(got) != len(want) {
 		t.Fatalf("%d bytes, want %d", len(got), len(want))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/raym33/ainative/internal/hw"
+	"github.com/raym33/ainative/internal/sample"
 )
 
 func init() { register(newHWCmd) }
@@ -29,8 +30,8 @@ now, with one thread and with the default inference thread count (or
 --threads). Whatever cannot be read is reported as unknown.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if threads < 0 {
-				return fmt.Errorf("--threads %d: want a positive count", threads)
+			if err := sample.CheckThreads(threads); err != nil {
+				return err
 			}
 			if mib <= 0 {
 				return fmt.Errorf("--bandwidth-mib %d: want a positive size", mib)

@@ -65,7 +65,8 @@ func TestHWBadFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--threads", "-1"}, "--threads -1"},
-		{[]string{"--threads", "100000"}, "GOMAXPROCS"},
+		{[]string{"--threads", "100000"}, "--threads 100000: must be between 0 (the default) and 1024"},
+		{[]string{"--threads", "1024"}, "GOMAXPROCS"},
 		{[]string{"--bandwidth-mib", "0"}, "--bandwidth-mib 0"},
 		{[]string{"extra"}, "unknown command"},
 	} {

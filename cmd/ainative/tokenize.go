@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/sample"
 	"github.com/raym33/ainative/internal/tokenizer"
 )
 
@@ -24,13 +25,20 @@ func newTokenizeCmd() *cobra.Command {
 {"text": ..., "ids": [...]} for each, with the tokenizer of a GGUF file
 (the ids llama.cpp gives for the same file).
 
-With --decode, read {"ids": [...]} lines and write {"ids": ..., "text": ...}.`,
+With --decode, read {"ids": [...]} lines and write {"ids": ..., "text": ...}.
+
+Other fields of a line's object (an "id", say) are copied to its answer.
+A line that cannot be answered gets {"error": "line N: ..."} and the
+next line is read; the exit status is then 1.`,
 		Example: `  echo '{"text":"Hello world"}' | ainative tokenize --model qwen3.gguf
   echo '{"ids":[9707,1879]}' | ainative tokenize --model qwen3.gguf --decode`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if path == "" {
 				return errors.New("--model is required")
+			}
+			if err := sample.CheckAtLeast("max-line-bytes", "max_line_bytes", opt.MaxLineBytes, 1); err != nil {
+				return err
 			}
 			f, err := gguf.Open(path)
 			if err != nil {
@@ -49,5 +57,6 @@ With --decode, read {"ids": [...]} lines and write {"ids": ..., "text": ...}.`,
 	fl.BoolVar(&opt.AddSpecial, "add-special", false, "add BOS/EOS where the vocabulary asks for them")
 	fl.BoolVar(&opt.ParseSpecial, "parse-special", false, `turn special token text such as "<|im_start|>" into the token`)
 	fl.BoolVar(&opt.Decode, "decode", false, `read {"ids": [...]} lines and write their text`)
+	fl.IntVar(&opt.MaxLineBytes, "max-line-bytes", tokenizer.DefaultMaxLineBytes, "longest input line; longer ones are answered with an error")
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sync"
 
 	"github.com/raym33/ainative/internal/tensor"
 )
@@ -82,12 +83,23 @@ type File struct {
 	data    []byte
 	kv      map[string]int
 	tensors map[string]int
-	unmap   func() error
 	// parts are the files of a split model (OpenSplit), and partOf the
 	// part holding each tensor's data; nil for a single file.
 	parts  []*File
 	partOf []int
+
+	// The mapping is reference-counted: the opener holds one reference
+	// (dropped by Close) and every user of tensor data, such as a loaded
+	// model, holds its own (Acquire, Release), so that closing the file
+	// while a model still computes from it cannot unmap under it.
+	mu     sync.Mutex
+	refs   int
+	closed bool // the opener's reference is dropped
+	unmap  func() error
 }
+
+// ErrClosed is returned by Acquire once the mapping is released.
+var ErrClosed = errors.New("gguf: file is closed")
 
 // Open memory-maps and parses the GGUF file at path. Close releases it.
 func Open(path string) (*File, error) {
@@ -100,15 +112,25 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() && fi.Mode()&os.ModeDevice == 0 {
-		return nil, fmt.Errorf("gguf: %s is not a regular file", path)
+	mode := fi.Mode()
+	switch {
+	case mode.IsDir():
+		return nil, fmt.Errorf("gguf: %s is a directory, not a model file", path)
+	case mode&os.ModeCharDevice != 0:
+		// /dev/zero, a terminal: no size, nothing a model could be in.
+		return nil, fmt.Errorf("gguf: %s is a character device, not a model file", path)
+	case !mode.IsRegular() && mode&os.ModeDevice == 0:
+		return nil, fmt.Errorf("gguf: %s is not a regular file (%s)", path, mode.Type())
 	}
 	size := fi.Size()
-	if fi.Mode()&os.ModeDevice != 0 {
+	if mode&os.ModeDevice != 0 {
 		// A block device (a model disk in the image) reports size 0.
 		if size, err = fd.Seek(0, 2); err != nil {
 			return nil, fmt.Errorf("gguf: %s: %w", path, err)
 		}
+	}
+	if size < 4 {
+		return nil, fmt.Errorf("gguf: %s: %w: the file is %d bytes long, too short to be a GGUF file", path, ErrFormat, size)
 	}
 	data, unmap, err := mapFile(fd, size)
 	if err != nil {
@@ -124,16 +146,59 @@ func Open(path string) (*File, error) {
 	return f, nil
 }
 
-// Close unmaps the file. Tensor data obtained from it must not be used
-// afterwards.
+// Close drops the opener's reference to the mapping: the file is unmapped
+// now if nothing else holds it, else when the last holder calls Release.
+// Tensor data obtained without Acquire must not be used afterwards.
+// Closing twice is harmless.
 func (f *File) Close() error {
-	if f.parts != nil {
-		return closeAll(f.parts)
-	}
-	if f.unmap == nil {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
 		return nil
 	}
-	err := f.unmap()
+	f.closed = true
+	return f.releaseLocked()
+}
+
+// Acquire takes a reference to the mapping, which then stays valid until
+// the matching Release, whether or not Close is called in between. It
+// fails with ErrClosed once the mapping is gone.
+func (f *File) Acquire() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refs == 0 {
+		return ErrClosed
+	}
+	f.refs++
+	return nil
+}
+
+// Release drops a reference taken by Acquire; the last one unmaps.
+func (f *File) Release() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refs == 0 || (f.refs == 1 && !f.closed) {
+		// Only the opener's reference is left: an unmatched Release.
+		return errors.New("gguf: Release without Acquire")
+	}
+	return f.releaseLocked()
+}
+
+func (f *File) releaseLocked() error {
+	if f.refs == 0 {
+		return nil
+	}
+	f.refs--
+	if f.refs > 0 {
+		return nil
+	}
+	var err error
+	if f.parts != nil {
+		err = closeAll(f.parts)
+	}
+	if f.unmap != nil {
+		err = f.unmap()
+	}
 	f.unmap, f.data = nil, nil
 	return err
 }
@@ -162,6 +227,7 @@ func Parse(data []byte) (*File, error) {
 		return nil, err
 	}
 	f.data = data
+	f.refs = 1
 	return f, nil
 }
 

@@ -53,7 +53,7 @@ func merge(parts []*File) (*File, error) {
 	}
 	first := parts[0]
 	f := &File{Path: first.Path, Version: first.Version, Metadata: first.Metadata, Alignment: first.Alignment,
-		DataOffset: first.DataOffset, kv: first.kv, tensors: map[string]int{}, parts: parts}
+		DataOffset: first.DataOffset, kv: first.kv, tensors: map[string]int{}, parts: parts, refs: 1}
 	for i, p := range parts {
 		for _, t := range p.Tensors {
 			if _, dup := f.tensors[t.Name]; dup {

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/raym33/ainative/internal/hw"
 	"github.com/raym33/ainative/internal/hw/hwtest"
 )
@@ -45,7 +47,10 @@ func TestLive(t *testing.T) {
 }
 
 // The inference engine's view: kernels by feature, threads by cores,
-// model budget by memory.
+// model budget by memory. Each printed value is checked against an
+// independent source: the kernel chosen from the discovered features
+// against the one golang.org/x/sys/cpu's detection gives, the threads
+// against the CPUs Go may run on, the budget against the memory total.
 func ExampleDiscover() {
 	info, err := hw.Discover(context.Background())
 	if err != nil {
@@ -59,7 +64,15 @@ func ExampleDiscover() {
 	case f.NEON && f.DotProd:
 		kernel = "neon-dotprod"
 	}
+	want := "generic"
+	switch {
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		want = "avx2"
+	case cpu.ARM64.HasASIMD && cpu.ARM64.HasASIMDDP:
+		want = "neon-dotprod"
+	}
+	threads := info.DefaultThreads()
 	budget := info.EffectiveMemory()
-	fmt.Println(kernel != "", info.DefaultThreads() >= 1, budget > 0)
+	fmt.Println(kernel == want, threads >= 1 && threads <= runtime.NumCPU(), budget > 0 && budget <= info.Memory.Total)
 	// Output: true true true
 }

@@ -63,6 +63,36 @@ type meta struct {
 	err  error
 }
 
+// minBlockTensors is the fewest tensors a transformer block has (two
+// norms, fused q/k/v, the output projection, fused gate/up, down).
+const minBlockTensors = 6
+
+// maxElements is the element count of the file's largest tensor. Every
+// dimension of the model (hidden size, heads, head size, feed-forward
+// size) is a dimension of one of its tensors, so no honest value exceeds
+// it; checking against it keeps a small file from claiming sizes that
+// would be allocated before any tensor shape is compared.
+func maxElements(f *gguf.File) uint64 {
+	var n uint64
+	for i := range f.Tensors {
+		n = max(n, f.Tensors[i].Elements())
+	}
+	return n
+}
+
+// dim reads a size key and checks it against what the file can hold.
+func (m *meta) dim(k string) int {
+	v := m.uint(k)
+	m.checkDim(m.key(k), v)
+	return v
+}
+
+func (m *meta) checkDim(key string, v int) {
+	if limit := maxElements(m.f); m.err == nil && uint64(v) > limit {
+		m.fail(fmt.Errorf("%w: %s = %d is larger than any tensor of the file (the largest has %d elements)", errBadConfig, key, v, limit))
+	}
+}
+
 func (m *meta) key(k string) string { return m.arch + "." + k }
 
 func (m *meta) fail(err error) {
@@ -91,10 +121,17 @@ func (m *meta) optUint(k string, def int) int {
 	return m.uint(k)
 }
 
+// optFloat reads a float key, which must be finite: no hyperparameter of
+// a working model is NaN or infinite, and one that is turns every logit
+// into NaN.
 func (m *meta) optFloat(k string, def float32) float32 {
 	v, err := m.f.OptFloat(m.key(k), float64(def))
 	if err != nil {
 		m.fail(err)
+		return def
+	}
+	if f := float32(v); math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		m.fail(fmt.Errorf("%w: %s = %g must be a finite number", errBadConfig, m.key(k), v))
 		return def
 	}
 	return float32(v)
@@ -136,6 +173,7 @@ func (m *meta) uniform(k string, layers int, def int) int {
 		m.fail(fmt.Errorf("%w: %s = %d is out of range", errBadConfig, key, vals[0]))
 		return def
 	}
+	m.checkDim(key, int(vals[0]))
 	return int(vals[0])
 }
 
@@ -144,11 +182,15 @@ func (m *meta) uniform(k string, layers int, def int) int {
 func readConfig(f *gguf.File, arch string) (Config, error) {
 	m := &meta{f: f, arch: arch}
 	c := Config{Arch: arch}
-	c.Embed = m.uint("embedding_length")
+	c.Embed = m.dim("embedding_length")
 	c.Layers = m.uint("block_count")
 	c.ContextLength = m.uint("context_length")
 	if m.err != nil {
 		return c, m.err
+	}
+	if limit := len(f.Tensors) / minBlockTensors; c.Layers > limit {
+		return c, fmt.Errorf("%w: %s = %d, but the file's %d tensors make at most %d blocks (a block has at least %d)",
+			errBadConfig, m.key("block_count"), c.Layers, len(f.Tensors), limit, minBlockTensors)
 	}
 	c.FFN = m.uniform("feed_forward_length", c.Layers, 0)
 	c.Heads = m.uniform("attention.head_count", c.Layers, 0)
@@ -158,7 +200,7 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 		m.fail(fmt.Errorf("gguf: %w: %q", gguf.ErrMissing, epsKey))
 	}
 	c.NormEps = m.optFloat("attention.layer_norm_rms_epsilon", 0)
-	if m.err == nil && !(c.NormEps >= 0) {
+	if m.err == nil && c.NormEps < 0 {
 		m.fail(fmt.Errorf("%w: %s = %g must not be negative", errBadConfig, epsKey, c.NormEps))
 	}
 	if m.err != nil {
@@ -173,6 +215,7 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 			errBadConfig, c.Embed, c.Layers, c.FFN)
 	}
 	c.HeadDim = m.optUint("attention.key_length", c.Embed/c.Heads)
+	m.checkDim(m.key("attention.key_length"), c.HeadDim)
 	if v := m.optUint("attention.value_length", c.HeadDim); v != c.HeadDim {
 		m.fail(fmt.Errorf("%w: key_length %d and value_length %d differ; not supported", errBadConfig, c.HeadDim, v))
 	}
@@ -210,7 +253,7 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 	default:
 		m.fail(fmt.Errorf("%w: rope.scaling.type %q is not supported (none, linear, yarn, longrope)", errBadConfig, typ))
 	}
-	if !(r.Base > 0) || !(r.FreqScale > 0) || math.IsInf(float64(r.Base), 0) {
+	if !(r.Base > 0) || !(r.FreqScale > 0) || math.IsInf(float64(r.FreqScale), 0) {
 		m.fail(fmt.Errorf("%w: rope.freq_base %g and scale %g must be positive", errBadConfig, r.Base, r.FreqScale))
 	}
 	c.RopeBaseSWA = r.Base

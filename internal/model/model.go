@@ -115,8 +115,9 @@ type Model struct {
 	rope       *rope // global layers
 	ropeSWA    *rope // sliding-window layers (may equal rope)
 
-	enc *encoder  // set for encoder architectures (encoder.go), which only Embed
-	emb embedMeta // the pooling the file names (embed.go)
+	enc  *encoder   // set for encoder architectures (encoder.go), which only Embed
+	emb  embedMeta  // the pooling the file names (embed.go)
+	file *gguf.File // holds a reference to the mapping (see Load, Close)
 
 	mu     sync.Mutex // serializes forward passes; guards the fields below
 	pool   *tensor.Pool
@@ -124,9 +125,18 @@ type Model struct {
 	closed bool
 }
 
-// Load prepares the model in f, which must stay open while the model is
-// used. It checks every tensor against the metadata.
-func Load(f *gguf.File, opts Options) (*Model, error) {
+// Load prepares the model in f. It checks every tensor against the
+// metadata. The model holds its own reference to f's mapping (see
+// gguf.File.Acquire) until Close, so the caller may close f at any time.
+func Load(f *gguf.File, opts Options) (_ *Model, err error) {
+	if err := f.Acquire(); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Release()
+		}
+	}()
 	name, err := f.Architecture()
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
@@ -134,7 +144,12 @@ func Load(f *gguf.File, opts Options) (*Model, error) {
 	a, ok := archs[name]
 	if !ok {
 		if ea, ok := encoderArchs[name]; ok { // embedding encoders (encoder.go)
-			return loadEncoder(f, opts, name, ea)
+			m, err := loadEncoder(f, opts, name, ea)
+			if err != nil {
+				return nil, err
+			}
+			m.file = f
+			return m, nil
 		}
 		return nil, fmt.Errorf("model: architecture %q is not supported (supported: %s)", name, supported())
 	}
@@ -205,21 +220,23 @@ func Load(f *gguf.File, opts Options) (*Model, error) {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
+	m.file = f
 	m.pool = tensor.NewPool(threads)
 	return m, nil
 }
 
-// Close stops the model's worker threads. The model must not be used
-// afterwards; closing the GGUF file is the caller's business.
+// Close stops the model's worker threads and releases its reference to
+// the file's mapping. The model must not be used afterwards.
 func (m *Model) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.closed {
-		m.closed = true
-		m.pool.Close()
-		m.s = nil
+	if m.closed {
+		return nil
 	}
-	return nil
+	m.closed = true
+	m.pool.Close()
+	m.s = nil
+	return m.file.Release()
 }
 
 // Config returns the model's hyperparameters.

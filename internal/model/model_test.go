@@ -424,8 +424,17 @@ func TestPhi3LongRope(t *testing.T) {
 	tokens := []int32{1, 2, 3, 4, 5}
 	short := load(t, data, model.Options{ContextLength: 1024}) // original context: 1024
 	long := load(t, data, model.Options{ContextLength: 2048})
-	a, _ := short.Forward(ctx, short.NewSequence(), tokens, model.OutputLast, nil)
-	b, _ := long.Forward(ctx, long.NewSequence(), tokens, model.OutputLast, nil)
+	a, err := short.Forward(ctx, short.NewSequence(), tokens, model.OutputLast, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := long.Forward(ctx, long.NewSequence(), tokens, model.OutputLast, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("%d and %d logits", len(a), len(b))
+	}
 	if maxAbsDiff(a, b) == 0 {
 		t.Error("long and short rope factors gave the same logits")
 	}

@@ -193,6 +193,9 @@ func (m *Model) Generate(ctx context.Context, req Request) (<-chan Event, error)
 			return nil, &BadRequestError{fmt.Sprintf("token %d at index %d is outside the vocabulary (%d tokens)", t, i, vocab)}
 		}
 	}
+	if req.Sampling == (sample.Params{}) {
+		req.Sampling = sample.Greedy()
+	}
 	if err := req.Sampling.Validate(); err != nil {
 		return nil, &BadRequestError{err.Error()}
 	}
@@ -564,12 +567,6 @@ func (s *scheduler) sample(sl *slot, logits []float32) {
 		sl.stats.PromptEval = now.Sub(sl.admitted)
 		r.rt.metrics.ttft.observe(now.Sub(sl.q.enqueued).Seconds())
 	}
-	for _, x := range logits {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 1) {
-			s.finish(sl, StopError, fmt.Errorf("model %s produced non-finite logits (NaN or +Inf): the weights are broken", r.name))
-			return
-		}
-	}
 	budget := -1
 	if req.MaxTokens >= 0 {
 		budget = req.MaxTokens - sl.gen
@@ -582,11 +579,16 @@ func (s *scheduler) sample(sl *slot, logits []float32) {
 	if req.Logprobs > 0 {
 		s.scratch = logSoftmax(s.scratch[:0], logits)
 	}
-	tok := sl.sampler.Sample(logits, sl.history)
+	tok, err := sl.sampler.Sample(logits, sl.history)
+	if err != nil {
+		// Non-finite logits: broken weights or metadata.
+		s.finish(sl, StopError, fmt.Errorf("model %s after %d generated tokens: %w", r.name, sl.gen, err))
+		return
+	}
 	if req.Logprobs > 0 {
 		lp = &TokenLogprob{Token: tok, Logprob: s.scratch[tok], Top: topK(s.scratch, req.Logprobs)}
 	}
-	if math.IsInf(float64(logits[tok]), -1) {
+	if math.IsInf(float64(logits[tok]), -1) { // cannot happen: Sample skips masked tokens
 		s.finish(sl, StopError, fmt.Errorf("model %s: no token is allowed here (the output constraint has no valid continuation)", r.name))
 		return
 	}

@@ -19,20 +19,21 @@ import (
 	"slices"
 )
 
-// Params configure a Sampler. The zero value is greedy decoding.
+// Params configure a Sampler; Validate gives the range of each. Greedy
+// returns greedy decoding.
 type Params struct {
-	// Temperature divides the logits before the draw; <= 0 means greedy.
+	// Temperature divides the logits before the draw; 0 means greedy.
 	Temperature float32
-	// TopK keeps the K most likely tokens; <= 0 keeps all.
+	// TopK keeps the K most likely tokens; 0 keeps all.
 	TopK int
 	// TopP keeps the smallest set of most likely tokens whose
-	// probabilities add up to at least P; >= 1 (or <= 0) keeps all.
+	// probabilities add up to at least P; 1 (or 0) keeps all.
 	TopP float32
 	// MinP drops tokens less likely than MinP times the most likely
-	// one; <= 0 keeps all.
+	// one; 0 keeps all.
 	MinP float32
 	// RepeatPenalty divides positive logits (multiplies negative ones)
-	// of tokens seen in the last PenaltyLastN tokens; 1 (or 0) is off.
+	// of tokens seen in the last PenaltyLastN tokens; 1 is off.
 	RepeatPenalty float32
 	// FrequencyPenalty is subtracted once per occurrence, PresencePenalty
 	// once per token seen, within the same window (OpenAI's penalties).
@@ -44,22 +45,14 @@ type Params struct {
 	Seed uint64
 }
 
-// Validate reports a parameter out of its range.
-func (p *Params) Validate() error {
-	switch {
-	case math.IsNaN(float64(p.Temperature)) || math.IsInf(float64(p.Temperature), 0):
-		return fmt.Errorf("sample: temperature %v is not a number", p.Temperature)
-	case p.TopP > 1 || math.IsNaN(float64(p.TopP)):
-		return fmt.Errorf("sample: top-p %v is not in [0, 1]", p.TopP)
-	case p.MinP > 1 || math.IsNaN(float64(p.MinP)):
-		return fmt.Errorf("sample: min-p %v is not in [0, 1]", p.MinP)
-	case p.RepeatPenalty < 0 || math.IsNaN(float64(p.RepeatPenalty)) || math.IsInf(float64(p.RepeatPenalty), 0):
-		return fmt.Errorf("sample: repeat penalty %v must be a positive number", p.RepeatPenalty)
-	case math.IsNaN(float64(p.FrequencyPenalty)) || math.IsNaN(float64(p.PresencePenalty)):
-		return errors.New("sample: frequency and presence penalties must be numbers")
-	}
-	return nil
-}
+// Greedy returns the parameters of greedy decoding: the most likely
+// token, no penalties.
+func Greedy() Params { return Params{RepeatPenalty: 1} }
+
+// ErrNotFinite is wrapped by Sample's error for logits that are NaN or
+// infinite: a model whose weights or metadata are broken computes them,
+// and sampling from them would pick an arbitrary token forever.
+var ErrNotFinite = errors.New("sample: the model's logits are not finite")
 
 // Sampler picks tokens according to its Params.
 type Sampler struct {
@@ -92,10 +85,34 @@ func (s *Sampler) Greedy() bool { return s.p.Temperature <= 0 }
 
 // Sample picks a token from logits (one per vocabulary entry; not
 // modified) given the tokens of the sequence so far, for the penalties.
-func (s *Sampler) Sample(logits []float32, history []int32) int32 {
+// A logit of -Inf marks a token that may not be drawn (an output
+// constraint masked it); NaN or +Inf is an error wrapping ErrNotFinite,
+// and so is a mask that leaves no token.
+func (s *Sampler) Sample(logits []float32, history []int32) (int32, error) {
 	if len(logits) == 0 {
-		panic("sample: no logits")
+		return 0, errors.New("sample: no logits")
 	}
+	allowed := false
+	for i, l := range logits {
+		if math.IsInf(float64(l), -1) {
+			continue
+		}
+		if !finite(l) {
+			return 0, fmt.Errorf("%w: logit %d of %d is %v", ErrNotFinite, i, len(logits), l)
+		}
+		allowed = true
+	}
+	if !allowed {
+		return 0, ErrNoneAllowed
+	}
+	return s.sample(logits, history), nil
+}
+
+// ErrNoneAllowed is returned when every logit is -Inf: nothing may come
+// next.
+var ErrNoneAllowed = errors.New("sample: no token is allowed (every logit is masked)")
+
+func (s *Sampler) sample(logits []float32, history []int32) int32 {
 	if s.penalized() {
 		s.tmp = append(s.tmp[:0], logits...)
 		s.penalize(s.tmp, history)
@@ -143,7 +160,7 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 
 func (s *Sampler) penalized() bool {
 	p := &s.p
-	return (p.RepeatPenalty != 0 && p.RepeatPenalty != 1) || p.FrequencyPenalty != 0 || p.PresencePenalty != 0
+	return p.RepeatPenalty != 1 || p.FrequencyPenalty != 0 || p.PresencePenalty != 0
 }
 
 // penalize applies llama.cpp's penalties sampler to logits in place.
@@ -159,9 +176,6 @@ func (s *Sampler) penalize(logits []float32, history []int32) {
 		}
 	}
 	rp := s.p.RepeatPenalty
-	if rp == 0 {
-		rp = 1
-	}
 	for t, n := range s.counts {
 		l := logits[t]
 		if l <= 0 {

@@ -39,6 +39,9 @@ func TestBadVocabularies(t *testing.T) {
 		{"duplicate token", with(with(with(spm, keyTokens, []string{"a", "b", "a"}), keyScores, nil), keyTokenType, nil), nil, []string{"token 2", `"a"`, "token 0"}},
 		{"bos out of range", with(spm, keyBOS, uint32(ntok)), nil, []string{keyBOS, fmt.Sprintf("is %d, outside the vocabulary of %d", ntok, ntok)}},
 		{"eot out of range", with(spm, keyEOT, uint32(1<<31)), nil, []string{keyEOT}},
+		{"eog id out of range", with(spm, keyEOGs, []uint32{2, uint32(ntok)}), nil, []string{keyEOGs + "[1]", fmt.Sprintf("is %d, outside the vocabulary of %d", ntok, ntok)}},
+		{"eog id negative", with(spm, keyEOGs, []int32{-1}), nil, []string{keyEOGs + "[0]"}},
+		{"eog ids mistyped", with(spm, keyEOGs, []string{"a"}), nil, []string{keyEOGs}},
 		{"bos negative", with(spm, keyBOS, int32(-1)), nil, []string{keyBOS}},
 		{"bos mistyped", with(spm, keyBOS, "1"), nil, []string{keyBOS}},
 		{"add_bos mistyped", with(spm, keyAddBOS, uint8(1)), nil, []string{keyAddBOS, "bool"}},
@@ -77,6 +80,10 @@ func TestLenientVocabularies(t *testing.T) {
 	tk := fromEntries(t, with(with(spm, keyScores, nil), keyTokenType, nil))
 	if tk.Type(0) != TypeNormal {
 		t.Errorf("type without token_type = %v", tk.Type(0))
+	}
+	// eog_token_ids adds end-of-generation tokens.
+	if tk := fromEntries(t, with(spm, keyEOGs, []uint32{5})); !tk.IsEOG(5) || !tk.IsEOG(2) {
+		t.Errorf("with %s [5]: EOGs %v, want 5 and the EOS 2 among them", keyEOGs, tk.EOGs())
 	}
 	// No pre-tokenizer key: llama.cpp's default expressions.
 	if tk := fromEntries(t, with(bpe, keyPre, nil)); tk.Pre() != "default" {

@@ -167,6 +167,7 @@ const (
 	keyPrefixOld   = "tokenizer.ggml.prefix_token_id" // deprecated FIM keys
 	keySuffixOld   = "tokenizer.ggml.suffix_token_id"
 	keyMiddleOld   = "tokenizer.ggml.middle_token_id"
+	keyEOGs        = "tokenizer.ggml.eog_token_ids" // written by some converters: more end-of-generation tokens
 	keyGeneralName = "general.name"
 )
 
@@ -335,6 +336,18 @@ func load(f *gguf.File) (*Tokenizer, error) {
 	for _, id := range []int32{t.eos, t.eot, t.eom} {
 		if id != none {
 			t.eog[id] = true
+		}
+	}
+	if f.Has(keyEOGs) {
+		ids, err := f.Ints(keyEOGs)
+		if err != nil {
+			return nil, err
+		}
+		for i, id := range ids {
+			if id < 0 || id >= int64(n) {
+				return nil, fmt.Errorf("%s[%d] is %d, outside the vocabulary of %d tokens", keyEOGs, i, id, n)
+			}
+			t.eog[int32(id)] = true
 		}
 	}
 	// Harmony-style vocabularies use <|end|> between messages, not to end.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,28 +34,59 @@ func build(t *testing.T, o synth.Options) []byte {
 	return buf.Bytes()
 }
 
+// TestTinyEveryArch loads a tiny model of each architecture and
+// generates from it: the logits are finite at every step, the tokens are
+// in the vocabulary, and the same file gives the same tokens with another
+// thread count and batch size.
 func TestTinyEveryArch(t *testing.T) {
 	for _, arch := range synth.Archs {
 		t.Run(arch, func(t *testing.T) {
 			data := build(t, synth.Options{Arch: arch, Shape: "tiny", Type: "Q8_0", Seed: 1})
-			f, err := gguf.Parse(data)
-			if err != nil {
-				t.Fatal(err)
+			run := func(threads, batch int) []int32 {
+				f, err := gguf.Parse(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := model.Load(f, model.Options{Threads: threads, BatchSize: batch, ContextLength: 64, KVType: tensor.F16})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				if m.Config().Arch != arch {
+					t.Fatalf("architecture %q, want %q", m.Config().Arch, arch)
+				}
+				vocab := m.Config().Vocab
+				var got []int32
+				reason, err := m.Generate(context.Background(), m.NewSequence(), []int32{1, 2, 3}, 5,
+					func(l []float32) int32 {
+						for i, x := range l {
+							if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+								t.Fatalf("logit %d is %v", i, x)
+							}
+						}
+						if len(l) != vocab {
+							t.Fatalf("%d logits for a vocabulary of %d", len(l), vocab)
+						}
+						return int32(argmax(l))
+					},
+					func(tok int32) bool { got = append(got, tok); return false })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if reason != model.StopLength || len(got) != 5 {
+					t.Fatalf("stopped (%v) after %v", reason, got)
+				}
+				for _, tok := range got {
+					if tok < 0 || int(tok) >= vocab {
+						t.Fatalf("token %d outside the vocabulary of %d", tok, vocab)
+					}
+				}
+				return got
 			}
-			m, err := model.Load(f, model.Options{Threads: 2, ContextLength: 64, KVType: tensor.F16})
-			if err != nil {
-				t.Fatal(err)
+			a, b := run(2, 0), run(1, 2)
+			if !slices.Equal(a, b) {
+				t.Errorf("tokens %v with 2 threads, %v with 1 thread and batches of 2", a, b)
 			}
-			defer m.Close()
-			seq := m.NewSequence()
-			var got []int32
-			_, err = m.Generate(context.Background(), seq, []int32{1, 2, 3}, 5,
-				func(l []float32) int32 { return int32(argmax(l)) },
-				func(tok int32) bool { got = append(got, tok); return false })
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("%s: %v", arch, got)
 		})
 	}
 }
