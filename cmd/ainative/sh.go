@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -70,7 +71,12 @@ func runShell(cmd *cobra.Command, command string, hasCommand, login bool, args [
 	ctx := context.Background()
 	switch {
 	case hasCommand:
-		return shell.Status(sh.RunString(ctx, command, "-c")), nil
+		// $0 is NAME when given, else the shell's own name, as in bash.
+		name := filepath.Base(os.Args[0])
+		if len(args) > 0 {
+			name = args[0]
+		}
+		return shell.Status(sh.RunString(ctx, command, name)), nil
 	case len(args) > 0:
 		return shell.Status(sh.RunFile(ctx, args[0])), nil
 	}

@@ -89,7 +89,7 @@ func cat(e *Env, args []string) error {
 			return e.Ctx.Err()
 		}
 		if a == "-" {
-			if _, err := io.Copy(e.Stdout, e.Stdin); err != nil {
+			if _, err := io.Copy(e.Stdout, e.reader(e.Stdin)); err != nil {
 				return err
 			}
 			continue
@@ -100,26 +100,13 @@ func cat(e *Env, args []string) error {
 			failed = interp.ExitStatus(1)
 			continue
 		}
-		_, err = io.Copy(e.Stdout, ctxReader{e, f})
+		_, err = io.Copy(e.Stdout, e.reader(f))
 		f.Close()
 		if err != nil {
 			return err
 		}
 	}
 	return failed
-}
-
-// ctxReader stops a long copy once the command is interrupted.
-type ctxReader struct {
-	e *Env
-	r io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.e.Ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func cp(e *Env, args []string) error {
@@ -151,7 +138,7 @@ func cp(e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, ctxReader{e, in}); err != nil {
+	if _, err := io.Copy(out, e.reader(in)); err != nil {
 		out.Close()
 		return err
 	}

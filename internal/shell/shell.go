@@ -18,7 +18,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/term"
@@ -77,7 +79,7 @@ func New(opts Options) (*Shell, error) {
 	runnerOpts := []interp.RunnerOption{
 		interp.StdIO(opts.Stdin, opts.Stdout, opts.Stderr),
 		interp.Env(expand.ListEnviron(opts.Env...)),
-		interp.CallHandler(overrideBuiltins),
+		interp.CallHandler(callHandler),
 		interp.ExecHandlers(s.builtinHandler, s.selfHandler),
 		interp.Params(append([]string{"--"}, opts.Args...)...),
 	}
@@ -153,8 +155,9 @@ func (s *Shell) RunReader(ctx context.Context, r io.Reader) error {
 
 // Interactive reads, edits and runs command lines from the terminal tty
 // until `exit` or end of input (^D on an empty line). ^C abandons the line
-// being edited, or interrupts the built-in utility that is running (an
-// external command gets SIGINT from the terminal itself).
+// being edited, or interrupts the command line that is running: loops,
+// functions and built-in utilities stop, and an external command gets
+// SIGINT from the terminal itself.
 func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 	fd := int(tty.Fd())
 	if !term.IsTerminal(fd) {
@@ -211,30 +214,66 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 			continue
 		}
 		pending.Reset()
-		for _, st := range prog.Stmts {
-			lastErr = s.runInterruptible(ctx, sigs, st)
-			if s.runner.Exited() {
-				return lastErr
-			}
+		lastErr = s.runLine(ctx, sigs, tty, prog.Stmts)
+		if s.runner.Exited() {
+			return lastErr
 		}
 	}
 }
 
-// runInterruptible runs one statement, cancelling it on SIGINT.
-func (s *Shell) runInterruptible(ctx context.Context, sigs <-chan os.Signal, st *syntax.Stmt) error {
+// runLine runs the statements of one command line. ^C (SIGINT) stops
+// the statement running, and the rest of the line, and returns to the
+// prompt with status 130, as bash does; so does calling a function past
+// the nesting limit, with status 1. Neither ends the shell.
+func (s *Shell) runLine(ctx context.Context, sigs <-chan os.Signal, tty io.Writer, stmts []*syntax.Stmt) error {
+	// A ^C from before this line (a program's own, say) is not for it.
+	for len(sigs) > 0 {
+		<-sigs
+	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan struct{})
-	defer close(done)
+	var interrupted atomic.Bool
+	stop := make(chan struct{})
+	watching := make(chan struct{})
 	go func() {
+		defer close(watching)
 		select {
 		case <-sigs:
+			interrupted.Store(true)
 			cancel()
-		case <-done:
+		case <-stop:
 		}
 	}()
-	return s.runner.Run(ctx, st)
+	var err error
+	for _, st := range stmts {
+		err = s.runner.Run(ctx, st)
+		if interrupted.Load() || s.runner.Exited() || errors.Is(err, errNesting) {
+			break
+		}
+	}
+	close(stop)
+	<-watching
+	switch {
+	case parent.Err() != nil:
+		return err
+	case interrupted.Load():
+		fmt.Fprintln(tty)
+		return s.setStatus(parent, 130)
+	case errors.Is(err, errNesting):
+		return s.setStatus(parent, 1)
+	}
+	return err
 }
+
+// setStatus sets $? after a command line that was cut short, which the
+// interpreter records as a fatal exit, and returns it as an error.
+func (s *Shell) setStatus(ctx context.Context, status int) error {
+	return s.runner.Run(ctx, &syntax.Subshell{Stmts: []*syntax.Stmt{{Cmd: &syntax.CallExpr{
+		Args: []*syntax.Word{lit("exit"), lit(strconv.Itoa(status))}}}}})
+}
+
+func lit(s string) *syntax.Word { return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{Value: s}}} }
 
 func (s *Shell) prompt() string {
 	host, _ := os.Hostname()
@@ -315,11 +354,13 @@ func (s *Shell) selfHandler(next interp.ExecHandlerFunc) interp.ExecHandlerFunc 
 // so that it reaches builtinHandler instead.
 var overridden = map[string]string{"kill": "kill\x00"}
 
-func overrideBuiltins(ctx context.Context, args []string) ([]string, error) {
+// callHandler sees every command before it runs: it applies
+// overridden and the function nesting limit.
+func callHandler(ctx context.Context, args []string) ([]string, error) {
 	if alt, ok := overridden[args[0]]; ok {
 		args[0] = alt
 	}
-	return args, nil
+	return args, checkNesting(ctx, args)
 }
 
 // builtinHandler runs the built-in utilities in-process.
@@ -334,6 +375,9 @@ func (s *Shell) builtinHandler(next interp.ExecHandlerFunc) interp.ExecHandlerFu
 		env := &Env{Ctx: ctx, Stdin: hc.Stdin, Stdout: hc.Stdout, Stderr: hc.Stderr, Dir: hc.Dir,
 			Getenv: func(k string) string { return hc.Env.Get(k).String() }}
 		if err := b.run(env, args[1:]); err != nil {
+			if ctx.Err() != nil {
+				return interp.ExitStatus(130) // interrupted: ^C says enough
+			}
 			var es interp.ExitStatus
 			if errors.As(err, &es) {
 				return es

@@ -1,0 +1,181 @@
+package shell
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// childEnv makes the test binary run an interactive shell on its
+// terminal instead of the tests (see TestMain): a shell that gets ^C
+// from its terminal must be a process in the terminal's foreground
+// process group, as it is for a person.
+const childEnv = "AINATIVE_SHELL_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		s, err := New(Options{})
+		if err != nil {
+			os.Exit(125)
+		}
+		os.Exit(Status(s.Interactive(context.Background(), os.Stdin)))
+	}
+	os.Exit(m.Run())
+}
+
+// ptyShell is an interactive shell in a child process on a pseudo
+// terminal, driven as a person would: type keys, read the screen.
+type ptyShell struct {
+	t      *testing.T
+	pty    *os.File
+	dir    string
+	chunks chan []byte
+	seen   bytes.Buffer
+	exited chan error
+}
+
+// startShell starts the shell in a fresh directory; env adds variables.
+func startShell(t *testing.T, env ...string) *ptyShell {
+	t.Helper()
+	p := &ptyShell{t: t, dir: t.TempDir(), chunks: make(chan []byte, 256), exited: make(chan error, 1)}
+	cmd := exec.Command(os.Args[0])
+	cmd.Dir = p.dir
+	// HOME elsewhere keeps the directory in the prompt as it is.
+	cmd.Env = append(os.Environ(), childEnv+"=1", "HOME=/nonexistent")
+	cmd.Env = append(cmd.Env, env...)
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 250})
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	p.pty = f
+	go func() {
+		for {
+			buf := make([]byte, 4096)
+			n, err := f.Read(buf)
+			if err != nil {
+				close(p.chunks)
+				return
+			}
+			p.chunks <- buf[:n]
+		}
+	}()
+	go func() { p.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.exited
+		f.Close()
+	})
+	p.expectPrompt()
+	return p
+}
+
+// send types keys.
+func (p *ptyShell) send(keys string) {
+	p.t.Helper()
+	if _, err := p.pty.Write([]byte(keys)); err != nil {
+		p.t.Fatalf("typing %q: %v", keys, err)
+	}
+}
+
+// expect reads the screen until want appears and returns what was read
+// up to it; what follows is kept for the next expect. The deadline only
+// guards against a hang: the shell answers in milliseconds.
+func (p *ptyShell) expect(want string) string {
+	p.t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		if i := strings.Index(p.seen.String(), want); i >= 0 {
+			got := p.seen.String()[:i+len(want)]
+			rest := p.seen.String()[i+len(want):]
+			p.seen.Reset()
+			p.seen.WriteString(rest)
+			return got
+		}
+		select {
+		case c, ok := <-p.chunks:
+			if !ok {
+				p.t.Fatalf("terminal closed waiting for %q; saw %q", want, p.seen.String())
+			}
+			p.seen.Write(c)
+		case <-deadline:
+			p.t.Fatalf("waiting for %q; saw %q", want, p.seen.String())
+		}
+	}
+}
+
+// expectPrompt waits for the prompt, which shows the directory.
+func (p *ptyShell) expectPrompt() string {
+	p.t.Helper()
+	got := p.expect(":" + p.dir)
+	p.expect(" ") // after "$" or "#"
+	return got
+}
+
+// run types a command line and returns its output up to the next prompt.
+func (p *ptyShell) run(line string) string {
+	p.t.Helper()
+	p.send(line + "\r")
+	out := p.expectPrompt()
+	return strings.TrimPrefix(out, line)
+}
+
+// Markers in the commands below are split by quotes (`echo st""art`) so
+// that the echo of what was typed does not match what the command prints.
+
+// ^C stops a running loop or command and returns to the prompt with
+// status 130; the shell goes on (issue 11, item 8).
+func TestCtrlCInterruptsCommandLine(t *testing.T) {
+	cases := []struct {
+		name, line, started, never string
+	}{
+		{"busy while loop", `echo st""arted; while :; do :; done; echo ne""ver`, "started", "never"},
+		{"for loop of built-in sleep", `for i in 1 2 3; do echo ti""ck$i; sleep 5; done; echo ne""ver`, "tick1", "tick2"},
+		{"built-in cat reading the terminal", `echo re""ading; cat; echo ne""ver`, "reading", "never"},
+		{"function", `f() { while :; do :; done; }; echo st""arted; f; echo ne""ver`, "started", "never"},
+	}
+	if _, err := os.Stat("/bin/sleep"); err == nil {
+		cases = append(cases, struct{ name, line, started, never string }{
+			"for loop of an external program", `for i in 1 2 3; do echo ti""ck$i; /bin/sleep 5; done; echo ne""ver`, "tick1", "tick2"})
+	}
+	sh := startShell(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sh.t = t
+			sh.send(c.line + "\r")
+			sh.expect(c.started + "\r\n")
+			sh.send("\x03")
+			if out := sh.expectPrompt(); strings.Contains(out, c.never) {
+				t.Errorf("the line went on after ^C: %q", out)
+			}
+			if out := sh.run(`echo al""ive $?`); !strings.Contains(out, "alive 130") {
+				t.Errorf("after ^C: %q, want alive 130", out)
+			}
+		})
+	}
+}
+
+// Unbounded recursion stops at the nesting limit with bash's message,
+// and a deep recursion is interruptible; neither ends the shell (item 9).
+func TestNestingLimitInteractive(t *testing.T) {
+	sh := startShell(t)
+	out := sh.run(`f() { f; }; f; echo ne""ver`)
+	if !strings.Contains(out, "f: maximum function nesting level exceeded (1000)") || strings.Contains(out, "never") {
+		t.Errorf("recursion: %q", out)
+	}
+	if out := sh.run(`echo al""ive $?`); !strings.Contains(out, "alive 1\r\n") {
+		t.Errorf("after the limit: %q, want alive 1", out)
+	}
+	sh.send(`FUNCNEST=100000000; g() { g; }; echo de""ep; g` + "\r")
+	sh.expect("deep\r\n")
+	sh.send("\x03")
+	sh.expectPrompt()
+	if out := sh.run(`echo al""ive $?`); !strings.Contains(out, "alive 130") {
+		t.Errorf("after ^C in a recursion: %q, want alive 130", out)
+	}
+}
