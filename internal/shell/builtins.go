@@ -39,7 +39,7 @@ func init() {
 		"free":     {"free [-m]: memory use in KiB (MiB)", free},
 		"utils":    {"utils: list these built-in utilities (help lists the shell's own)", utils},
 		"hostname": {"hostname [NAME]: print or set the host name", hostname},
-		"kill":     {"kill [-SIGNAL] PID...: send a signal (default TERM)", kill},
+		"kill":     {"kill [-SIGNAL] PID|%JOB...: send a signal (default TERM)", kill},
 		"ls":       {"ls [-la] [PATH...]: list directory contents", ls},
 		"mkdir":    {"mkdir [-p] DIR...: make directories", mkdir},
 		"mount":    {"mount [-t TYPE] [-o OPTS] SRC DIR: mount; no arguments: list mounts", mount},
@@ -241,9 +241,17 @@ func kill(e *Env, args []string) error {
 	}
 	var failed error
 	for _, a := range args {
-		pid, err := strconv.Atoi(a)
-		if err == nil {
-			err = syscall.Kill(pid, sig)
+		var err error
+		if strings.HasPrefix(a, "%") && e.jobs != nil {
+			var j *job
+			if j, err = e.jobs.get(a); err == nil {
+				err = j.signal(sig)
+			}
+		} else {
+			var pid int
+			if pid, err = strconv.Atoi(a); err == nil {
+				err = syscall.Kill(pid, sig)
+			}
 		}
 		if err != nil {
 			fmt.Fprintf(e.Stderr, "kill: %s: %v\n", a, err)

@@ -117,11 +117,13 @@ func (p *ptyShell) expectPrompt() string {
 	return got
 }
 
-// run types a command line and returns its output up to the next prompt.
+// run types a command line and returns what follows it up to the next
+// prompt.
 func (p *ptyShell) run(line string) string {
 	p.t.Helper()
 	p.send(line + "\r")
 	out := p.expectPrompt()
+	out = out[:strings.LastIndex(out, "\n")+1] // the prompt's line
 	return strings.TrimPrefix(out, line)
 }
 
@@ -177,5 +179,51 @@ func TestNestingLimitInteractive(t *testing.T) {
 	sh.expectPrompt()
 	if out := sh.run(`echo al""ive $?`); !strings.Contains(out, "alive 130") {
 		t.Errorf("after ^C in a recursion: %q, want alive 130", out)
+	}
+}
+
+// Background jobs outlive their command line, ignore the ^C meant for
+// the foreground, read /dev/null, and answer jobs, wait and kill %N; the
+// prompt reports the ones that ended (issue 10, item 1).
+func TestBackgroundJobs(t *testing.T) {
+	sleep := "/bin/sleep"
+	if _, err := os.Stat(sleep); err != nil {
+		sleep = "sleep" // the built-in
+	}
+	sh := startShell(t)
+	if out := sh.run(sleep + ` 30 & echo st""arted`); !strings.Contains(out, "[1] "+sleep+" 30\r\n") || !strings.Contains(out, "started") {
+		t.Errorf("starting a job: %q", out)
+	}
+	// ^C stops the foreground command only.
+	sh.send(`echo fo""re; sleep 30` + "\r")
+	sh.expect("fore\r\n")
+	sh.send("\x03")
+	sh.expectPrompt()
+	if out := sh.run("jobs"); !strings.Contains(out, "[1]  Running") {
+		t.Errorf("after ^C, jobs: %q", out)
+	}
+	if out := sh.run(`kill %1; wait %1; echo st""atus $?`); !strings.Contains(out, "status 143") {
+		t.Errorf("kill %%1: %q", out)
+	}
+	if out := sh.run("jobs"); out != "\r\n" {
+		t.Errorf("jobs after kill: %q", out)
+	}
+	// A loop of the shell's own is stopped by kill %N too.
+	if out := sh.run(`while :; do :; done &`); !strings.Contains(out, "[1] while :; do :; done") {
+		t.Errorf("starting a loop: %q", out)
+	}
+	if out := sh.run(`kill %1; wait %1; echo st""atus $?`); !strings.Contains(out, "status 143") {
+		t.Errorf("kill %%1 of a loop: %q", out)
+	}
+	// Standard input is /dev/null: cat ends at once; its end is reported.
+	sh.send("cat & wait\r")
+	if out := sh.expectPrompt(); !strings.Contains(out, "[1]  Done") {
+		t.Errorf("cat &: %q", out)
+	}
+	if out := sh.run(`fg`); !strings.Contains(out, "no job control") {
+		t.Errorf("fg: %q", out)
+	}
+	if out := sh.run(`kill %7; echo st""atus $?`); !strings.Contains(out, "kill: %7: no such job") || !strings.Contains(out, "status 1") {
+		t.Errorf("kill of no job: %q", out)
 	}
 }

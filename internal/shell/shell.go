@@ -54,6 +54,9 @@ type Shell struct {
 	opts   Options
 	runner *interp.Runner
 	parser *syntax.Parser
+	jobs   jobTable
+	// own are the built-ins that need the shell itself (its jobs).
+	own map[string]func(e *Env, args []string) error
 }
 
 // New returns a shell with the built-in utilities installed.
@@ -76,11 +79,14 @@ func New(opts Options) (*Shell, error) {
 		}
 	}
 	s := &Shell{opts: opts, parser: syntax.NewParser()}
+	s.own = map[string]func(*Env, []string) error{
+		"jobs": s.jobsCmd, "wait": s.waitCmd, "fg": noJobControl, "bg": noJobControl,
+	}
 	runnerOpts := []interp.RunnerOption{
 		interp.StdIO(opts.Stdin, opts.Stdout, opts.Stderr),
 		interp.Env(expand.ListEnviron(opts.Env...)),
 		interp.CallHandler(callHandler),
-		interp.ExecHandlers(s.builtinHandler, s.selfHandler),
+		interp.ExecHandlers(s.builtinHandler, s.selfHandler, s.jobExec),
 		interp.Params(append([]string{"--"}, opts.Args...)...),
 	}
 	if opts.Dir != "" {
@@ -179,8 +185,10 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 	}
 	var pending strings.Builder
 	var lastErr error
+	defer s.jobs.stopAll()
 	for {
 		if pending.Len() == 0 {
+			s.jobs.report(tty)
 			t.SetPrompt(s.prompt())
 		} else {
 			t.SetPrompt("> ")
@@ -247,6 +255,10 @@ func (s *Shell) runLine(ctx context.Context, sigs <-chan os.Signal, tty io.Write
 	}()
 	var err error
 	for _, st := range stmts {
+		if st.Background || st.Disown {
+			s.startJob(parent, st, tty)
+			continue
+		}
 		err = s.runner.Run(ctx, st)
 		if interrupted.Load() || s.runner.Exited() || errors.Is(err, errNesting) {
 			break
@@ -352,7 +364,9 @@ func (s *Shell) selfHandler(next interp.ExecHandlerFunc) interp.ExecHandlerFunc 
 // overridden are the interpreter builtins it does not implement (it
 // reports them as such) that a utility here replaces: the call is renamed
 // so that it reaches builtinHandler instead.
-var overridden = map[string]string{"kill": "kill\x00"}
+var overridden = map[string]string{
+	"kill": "kill\x00", "jobs": "jobs\x00", "wait": "wait\x00", "fg": "fg\x00", "bg": "bg\x00",
+}
 
 // callHandler sees every command before it runs: it applies
 // overridden and the function nesting limit.
@@ -367,16 +381,25 @@ func callHandler(ctx context.Context, args []string) ([]string, error) {
 func (s *Shell) builtinHandler(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 	return func(ctx context.Context, args []string) error {
 		name := strings.TrimSuffix(args[0], "\x00") // see overridden
-		b, ok := builtins[name]
+		run, ok := s.own[name]
+		if !ok {
+			var b builtin
+			b, ok = builtins[name]
+			run = b.run
+		}
 		if !ok || strings.Contains(name, "/") {
 			return next(ctx, args)
 		}
 		hc := interp.HandlerCtx(ctx)
 		env := &Env{Ctx: ctx, Stdin: hc.Stdin, Stdout: hc.Stdout, Stderr: hc.Stderr, Dir: hc.Dir,
-			Getenv: func(k string) string { return hc.Env.Get(k).String() }}
-		if err := b.run(env, args[1:]); err != nil {
+			Getenv: func(k string) string { return hc.Env.Get(k).String() }, jobs: &s.jobs}
+		if err := run(env, args[1:]); err != nil {
 			if ctx.Err() != nil {
 				return interp.ExitStatus(130) // interrupted: ^C says enough
+			}
+			var is interpStatus
+			if errors.As(err, &is) {
+				return is.err
 			}
 			var es interp.ExitStatus
 			if errors.As(err, &es) {
@@ -397,6 +420,7 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	Dir            string
 	Getenv         func(string) string
+	jobs           *jobTable // for kill %N
 }
 
 // abs resolves p against the shell's working directory.

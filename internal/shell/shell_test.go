@@ -317,3 +317,11 @@ func (f *firstWrite) Write(p []byte) (int, error) {
 	f.once.Do(func() { close(f.c) })
 	return len(p), nil
 }
+
+// Scripts keep the interpreter's own background statements, $! and wait.
+func TestScriptBackground(t *testing.T) {
+	out, errOut, st := run(t, `sleep 0.01 & p=$!; wait $p; echo "one $?"; (exit 3) & wait $!; echo "two $?"; sleep 0 & wait; echo three`, Options{})
+	if out != "one 0\ntwo 3\nthree\n" || st != 0 {
+		t.Errorf("out %q stderr %q status %d", out, errOut, st)
+	}
+}
