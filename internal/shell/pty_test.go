@@ -3,6 +3,7 @@ package shell
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -225,5 +226,112 @@ func TestBackgroundJobs(t *testing.T) {
 	}
 	if out := sh.run(`kill %7; echo st""atus $?`); !strings.Contains(out, "kill: %7: no such job") || !strings.Contains(out, "status 1") {
 		t.Errorf("kill of no job: %q", out)
+	}
+}
+
+// History is kept per user across sessions (not lines typed with a
+// leading space); the up arrow and ^R find it (issue 10, item 1).
+func TestHistoryAcrossSessions(t *testing.T) {
+	home := t.TempDir()
+	sh := startShell(t, "HOME="+home)
+	sh.run(`echo fi""rst-one`)
+	sh.run(`echo se""cond`)
+	sh.run(` echo se""cret`)
+	sh.send("\x04") // ^D on an empty line
+	if err := <-sh.exited; err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	sh.exited <- nil // for the cleanup
+	data, err := os.ReadFile(home + "/.ainative_history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(data); got != "echo fi\"\"rst-one\necho se\"\"cond\n" {
+		t.Errorf("history file: %q", got)
+	}
+
+	sh = startShell(t, "HOME="+home)
+	sh.send("\x1b[A\r") // up arrow: the latest line
+	sh.expect("second\r\n")
+	sh.expectPrompt()
+	sh.send("rst\x12\r") // ^R: the latest line that contains "rst"
+	sh.expect("first-one\r\n")
+	sh.expectPrompt()
+	sh.send("echo\x12\x12\r") // ^R ^R: the next older match
+	sh.expect("second\r\n")
+	sh.expectPrompt()
+}
+
+// Tab completes paths, commands and functions; several candidates
+// complete to their common prefix, then are listed.
+func TestTabCompletion(t *testing.T) {
+	sh := startShell(t)
+	for name, data := range map[string]string{"alpha.txt": "ALPHA", "beta": "BETA"} {
+		if err := os.WriteFile(sh.dir+"/"+name, []byte(data+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(sh.dir+"/alps", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sh.send("cat be\t\r")
+	sh.expect("BETA\r\n")
+	sh.expectPrompt()
+	sh.send("ls al\t\t")
+	sh.expect("alpha.txt  alps/")
+	sh.send("\x15\r")
+	sh.expectPrompt()
+	sh.run(`zzfunc() { echo zz""ran; }`)
+	sh.send("zzf\t\r")
+	sh.expect("zzran\r\n")
+	sh.expectPrompt()
+}
+
+func TestCompleteSubcommands(t *testing.T) {
+	s, err := New(Options{Subcommands: []string{"generate", "gguf", "hw"}, Env: []string{"PATH=" + t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed := &editor{s: s, hist: &history{}, out: io.Discard}
+	for _, c := range []struct{ line, want string }{
+		{"ainative ge", "ainative generate "},
+		{"ainative h", "ainative hw "},
+		{"x; ainative g", "x; ainative g"}, // two candidates, listed
+		{"gen", "generate "},
+	} {
+		if got, pos, ok := ed.key(c.line, len(c.line), '\t'); !ok || got != c.want || pos != len(c.want) {
+			t.Errorf("complete %q = %q, %d, %v; want %q", c.line, got, pos, ok, c.want)
+		}
+	}
+}
+
+// bash's editing keys, the status in the prompt, and ~/.ainativerc.
+func TestEditingKeysPromptAndRC(t *testing.T) {
+	home := t.TempDir()
+	rc := "greet() { echo hel\"\"lo-from-rc; }\nRCVAR=fr\"\"om-rc\n"
+	if err := os.WriteFile(home+"/.ainativerc", []byte(rc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh := startShell(t, "HOME="+home)
+	if out := sh.run("greet; echo $RCVAR"); !strings.Contains(out, "hello-from-rc\r\nfrom-rc\r\n") {
+		t.Errorf("rc: %q", out)
+	}
+	for _, c := range []struct{ keys, want string }{
+		{"cho h\"\"i\x01e\x05!\r", "hi!\r\n"},         // ^A, ^E
+		{"echo a b\"\"b\x17c\"\"c\r", "a cc\r\n"},     // ^W
+		{"echo o\"\"ne two\x1bbX\r", "one Xtwo\r\n"},  // Alt-B
+		{"echo x\"\"y\x01\x1bf\x1bf\x0b\r", "xy\r\n"}, // Alt-F, ^K
+		{"junk\x15echo u\"\"u\r", "uu\r\n"},           // ^U
+	} {
+		sh.send(c.keys)
+		sh.expect(c.want)
+		sh.expectPrompt()
+	}
+	sh.send("false\r")
+	sh.expect(":" + sh.dir + " [1]")
+	sh.expect(" ")
+	sh.send("true\r")
+	if out := sh.expectPrompt(); strings.Contains(out, "[1]") {
+		t.Errorf("status after true: %q", out)
 	}
 }

@@ -11,6 +11,7 @@
 package shell
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -183,13 +184,22 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 	if w, h, err := term.GetSize(fd); err == nil && w > 0 {
 		t.SetSize(w, h)
 	}
-	var pending strings.Builder
 	var lastErr error
+	s.runRC(ctx, tty)
+	hist, err := openHistory(s.historyPath())
+	if err != nil {
+		fmt.Fprintf(tty, "ainative sh: history not saved: %v\n", err)
+	}
+	defer hist.Close()
+	t.History = hist
+	ed := &editor{s: s, hist: hist, out: t}
+	t.AutoCompleteCallback = ed.key
+	var pending strings.Builder
 	defer s.jobs.stopAll()
 	for {
 		if pending.Len() == 0 {
 			s.jobs.report(tty)
-			t.SetPrompt(s.prompt())
+			t.SetPrompt(s.prompt(Status(lastErr)))
 		} else {
 			t.SetPrompt("> ")
 		}
@@ -287,7 +297,39 @@ func (s *Shell) setStatus(ctx context.Context, status int) error {
 
 func lit(s string) *syntax.Word { return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{Value: s}}} }
 
-func (s *Shell) prompt() string {
+// runRC runs ~/.ainativerc, if there is one, in the interactive shell
+// (as bash does ~/.bashrc): aliases, functions, variables, options.
+// Errors are reported and the shell goes on; `exit` in it is ignored.
+func (s *Shell) runRC(ctx context.Context, tty io.Writer) {
+	home := s.getVar("HOME")
+	if home == "" {
+		return
+	}
+	path := filepath.Join(home, ".ainativerc")
+	f, err := os.Open(path)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			fmt.Fprintf(tty, "ainative sh: %v\n", err)
+		}
+		return
+	}
+	defer f.Close()
+	prog, err := s.parser.Parse(f, path)
+	if err != nil {
+		fmt.Fprintln(tty, err)
+		return
+	}
+	for _, st := range prog.Stmts {
+		s.runner.Run(ctx, st)
+		if s.runner.Exited() {
+			return
+		}
+	}
+}
+
+// prompt is "host:dir$ " (# for root), with the status of the last
+// command line when it failed: "host:dir [1]$ ".
+func (s *Shell) prompt(status int) string {
 	host, _ := os.Hostname()
 	dir := s.runner.Dir
 	if home := os.Getenv("HOME"); home != "" && home != "/" {
@@ -299,39 +341,50 @@ func (s *Shell) prompt() string {
 	if os.Geteuid() == 0 {
 		sign = "# "
 	}
+	if status != 0 {
+		sign = fmt.Sprintf(" [%d]%s", status, sign)
+	}
 	return host + ":" + dir + sign
 }
 
 // interruptReader turns ^C typed at the prompt into ^U and Enter (clear
 // the line and return it), and remembers it: x/term's ReadLine reports ^C
-// as io.EOF, which would end the shell.
+// as io.EOF, which would end the shell. It also turns Alt-B and Alt-F as
+// most terminals send them (ESC b, ESC f) into the Alt-arrows that
+// x/term knows (word left, word right).
 type interruptReader struct {
 	r    io.Reader
 	intr bool
-	rest []byte // read after a ^C, handed out by the next Read
+	raw  []byte // read, not yet looked at
+	out  []byte // looked at, not yet handed out
 }
 
+var altKeys = strings.NewReplacer("\x1bb", "\x1b[1;3D", "\x1bf", "\x1b[1;3C")
+
 func (ir *interruptReader) Read(p []byte) (int, error) {
-	if len(p) < 2 {
-		return ir.r.Read(p)
-	}
-	var n int
-	var err error
-	if len(ir.rest) > 0 {
-		n = copy(p[:len(p)/2], ir.rest)
-		ir.rest = ir.rest[n:]
-	} else {
-		n, err = ir.r.Read(p[:len(p)/2])
-	}
-	for i := 0; i < n; i++ {
-		if p[i] == 3 {
+	if len(ir.out) == 0 {
+		if len(ir.raw) == 0 {
+			buf := make([]byte, 256)
+			n, err := ir.r.Read(buf)
+			if n == 0 {
+				return 0, err
+			}
+			ir.raw = buf[:n]
+		}
+		// Hand out no further than a ^C: what follows is for the next
+		// line, after the shell has seen this one interrupted.
+		if i := bytes.IndexByte(ir.raw, 3); i >= 0 {
 			ir.intr = true
-			ir.rest = append(append([]byte(nil), p[i+1:n]...), ir.rest...)
-			p[i], p[i+1] = 0x15, '\r'
-			return i + 2, err
+			ir.out = append([]byte(altKeys.Replace(string(ir.raw[:i]))), 0x15, '\r')
+			ir.raw = ir.raw[i+1:]
+		} else {
+			ir.out = []byte(altKeys.Replace(string(ir.raw)))
+			ir.raw = nil
 		}
 	}
-	return n, err
+	n := copy(p, ir.out)
+	ir.out = ir.out[n:]
+	return n, nil
 }
 
 func (ir *interruptReader) interrupted() bool {
