@@ -23,7 +23,13 @@ func newShCmd() *cobra.Command {
 standard input. Built on mvdan.cc/sh/v3; built-in utilities (ls, cat, ps,
 free, mount, dmesg, uptime, poweroff, ... : run 'utils') cover a system
 with no other binaries, and ainative subcommands run by name
-(generate ..., hw ...).`,
+(generate ..., hw ...).
+
+Interactively: ^C stops the running command line, not the shell; 'cmd &'
+starts a background job (jobs, wait %N, kill %N; no fg/bg/^Z); history is
+kept in ~/.ainative_history ($HISTFILE; lines typed with a leading space
+are not kept), ^R searches it for the text typed, Tab completes commands,
+paths and ainative subcommands; ~/.ainativerc runs at the start.`,
 		// The shell's own flags end at the first argument: the rest is
 		// the script's (sh -c 'echo $1' name arg).
 		Args: cobra.ArbitraryArgs,

@@ -1,6 +1,7 @@
 // Package shell is ainative's console shell: POSIX/bash syntax interpreted
-// in-process by mvdan.cc/sh/v3, line editing and history from
-// golang.org/x/term, and a small set of built-in utilities (ls, cat, ps,
+// in-process by mvdan.cc/sh/v3, line editing from golang.org/x/term (with
+// persistent history, ^R and Tab added here, see editor.go), background
+// jobs (jobs.go), and a small set of built-in utilities (ls, cat, ps,
 // free, mount, dmesg, ...) because the image holds no binaries but
 // ainative itself. Commands that are not built in run as processes found
 // in $PATH, where the image links every ainative subcommand, and on a host
@@ -161,10 +162,11 @@ func (s *Shell) RunReader(ctx context.Context, r io.Reader) error {
 }
 
 // Interactive reads, edits and runs command lines from the terminal tty
-// until `exit` or end of input (^D on an empty line). ^C abandons the line
-// being edited, or interrupts the command line that is running: loops,
-// functions and built-in utilities stop, and an external command gets
-// SIGINT from the terminal itself.
+// until `exit` or end of input (^D on an empty line), after running
+// ~/.ainativerc. ^C abandons the line being edited, or interrupts the
+// command line that is running: loops, functions and built-in utilities
+// stop, and an external command gets SIGINT from the terminal itself;
+// background jobs go on. Jobs still running when it returns are ended.
 func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 	fd := int(tty.Fd())
 	if !term.IsTerminal(fd) {
@@ -184,8 +186,10 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 	if w, h, err := term.GetSize(fd); err == nil && w > 0 {
 		t.SetSize(w, h)
 	}
-	var lastErr error
-	s.runRC(ctx, tty)
+	lastErr := s.runRC(ctx, sigs, tty)
+	if s.runner.Exited() {
+		return lastErr
+	}
 	hist, err := openHistory(s.historyPath())
 	if err != nil {
 		fmt.Fprintf(tty, "ainative sh: history not saved: %v\n", err)
@@ -298,12 +302,13 @@ func (s *Shell) setStatus(ctx context.Context, status int) error {
 func lit(s string) *syntax.Word { return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{Value: s}}} }
 
 // runRC runs ~/.ainativerc, if there is one, in the interactive shell
-// (as bash does ~/.bashrc): aliases, functions, variables, options.
-// Errors are reported and the shell goes on; `exit` in it is ignored.
-func (s *Shell) runRC(ctx context.Context, tty io.Writer) {
+// (as bash does ~/.bashrc): aliases, functions, variables, options. It
+// runs as a command line typed at the prompt: ^C stops it, and `exit`
+// ends the shell.
+func (s *Shell) runRC(ctx context.Context, sigs <-chan os.Signal, tty io.Writer) error {
 	home := s.getVar("HOME")
 	if home == "" {
-		return
+		return nil
 	}
 	path := filepath.Join(home, ".ainativerc")
 	f, err := os.Open(path)
@@ -311,20 +316,15 @@ func (s *Shell) runRC(ctx context.Context, tty io.Writer) {
 		if !os.IsNotExist(err) {
 			fmt.Fprintf(tty, "ainative sh: %v\n", err)
 		}
-		return
+		return nil
 	}
 	defer f.Close()
 	prog, err := s.parser.Parse(f, path)
 	if err != nil {
 		fmt.Fprintln(tty, err)
-		return
+		return interp.ExitStatus(2)
 	}
-	for _, st := range prog.Stmts {
-		s.runner.Run(ctx, st)
-		if s.runner.Exited() {
-			return
-		}
-	}
+	return s.runLine(ctx, sigs, tty, prog.Stmts)
 }
 
 // prompt is "host:dir$ " (# for root), with the status of the last
