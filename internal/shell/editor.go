@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/raym33/ainative/internal/atomicfile"
 )
@@ -162,6 +163,10 @@ const (
 
 // key is term.Terminal's AutoCompleteCallback.
 func (ed *editor) key(line string, pos int, key rune) (string, int, bool) {
+	pos = max(0, min(pos, len(line)))
+	for pos > 0 && pos < len(line) && !utf8.RuneStart(line[pos]) {
+		pos-- // the start of the rune, should a caller give its middle
+	}
 	switch key {
 	case keyCtrlR:
 		return ed.reverseSearch(line)
@@ -194,11 +199,12 @@ func (ed *editor) reverseSearch(line string) (string, int, bool) {
 // command position (built-ins, functions, ainative subcommands, programs
 // in $PATH), the subcommand after `ainative`, else a path. One candidate
 // is completed in full; several are completed to their common prefix
-// and, when that adds nothing, listed.
+// and, when that adds nothing, listed. Characters special to the shell
+// in a completed name are escaped with a backslash, as bash does.
 func (ed *editor) complete(line string, pos int) (string, int, bool) {
 	before, after := line[:pos], line[pos:]
-	start := strings.LastIndexAny(before, " \t;|&(<>") + 1
-	word := before[start:]
+	start := wordStart(before)
+	word := unescape(before[start:])
 	head := strings.TrimSpace(before[:start])
 	var cands []string
 	switch {
@@ -219,9 +225,7 @@ func (ed *editor) complete(line string, pos int) (string, int, bool) {
 	}
 	common := cands[0]
 	for _, c := range cands[1:] {
-		for !strings.HasPrefix(c, common) {
-			common = common[:len(common)-1]
-		}
+		common = commonPrefix(common, c)
 	}
 	if len(cands) > 1 {
 		common = strings.TrimSuffix(common, " ")
@@ -234,7 +238,68 @@ func (ed *editor) complete(line string, pos int) (string, int, bool) {
 			return line, pos, true
 		}
 	}
-	return before[:start] + common + after, start + len(common), true
+	// The space or slash that ends a candidate is not part of its name.
+	name, end := common, ""
+	if strings.HasSuffix(name, " ") {
+		name, end = name[:len(name)-1], " "
+	}
+	text := escape(name) + end
+	return before[:start] + text + after, start + len(text), true
+}
+
+// special are the characters escaped in a completed word.
+// A ~ matters only at the start, where "~/" is the home directory.
+const special = " \t\n'\"\\$&;|()<>*?[]#{}!`"
+
+func escape(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if strings.ContainsRune(special, r) || (r == '~' && i == 0 && !strings.HasPrefix(s, "~/")) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func unescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// wordStart is where the word that ends s begins: after the last
+// unescaped blank or operator character.
+func wordStart(s string) int {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case ' ', '\t', ';', '|', '&', '(', '<', '>':
+			start = i + 1
+		}
+	}
+	return min(start, len(s))
+}
+
+// commonPrefix is the longest common prefix of a and b in whole runes.
+func commonPrefix(a, b string) string {
+	n := 0
+	for n < len(a) && n < len(b) {
+		ra, sa := utf8.DecodeRuneInString(a[n:])
+		rb, sb := utf8.DecodeRuneInString(b[n:])
+		if ra != rb || sa != sb {
+			break
+		}
+		n += sa
+	}
+	return a[:n]
 }
 
 // commands are the command names that begin with prefix, each followed

@@ -2,10 +2,12 @@ package shell
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"mvdan.cc/sh/v3/interp"
 )
@@ -89,4 +91,74 @@ func TestHistoryPath(t *testing.T) {
 			t.Errorf("%q: %q, want %q", c.env, got, c.want)
 		}
 	}
+}
+
+func TestCompletePaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"my file.txt", "my-other", "ünï1", "ünï2", "$x", ".hidden"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Dir: dir, Env: []string{"HOME=" + dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed strings.Builder
+	ed := &editor{s: s, hist: &history{}, out: &listed}
+	for _, c := range []struct{ line, want string }{
+		{"cat my", "cat my"},                // "my file.txt" and "my-other": listed
+		{"cat my\\ ", "cat my\\ file.txt "}, // an escaped space is part of the word
+		{"cat su", "cat sub\\ dir/"},        // a directory ends in /
+		{"cat ün", "cat ünï"},               // common prefix in whole runes
+		{"cat $", "cat \\$x "},              // specials escaped
+		{"cat ~/my-", "cat ~/my-other "},    // the home directory
+		{"cat .h", "cat .hidden "},          // dot files when asked for
+		{"cat nothing", "cat nothing"},      // no candidate
+		{"echo a; ./my-", "echo a; ./my-"},  // not executable: no command
+	} {
+		got, pos, ok := ed.complete(c.line, len(c.line))
+		if !ok || got != c.want || pos != len(c.want) {
+			t.Errorf("complete %q = %q, %d; want %q", c.line, got, pos, c.want)
+		}
+	}
+	if !strings.Contains(listed.String(), "my file.txt  my-other\n") {
+		t.Errorf("listed %q", listed.String())
+	}
+}
+
+// FuzzEditorKeys: completion and search take whatever is on the line,
+// wherever the cursor is, without panicking or producing invalid UTF-8
+// from valid input.
+func FuzzEditorKeys(f *testing.F) {
+	for _, seed := range []string{"", "cat my\\ f", "ls ü", "a; b | c &", "\\", "ainative g", "~/x"} {
+		f.Add(seed, 0)
+		f.Add(seed, len(seed))
+	}
+	dir := f.TempDir()
+	os.WriteFile(filepath.Join(dir, "ünï"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "ünö"), nil, 0o644)
+	s, err := New(Options{Dir: dir, Env: []string{"HOME=" + dir, "PATH=" + dir}, Subcommands: []string{"gguf", "generate"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	hist := &history{entries: []string{"echo ünï", "ls", "cat x"}}
+	f.Fuzz(func(t *testing.T, line string, pos int) {
+		if pos < 0 || pos > len(line) {
+			return
+		}
+		ed := &editor{s: s, hist: hist, out: io.Discard}
+		for _, key := range []rune{keyTab, keyCtrlR, keyCtrlR} {
+			got, p, ok := ed.key(line, pos, key)
+			if !ok || p < 0 || p > len(got) {
+				t.Fatalf("key %d on %q at %d: %q, %d, %v", key, line, pos, got, p, ok)
+			}
+			if utf8.ValidString(line) && !utf8.ValidString(got) {
+				t.Fatalf("key %d on %q: invalid UTF-8 %q", key, line, got)
+			}
+		}
+	})
 }
