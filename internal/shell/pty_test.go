@@ -1,11 +1,14 @@
 package shell
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +23,22 @@ import (
 const childEnv = "AINATIVE_SHELL_TEST_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
+	switch os.Getenv(childEnv) {
+	case "catch-sigint":
+		// A program that handles ^C itself (as an editor or a REPL
+		// does): it reports each SIGINT and ends when a line arrives.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt)
+		go func() {
+			for range sigs {
+				fmt.Println("caught")
+			}
+		}()
+		fmt.Println("ready")
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		fmt.Println("got-" + strings.TrimSpace(line))
+		os.Exit(0)
+	case "1":
 		s, err := New(Options{})
 		if err != nil {
 			os.Exit(125)
@@ -48,7 +66,7 @@ func startShell(t *testing.T, env ...string) *ptyShell {
 	cmd := exec.Command(os.Args[0])
 	cmd.Dir = p.dir
 	// HOME elsewhere keeps the directory in the prompt as it is.
-	cmd.Env = append(os.Environ(), childEnv+"=1", "HOME=/nonexistent")
+	cmd.Env = append(os.Environ(), childEnv+"=1", "HOME=/nonexistent", "TEST_BINARY="+os.Args[0])
 	cmd.Env = append(cmd.Env, env...)
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 250})
 	if err != nil {
@@ -142,9 +160,11 @@ func TestCtrlCInterruptsCommandLine(t *testing.T) {
 		{"built-in cat reading the terminal", `echo re""ading; cat; echo ne""ver`, "reading", "never"},
 		{"function", `f() { while :; do :; done; }; echo st""arted; f; echo ne""ver`, "started", "never"},
 	}
-	if _, err := os.Stat("/bin/sleep"); err == nil {
+	if _, err := os.Stat("/bin/sh"); err == nil {
+		// The program prints the tick itself, so that ^C comes when it
+		// runs, not while the shell starts it.
 		cases = append(cases, struct{ name, line, started, never string }{
-			"for loop of an external program", `for i in 1 2 3; do echo ti""ck$i; /bin/sleep 5; done; echo ne""ver`, "tick1", "tick2"})
+			"for loop of an external program", `for i in 1 2 3; do /bin/sh -c 'echo ti""ck$1; exec sleep 5' sh $i; done; echo ne""ver`, "tick1", "tick2"})
 	}
 	sh := startShell(t)
 	for _, c := range cases {
@@ -333,5 +353,23 @@ func TestEditingKeysPromptAndRC(t *testing.T) {
 	sh.send("true\r")
 	if out := sh.expectPrompt(); strings.Contains(out, "[1]") {
 		t.Errorf("status after true: %q", out)
+	}
+}
+
+// A program that handles ^C keeps running, and the line goes on after
+// it, as in bash: the shell neither stops nor kills it.
+func TestCtrlCLeftToProgramThatHandlesIt(t *testing.T) {
+	sh := startShell(t)
+	sh.send(childEnv + `=catch-sigint "$TEST_BINARY"; echo af""ter` + "\r")
+	sh.expect("ready\r\n")
+	sh.send("\x03")
+	sh.expect("caught\r\n")
+	sh.send("hello\r")
+	sh.expect("got-hello\r\n")
+	if out := sh.expectPrompt(); !strings.Contains(out, "after") {
+		t.Errorf("the line did not go on: %q", out)
+	}
+	if out := sh.run(`echo st""atus $?`); !strings.Contains(out, "status 0") {
+		t.Errorf("%q, want status 0", out)
 	}
 }

@@ -59,6 +59,11 @@ type Shell struct {
 	jobs   jobTable
 	// own are the built-ins that need the shell itself (its jobs).
 	own map[string]func(e *Env, args []string) error
+
+	// The interactive command line running, if any, and how many of its
+	// programs are running in the foreground (see foreground).
+	line    atomic.Pointer[lineState]
+	running atomic.Int32
 }
 
 // New returns a shell with the built-in utilities installed.
@@ -88,7 +93,7 @@ func New(opts Options) (*Shell, error) {
 		interp.StdIO(opts.Stdin, opts.Stdout, opts.Stderr),
 		interp.Env(expand.ListEnviron(opts.Env...)),
 		interp.CallHandler(callHandler),
-		interp.ExecHandlers(s.builtinHandler, s.selfHandler, s.jobExec),
+		interp.ExecHandlers(s.builtinHandler, s.selfHandler, s.jobExec, s.foreground),
 		interp.Params(append([]string{"--"}, opts.Args...)...),
 	}
 	if opts.Dir != "" {
@@ -243,10 +248,29 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 	}
 }
 
+// lineState is the interruption state of the command line running.
+type lineState struct {
+	cancel      context.CancelFunc
+	interrupted atomic.Bool
+	childSIGINT atomic.Bool // a program of the line died of SIGINT
+}
+
+func (l *lineState) interrupt() {
+	l.interrupted.Store(true)
+	l.cancel()
+}
+
 // runLine runs the statements of one command line. ^C (SIGINT) stops
 // the statement running, and the rest of the line, and returns to the
 // prompt with status 130, as bash does; so does calling a function past
 // the nesting limit, with status 1. Neither ends the shell.
+//
+// While programs run in the foreground, ^C is theirs: the terminal sends
+// them SIGINT too, and one that handles it (an editor, a REPL) must not
+// be stopped by the shell. As in bash, the line is interrupted once they
+// have ended if one of them died of that SIGINT. (A ^C that comes while
+// the shell is starting a program, before the program exists, may be
+// lost.)
 func (s *Shell) runLine(ctx context.Context, sigs <-chan os.Signal, tty io.Writer, stmts []*syntax.Stmt) error {
 	// A ^C from before this line (a program's own, say) is not for it.
 	for len(sigs) > 0 {
@@ -255,16 +279,23 @@ func (s *Shell) runLine(ctx context.Context, sigs <-chan os.Signal, tty io.Write
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var interrupted atomic.Bool
+	line := &lineState{cancel: cancel}
+	s.line.Store(line)
+	defer s.line.Store(nil)
 	stop := make(chan struct{})
 	watching := make(chan struct{})
 	go func() {
 		defer close(watching)
-		select {
-		case <-sigs:
-			interrupted.Store(true)
-			cancel()
-		case <-stop:
+		for {
+			select {
+			case <-sigs:
+				if s.running.Load() == 0 {
+					line.interrupt()
+					return
+				}
+			case <-stop:
+				return
+			}
 		}
 	}()
 	var err error
@@ -274,7 +305,7 @@ func (s *Shell) runLine(ctx context.Context, sigs <-chan os.Signal, tty io.Write
 			continue
 		}
 		err = s.runner.Run(ctx, st)
-		if interrupted.Load() || s.runner.Exited() || errors.Is(err, errNesting) {
+		if line.interrupted.Load() || s.runner.Exited() || errors.Is(err, errNesting) {
 			break
 		}
 	}
@@ -283,13 +314,34 @@ func (s *Shell) runLine(ctx context.Context, sigs <-chan os.Signal, tty io.Write
 	switch {
 	case parent.Err() != nil:
 		return err
-	case interrupted.Load():
+	case line.interrupted.Load():
 		fmt.Fprintln(tty)
 		return s.setStatus(parent, 130)
 	case errors.Is(err, errNesting):
 		return s.setStatus(parent, 1)
 	}
 	return err
+}
+
+// foreground runs a program of the interactive command line (see
+// runLine): it counts the programs running, and interrupts the line
+// when the last has ended if one died of SIGINT.
+func (s *Shell) foreground(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+	return func(ctx context.Context, args []string) error {
+		line := s.line.Load()
+		if line == nil {
+			return next(ctx, args)
+		}
+		s.running.Add(1)
+		err := next(ctx, args)
+		if Status(err) == 128+int(syscall.SIGINT) {
+			line.childSIGINT.Store(true)
+		}
+		if s.running.Add(-1) == 0 && line.childSIGINT.Load() {
+			line.interrupt()
+		}
+		return err
+	}
 }
 
 // setStatus sets $? after a command line that was cut short, which the
