@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -399,4 +400,30 @@ var shellBuiltins = []string{
 	"exec", "exit", "export", "false", "getopts", "help", "let", "local", "mapfile", "popd",
 	"printf", "pushd", "pwd", "read", "readarray", "readonly", "return", "set", "shift",
 	"shopt", "source", "test", "trap", "true", "type", "umask", "unalias", "unset",
+}
+
+// historyCmd is `history [N]`: the history of the interactive shell, or
+// its last N lines, numbered from the oldest kept.
+func (s *Shell) historyCmd(e *Env, args []string) error {
+	h := s.hist.Load()
+	if h == nil {
+		return nil // not interactive: no history, as in bash
+	}
+	n := h.Len()
+	switch len(args) {
+	case 0:
+	case 1:
+		v, err := strconv.Atoi(args[0])
+		if err != nil || v < 0 {
+			return fmt.Errorf("%s: not a count of lines", args[0])
+		}
+		n = min(n, v)
+	default:
+		return usage(e, "history [N]")
+	}
+	total := h.Len()
+	for i := n - 1; i >= 0; i-- {
+		fmt.Fprintf(e.Stdout, "%5d  %s\n", total-i, h.At(i))
+	}
+	return nil
 }

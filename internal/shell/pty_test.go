@@ -280,6 +280,9 @@ func TestHistoryAcrossSessions(t *testing.T) {
 	sh.send("echo\x12\x12\r") // ^R ^R: the next older match
 	sh.expect("second\r\n")
 	sh.expectPrompt()
+	if out := sh.run("history 2"); !strings.Contains(out, "    4  echo se\"\"cond\r\n    5  history 2\r\n") {
+		t.Errorf("history 2: %q", out)
+	}
 }
 
 // Tab completes paths, commands and functions; several candidates
@@ -347,6 +350,9 @@ func TestEditingKeysPromptAndRC(t *testing.T) {
 		sh.expect(c.want)
 		sh.expectPrompt()
 	}
+	sh.send("x\x03") // ^C at the prompt: status 130
+	sh.expect(":" + sh.dir + " [130]")
+	sh.expect(" ")
 	sh.send("false\r")
 	sh.expect(":" + sh.dir + " [1]")
 	sh.expect(" ")

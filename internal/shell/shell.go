@@ -64,6 +64,8 @@ type Shell struct {
 	// programs are running in the foreground (see foreground).
 	line    atomic.Pointer[lineState]
 	running atomic.Int32
+	// The interactive history, for the history built-in.
+	hist atomic.Pointer[history]
 }
 
 // New returns a shell with the built-in utilities installed.
@@ -88,6 +90,7 @@ func New(opts Options) (*Shell, error) {
 	s := &Shell{opts: opts, parser: syntax.NewParser()}
 	s.own = map[string]func(*Env, []string) error{
 		"jobs": s.jobsCmd, "wait": s.waitCmd, "fg": noJobControl, "bg": noJobControl,
+		"history": s.historyCmd,
 	}
 	runnerOpts := []interp.RunnerOption{
 		interp.StdIO(opts.Stdin, opts.Stdout, opts.Stderr),
@@ -200,6 +203,8 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 		fmt.Fprintf(tty, "ainative sh: history not saved: %v\n", err)
 	}
 	defer hist.Close()
+	s.hist.Store(hist)
+	defer s.hist.Store(nil)
 	t.History = hist
 	ed := &editor{s: s, hist: hist, out: t}
 	t.AutoCompleteCallback = ed.key
@@ -220,6 +225,7 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 		term.Restore(fd, old)
 		if in.interrupted() {
 			pending.Reset()
+			lastErr = s.setStatus(ctx, 130) // as bash: ^C at the prompt is a status too
 			continue
 		}
 		if err == io.EOF {
@@ -471,6 +477,7 @@ func (s *Shell) selfHandler(next interp.ExecHandlerFunc) interp.ExecHandlerFunc 
 // so that it reaches builtinHandler instead.
 var overridden = map[string]string{
 	"kill": "kill\x00", "jobs": "jobs\x00", "wait": "wait\x00", "fg": "fg\x00", "bg": "bg\x00",
+	"history": "history\x00",
 }
 
 // callHandler sees every command before it runs: it applies
