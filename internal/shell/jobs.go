@@ -168,7 +168,10 @@ func (t *jobTable) report(w io.Writer) {
 			kept = append(kept, j)
 			continue
 		}
-		if !j.reported {
+		j.mu.Lock()
+		reported := j.reported
+		j.mu.Unlock()
+		if !reported {
 			fmt.Fprintf(w, "[%d]  %-22s %s\n", j.id, j.state(), j.text)
 		}
 	}
