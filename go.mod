@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/ardanlabs/jinja v1.8.0
 	github.com/cavaliergopher/cpio v1.0.1
+	github.com/creack/pty v1.1.24
 	github.com/diskfs/go-diskfs v1.9.4
 	github.com/dlclark/regexp2 v1.11.5
 	github.com/gokrazy/kernel.amd64 v0.0.0-20260705070735-de680abf072b

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +23,13 @@ func newShCmd() *cobra.Command {
 standard input. Built on mvdan.cc/sh/v3; built-in utilities (ls, cat, ps,
 free, mount, dmesg, uptime, poweroff, ... : run 'utils') cover a system
 with no other binaries, and ainative subcommands run by name
-(generate ..., hw ...).`,
+(generate ..., hw ...).
+
+Interactively: ^C stops the running command line, not the shell; 'cmd &'
+starts a background job (jobs, wait %N, kill %N; no fg/bg/^Z); history is
+kept in ~/.ainative_history ($HISTFILE; lines typed with a leading space
+are not kept), ^R searches it for the text typed, Tab completes commands,
+paths and ainative subcommands; ~/.ainativerc runs at the start.`,
 		// The shell's own flags end at the first argument: the rest is
 		// the script's (sh -c 'echo $1' name arg).
 		Args: cobra.ArbitraryArgs,
@@ -70,7 +77,12 @@ func runShell(cmd *cobra.Command, command string, hasCommand, login bool, args [
 	ctx := context.Background()
 	switch {
 	case hasCommand:
-		return shell.Status(sh.RunString(ctx, command, "-c")), nil
+		// $0 is NAME when given, else the shell's own name, as in bash.
+		name := filepath.Base(os.Args[0])
+		if len(args) > 0 {
+			name = args[0]
+		}
+		return shell.Status(sh.RunString(ctx, command, name)), nil
 	case len(args) > 0:
 		return shell.Status(sh.RunFile(ctx, args[0])), nil
 	}

@@ -12,8 +12,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/raym33/ainative/internal/leaktest"
 	"github.com/raym33/ainative/internal/testdata"
 )
 
@@ -56,22 +56,8 @@ func TestSumBelow(t *testing.T) {
 	}
 }
 
-// checkNoLeak fails t if goroutines started during the test outlive it.
-func checkNoLeak(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(2 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			t.Errorf("%d goroutines before, %d after", before, n)
-		}
-	})
-}
-
 func TestMeasureReadBandwidth(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	threads := min(2, runtime.GOMAXPROCS(0))
 	// Small buffers (caches hold them): this checks the mechanics, the
 	// benchmarks below measure.
@@ -88,7 +74,7 @@ func TestMeasureReadBandwidth(t *testing.T) {
 }
 
 func TestMeasureReadBandwidthErrors(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		threads int

@@ -13,10 +13,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/raym33/ainative/internal/leaktest"
 )
 
 func TestStatusServer(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	socket := filepath.Join(t.TempDir(), "init.sock")
 	cfg := &Config{Services: []Service{testService("web", "serve", "")}}
 	sys, err := StartHost(context.Background(), HostOptions{Config: cfg, Socket: socket})

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/raym33/ainative/internal/leaktest"
 )
 
 // The test binary doubles as the supervised child: with INITSYS_CHILD set
@@ -97,22 +98,6 @@ func testService(name, mode string, record string) Service {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// checkGoroutines fails t if goroutines started during the test are still
-// running shortly after it.
-func checkGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(3 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<20)
-			t.Errorf("goroutines leaked: %d before, %d after\n%s", before, n, buf[:runtime.Stack(buf, true)])
-		}
-	})
-}
-
 func startSupervisor(t *testing.T, cfg *Config, opts Options) *Supervisor {
 	t.Helper()
 	if opts.Logger == nil {
@@ -180,7 +165,7 @@ func readEvents(t *testing.T, path string) []event {
 }
 
 func TestRestartWithBackoff(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	rec := filepath.Join(t.TempDir(), "events")
 	svc := testService("crasher", "crash", rec)
 	svc.Backoff = Backoff{Initial: Duration(40 * time.Millisecond), Max: Duration(160 * time.Millisecond)}
@@ -229,7 +214,7 @@ func TestBackoffResetsAfterStableRun(t *testing.T) {
 }
 
 func TestDependencyOrderAndReverseShutdown(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	rec := filepath.Join(t.TempDir(), "events")
 	c := testService("c", "serve", rec)
 	c.After = []string{"b"}
@@ -302,7 +287,7 @@ func TestDependentWaitsForFailingService(t *testing.T) {
 }
 
 func TestStopEscalatesToSIGKILL(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	rec := filepath.Join(t.TempDir(), "events")
 	svc := testService("stubborn", "stubborn", rec)
 	svc.StopTimeout = Duration(200 * time.Millisecond)
@@ -352,7 +337,7 @@ func TestRestartPolicies(t *testing.T) {
 }
 
 func TestCancelContextStopsServices(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	rec := filepath.Join(t.TempDir(), "events")
 	s, err := NewSupervisor(&Config{Services: []Service{testService("a", "serve", rec)}}, Options{Logger: quietLogger()})
 	if err != nil {
@@ -463,7 +448,7 @@ func TestParseStat(t *testing.T) {
 // still reach it with SIGTERM, not leave it to the SIGKILL after the stop
 // timeout.
 func TestStopRightAfterStart(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	for range 20 {
 		svc := testService("a", "serve", "")
 		svc.StopTimeout = Duration(5 * time.Second)
@@ -488,7 +473,7 @@ func TestStopRightAfterStart(t *testing.T) {
 // A second Stop (Shutdown while a cancelled context is already stopping
 // the services) returns only once the services are stopped.
 func TestConcurrentStopWaits(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	rec := filepath.Join(t.TempDir(), "events")
 	svc := testService("stubborn", "stubborn", rec)
 	svc.StopTimeout = Duration(300 * time.Millisecond)
@@ -518,7 +503,7 @@ func TestConcurrentStopWaits(t *testing.T) {
 // When Stop runs out of time, what is still running is killed rather
 // than left behind.
 func TestStopDeadlineKillsTheRest(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	rec := filepath.Join(t.TempDir(), "events")
 	a := testService("a", "stubborn", rec)
 	b := testService("b", "stubborn", rec)

@@ -39,7 +39,7 @@ func init() {
 		"free":     {"free [-m]: memory use in KiB (MiB)", free},
 		"utils":    {"utils: list these built-in utilities (help lists the shell's own)", utils},
 		"hostname": {"hostname [NAME]: print or set the host name", hostname},
-		"kill":     {"kill [-SIGNAL] PID...: send a signal (default TERM)", kill},
+		"kill":     {"kill [-SIGNAL] PID|%JOB...: send a signal (default TERM)", kill},
 		"ls":       {"ls [-la] [PATH...]: list directory contents", ls},
 		"mkdir":    {"mkdir [-p] DIR...: make directories", mkdir},
 		"mount":    {"mount [-t TYPE] [-o OPTS] SRC DIR: mount; no arguments: list mounts", mount},
@@ -89,7 +89,7 @@ func cat(e *Env, args []string) error {
 			return e.Ctx.Err()
 		}
 		if a == "-" {
-			if _, err := io.Copy(e.Stdout, e.Stdin); err != nil {
+			if _, err := io.Copy(e.Stdout, e.reader(e.Stdin)); err != nil {
 				return err
 			}
 			continue
@@ -100,26 +100,13 @@ func cat(e *Env, args []string) error {
 			failed = interp.ExitStatus(1)
 			continue
 		}
-		_, err = io.Copy(e.Stdout, ctxReader{e, f})
+		_, err = io.Copy(e.Stdout, e.reader(f))
 		f.Close()
 		if err != nil {
 			return err
 		}
 	}
 	return failed
-}
-
-// ctxReader stops a long copy once the command is interrupted.
-type ctxReader struct {
-	e *Env
-	r io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.e.Ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func cp(e *Env, args []string) error {
@@ -151,7 +138,7 @@ func cp(e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, ctxReader{e, in}); err != nil {
+	if _, err := io.Copy(out, e.reader(in)); err != nil {
 		out.Close()
 		return err
 	}
@@ -254,9 +241,17 @@ func kill(e *Env, args []string) error {
 	}
 	var failed error
 	for _, a := range args {
-		pid, err := strconv.Atoi(a)
-		if err == nil {
-			err = syscall.Kill(pid, sig)
+		var err error
+		if strings.HasPrefix(a, "%") && e.jobs != nil {
+			var j *job
+			if j, err = e.jobs.get(a); err == nil {
+				err = j.signal(sig)
+			}
+		} else {
+			var pid int
+			if pid, err = strconv.Atoi(a); err == nil {
+				err = syscall.Kill(pid, sig)
+			}
 		}
 		if err != nil {
 			fmt.Fprintf(e.Stderr, "kill: %s: %v\n", a, err)

@@ -1,6 +1,7 @@
 // Package shell is ainative's console shell: POSIX/bash syntax interpreted
-// in-process by mvdan.cc/sh/v3, line editing and history from
-// golang.org/x/term, and a small set of built-in utilities (ls, cat, ps,
+// in-process by mvdan.cc/sh/v3, line editing from golang.org/x/term (with
+// persistent history, ^R and Tab added here, see editor.go), background
+// jobs (jobs.go), and a small set of built-in utilities (ls, cat, ps,
 // free, mount, dmesg, ...) because the image holds no binaries but
 // ainative itself. Commands that are not built in run as processes found
 // in $PATH, where the image links every ainative subcommand, and on a host
@@ -11,6 +12,7 @@
 package shell
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +20,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/term"
@@ -52,6 +56,16 @@ type Shell struct {
 	opts   Options
 	runner *interp.Runner
 	parser *syntax.Parser
+	jobs   jobTable
+	// own are the built-ins that need the shell itself (its jobs).
+	own map[string]func(e *Env, args []string) error
+
+	// The interactive command line running, if any, and how many of its
+	// programs are running in the foreground (see foreground).
+	line    atomic.Pointer[lineState]
+	running atomic.Int32
+	// The interactive history, for the history built-in.
+	hist atomic.Pointer[history]
 }
 
 // New returns a shell with the built-in utilities installed.
@@ -74,11 +88,15 @@ func New(opts Options) (*Shell, error) {
 		}
 	}
 	s := &Shell{opts: opts, parser: syntax.NewParser()}
+	s.own = map[string]func(*Env, []string) error{
+		"jobs": s.jobsCmd, "wait": s.waitCmd, "fg": noJobControl, "bg": noJobControl,
+		"history": s.historyCmd,
+	}
 	runnerOpts := []interp.RunnerOption{
 		interp.StdIO(opts.Stdin, opts.Stdout, opts.Stderr),
 		interp.Env(expand.ListEnviron(opts.Env...)),
-		interp.CallHandler(overrideBuiltins),
-		interp.ExecHandlers(s.builtinHandler, s.selfHandler),
+		interp.CallHandler(callHandler),
+		interp.ExecHandlers(s.builtinHandler, s.selfHandler, s.jobExec, s.foreground),
 		interp.Params(append([]string{"--"}, opts.Args...)...),
 	}
 	if opts.Dir != "" {
@@ -152,9 +170,11 @@ func (s *Shell) RunReader(ctx context.Context, r io.Reader) error {
 }
 
 // Interactive reads, edits and runs command lines from the terminal tty
-// until `exit` or end of input (^D on an empty line). ^C abandons the line
-// being edited, or interrupts the built-in utility that is running (an
-// external command gets SIGINT from the terminal itself).
+// until `exit` or end of input (^D on an empty line), after running
+// ~/.ainativerc. ^C abandons the line being edited, or interrupts the
+// command line that is running: loops, functions and built-in utilities
+// stop, and an external command gets SIGINT from the terminal itself;
+// background jobs go on. Jobs still running when it returns are ended.
 func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 	fd := int(tty.Fd())
 	if !term.IsTerminal(fd) {
@@ -174,11 +194,26 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 	if w, h, err := term.GetSize(fd); err == nil && w > 0 {
 		t.SetSize(w, h)
 	}
+	lastErr := s.runRC(ctx, sigs, tty)
+	if s.runner.Exited() {
+		return lastErr
+	}
+	hist, err := openHistory(s.historyPath())
+	if err != nil {
+		fmt.Fprintf(tty, "ainative sh: history not saved: %v\n", err)
+	}
+	defer hist.Close()
+	s.hist.Store(hist)
+	defer s.hist.Store(nil)
+	t.History = hist
+	ed := &editor{s: s, hist: hist, out: t}
+	t.AutoCompleteCallback = ed.key
 	var pending strings.Builder
-	var lastErr error
+	defer s.jobs.stopAll()
 	for {
 		if pending.Len() == 0 {
-			t.SetPrompt(s.prompt())
+			s.jobs.report(tty)
+			t.SetPrompt(s.prompt(Status(lastErr)))
 		} else {
 			t.SetPrompt("> ")
 		}
@@ -190,6 +225,7 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 		term.Restore(fd, old)
 		if in.interrupted() {
 			pending.Reset()
+			lastErr = s.setStatus(ctx, 130) // as bash: ^C at the prompt is a status too
 			continue
 		}
 		if err == io.EOF {
@@ -211,32 +247,147 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 			continue
 		}
 		pending.Reset()
-		for _, st := range prog.Stmts {
-			lastErr = s.runInterruptible(ctx, sigs, st)
-			if s.runner.Exited() {
-				return lastErr
-			}
+		lastErr = s.runLine(ctx, sigs, tty, prog.Stmts)
+		if s.runner.Exited() {
+			return lastErr
 		}
 	}
 }
 
-// runInterruptible runs one statement, cancelling it on SIGINT.
-func (s *Shell) runInterruptible(ctx context.Context, sigs <-chan os.Signal, st *syntax.Stmt) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-sigs:
-			cancel()
-		case <-done:
-		}
-	}()
-	return s.runner.Run(ctx, st)
+// lineState is the interruption state of the command line running.
+type lineState struct {
+	cancel      context.CancelFunc
+	interrupted atomic.Bool
+	childSIGINT atomic.Bool // a program of the line died of SIGINT
 }
 
-func (s *Shell) prompt() string {
+func (l *lineState) interrupt() {
+	l.interrupted.Store(true)
+	l.cancel()
+}
+
+// runLine runs the statements of one command line. ^C (SIGINT) stops
+// the statement running, and the rest of the line, and returns to the
+// prompt with status 130, as bash does; so does calling a function past
+// the nesting limit, with status 1. Neither ends the shell.
+//
+// While programs run in the foreground, ^C is theirs: the terminal sends
+// them SIGINT too, and one that handles it (an editor, a REPL) must not
+// be stopped by the shell. As in bash, the line is interrupted once they
+// have ended if one of them died of that SIGINT. (A ^C that comes while
+// the shell is starting a program, before the program exists, may be
+// lost.)
+func (s *Shell) runLine(ctx context.Context, sigs <-chan os.Signal, tty io.Writer, stmts []*syntax.Stmt) error {
+	// A ^C from before this line (a program's own, say) is not for it.
+	for len(sigs) > 0 {
+		<-sigs
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	line := &lineState{cancel: cancel}
+	s.line.Store(line)
+	defer s.line.Store(nil)
+	stop := make(chan struct{})
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		for {
+			select {
+			case <-sigs:
+				if s.running.Load() == 0 {
+					line.interrupt()
+					return
+				}
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var err error
+	for _, st := range stmts {
+		if st.Background || st.Disown {
+			s.startJob(parent, st, tty)
+			continue
+		}
+		err = s.runner.Run(ctx, st)
+		if line.interrupted.Load() || s.runner.Exited() || errors.Is(err, errNesting) {
+			break
+		}
+	}
+	close(stop)
+	<-watching
+	switch {
+	case parent.Err() != nil:
+		return err
+	case line.interrupted.Load():
+		fmt.Fprintln(tty)
+		return s.setStatus(parent, 130)
+	case errors.Is(err, errNesting):
+		return s.setStatus(parent, 1)
+	}
+	return err
+}
+
+// foreground runs a program of the interactive command line (see
+// runLine): it counts the programs running, and interrupts the line
+// when the last has ended if one died of SIGINT.
+func (s *Shell) foreground(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+	return func(ctx context.Context, args []string) error {
+		line := s.line.Load()
+		if line == nil {
+			return next(ctx, args)
+		}
+		s.running.Add(1)
+		err := next(ctx, args)
+		if Status(err) == 128+int(syscall.SIGINT) {
+			line.childSIGINT.Store(true)
+		}
+		if s.running.Add(-1) == 0 && line.childSIGINT.Load() {
+			line.interrupt()
+		}
+		return err
+	}
+}
+
+// setStatus sets $? after a command line that was cut short, which the
+// interpreter records as a fatal exit, and returns it as an error.
+func (s *Shell) setStatus(ctx context.Context, status int) error {
+	return s.runner.Run(ctx, &syntax.Subshell{Stmts: []*syntax.Stmt{{Cmd: &syntax.CallExpr{
+		Args: []*syntax.Word{lit("exit"), lit(strconv.Itoa(status))}}}}})
+}
+
+func lit(s string) *syntax.Word { return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{Value: s}}} }
+
+// runRC runs ~/.ainativerc, if there is one, in the interactive shell
+// (as bash does ~/.bashrc): aliases, functions, variables, options. It
+// runs as a command line typed at the prompt: ^C stops it, and `exit`
+// ends the shell.
+func (s *Shell) runRC(ctx context.Context, sigs <-chan os.Signal, tty io.Writer) error {
+	home := s.getVar("HOME")
+	if home == "" {
+		return nil
+	}
+	path := filepath.Join(home, ".ainativerc")
+	f, err := os.Open(path)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			fmt.Fprintf(tty, "ainative sh: %v\n", err)
+		}
+		return nil
+	}
+	defer f.Close()
+	prog, err := s.parser.Parse(f, path)
+	if err != nil {
+		fmt.Fprintln(tty, err)
+		return interp.ExitStatus(2)
+	}
+	return s.runLine(ctx, sigs, tty, prog.Stmts)
+}
+
+// prompt is "host:dir$ " (# for root), with the status of the last
+// command line when it failed: "host:dir [1]$ ".
+func (s *Shell) prompt(status int) string {
 	host, _ := os.Hostname()
 	dir := s.runner.Dir
 	if home := os.Getenv("HOME"); home != "" && home != "/" {
@@ -248,39 +399,50 @@ func (s *Shell) prompt() string {
 	if os.Geteuid() == 0 {
 		sign = "# "
 	}
+	if status != 0 {
+		sign = fmt.Sprintf(" [%d]%s", status, sign)
+	}
 	return host + ":" + dir + sign
 }
 
 // interruptReader turns ^C typed at the prompt into ^U and Enter (clear
 // the line and return it), and remembers it: x/term's ReadLine reports ^C
-// as io.EOF, which would end the shell.
+// as io.EOF, which would end the shell. It also turns Alt-B and Alt-F as
+// most terminals send them (ESC b, ESC f) into the Alt-arrows that
+// x/term knows (word left, word right).
 type interruptReader struct {
 	r    io.Reader
 	intr bool
-	rest []byte // read after a ^C, handed out by the next Read
+	raw  []byte // read, not yet looked at
+	out  []byte // looked at, not yet handed out
 }
 
+var altKeys = strings.NewReplacer("\x1bb", "\x1b[1;3D", "\x1bf", "\x1b[1;3C")
+
 func (ir *interruptReader) Read(p []byte) (int, error) {
-	if len(p) < 2 {
-		return ir.r.Read(p)
-	}
-	var n int
-	var err error
-	if len(ir.rest) > 0 {
-		n = copy(p[:len(p)/2], ir.rest)
-		ir.rest = ir.rest[n:]
-	} else {
-		n, err = ir.r.Read(p[:len(p)/2])
-	}
-	for i := 0; i < n; i++ {
-		if p[i] == 3 {
+	if len(ir.out) == 0 {
+		if len(ir.raw) == 0 {
+			buf := make([]byte, 256)
+			n, err := ir.r.Read(buf)
+			if n == 0 {
+				return 0, err
+			}
+			ir.raw = buf[:n]
+		}
+		// Hand out no further than a ^C: what follows is for the next
+		// line, after the shell has seen this one interrupted.
+		if i := bytes.IndexByte(ir.raw, 3); i >= 0 {
 			ir.intr = true
-			ir.rest = append(append([]byte(nil), p[i+1:n]...), ir.rest...)
-			p[i], p[i+1] = 0x15, '\r'
-			return i + 2, err
+			ir.out = append([]byte(altKeys.Replace(string(ir.raw[:i]))), 0x15, '\r')
+			ir.raw = ir.raw[i+1:]
+		} else {
+			ir.out = []byte(altKeys.Replace(string(ir.raw)))
+			ir.raw = nil
 		}
 	}
-	return n, err
+	n := copy(p, ir.out)
+	ir.out = ir.out[n:]
+	return n, nil
 }
 
 func (ir *interruptReader) interrupted() bool {
@@ -313,27 +475,44 @@ func (s *Shell) selfHandler(next interp.ExecHandlerFunc) interp.ExecHandlerFunc 
 // overridden are the interpreter builtins it does not implement (it
 // reports them as such) that a utility here replaces: the call is renamed
 // so that it reaches builtinHandler instead.
-var overridden = map[string]string{"kill": "kill\x00"}
+var overridden = map[string]string{
+	"kill": "kill\x00", "jobs": "jobs\x00", "wait": "wait\x00", "fg": "fg\x00", "bg": "bg\x00",
+	"history": "history\x00",
+}
 
-func overrideBuiltins(ctx context.Context, args []string) ([]string, error) {
+// callHandler sees every command before it runs: it applies
+// overridden and the function nesting limit.
+func callHandler(ctx context.Context, args []string) ([]string, error) {
 	if alt, ok := overridden[args[0]]; ok {
 		args[0] = alt
 	}
-	return args, nil
+	return args, checkNesting(ctx, args)
 }
 
 // builtinHandler runs the built-in utilities in-process.
 func (s *Shell) builtinHandler(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 	return func(ctx context.Context, args []string) error {
 		name := strings.TrimSuffix(args[0], "\x00") // see overridden
-		b, ok := builtins[name]
+		run, ok := s.own[name]
+		if !ok {
+			var b builtin
+			b, ok = builtins[name]
+			run = b.run
+		}
 		if !ok || strings.Contains(name, "/") {
 			return next(ctx, args)
 		}
 		hc := interp.HandlerCtx(ctx)
 		env := &Env{Ctx: ctx, Stdin: hc.Stdin, Stdout: hc.Stdout, Stderr: hc.Stderr, Dir: hc.Dir,
-			Getenv: func(k string) string { return hc.Env.Get(k).String() }}
-		if err := b.run(env, args[1:]); err != nil {
+			Getenv: func(k string) string { return hc.Env.Get(k).String() }, jobs: &s.jobs}
+		if err := run(env, args[1:]); err != nil {
+			if ctx.Err() != nil {
+				return interp.ExitStatus(130) // interrupted: ^C says enough
+			}
+			var is interpStatus
+			if errors.As(err, &is) {
+				return is.err
+			}
 			var es interp.ExitStatus
 			if errors.As(err, &es) {
 				return es
@@ -353,6 +532,7 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	Dir            string
 	Getenv         func(string) string
+	jobs           *jobTable // for kill %N
 }
 
 // abs resolves p against the shell's working directory.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -250,5 +251,77 @@ func TestInteractive(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("shell did not exit")
+	}
+}
+
+// Unbounded recursion stops at $FUNCNEST (or DefaultFuncNest) with
+// bash's message, also for a function that only a subshell knows; a
+// script ends there with status 1 (issue 11, item 9).
+func TestNestingLimit(t *testing.T) {
+	cases := []struct{ script, out, msg string }{
+		{`f() { f; }; f; echo never`, "", "f: maximum function nesting level exceeded (1000)\n"},
+		{`FUNCNEST=3; g() { echo in; g; }; g`, "in\nin\nin\n", "g: maximum function nesting level exceeded (3)\n"},
+		{`(h() { h; }; h); echo "after $?"; exit 1`, "after 1\n", "h: maximum function nesting level exceeded (1000)\n"},
+		// Nesting, not the number of calls, is limited.
+		{`FUNCNEST=2; n=0; k() { n=$((n+1)); }; for i in 1 2 3 4 5; do k; done; echo $n`, "5\n", ""},
+		// A value that is not a positive number leaves the default.
+		{`FUNCNEST=x; f() { f; }; f`, "", "f: maximum function nesting level exceeded (1000)\n"},
+	}
+	for _, c := range cases {
+		out, errOut, st := run(t, c.script, Options{})
+		wantStatus := 0
+		if c.msg != "" {
+			wantStatus = 1
+		}
+		if out != c.out || errOut != c.msg || st != wantStatus {
+			t.Errorf("%s: out %q stderr %q status %d; want %q %q %d", c.script, out, errOut, st, c.out, c.msg, wantStatus)
+		}
+	}
+}
+
+// Interrupting a built-in that waits on an idle pipe (the context is
+// cancelled, as ^C does) ends it at once and quietly.
+func TestBuiltinReadInterrupted(t *testing.T) {
+	for _, cmd := range []string{"cat", "grep x", "cat -"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var errb bytes.Buffer
+		out := &firstWrite{c: make(chan struct{})}
+		s, err := New(Options{Stdin: r, Stdout: out, Stderr: &errb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		go func() { done <- Status(s.RunString(ctx, cmd, "t")) }()
+		w.Write([]byte("x\n"))
+		<-out.c // it has read the line and waits for more
+		cancel()
+		if st := <-done; st != 130 || errb.Len() != 0 {
+			t.Errorf("%s: status %d, stderr %q; want 130 and nothing", cmd, st, errb.String())
+		}
+		r.Close()
+		w.Close()
+	}
+}
+
+// firstWrite closes c on the first write.
+type firstWrite struct {
+	c    chan struct{}
+	once sync.Once
+}
+
+func (f *firstWrite) Write(p []byte) (int, error) {
+	f.once.Do(func() { close(f.c) })
+	return len(p), nil
+}
+
+// Scripts keep the interpreter's own background statements, $! and wait.
+func TestScriptBackground(t *testing.T) {
+	out, errOut, st := run(t, `sleep 0.01 & p=$!; wait $p; echo "one $?"; (exit 3) & wait $!; echo "two $?"; sleep 0 & wait; echo three`, Options{})
+	if out != "one 0\ntwo 3\nthree\n" || st != 0 {
+		t.Errorf("out %q stderr %q status %d", out, errOut, st)
 	}
 }

@@ -14,8 +14,8 @@ import (
 // `dmesg | grep virtio | head -3`, not a replacement for coreutils.
 
 func init() {
-	builtins["head"] = builtin{"head [-n N] [FILE...]: print the first N lines (default 10)", head}
-	builtins["tail"] = builtin{"tail [-n N] [FILE...]: print the last N lines (default 10)", tail}
+	builtins["head"] = builtin{"head [-n N | -N] [FILE...]: print the first N lines (default 10)", head}
+	builtins["tail"] = builtin{"tail [-n N | -N] [FILE...]: print the last N lines (default 10)", tail}
 	builtins["wc"] = builtin{"wc [-l|-w|-c] [FILE...]: count lines, words and bytes", wc}
 	builtins["grep"] = builtin{"grep [-i] [-v] [-c] [-n] PATTERN [FILE...]: print lines matching a regular expression (Go syntax)", grep}
 }
@@ -29,7 +29,7 @@ func eachInput(e *Env, name string, files []string, fn func(label string, r io.R
 	var failed error
 	for _, a := range files {
 		if a == "-" {
-			if err := fn("(standard input)", ctxReader{e, e.Stdin}); err != nil {
+			if err := fn("(standard input)", e.reader(e.Stdin)); err != nil {
 				return err
 			}
 			continue
@@ -40,7 +40,7 @@ func eachInput(e *Env, name string, files []string, fn func(label string, r io.R
 			failed = interp.ExitStatus(2)
 			continue
 		}
-		err = fn(a, ctxReader{e, f})
+		err = fn(a, e.reader(f))
 		f.Close()
 		if err != nil {
 			return err
@@ -61,10 +61,24 @@ func lines(r io.Reader, fn func(line []byte) bool) error {
 	return sc.Err()
 }
 
+// obsoleteCount rewrites the historical `head -3` / `tail -3` (a count
+// as the first option), still in everyday use, into `-n 3`.
+func obsoleteCount(args []string) []string {
+	if len(args) == 0 || len(args[0]) < 2 || args[0][0] != '-' {
+		return args
+	}
+	for _, c := range args[0][1:] {
+		if c < '0' || c > '9' {
+			return args
+		}
+	}
+	return append([]string{"-n", args[0][1:]}, args[1:]...)
+}
+
 func head(e *Env, args []string) error {
 	fs := newFlags("head")
 	n := fs.Int("n", 10, "lines to print")
-	if err := parse(e, fs, args); err != nil {
+	if err := parse(e, fs, obsoleteCount(args)); err != nil {
 		return err
 	}
 	return eachInput(e, "head", fs.Args(), func(_ string, r io.Reader) error {
@@ -83,11 +97,11 @@ func head(e *Env, args []string) error {
 func tail(e *Env, args []string) error {
 	fs := newFlags("tail")
 	n := fs.Int("n", 10, "lines to print")
-	if err := parse(e, fs, args); err != nil {
+	if err := parse(e, fs, obsoleteCount(args)); err != nil {
 		return err
 	}
 	if *n < 0 {
-		return usage(e, "tail [-n N] [FILE...]")
+		return usage(e, "tail [-n N | -N] [FILE...]")
 	}
 	return eachInput(e, "tail", fs.Args(), func(_ string, r io.Reader) error {
 		// A ring of the last n lines, grown as lines arrive: memory

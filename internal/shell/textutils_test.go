@@ -25,6 +25,9 @@ func TestTextUtilities(t *testing.T) {
 		{"head f | wc -l", "10 \n", 0},
 		{"tail -n 2 f", "line xx d\nline  e\n", 0},
 		{"tail -n 0 f", "", 0},
+		{"tail -2 f", "line xx d\nline  e\n", 0},  // the obsolete form, still in everyday use
+		{"head -2 f", "line x b\nline xx c\n", 0}, // likewise
+		{"tail -2x f", "", 2},
 		{"printf 'a b\\nc\\n' | wc", "      2       3       6 \n", 0},
 		{"wc -c f", "270 f\n", 0},
 		{"grep -c 'xx' f", "10\n", 0},

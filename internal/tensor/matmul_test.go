@@ -4,28 +4,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/raym33/ainative/internal/leaktest"
 )
 
-// checkNoLeak fails t if goroutines started after before are still running
-// shortly after (Close must stop every worker).
-func checkNoLeak(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			t.Fatalf("goroutines: %d before, %d after Close", before, runtime.NumGoroutine())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestPoolFor(t *testing.T) {
-	before := runtime.NumGoroutine()
+	leaktest.Check(t) // Close must stop every worker
 	for _, threads := range []int{0, 1, 2, 3, 7} {
 		p := NewPool(threads)
 		if got := p.Threads(); got != max(threads, 1) {
@@ -55,7 +42,6 @@ func TestPoolFor(t *testing.T) {
 		p.Close()
 		p.Close() // idempotent
 	}
-	checkNoLeak(t, before)
 }
 
 func TestPoolPanic(t *testing.T) {
@@ -145,7 +131,7 @@ func refMatMul(t *testing.T, w *Matrix, x []float32, n int) (want, mag []float64
 }
 
 func TestMatMul(t *testing.T) {
-	before := runtime.NumGoroutine()
+	leaktest.Check(t)
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, typ := range computeTypes {
 		cols := 2 * QKK
@@ -178,7 +164,6 @@ func TestMatMul(t *testing.T) {
 			}
 		}
 	}
-	checkNoLeak(t, before)
 }
 
 func TestNewMatrix(t *testing.T) {
