@@ -27,6 +27,16 @@ import (
 //	]}
 type Config struct {
 	Services []Service `json:"services"`
+	// Status configures the status page (port 8080).
+	Status StatusConfig `json:"status,omitzero"`
+}
+
+// StatusConfig is the status page's part of the configuration.
+type StatusConfig struct {
+	// Public serves the status page to every network without the token
+	// (see StatusAccess). It shows service command lines and logs: turn
+	// it on only where everyone who can reach the machine may read them.
+	Public bool `json:"public,omitempty"`
 }
 
 // Service describes one supervised process.
