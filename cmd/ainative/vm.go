@@ -134,7 +134,11 @@ func cachedImage(ctx context.Context, cmd *cobra.Command, flags *imageFlags) (st
 		if err != nil {
 			return "", err
 		}
-		fi, _ := f.Stat()
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return "", err
+		}
 		// The binary is hashed whole; large inputs by name, size and time.
 		if p == self || fi.Size() < 64<<20 {
 			_, err = io.Copy(h, f)
@@ -153,6 +157,13 @@ func cachedImage(ctx context.Context, cmd *cobra.Command, flags *imageFlags) (st
 		cache = os.TempDir()
 	}
 	dir := filepath.Join(cache, "ainative", "images", hex.EncodeToString(h.Sum(nil))[:16])
+	// Another `vm` may be building the same image: wait for it, then use
+	// its result, rather than build into the same files at once.
+	unlock, err := image.LockDir(dir)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	if _, err := image.ReadManifest(dir); err == nil {
 		return dir, nil
 	}
