@@ -1,6 +1,9 @@
 package initsys
 
 import (
+	"bytes"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +45,7 @@ func TestParseConfigErrors(t *testing.T) {
 		// Nothing may follow the object, and an empty file says so.
 		{`{"services": []} }`, `line 1, column 18: unexpected data after the configuration object`},
 		{`{"services": []}]`, `unexpected data after the configuration object`},
+		{`{"services": []} ,`, `line 1, column 18: unexpected data after the configuration object`},
 		{"", `empty; want a JSON object`},
 		{" \n", `empty; want a JSON object`},
 		{`{"services": [`, `unexpected end of the file`},
@@ -82,10 +86,21 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(`{"services": [{"name": "a", "command": ["x"], "backoff": {"initial": "1s"}, "env": {"K": "V"}}]}`)
 	f.Add(`{"services": null}`)
 	f.Add(`[`)
+	f.Add(`{"services": [{"Name": "a", "command": ["x"]}]} }`)
+	f.Add(`{"services": [], "status": {"public": true}}`)
+	f.Add(`{"services": [{"name": "a", "command": ["x"], "stop_timeout": "1s", "restart": "never", "user": "1:2", "dir": "/", "tty": ""}]}`)
 	f.Fuzz(func(t *testing.T, in string) {
 		cfg, err := ParseConfig("fuzz", strings.NewReader(in))
 		if err != nil {
 			return
+		}
+		// The strict decoder agrees with encoding/json on what it accepts.
+		var loose Config
+		if err := json.Unmarshal(bytes.TrimPrefix([]byte(in), []byte("\uFEFF")), &loose); err != nil {
+			t.Fatalf("accepted, but encoding/json says %v", err)
+		}
+		if err := loose.Validate(); err != nil || !reflect.DeepEqual(&loose, cfg) {
+			t.Fatalf("strict %+v\nencoding/json %+v (%v)", cfg, loose, err)
 		}
 		// A configuration that parses must be fully usable.
 		order, err := cfg.startOrder()

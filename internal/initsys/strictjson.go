@@ -27,7 +27,11 @@ func decodeStrict(data []byte, v any) error {
 	if err := d.value(reflect.ValueOf(v).Elem(), nil); err != nil {
 		return err
 	}
-	if end := d.start(); end < int64(len(data)) {
+	end := d.dec.InputOffset()
+	for end < int64(len(data)) && strings.IndexByte(" \t\r\n", data[end]) >= 0 {
+		end++
+	}
+	if end < int64(len(data)) {
 		return &fieldError{Offset: end, Err: errors.New("unexpected data after the configuration object")}
 	}
 	return nil
