@@ -51,7 +51,8 @@ func newVMCmd() *cobra.Command {
 		Long: `Build the image (if needed; or use --image DIR) and boot it in QEMU with
 the serial console on this terminal (Ctrl-A x quits, Ctrl-A h helps).
 PID 1's status page (guest port 8080) is forwarded to a host loopback
-port, printed at start.
+port, printed at start; the kernel command line admits that forward
+without the token other machines need.
 
 With -c COMMAND the guest runs COMMAND in its shell instead of the
 consoles, its standard output and error come here, and the VM powers off

@@ -6,11 +6,13 @@
 // orphans, and supervises the services of /etc/ainative/services.json
 // (console shells today; the AI runtime daemon and the bus as they are
 // built). It serves a read-only status page and JSON on port 8080 and on
-// a Unix socket (read by `ainative logs`), and on SIGTERM, SIGINT (also
+// a Unix socket (read by `ainative logs`); over TCP, addresses other than
+// loopback and `ainative vm`'s forward need the token PID 1 prints on the
+// console (see StatusAccess). On SIGTERM, SIGINT (also
 // Ctrl-Alt-Del) or the power button it stops the services in reverse
 // order, syncs and powers off. It never exits and never panics: a failing
-// service is restarted with back-off, and a bug in PID 1 is logged and
-// survived.
+// service is restarted with back-off, and a panic in PID 1's goroutines
+// (the supervisor's included) is logged and survived.
 //
 // On a host (`ainative up`) the same supervisor and status server run as
 // an ordinary process, without the mounts, the network or power-off.
