@@ -142,6 +142,9 @@ func TestWriteDevice(t *testing.T) {
 			// Never risk the real device as root: make a twin.
 			dev = filepath.Join(t.TempDir(), name)
 			if err := unix.Mknod(dev, unix.S_IFCHR|0o666, int(unix.Mkdev(1, minor))); err != nil {
+				if os.Getenv("CI") == "true" {
+					t.Fatalf("mknod under CI: %v", err)
+				}
 				t.Skipf("mknod: %v", err)
 			}
 		}
