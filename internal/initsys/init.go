@@ -260,7 +260,7 @@ func listenSocket(path string) (*ownSocket, error) {
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("%s exists and is not a socket (%v); not replacing it", path, fi.Mode().Type())
+			return nil, fmt.Errorf("%s exists and is not a socket but %s; not replacing it", path, fileKind(fi.Mode()))
 		}
 		if err := socketInUse(path); err != nil {
 			return nil, err
@@ -282,6 +282,23 @@ func listenSocket(path string) (*ownSocket, error) {
 		s.dev, s.ino = st.Dev, st.Ino
 	}
 	return s, nil
+}
+
+// fileKind names the type of a file for an error message.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "another kind of file"
 }
 
 // socketInUse returns nil for a stale socket, and otherwise an error

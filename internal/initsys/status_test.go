@@ -360,7 +360,7 @@ func TestStatusSocketPath(t *testing.T) {
 	if err := os.WriteFile(file, []byte("keep"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := start(file); err == nil || !strings.Contains(err.Error(), "not a socket") {
+	if _, err := start(file); err == nil || !strings.Contains(err.Error(), "is not a socket but a regular file") {
 		t.Errorf("regular file: %v", err)
 	}
 	if b, _ := os.ReadFile(file); string(b) != "keep" {
@@ -370,7 +370,7 @@ func TestStatusSocketPath(t *testing.T) {
 	if err := os.Mkdir(empty, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := start(empty); err == nil || !strings.Contains(err.Error(), "not a socket") {
+	if _, err := start(empty); err == nil || !strings.Contains(err.Error(), "is not a socket but a directory") {
 		t.Errorf("empty directory: %v", err)
 	}
 	if fi, err := os.Stat(empty); err != nil || !fi.IsDir() {
