@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -661,7 +662,7 @@ func drain(f *os.File) {
 func safely(log *slog.Logger, what string, fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("recovered from panic", "in", what, "panic", r)
+			log.Error("recovered from panic", "in", what, "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
 	fn()
