@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ func newLogsCmd() *cobra.Command {
 		asJSON  bool
 		socket  string
 		baseURL string
+		token   string
 	)
 	cmd := &cobra.Command{
 		Use:   "logs [SERVICE]",
@@ -33,7 +35,8 @@ func newLogsCmd() *cobra.Command {
 		Long: `Print the lines a supervised service wrote, kept in a ring buffer by
 PID 1 (or by 'ainative up'). Without SERVICE, the supervisor's own log.
 It asks the status server on its Unix socket, or at --url (for example a
-VM's forwarded status port from the host).`,
+VM's forwarded status port from the host). From another machine the
+status server needs the token its console shows: --token or $` + statusTokenEnv + `.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			service := ""
@@ -50,6 +53,9 @@ VM's forwarded status port from the host).`,
 			req, err := http.NewRequestWithContext(ctx, "GET", base+"/logs?"+q.Encode(), nil)
 			if err != nil {
 				return err
+			}
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
 			}
 			resp, err := client.Do(req)
 			if err != nil {
@@ -84,8 +90,12 @@ VM's forwarded status port from the host).`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&socket, "socket", initsys.DefaultSocketPath(), "status server's Unix socket")
 	cmd.Flags().StringVar(&baseURL, "url", "", "status server's URL instead of the socket (e.g. http://127.0.0.1:PORT)")
+	cmd.Flags().StringVar(&token, "token", os.Getenv(statusTokenEnv), "status server's token, needed with --url from another machine")
 	return cmd
 }
+
+// statusTokenEnv holds the status server's token for `ainative logs`.
+const statusTokenEnv = "AINATIVE_STATUS_TOKEN"
 
 // statusClient returns an HTTP client and base URL for the status server:
 // over the Unix socket unless baseURL is set.

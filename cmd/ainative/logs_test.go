@@ -30,3 +30,24 @@ func TestLogsErrors(t *testing.T) {
 		}
 	}
 }
+
+// --token is sent as a bearer token, as the status server wants it from
+// other machines.
+func TestLogsToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer s3cret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error": "needs a token"}`))
+			return
+		}
+		w.Write([]byte(`{"service": "init", "lines": ["hello"]}`))
+	}))
+	defer srv.Close()
+	if _, err := runCLI(t, "", "logs", "--url", srv.URL); err == nil || !strings.Contains(err.Error(), "needs a token") {
+		t.Errorf("without --token: %v", err)
+	}
+	out, err := runCLI(t, "", "logs", "--url", srv.URL, "--token", "s3cret")
+	if err != nil || strings.TrimSpace(out) != "hello" {
+		t.Errorf("with --token: %q, %v", out, err)
+	}
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -53,11 +55,7 @@ commands from it.`,
 			if err != nil {
 				return err
 			}
-			msg := fmt.Sprintf("ainative up: %d service(s)", len(cfg.Services))
-			if statusAddr != "" {
-				msg += fmt.Sprintf("; status http://%s/", statusAddr)
-			}
-			fmt.Fprintln(os.Stderr, msg+"; 'ainative logs' shows the supervisor's log; exit to stop")
+			fmt.Fprintln(os.Stderr, upBanner(sys, len(cfg.Services), statusAddr, socket))
 			os.Setenv(initsys.SocketEnv, socket) // for `ainative logs` in the shell
 			if st, err := term.GetState(int(os.Stdin.Fd())); err == nil {
 				// The shell may be left in raw mode by a signal.
@@ -94,4 +92,37 @@ commands from it.`,
 	cmd.Flags().StringVar(&statusAddr, "status-addr", fmt.Sprintf("127.0.0.1:%d", initsys.StatusPort), "status page address; empty: none")
 	cmd.Flags().StringVar(&socket, "socket", initsys.DefaultSocketPath(), "Unix socket for 'ainative logs'")
 	return cmd
+}
+
+// upBanner says what `up` started and where it listens: the status page's
+// real address (a busy port is said to be busy, never shown as a URL that
+// would reach another program) and, when the page is reachable from
+// other machines, the token they need.
+func upBanner(sys *initsys.System, services int, statusAddr, socket string) string {
+	msg := fmt.Sprintf("ainative up: %d service(s)", services)
+	if url, err := sys.StatusURL(); url != "" {
+		msg += "; status " + url
+		if !loopbackOnly(statusAddr) {
+			msg += fmt.Sprintf(" (other machines need ?token=%s)", sys.StatusToken())
+		}
+	} else if err != nil {
+		msg += fmt.Sprintf("; could not listen on %s for the status page: %v", statusAddr, err)
+	}
+	if socket != "" {
+		msg += "; status socket " + socket
+	}
+	return msg + "; 'ainative logs' shows the supervisor's log; exit to stop"
+}
+
+// loopbackOnly reports whether a listen address accepts only this machine.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestUpHelper is `ainative up` run as a child process by the tests below
@@ -21,7 +24,10 @@ func TestUpHelper(t *testing.T) {
 	}
 	root := newRootCmd()
 	root.SetArgs(strings.Split(args, "\n"))
-	os.Exit(exitCode(root.Execute()))
+	if err := root.Execute(); err != nil {
+		os.Exit(exitCode(err))
+	}
+	os.Exit(0)
 }
 
 // `ainative up` ends on SIGTERM, stopping its services, even while its
@@ -29,6 +35,9 @@ func TestUpHelper(t *testing.T) {
 func TestUpStopsOnSIGTERM(t *testing.T) {
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
 		t.Skip(err)
 	}
 	dir := t.TempDir()
@@ -57,8 +66,9 @@ func TestUpStopsOnSIGTERM(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	defer cmd.Process.Kill()
 
+	// The deadlines below guard against a hang; they measure nothing.
 	var pid int
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for pid == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the service never started; stderr:\n%s", stderr.String())
@@ -67,20 +77,95 @@ func TestUpStopsOnSIGTERM(t *testing.T) {
 		b, _ := os.ReadFile(pidFile)
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
+	// A pidfd, not kill(pid, 0), tells whether the service is gone: the
+	// pid could be reused by then. The service runs until SIGTERM, so
+	// the pid still names it now.
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if pidfdExited(t, fd) {
+		t.Fatalf("service %d ended before SIGTERM; stderr:\n%s", pid, stderr.String())
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
-		syscall.Kill(pid, syscall.SIGKILL)
-		t.Fatalf("ainative up still running 10 s after SIGTERM; stderr:\n%s", stderr.String())
+	case <-time.After(time.Minute):
+		unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		t.Fatalf("ainative up still running a minute after SIGTERM; stderr:\n%s", stderr.String())
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGTERM) {
 		t.Errorf("exit status %d, want %d; stderr:\n%s", code, 128+int(syscall.SIGTERM), stderr.String())
 	}
-	if err := syscall.Kill(pid, 0); err == nil {
-		syscall.Kill(pid, syscall.SIGKILL)
+	if !pidfdExited(t, fd) {
+		unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
 		t.Errorf("service process %d outlived ainative up", pid)
+	}
+}
+
+// pidfdExited reports whether the process of a pidfd has ended.
+func pidfdExited(t *testing.T, fd int) bool {
+	t.Helper()
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+}
+
+// With the status port busy, `up` says it could not listen there, and
+// where it did listen, instead of a URL that reaches the other program.
+func TestUpStatusPortBusy(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	addr := busy.Addr().String()
+	socket := filepath.Join(t.TempDir(), "init.sock")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestUpHelper$")
+	cmd.Env = append(os.Environ(), "AINATIVE_UP_HELPER="+strings.Join([]string{
+		"up", "--config", writeConfig(t, `{"services": []}`), "--status-addr", addr, "--socket", socket}, "\n"))
+	cmd.Stdin = strings.NewReader("exit 0\n") // the shell ends at once
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "http://"+addr) {
+		t.Errorf("up printed the busy port's URL:\n%s", out)
+	}
+	for _, want := range []string{"could not listen on " + addr, "address already in use", "status socket " + socket} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func writeConfig(t *testing.T, s string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "services.json")
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "[::1]:80": true, "localhost:1": true,
+		":8080": false, "0.0.0.0:8080": false, "192.0.2.1:80": false, "nonsense": false,
+	} {
+		if got := loopbackOnly(addr); got != want {
+			t.Errorf("loopbackOnly(%q) = %v", addr, got)
+		}
 	}
 }

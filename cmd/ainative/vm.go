@@ -51,7 +51,8 @@ func newVMCmd() *cobra.Command {
 		Long: `Build the image (if needed; or use --image DIR) and boot it in QEMU with
 the serial console on this terminal (Ctrl-A x quits, Ctrl-A h helps).
 PID 1's status page (guest port 8080) is forwarded to a host loopback
-port, printed at start.
+port, printed at start; the kernel command line admits that forward
+without the token other machines need.
 
 With -c COMMAND the guest runs COMMAND in its shell instead of the
 consoles, its standard output and error come here, and the VM powers off
@@ -134,7 +135,11 @@ func cachedImage(ctx context.Context, cmd *cobra.Command, flags *imageFlags) (st
 		if err != nil {
 			return "", err
 		}
-		fi, _ := f.Stat()
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return "", err
+		}
 		// The binary is hashed whole; large inputs by name, size and time.
 		if p == self || fi.Size() < 64<<20 {
 			_, err = io.Copy(h, f)
@@ -153,6 +158,13 @@ func cachedImage(ctx context.Context, cmd *cobra.Command, flags *imageFlags) (st
 		cache = os.TempDir()
 	}
 	dir := filepath.Join(cache, "ainative", "images", hex.EncodeToString(h.Sum(nil))[:16])
+	// Another `vm` may be building the same image: wait for it, then use
+	// its result, rather than build into the same files at once.
+	unlock, err := image.LockDir(dir)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	if _, err := image.ReadManifest(dir); err == nil {
 		return dir, nil
 	}

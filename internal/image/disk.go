@@ -21,14 +21,19 @@ const ModelsDiskName = "models.squashfs"
 // are stored uncompressed: GGUF weights barely compress, and memory-mapped
 // reads then cost no decompression. The kernels have SquashFS (the
 // default one built in; a distribution kernel loads the squashfs module).
-func writeModelsDisk(path string, models []string) error {
-	tmp := path + ".tmp"
-	os.Remove(tmp)
-	defer os.Remove(tmp)
-	f, err := os.Create(tmp)
+func writeModelsDisk(path string, models []string) (err error) {
+	// A temporary name of its own: two builds of one image directory
+	// (two `vm` runs sharing the cache) must not write into one file.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
 	defer f.Close()
 	// The file grows as Finalize writes.
 	fs, err := squashfs.Create(file.New(f, false), 0, 0, 0)
@@ -62,6 +67,9 @@ func writeModelsDisk(path string, models []string) error {
 		return err
 	}
 	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/cavaliergopher/cpio"
+	"golang.org/x/sys/unix"
 
 	"github.com/raym33/ainative/internal/initsys"
 	"github.com/raym33/ainative/internal/kmod/kmodtest"
@@ -133,6 +134,16 @@ func FuzzKernelVersion(f *testing.F) {
 	})
 }
 
+// skipOrFail skips t for a missing prerequisite, except under CI=true,
+// where scripts/ci-deps.sh provides it and its absence fails the test.
+func skipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("under CI: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
 func TestDefaultKernel(t *testing.T) {
 	if _, err := DefaultKernel("mips"); err == nil {
 		t.Error("mips accepted")
@@ -143,11 +154,11 @@ func TestDefaultKernel(t *testing.T) {
 	mod, _ := kernelModule("amd64")
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", mod).Output()
 	if err != nil {
-		t.Skipf("go list -m %s: %v", mod, err)
+		skipOrFail(t, "go list -m %s: %v", mod, err)
 	}
 	p, err := moduleKernel(mod, strings.TrimSpace(string(out)))
 	if err != nil {
-		t.Skipf("default kernel unavailable here (no module cache or proxy): %v", err)
+		skipOrFail(t, "default kernel unavailable here (no module cache or proxy): %v", err)
 	}
 	f, err := os.Open(p)
 	if err != nil {
@@ -313,5 +324,66 @@ func TestWithCommand(t *testing.T) {
 	}
 	if err := WithCommand(out, filepath.Join(dir, "missing"), "x"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing image: %v", err)
+	}
+}
+
+// Two builds writing the models disk of one image directory at once
+// (two `vm` runs sharing the cache) both succeed and leave one whole disk
+// and no temporary file.
+func TestWriteModelsDiskConcurrently(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.gguf")
+	if err := os.WriteFile(model, bytes.Repeat([]byte("GGUF weights "), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "img")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	disk := filepath.Join(out, ModelsDiskName)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- writeModelsDisk(disk, []string{model}) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	b, err := os.ReadFile(disk)
+	if err != nil || !bytes.HasPrefix(b, []byte("hsqs")) || len(b)%4096 != 0 {
+		t.Errorf("models disk: %d bytes, %v", len(b), err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("image directory holds %v, want only %s", names, ModelsDiskName)
+	}
+}
+
+func TestLockDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache", "img")
+	unlock, err := LockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another open file description (as another process has) cannot
+	// take the lock while it is held, and can once it is released.
+	tryLock := func() error {
+		f, err := os.Open(dir + ".lock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err := tryLock(); err != unix.EWOULDBLOCK {
+		t.Errorf("lock taken twice: %v", err)
+	}
+	unlock()
+	if err := tryLock(); err != nil {
+		t.Errorf("lock not released: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package initsys
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,16 @@ import (
 //	]}
 type Config struct {
 	Services []Service `json:"services"`
+	// Status configures the status page (port 8080).
+	Status StatusConfig `json:"status,omitzero"`
+}
+
+// StatusConfig is the status page's part of the configuration.
+type StatusConfig struct {
+	// Public serves the status page to every network without the token
+	// (see StatusAccess). It shows service command lines and logs: turn
+	// it on only where everyone who can reach the machine may read them.
+	Public bool `json:"public,omitempty"`
 }
 
 // Service describes one supervised process.
@@ -85,6 +96,11 @@ const (
 	DefaultStopTimeout    = 5 * time.Second
 )
 
+// MinBackoff is the shortest restart delay a configuration may ask for: a
+// crashing service restarted without pause would keep a CPU busy (a 1 ns
+// back-off once restarted one 3,381 times in 2.5 s) and flood its log.
+const MinBackoff = 100 * time.Millisecond
+
 // Duration is a time.Duration written as a Go duration string ("1.5s") in
 // JSON.
 type Duration time.Duration
@@ -118,8 +134,10 @@ const maxConfigSize = 1 << 20
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // ParseConfig decodes and validates a configuration. name is the file name
-// used in errors. Unknown keys are errors so that a typo ("restat") does not
-// silently change behaviour.
+// used in errors. The decoding is stricter than encoding/json's: unknown
+// keys, keys in another case ("Name"), keys given twice and anything after
+// the object are errors, so that a typo does not silently change
+// behaviour; and an error in a service names the service and the key.
 func ParseConfig(name string, r io.Reader) (*Config, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
 	if err != nil {
@@ -128,14 +146,13 @@ func ParseConfig(name string, r io.Reader) (*Config, error) {
 	if len(data) > maxConfigSize {
 		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxConfigSize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, jsonErrorAt(data, err))
+	data = bytes.TrimPrefix(data, []byte("\uFEFF")) // a UTF-8 byte order mark
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf(`%s: empty; want a JSON object like {"services": [...]}`, name)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("%s: unexpected data after the configuration object", name)
+	var c Config
+	if err := decodeStrict(data, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, configError(data, err))
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -153,23 +170,58 @@ func LoadConfig(path string) (*Config, error) {
 	return ParseConfig(path, f)
 }
 
-// jsonErrorAt adds the line and column to JSON syntax errors.
-func jsonErrorAt(data []byte, err error) error {
-	var off int64
-	switch e := err.(type) {
-	case *json.SyntaxError:
-		off = e.Offset
-	case *json.UnmarshalTypeError:
-		off = e.Offset
-	default:
+// configError says where a decoding error is: the service (by name when
+// the file gives one), the key, and the line and column.
+func configError(data []byte, err error) error {
+	var fe *fieldError
+	if !errors.As(err, &fe) {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%s: unexpected end of the file", lineColumn(data, int64(len(data))))
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Errorf("%s: %w", lineColumn(data, se.Offset), err)
+		}
 		return err
 	}
-	if off > int64(len(data)) {
-		off = int64(len(data))
+	where, path := "", fe.Path
+	if len(path) >= 2 && path[0] == "services" {
+		i := path[1].(int)
+		where = fmt.Sprintf("services[%d]", i)
+		if name := serviceName(data, i); name != "" {
+			where = fmt.Sprintf("service %q", name)
+		}
+		path = path[2:]
 	}
+	if p := pathString(path); p != "" {
+		where = strings.TrimPrefix(where+": "+p, ": ")
+	}
+	if where == "" {
+		return fmt.Errorf("%s: %w", lineColumn(data, fe.Offset), fe.Err)
+	}
+	return fmt.Errorf("%s (%s): %w", where, lineColumn(data, fe.Offset), fe.Err)
+}
+
+// serviceName returns the "name" of the i-th service in a configuration
+// that may not decode, or "".
+func serviceName(data []byte, i int) string {
+	var loose struct {
+		Services []map[string]any `json:"services"`
+	}
+	_ = json.Unmarshal(data, &loose) // fills what it can
+	if i < len(loose.Services) {
+		if n, ok := loose.Services[i]["name"].(string); ok {
+			return n
+		}
+	}
+	return ""
+}
+
+func lineColumn(data []byte, off int64) string {
+	off = min(max(off, 0), int64(len(data)))
 	line := 1 + bytes.Count(data[:off], []byte("\n"))
 	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
-	return fmt.Errorf("line %d, column %d: %w", line, col, err)
+	return fmt.Sprintf("line %d, column %d", line, col)
 }
 
 // Validate checks names, commands, policies and the dependency graph, and
@@ -204,6 +256,9 @@ func (c *Config) Validate() error {
 		}
 		if s.Backoff.Max == 0 {
 			s.Backoff.Max = Duration(max(DefaultBackoffMax, time.Duration(s.Backoff.Initial)))
+		}
+		if d := time.Duration(s.Backoff.Initial); d < MinBackoff {
+			return fmt.Errorf("%s: backoff.initial %v is below the minimum %v", where, d, MinBackoff)
 		}
 		if s.Backoff.Max < s.Backoff.Initial {
 			return fmt.Errorf("%s: backoff.max %v is below backoff.initial %v", where,

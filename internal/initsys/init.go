@@ -6,11 +6,13 @@
 // orphans, and supervises the services of /etc/ainative/services.json
 // (console shells today; the AI runtime daemon and the bus as they are
 // built). It serves a read-only status page and JSON on port 8080 and on
-// a Unix socket (read by `ainative logs`), and on SIGTERM, SIGINT (also
+// a Unix socket (read by `ainative logs`); over TCP, addresses other than
+// loopback and `ainative vm`'s forward need the token PID 1 prints on the
+// console (see StatusAccess). On SIGTERM, SIGINT (also
 // Ctrl-Alt-Del) or the power button it stops the services in reverse
 // order, syncs and powers off. It never exits and never panics: a failing
-// service is restarted with back-off, and a bug in PID 1 is logged and
-// survived.
+// service is restarted with back-off, and a panic in PID 1's goroutines
+// (the supervisor's included) is logged and survived.
 //
 // On a host (`ainative up`) the same supervisor and status server run as
 // an ordinary process, without the mounts, the network or power-off.
@@ -32,6 +34,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +42,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/raym33/ainative/internal/atomicfile"
 	"github.com/raym33/ainative/internal/kmod"
 )
 
@@ -95,6 +99,11 @@ type System struct {
 	net     *Network
 	pid1    bool
 	servers []*http.Server
+	token   string // the status page's token for other machines
+
+	statusURL string // where the TCP status page listens; "" if it does not
+	statusErr error  // why it does not
+	socket    *ownSocket
 }
 
 // SocketEnv names the environment variable that tells `ainative logs`
@@ -125,6 +134,9 @@ type HostOptions struct {
 	LogTo      io.Writer
 }
 
+// TokenPath is where PID 1 keeps the status page's token (root only).
+const TokenPath = "/run/ainative/status-token"
+
 // StartHost starts the services on an existing Linux system (`ainative
 // up`). Stop with Shutdown.
 func StartHost(ctx context.Context, opts HostOptions) (*System, error) {
@@ -138,7 +150,9 @@ func StartHost(ctx context.Context, opts HostOptions) (*System, error) {
 		return nil, err
 	}
 	sys.sup = sup
-	if err := sys.serve(opts.StatusAddr, opts.Socket); err != nil {
+	sys.token = NewStatusToken()
+	access := StatusAccess{Token: sys.token, Public: cfg.Status.Public}
+	if err := sys.serve(opts.StatusAddr, opts.Socket, access); err != nil {
 		return nil, err
 	}
 	if err := sup.Start(ctx); err != nil {
@@ -148,6 +162,14 @@ func StartHost(ctx context.Context, opts HostOptions) (*System, error) {
 	sys.log.Info("services started", "count", len(cfg.Services))
 	return sys, nil
 }
+
+// StatusURL returns the URL of the TCP status page, or "" and the reason
+// it is not served (the port is busy, or no address was asked for).
+func (sys *System) StatusURL() (string, error) { return sys.statusURL, sys.statusErr }
+
+// StatusToken returns the token that admits other machines to the
+// status page (see StatusAccess).
+func (sys *System) StatusToken() string { return sys.token }
 
 // Supervisor returns the system's supervisor.
 func (sys *System) Supervisor() *Supervisor { return sys.sup }
@@ -176,41 +198,38 @@ func newSystem(pid1 bool, logTo io.Writer) *System {
 	return sys
 }
 
-// serve starts the status server on a TCP address and a Unix socket.
-func (sys *System) serve(addr, socket string) (err error) {
-	var lns []net.Listener
-	defer func() {
-		if err != nil {
-			for _, ln := range lns {
-				ln.Close()
-			}
-		}
-	}()
+// serve starts the status server on a TCP address, guarded by access,
+// and on a Unix socket. A busy TCP port is recorded (StatusURL), not an
+// error: the page is a convenience and must not stop the system.
+func (sys *System) serve(addr, socket string, access StatusAccess) (err error) {
+	var tcp net.Listener
 	if addr != "" {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			// The page is a convenience: a busy port must not stop the system.
+		if tcp, err = net.Listen("tcp", addr); err != nil {
+			sys.statusErr = err
 			sys.log.Warn("status page not served", "addr", addr, "err", err)
 		} else {
-			lns = append(lns, ln)
-			sys.log.Info("status page", "url", "http://"+ln.Addr().String()+"/")
+			sys.statusURL = "http://" + tcp.Addr().String() + "/"
+			sys.log.Info("status page", "url", sys.statusURL)
 		}
 	}
 	if socket != "" {
-		if err := os.MkdirAll(filepath.Dir(socket), 0o700); err != nil {
+		if sys.socket, err = listenSocket(socket); err != nil {
+			if tcp != nil {
+				tcp.Close()
+			}
 			return fmt.Errorf("status socket: %w", err)
 		}
-		_ = os.Remove(socket) // a stale socket from a previous run
-		ln, err := net.Listen("unix", socket)
-		if err != nil {
-			return fmt.Errorf("status socket: %w", err)
-		}
-		lns = append(lns, ln)
 	}
-	for _, ln := range lns {
-		srv := &http.Server{Handler: sys.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	start := func(ln net.Listener, h http.Handler) {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		sys.servers = append(sys.servers, srv)
-		go srv.Serve(ln)
+		go safely(sys.log, "status server", func() { srv.Serve(ln) })
+	}
+	if tcp != nil {
+		start(tcp, access.Guard(sys.Handler()))
+	}
+	if sys.socket != nil {
+		start(sys.socket.ln, sys.Handler())
 	}
 	return nil
 }
@@ -218,6 +237,103 @@ func (sys *System) serve(addr, socket string) (err error) {
 func (sys *System) closeServers() {
 	for _, srv := range sys.servers {
 		srv.Close()
+	}
+	if sys.socket != nil {
+		sys.socket.remove()
+	}
+}
+
+// ownSocket is a listening Unix socket and the identity of its file, so
+// that it is removed at the end only if it is still this one.
+type ownSocket struct {
+	ln       net.Listener
+	path     string
+	dev, ino uint64
+}
+
+// listenSocket listens on a Unix socket at path. What is already there is
+// removed only if it is a stale socket, one nobody answers on; anything
+// else (a running instance's socket, a file, a directory) is an error that
+// says what it is.
+func listenSocket(path string) (*ownSocket, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket but %s; not replacing it", path, fileKind(fi.Mode()))
+		}
+		if err := socketInUse(path); err != nil {
+			return nil, err
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	s := &ownSocket{ln: ln, path: path}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err == nil {
+		s.dev, s.ino = st.Dev, st.Ino
+	}
+	return s, nil
+}
+
+// fileKind names the type of a file for an error message.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "another kind of file"
+}
+
+// socketInUse returns nil for a stale socket, and otherwise an error
+// naming the process that answers on it.
+func socketInUse(path string) error {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return nil // stale: left by an instance that ended
+	}
+	if err != nil {
+		return fmt.Errorf("%s: cannot tell whether another instance uses it: %w", path, err)
+	}
+	defer c.Close()
+	who := "another process"
+	if raw, err := c.(*net.UnixConn).SyscallConn(); err == nil {
+		raw.Control(func(fd uintptr) {
+			if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+				who = fmt.Sprintf("process %d", cred.Pid)
+				if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cred.Pid)); err == nil && len(b) > 0 {
+					who += fmt.Sprintf(" (%s)", strings.Join(strings.Fields(strings.ReplaceAll(string(b), "\x00", " ")), " "))
+				}
+			}
+		})
+	}
+	return fmt.Errorf("%s is in use by %s, another ainative instance; stop it or choose another socket (--socket or $%s)", path, who, SocketEnv)
+}
+
+// remove closes the listener (if the server has not) and removes the
+// socket file if it is still the one this instance made.
+func (s *ownSocket) remove() {
+	s.ln.Close()
+	var st unix.Stat_t
+	if err := unix.Stat(s.path, &st); err == nil && st.Dev == s.dev && st.Ino == s.ino {
+		os.Remove(s.path)
 	}
 }
 
@@ -311,9 +427,12 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 		return failure(err)
 	}
 	sys.sup = sup
-	if err := sys.serve(fmt.Sprintf(":%d", StatusPort), DefaultSocketPath()); err != nil {
+	sys.token = NewStatusToken()
+	access := StatusAccess{Token: sys.token, Allow: p.statusAllow, Public: cfg.Status.Public}
+	if err := sys.serve(fmt.Sprintf(":%d", StatusPort), DefaultSocketPath(), access); err != nil {
 		sys.log.Error("status server", "err", err)
 	}
+	sys.showToken(access)
 	if err := sup.Start(ctx); err != nil {
 		return failure(err)
 	}
@@ -334,7 +453,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 		}
 	})
 	go safely(sys.log, "power button", func() {
-		watchPowerButton(ctx, func() {
+		watchPowerButton(ctx, sys.log, func() {
 			sys.log.Info("power button pressed")
 			request(false)
 		})
@@ -362,6 +481,23 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	return reboot, false
 }
 
+// showToken prints the status page's token on the console, not in the
+// init log (which the status page serves), and keeps it in TokenPath for
+// root in the guest.
+func (sys *System) showToken(access StatusAccess) {
+	if sys.statusURL == "" {
+		return
+	}
+	if access.Public {
+		fmt.Fprintf(os.Stderr, "ainative: status page on port %d, open to every network (services.json: status.public)\n", StatusPort)
+		return
+	}
+	if err := atomicfile.WriteBytes(TokenPath, 0o600, []byte(sys.token+"\n")); err != nil {
+		sys.log.Warn("status token file", "err", err)
+	}
+	fmt.Fprintf(os.Stderr, "ainative: status page on port %d; from other machines add ?token=%s\n", StatusPort, sys.token)
+}
+
 // quietConsole keeps kernel messages below warnings off the console, where
 // they would land in the middle of the shell's lines, unless the kernel
 // command line chose a level. dmesg still has them all.
@@ -377,7 +513,7 @@ func quietConsole(cmdline string) {
 // usableServices drops console services whose terminal does not exist
 // (no VGA console, fewer serial ports) and, in command mode, all consoles.
 func usableServices(cfg *Config, commandMode bool, log *slog.Logger) *Config {
-	out := &Config{}
+	out := &Config{Status: cfg.Status}
 	for _, s := range cfg.Services {
 		if s.TTY != "" {
 			if commandMode {
@@ -526,7 +662,7 @@ func drain(f *os.File) {
 func safely(log *slog.Logger, what string, fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("recovered from panic", "in", what, "panic", r)
+			log.Error("recovered from panic", "in", what, "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
 	fn()

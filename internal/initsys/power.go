@@ -3,6 +3,7 @@ package initsys
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -34,6 +35,8 @@ type bootParams struct {
 	exitPort   int64 // I/O port of isa-debug-exit; 0: none
 	hostname   string
 	modelsDisk string // block device holding the SquashFS models disk
+	// statusAllow are peers admitted to the status page without a token.
+	statusAllow []netip.Prefix
 }
 
 // parseCmdline reads the ainative.* parameters of a kernel command line.
@@ -61,6 +64,13 @@ func parseCmdline(cmdline string) (bootParams, error) {
 				continue
 			}
 			p.modelsDisk = v
+		case StatusAllowParam:
+			allow, err := parseAllow(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("kernel command line: %s: %w", StatusAllowParam, err))
+				continue
+			}
+			p.statusAllow = append(p.statusAllow, allow...)
 		}
 	}
 	return p, errors.Join(errs...)

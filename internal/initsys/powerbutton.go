@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 )
@@ -19,23 +20,23 @@ const (
 // key going down (an ACPI power button, or QEMU's system_powerdown). It
 // reads the event devices directly: gokrazy uses an evdev library, but
 // reading fixed-size events needs only a few lines.
-func watchPowerButton(ctx context.Context, press func()) {
+func watchPowerButton(ctx context.Context, log *slog.Logger, press func()) {
 	devs, _ := filepath.Glob("/dev/input/event*")
 	for _, d := range devs {
 		f, err := os.Open(d)
 		if err != nil {
 			continue
 		}
-		go func() {
+		go safely(log, "power button", func() {
 			<-ctx.Done()
 			f.Close()
-		}()
-		go func() {
+		})
+		go safely(log, "power button", func() {
 			defer f.Close()
 			if scanPowerKey(f) {
 				press()
 			}
-		}()
+		})
 	}
 }
 

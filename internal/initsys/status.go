@@ -56,8 +56,9 @@ const InitLogName = "init"
 
 // Handler serves the status page (/), its JSON (/status) and service logs
 // (/logs?service=NAME&n=LINES). It only reads: nothing here changes the
-// system, so it can be exposed without authentication to the host's
-// loopback in a VM.
+// system. It checks no access itself: the Unix socket serves it as is,
+// and TCP serves it through StatusAccess.Guard, since command lines and
+// logs are not for every network.
 func (sys *System) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", sys.servePage)

@@ -8,12 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Supervisor starts the configured services in dependency order, restarts
@@ -95,7 +98,8 @@ type service struct {
 
 	mu       sync.Mutex
 	state    State
-	proc     *os.Process
+	proc     *os.Process    // set while the process runs, until just before it is reaped
+	want     syscall.Signal // the strongest signal Stop asked for, even without a process
 	restarts int
 	started  time.Time
 	lastExit string
@@ -171,6 +175,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	}
 	go func() {
 		// Ends when Stop cancels ctx, so it never outlives the services.
+		// Stop recovers its own panics.
 		<-ctx.Done()
 		_ = s.Stop(context.Background())
 	}()
@@ -193,7 +198,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	s.stopping = true
 	s.mu.Unlock()
 	if first {
-		s.stopErr = s.stopAll(ctx)
+		s.stopErr = s.stopAllSafely(ctx)
 		s.cancel()
 		close(s.stopped)
 		return s.stopErr
@@ -204,6 +209,36 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// stopAllSafely is stopAll, except that a panic (a bug, or a logger that
+// fails) is reported and turned into an error after every service is
+// sent SIGKILL: the supervisor may be PID 1, and what it supervised must
+// not outlive it either way.
+func (s *Supervisor) stopAllSafely(ctx context.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.reportPanic("stopping the services", r)
+			for _, svc := range s.services {
+				svc.stopMu.Do(func() { close(svc.stop) })
+				svc.signal(syscall.SIGKILL)
+			}
+			err = fmt.Errorf("stopping the services: panic: %v", r)
+		}
+	}()
+	return s.stopAll(ctx)
+}
+
+// reportPanic logs a recovered panic with its stack; should the logger
+// itself panic, the report goes to standard error (PID 1's console).
+func (s *Supervisor) reportPanic(where string, r any) {
+	stack := debug.Stack()
+	defer func() {
+		if r2 := recover(); r2 != nil {
+			fmt.Fprintf(os.Stderr, "ainative: recovered from a panic in %s: %v\n%s", where, r, stack)
+		}
+	}()
+	s.log.Error("recovered from a panic", "in", where, "panic", r, "stack", string(stack))
 }
 
 func (s *Supervisor) stopAll(ctx context.Context) error {
@@ -304,12 +339,17 @@ func (svc *service) setState(st State) {
 }
 
 // signal sends sig to the service's process group; it reports whether a
-// process was running. SIGTERM marks the service stopping, under the
-// same lock, so the state cannot overwrite the "stopped" of a process
-// that exits at once.
+// process was running. Without a process (it is being started), the
+// signal is remembered and runOnce delivers it as soon as the process
+// exists, so neither Stop's SIGTERM nor its deadline's SIGKILL is lost.
+// SIGTERM marks the service stopping, under the same lock, so the state
+// cannot overwrite the "stopped" of a process that exits at once.
 func (svc *service) signal(sig syscall.Signal) bool {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
+	if sig == syscall.SIGKILL || svc.want == 0 {
+		svc.want = sig
+	}
 	if svc.proc == nil {
 		return false
 	}
@@ -317,7 +357,8 @@ func (svc *service) signal(sig syscall.Signal) bool {
 		svc.state = StateStopping
 	}
 	// Every service runs in its own process group (Setpgid or Setsid), so
-	// the negative pid reaches the children it started too.
+	// the negative pid reaches the children it started too. proc is
+	// cleared before the process is reaped, so the id is not reused yet.
 	if err := syscall.Kill(-svc.proc.Pid, sig); err != nil {
 		_ = svc.proc.Signal(sig)
 	}
@@ -335,15 +376,49 @@ func (svc *service) stopping() bool {
 
 // run is the life of one service: wait for dependencies, then start,
 // wait, and restart with back-off until the policy or Stop says otherwise.
+// A panic in the supervision (a bug, or a logger that fails) is reported,
+// recorded as the service's last exit, and supervision goes on after the
+// longest back-off: the supervisor may be PID 1, which must not die.
 func (s *Supervisor) run(ctx context.Context, svc *service) {
 	defer close(svc.done)
+	for s.superviseSafely(ctx, svc) {
+		svc.setState(StateBackoff)
+		t := time.NewTimer(time.Duration(svc.cfg.Backoff.Max))
+		select {
+		case <-t.C:
+			svc.mu.Lock()
+			svc.restarts++
+			svc.mu.Unlock()
+		case <-svc.stop:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+}
+
+// superviseSafely runs supervise and reports whether it ended in a panic
+// after which supervision should resume.
+func (s *Supervisor) superviseSafely(ctx context.Context, svc *service) (resume bool) {
 	defer func() {
-		// A bug here must not take the supervisor (possibly PID 1) down.
 		if r := recover(); r != nil {
-			s.log.Error("service supervision panicked", "service", svc.cfg.Name, "panic", r)
-			svc.setState(StateExited)
+			s.reportPanic(fmt.Sprintf("supervising service %q", svc.cfg.Name), r)
+			msg := fmt.Sprintf("supervisor panic: %v", r)
+			fmt.Fprintf(svc.logs, "ainative: %s\n", msg)
+			svc.mu.Lock()
+			svc.lastExit = msg
+			svc.mu.Unlock()
+			resume = !svc.stopping() && ctx.Err() == nil
+			if !resume {
+				svc.setState(StateStopped)
+			}
 		}
 	}()
+	s.supervise(ctx, svc)
+	return false
+}
+
+func (s *Supervisor) supervise(ctx context.Context, svc *service) {
 	log := s.log.With("service", svc.cfg.Name)
 	for _, dep := range svc.deps {
 		select {
@@ -417,36 +492,66 @@ func (s *Supervisor) runOnce(ctx context.Context, svc *service, log *slog.Logger
 		return msg, err
 	}
 	pid := cmd.Process.Pid
+	waited := false
+	defer func() {
+		if !waited {
+			// A panic below: leave no process unsupervised. It is not
+			// reaped yet, so its id still names its group.
+			killGroup(pid)
+			s.endProcess(svc, cmd)
+		}
+	}()
 	svc.mu.Lock()
 	svc.proc = cmd.Process
 	svc.state = StateRunning
 	svc.started = time.Now()
+	pending := svc.want
 	svc.mu.Unlock()
 	svc.upOnce.Do(func() { close(svc.up) })
-	log.Info("service started", "pid", pid)
-	if svc.stopping() {
+	if pending != 0 {
 		// Stop came while the process was starting and found no
-		// process to signal (it closes stop before it looks).
-		svc.signal(syscall.SIGTERM)
+		// process to signal.
+		svc.signal(pending)
 	}
+	log.Info("service started", "pid", pid)
 
-	err = cmd.Wait()
-	if s.reaper != nil {
-		s.reaper.forget(pid)
-	}
-	// Like systemd's control-group kill mode: children the main process
-	// left behind in its group die with it, so a restart starts clean.
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	svc.mu.Lock()
-	svc.proc = nil
-	svc.mu.Unlock()
-
+	err = s.endProcess(svc, cmd)
+	waited = true
 	status := exitDescription(cmd.ProcessState, err)
 	fmt.Fprintf(svc.logs, "ainative: process %d %s\n", pid, status)
 	if cmd.ProcessState != nil && cmd.ProcessState.Success() {
 		return status, nil
 	}
 	return status, fmt.Errorf("%s", status)
+}
+
+// killGroup sends SIGKILL to a process group; a variable for tests.
+var killGroup = func(pgid int) { _ = syscall.Kill(-pgid, syscall.SIGKILL) }
+
+// endProcess waits for the service's process to exit, kills what it left
+// in its process group, and reaps it. Like systemd's control-group kill
+// mode, children left behind die with the main process, so a restart
+// starts clean. The group is killed while the process is still an
+// unreaped zombie, whose id the kernel cannot give to another process:
+// after reaping, the same number could name an unrelated group.
+func (s *Supervisor) endProcess(svc *service, cmd *exec.Cmd) error {
+	pid := cmd.Process.Pid
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			break // ECHILD and the like: Wait below reports it
+		}
+	}
+	killGroup(pid)
+	svc.mu.Lock()
+	svc.proc = nil // from now on signal does not use the id
+	svc.mu.Unlock()
+	err := cmd.Wait()
+	if s.reaper != nil {
+		s.reaper.forget(pid)
+	}
+	return err
 }
 
 func (s *Supervisor) startProcess(cmd *exec.Cmd) error {
@@ -495,6 +600,15 @@ func (s *Supervisor) command(svc *service) (cmd *exec.Cmd, closeTTY func(), err 
 	}
 	if cmd.Dir == "" {
 		cmd.Dir = "/"
+	}
+	// Checked here, or a missing directory reads as the command missing
+	// ("fork/exec /usr/bin/sleep: no such file or directory").
+	if fi, err := os.Stat(cmd.Dir); errors.Is(err, os.ErrNotExist) {
+		return nil, closeTTY, fmt.Errorf("working directory %q does not exist", cmd.Dir)
+	} else if err != nil {
+		return nil, closeTTY, fmt.Errorf("working directory: %w", err)
+	} else if !fi.IsDir() {
+		return nil, closeTTY, fmt.Errorf("working directory %q is not a directory", cmd.Dir)
 	}
 	attr := &syscall.SysProcAttr{Setpgid: true}
 	if c.User != "" {

@@ -152,6 +152,10 @@ func kvmDevice(arch string) (bool, string) {
 	return true, ""
 }
 
+// userNetGateway is the address QEMU's user network (slirp) gives the
+// host, from which forwarded connections arrive in the guest.
+const userNetGateway = "10.0.2.2"
+
 // exitPort is the isa-debug-exit I/O port on amd64.
 const exitPort = 0xf4
 
@@ -216,6 +220,12 @@ func (c *Config) Args() (args []string, accel string, err error) {
 	netdev := "user,id=net0"
 	for _, f := range c.Forwards {
 		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", f.Host, f.Guest)
+		if f.Guest == initsys.StatusPort {
+			// The forward reaches the guest from the user network's
+			// gateway; only the host's loopback can open it, so the
+			// status page may admit it without a token.
+			cmdline = append(cmdline, initsys.StatusAllowParam+"="+userNetGateway)
+		}
 	}
 	args = append(args, "-netdev", netdev, "-device", "virtio-net-pci,netdev=net0")
 	if c.Interactive {

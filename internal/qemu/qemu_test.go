@@ -29,10 +29,18 @@ func TestArgs(t *testing.T) {
 		}
 	}
 	appendArg := args[slices.Index(args, "-append")+1]
-	for _, want := range []string{"panic=-1", "console=ttyS0", "ainative.exitport=0xf4", "loglevel=4"} {
+	for _, want := range []string{"panic=-1", "console=ttyS0", "ainative.exitport=0xf4", "loglevel=4",
+		// The status page's forward is admitted without a token.
+		"ainative.status_allow=10.0.2.2"} {
 		if !strings.Contains(appendArg, want) {
 			t.Errorf("kernel command line %q lacks %q", appendArg, want)
 		}
+	}
+
+	c.Forwards = c.Forwards[1:]
+	args, _, _ = c.Args()
+	if appendArg := args[slices.Index(args, "-append")+1]; strings.Contains(appendArg, "status_allow") {
+		t.Errorf("no status forward, yet the kernel command line admits one: %q", appendArg)
 	}
 
 	c.Interactive = true

@@ -250,6 +250,22 @@ func TestVMBootShellGenerateStatusPoweroff(t *testing.T) {
 	if !status.PID1 || status.Hostname != "ainative" || status.Network == nil || status.Network.Address == "" {
 		t.Errorf("status = %+v", status)
 	}
+	// The forward is admitted without a token (the kernel command line
+	// says so), but the Host header is still checked, and the token for
+	// other machines was shown on the console.
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Host = "rebound.example"
+	if resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req); err != nil {
+		t.Error(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("status page with a foreign Host header: %s", resp.Status)
+		}
+	}
+	if !strings.Contains(con.String(), "from other machines add ?token=") {
+		t.Error("the console shows no status page token")
+	}
 	running := false
 	for _, s := range status.Services {
 		running = running || (s.Name == "console-ttyS0" && s.State == initsys.StateRunning)
