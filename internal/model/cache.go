@@ -31,8 +31,9 @@ var ErrWindowReleased = errors.New("model: sliding-window cache no longer holds 
 type CacheOptions struct {
 	// Cells is the number of positions all sequences together can hold
 	// (shared positions of forked sequences count once); it is rounded
-	// up to a whole number of 32-position blocks. <= 0 means MaxSeqs
-	// times the model's context length.
+	// up to a whole number of 32-position blocks. A sequence takes whole
+	// blocks: N sequences of L positions need N*ceil(L/32)*32 cells.
+	// <= 0 means MaxSeqs times the model's context length.
 	Cells int
 	// MaxSeqs is the number of sequence ids, [0, MaxSeqs); <= 0 means 1.
 	MaxSeqs int
@@ -158,7 +159,7 @@ func (m *Model) NewCache(opts CacheOptions) (*Cache, error) {
 	if opts.MaxSeqs > 1<<16 {
 		return nil, fmt.Errorf("model: cache of %d sequences: at most %d", opts.MaxSeqs, 1<<16)
 	}
-	maxCells := int64(opts.MaxSeqs) * int64(m.ctxLen)
+	maxCells := int64(opts.MaxSeqs) * int64(m.maxBlocks()) * blockCells
 	cells := int64(opts.Cells)
 	if cells <= 0 || cells > maxCells {
 		cells = maxCells
@@ -439,7 +440,9 @@ func (c *Cache) reserve(s SeqID, k int) {
 }
 
 // maxBlocks is the most blocks a sequence can hold.
-func (c *Cache) maxBlocks() int { return (c.m.ctxLen + blockCells - 1) / blockCells }
+func (c *Cache) maxBlocks() int { return c.m.maxBlocks() }
+
+func (m *Model) maxBlocks() int { return (m.ctxLen + blockCells - 1) / blockCells }
 
 // need is how many blocks of st reserve(s, k) takes.
 func (c *Cache) need(st *kvStore, s SeqID, k int) int {
