@@ -473,6 +473,14 @@ func (c *Cache) releaseWindow(s SeqID) {
 	sq.swaFrom = max(sq.swaFrom, lim*blockCells)
 }
 
+// table returns sequence s's blocks in store st.
+func (c *Cache) table(st *kvStore, s SeqID) []int32 {
+	if st == c.swa {
+		return c.seqs[s].swa
+	}
+	return c.seqs[s].full
+}
+
 // cell returns where position pos of sequence s is in store st: block and
 // slot.
 func (c *Cache) cell(st *kvStore, s SeqID, pos int) (block int32, slot int) {
