@@ -9,8 +9,8 @@ import (
 // blockCells is the number of positions of one cache block. A sequence's
 // cells are a list of blocks; a block holds consecutive positions of the
 // sequences that share it, so attention gathers a sequence's keys and
-// values a block at a time (memcpy runs, not single cells), and a fork
-// shares all but nothing.
+// values a block at a time (copies of runs, not of single cells), and a
+// fork shares blocks instead of copying cells.
 const blockCells = 32
 
 // SeqID names a sequence of a Cache: 0 <= id < CacheOptions.MaxSeqs.
@@ -170,11 +170,10 @@ func (m *Model) NewCache(opts CacheOptions) (*Cache, error) {
 	fullBlocks := int((cells + blockCells - 1) / blockCells)
 	window := 0
 	nSWA := 0
-	for il, l := range m.layers {
+	for _, l := range m.layers {
 		if l.swa && c.SlidingWindow > 0 {
 			nSWA++
 		}
-		_ = il
 	}
 	if nSWA > 0 && !opts.FullSWA {
 		window = c.SlidingWindow
