@@ -22,11 +22,12 @@ func init() { register(newBenchCmd) }
 
 func newBenchCmd() *cobra.Command {
 	var (
-		mf     modelFlags
-		models []string
-		o      model.BenchOptions
-		asJSON bool
-		noBW   bool
+		mf       modelFlags
+		models   []string
+		o        model.BenchOptions
+		asJSON   bool
+		noBW     bool
+		parallel []int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench --model M.gguf [--model M2.gguf ...]",
@@ -38,7 +39,13 @@ token, so its limit is memory bandwidth: bench also measures this
 machine's read bandwidth with the same threads and prints the fraction
 of it that decoding achieves, and the resident memory beyond the mapped
 weights and the KV cache. Several --model flags are measured in one run
-against one bandwidth measurement; with --json each gives one line.`,
+against one bandwidth measurement; with --json each gives one line.
+
+With --parallel N,M,... it measures serving N sequences at once from one
+KV cache instead (as llama-batched-bench): each sequence gets a -p token
+prompt, then -n decode steps each add a token to every sequence in one
+batch. It prints aggregate tokens/s (all sequences) per count; with
+--json one object per count and model.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(models) == 0 {
@@ -47,6 +54,12 @@ against one bandwidth measurement; with --json each gives one line.`,
 			if err := errors.Join(sample.CheckAtLeast("p", "p", o.PromptTokens, 0),
 				sample.CheckAtLeast("n", "n", o.DecodeTokens, 0), sample.CheckAtLeast("r", "repetitions", o.Reps, 1)); err != nil {
 				return err
+			}
+			if len(parallel) > 0 {
+				if !cmd.Flags().Changed("ctx") {
+					mf.ctx = max(o.PromptTokens+o.DecodeTokens, 1)
+				}
+				return benchParallel(cmd, &mf, models, o, parallel, asJSON)
 			}
 			if !cmd.Flags().Changed("ctx") {
 				// As llama-bench: a context just large enough, so that the
@@ -111,6 +124,7 @@ against one bandwidth measurement; with --json each gives one line.`,
 	fl.IntVarP(&o.Reps, "r", "r", 3, "repetitions (median)")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object per model")
 	fl.BoolVar(&noBW, "no-bandwidth", false, "skip the memory bandwidth measurement")
+	fl.IntSliceVar(&parallel, "parallel", nil, "measure serving this many sequences at once (comma-separated counts)")
 	return cmd
 }
 
@@ -142,6 +156,65 @@ func benchOne(cmd *cobra.Command, mf *modelFlags, o model.BenchOptions) (*benchR
 	// Anonymous memory beyond the KV cache: scratch, Go heap, runtime.
 	r.ExtraRSS = r.RSSAnon - r.KVBytes
 	return r, nil
+}
+
+// benchParallel runs BenchParallel for every model and count.
+func benchParallel(cmd *cobra.Command, mf *modelFlags, models []string, o model.BenchOptions, counts []int, asJSON bool) error {
+	for _, p := range counts {
+		if p < 1 {
+			return fmt.Errorf("--parallel %d: counts must be at least 1", p)
+		}
+	}
+	w := cmd.OutOrStdout()
+	for _, path := range models {
+		mf.path = path
+		if err := func() error {
+			f, m, err := mf.open()
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			defer m.Close()
+			if need := o.PromptTokens + o.DecodeTokens; need > m.ContextLength() {
+				return fmt.Errorf("-p + -n = %d exceeds the context length %d (raise --ctx)", need, m.ContextLength())
+			}
+			if !asJSON {
+				fmt.Fprintf(w, "model %s (%s), %d threads, KV %s, %s kernels, pp%d tg%d per sequence\n",
+					path, m.Config().Arch, m.Threads(), m.KVType(), tensor.Kernels(), o.PromptTokens, o.DecodeTokens)
+			}
+			var base float64
+			for _, p := range counts {
+				r, err := m.BenchParallel(cmd.Context(), o, p)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					line := struct {
+						Model   string `json:"model"`
+						Arch    string `json:"arch"`
+						Threads int    `json:"threads"`
+						KVType  string `json:"kv_type"`
+						Prompt  int    `json:"p"`
+						Decode  int    `json:"n"`
+						model.ParallelResult
+					}{path, m.Config().Arch, m.Threads(), m.KVType().String(), o.PromptTokens, o.DecodeTokens, r}
+					if err := json.NewEncoder(w).Encode(line); err != nil {
+						return err
+					}
+					continue
+				}
+				if base == 0 {
+					base = r.DecodeTokS
+				}
+				fmt.Fprintf(w, "  parallel %3d: pp %8.2f tok/s  tg %8.2f tok/s (%.2fx the first count, %.1f ms a step)\n",
+					p, r.PromptTokS, r.DecodeTokS, r.DecodeTokS/base, r.DecodeStepMs)
+			}
+			return nil
+		}(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type benchReport struct {

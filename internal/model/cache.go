@@ -9,8 +9,8 @@ import (
 // blockCells is the number of positions of one cache block. A sequence's
 // cells are a list of blocks; a block holds consecutive positions of the
 // sequences that share it, so attention gathers a sequence's keys and
-// values a block at a time (memcpy runs, not single cells), and a fork
-// shares all but nothing.
+// values a block at a time (copies of runs, not of single cells), and a
+// fork shares blocks instead of copying cells.
 const blockCells = 32
 
 // SeqID names a sequence of a Cache: 0 <= id < CacheOptions.MaxSeqs.
@@ -31,8 +31,9 @@ var ErrWindowReleased = errors.New("model: sliding-window cache no longer holds 
 type CacheOptions struct {
 	// Cells is the number of positions all sequences together can hold
 	// (shared positions of forked sequences count once); it is rounded
-	// up to a whole number of 32-position blocks. <= 0 means MaxSeqs
-	// times the model's context length.
+	// up to a whole number of 32-position blocks. A sequence takes whole
+	// blocks: N sequences of L positions need N*ceil(L/32)*32 cells.
+	// <= 0 means MaxSeqs times the model's context length.
 	Cells int
 	// MaxSeqs is the number of sequence ids, [0, MaxSeqs); <= 0 means 1.
 	MaxSeqs int
@@ -158,7 +159,7 @@ func (m *Model) NewCache(opts CacheOptions) (*Cache, error) {
 	if opts.MaxSeqs > 1<<16 {
 		return nil, fmt.Errorf("model: cache of %d sequences: at most %d", opts.MaxSeqs, 1<<16)
 	}
-	maxCells := int64(opts.MaxSeqs) * int64(m.ctxLen)
+	maxCells := int64(opts.MaxSeqs) * int64(m.maxBlocks()) * blockCells
 	cells := int64(opts.Cells)
 	if cells <= 0 || cells > maxCells {
 		cells = maxCells
@@ -169,11 +170,10 @@ func (m *Model) NewCache(opts CacheOptions) (*Cache, error) {
 	fullBlocks := int((cells + blockCells - 1) / blockCells)
 	window := 0
 	nSWA := 0
-	for il, l := range m.layers {
+	for _, l := range m.layers {
 		if l.swa && c.SlidingWindow > 0 {
 			nSWA++
 		}
-		_ = il
 	}
 	if nSWA > 0 && !opts.FullSWA {
 		window = c.SlidingWindow
@@ -439,7 +439,9 @@ func (c *Cache) reserve(s SeqID, k int) {
 }
 
 // maxBlocks is the most blocks a sequence can hold.
-func (c *Cache) maxBlocks() int { return (c.m.ctxLen + blockCells - 1) / blockCells }
+func (c *Cache) maxBlocks() int { return c.m.maxBlocks() }
+
+func (m *Model) maxBlocks() int { return (m.ctxLen + blockCells - 1) / blockCells }
 
 // need is how many blocks of st reserve(s, k) takes.
 func (c *Cache) need(st *kvStore, s SeqID, k int) int {
@@ -468,6 +470,14 @@ func (c *Cache) releaseWindow(s SeqID) {
 		sq.swa[i] = -1
 	}
 	sq.swaFrom = max(sq.swaFrom, lim*blockCells)
+}
+
+// table returns sequence s's blocks in store st.
+func (c *Cache) table(st *kvStore, s SeqID) []int32 {
+	if st == c.swa {
+		return c.seqs[s].swa
+	}
+	return c.seqs[s].full
 }
 
 // cell returns where position pos of sequence s is in store st: block and

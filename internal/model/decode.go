@@ -176,7 +176,7 @@ func newUbatch(n int) ubatch {
 func (c *Cache) prepare(u *ubatch, b *Batch) error {
 	n := len(b.Tokens)
 	u.groups = u.groups[:0]
-	for i, s := range b.Seq {
+	for _, s := range b.Seq {
 		g := c.seqGroup[s]
 		if g < 0 {
 			g = int32(len(u.groups))
@@ -184,7 +184,6 @@ func (c *Cache) prepare(u *ubatch, b *Batch) error {
 			u.groups = append(u.groups, group{seq: s, pos0: c.seqs[s].n})
 		}
 		u.groups[g].t1++ // count for now
-		_ = i
 	}
 	defer func() {
 		for _, g := range u.groups {

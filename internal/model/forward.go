@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/raym33/ainative/internal/tensor"
 )
@@ -24,6 +25,12 @@ type scratch struct {
 	K, V      tensor.Matrix // views of the cache for the chunk in progress
 	pass      *pass         // the loop bodies and their parameters
 	ub        ubatch        // the batch in progress
+
+	// The per-pair attention path (see attention): one slot of buffers
+	// per thread, handed out by slotNext, and the groups it computes.
+	slots    []attnSlot
+	slotNext atomic.Int32
+	pairs    []int32
 }
 
 // scoresBudget bounds the attention scores of one chunk of queries
@@ -81,6 +88,20 @@ func (m *Model) newScratch() *scratch {
 	s.vt = make([]byte, c.HeadDim*m.ctxLen*kvElemSize(m.kvType))
 	s.kt = make([]byte, c.HeadDim*m.ctxLen*kvElemSize(m.kvType))
 	s.ub = newUbatch(ub)
+	// A slot holds the keys and values of up to 2048 positions: longer
+	// contexts take the pooled path, whose products are large enough to
+	// split.
+	slotPos := min(m.ctxLen, 2048)
+	s.slots = make([]attnSlot, m.pool.Threads())
+	for i := range s.slots {
+		s.slots[i] = attnSlot{
+			kt: make([]byte, c.HeadDim*slotPos*kvElemSize(m.kvType)),
+			vt: make([]byte, c.HeadDim*slotPos*kvElemSize(m.kvType)),
+			sc: make([]float32, pairTokens*group*slotPos),
+			pv: make([]float32, pairTokens*group*c.HeadDim),
+		}
+	}
+	s.pairs = make([]int32, 0, ub)
 	s.pv = make([]float32, ub*qDim)
 	s.pass = m.newPass(s)
 	return s
@@ -109,7 +130,7 @@ type pass struct {
 	sc                         []float32
 	pos0, t0, kvLo, nk, window int
 
-	embed, attnNorm, qkv, postAttn, act, postFFN, outNorm, softcap, softmax func(lo, hi int)
+	embed, attnNorm, qkv, postAttn, act, postFFN, outNorm, softcap, softmax, attnPairs func(lo, hi int)
 }
 
 func (m *Model) newPass(s *scratch) *pass {
@@ -192,18 +213,15 @@ func (m *Model) newPass(s *scratch) *pass {
 		softcap(p.out[lo*c.Vocab:hi*c.Vocab], c.FinalSoftcap)
 	}
 	p.softmax = func(lo, hi int) {
-		nk := p.nk
 		for r := lo; r < hi; r++ {
-			row := p.sc[r*nk : (r+1)*nk]
-			pos := p.pos0 + p.t0 + r/group
-			jLo, jHi := 0, pos-p.kvLo+1
-			if p.window > 0 {
-				jLo = max(0, pos-p.window+1-p.kvLo)
-			}
-			if c.AttnSoftcap != 0 {
-				softcap(row[jLo:jHi], c.AttnSoftcap)
-			}
-			softmax(row, m.kqScale, jLo, jHi)
+			m.softmaxRow(p.sc[r*p.nk:(r+1)*p.nk], p.pos0+p.t0+r/group, p.kvLo, p.window)
+		}
+	}
+	p.attnPairs = func(lo, hi int) {
+		sl := &s.slots[s.slotNext.Add(1)-1]
+		for i := lo; i < hi; i++ {
+			g := p.u.groups[s.pairs[i/c.KVHeads]]
+			m.attendPair(p, sl, g, i%c.KVHeads)
 		}
 	}
 	return p

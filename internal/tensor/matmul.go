@@ -190,3 +190,37 @@ const (
 	chunkBytes    = 64 << 10
 	tokChunkBytes = 256 << 10
 )
+
+// MatMulSerial computes what MatMul computes, with the same kernels in
+// the same order (so the same results), on the calling goroutine alone.
+// buf receives the converted activations; it is returned, grown if it
+// was too small. It is for callers that run many small products in
+// parallel themselves, where handing each to a Pool would cost more than
+// the product.
+func MatMulSerial(dst []float32, w *Matrix, x []float32, n int, buf []byte) []byte {
+	if err := w.Validate(); err != nil {
+		panic(err)
+	}
+	if n < 0 || len(x) < n*w.Cols || len(dst) < n*w.Rows {
+		panic(fmt.Sprintf("tensor: MatMulSerial of %dx%d %s matrix with n=%d: len(x)=%d (want %d), len(dst)=%d (want %d)",
+			w.Rows, w.Cols, w.Type, n, len(x), n*w.Cols, len(dst), n*w.Rows))
+	}
+	o := &ops[w.Type]
+	xt, conv := ops.mmInput(w.Type)
+	xrb, _ := xt.RowBytes(int64(w.Cols))
+	xrow := int(xrb)
+	if cap(buf) < n*xrow {
+		buf = make([]byte, n*xrow)
+	}
+	xq := buf[:n*xrow]
+	cols := w.Cols
+	for j := range n {
+		conv(xq[j*xrow:(j+1)*xrow], x[j*cols:(j+1)*cols])
+	}
+	mm := mmState{w: w, xrow: xrow, wrow: w.rowBytes(), rows: o.rows, dot: o.dot}
+	for t := 0; t < n; t += maxTok {
+		nt := min(maxTok, n-t)
+		mm.kernel(w.Data, w.Rows, xq[t*xrow:(t+nt)*xrow], nt, dst[t*w.Rows:])
+	}
+	return buf
+}

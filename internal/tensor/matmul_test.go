@@ -213,3 +213,40 @@ func TestMatMulPanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestMatMulSerial checks that MatMulSerial gives bit for bit what a
+// Pool's MatMul gives, whatever the Pool's split of rows and tokens.
+func TestMatMulSerial(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	p := NewPool(3)
+	defer p.Close()
+	var buf []byte
+	for _, typ := range computeTypes {
+		cols := 2 * QKK
+		if typ.BlockSize() == QK {
+			cols = 7 * QK
+		}
+		if typ.BlockSize() == 1 {
+			cols = 3*QK + 5
+		}
+		for _, rows := range []int{1, 7, 300} {
+			w := randomMatrix(r, typ, rows, cols)
+			for _, n := range []int{1, 2, 5, 9} {
+				x := testVector(r, n*cols)
+				want := make([]float32, n*rows)
+				p.MatMul(want, w, x, n)
+				got := make([]float32, n*rows+1)
+				got[n*rows] = 42
+				buf = MatMulSerial(got, w, x, n, buf)
+				if got[n*rows] != 42 {
+					t.Fatalf("%s: MatMulSerial wrote past n*Rows", typ)
+				}
+				for k := range want {
+					if math.Float32bits(got[k]) != math.Float32bits(want[k]) {
+						t.Fatalf("%s %dx%d n=%d: serial dst[%d] = %g, pool %g", typ, rows, cols, n, k, got[k], want[k])
+					}
+				}
+			}
+		}
+	}
+}
