@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"os"
 	"strings"
@@ -166,5 +168,24 @@ func TestTokenizeWordPiece(t *testing.T) {
 	}
 	if want := `"ids":[101,511,438,115,144,186,191,190,174,175,102]`; !strings.Contains(out, want) {
 		t.Fatalf("output %s lacks %s", out, want)
+	}
+}
+
+func TestReadLine(t *testing.T) {
+	br := bufio.NewReaderSize(strings.NewReader("short\r\n"+strings.Repeat("x", 40)+"\n\nok\n"+strings.Repeat("y", 40)), 16)
+	for i, want := range []struct {
+		line    string
+		tooLong bool
+		eof     bool
+	}{
+		{"short", false, false}, {"", true, false}, {"", false, false}, {"ok", false, false}, {"", true, true},
+	} {
+		line, err := readLine(br, 10)
+		if string(line) != want.line || errors.Is(err, errLineTooLong) != want.tooLong || errors.Is(err, io.EOF) != want.eof {
+			t.Fatalf("line %d: %q, %v; want %q, too long %v, EOF %v", i, line, err, want.line, want.tooLong, want.eof)
+		}
+	}
+	if line, err := readLine(br, 10); line != nil || !errors.Is(err, io.EOF) {
+		t.Fatalf("after the end: %q, %v", line, err)
 	}
 }
