@@ -91,8 +91,8 @@ type Model struct {
 	rope       *rope // global layers
 	ropeSWA    *rope // sliding-window layers (may equal rope)
 
-	enc *encoder  // set for encoder architectures (encoder.go), which only Embed
-	emb embedMeta // the pooling the file names (embed.go)
+	enc *encoder   // set for encoder architectures (encoder.go), which only Embed
+	emb *embedMeta // the pooling the file names (embed.go)
 
 	mu     sync.Mutex // serializes forward passes; guards the fields below
 	pool   *tensor.Pool
