@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,7 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/raym33/ainative/internal/model"
 	"github.com/raym33/ainative/internal/testdata"
+	"github.com/raym33/ainative/internal/tokenizer"
 )
 
 type embedGoldenLine struct {
@@ -188,4 +192,54 @@ func TestReadLine(t *testing.T) {
 	if line, err := readLine(br, 10); line != nil || !errors.Is(err, io.EOF) {
 		t.Fatalf("after the end: %q, %v", line, err)
 	}
+}
+
+// FuzzEmbedLines feeds arbitrary input to the embed filter: one output
+// line per input line, each an embedding of the model's width or an error.
+func FuzzEmbedLines(f *testing.F) {
+	for _, s := range []string{"", "\n", `{"text":"hi"}`, "{\"text\":\"a\"}\n\nx\n{\"text\":\"\\u00e9 \\t\"}\r\n", `{"text":null}`, `[1,2]`, "\xff\n{}"} {
+		f.Add(s)
+	}
+	path := testdata.Path(f, "models", "bert-F16.gguf")
+	mf := modelFlags{path: path, threads: 1, ctx: 16, kvType: "f32"}
+	gf, m, err := mf.open()
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer gf.Close()
+	defer m.Close()
+	tok, err := tokenizer.FromGGUF(gf)
+	if err != nil {
+		f.Fatal(err)
+	}
+	e := &embedder{m: m, tok: tok, opts: model.EmbedOptions{Normalize: true}, batch: 3}
+	f.Fuzz(func(t *testing.T, in string) {
+		var out bytes.Buffer
+		if err := e.run(context.Background(), strings.NewReader(in), &out); err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Count(in, "\n")
+		if in != "" && !strings.HasSuffix(in, "\n") {
+			want++
+		}
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if out.Len() == 0 {
+			lines = nil
+		}
+		if len(lines) != want {
+			t.Fatalf("%d output lines for %d input lines: %q", len(lines), want, out.String())
+		}
+		for _, l := range lines {
+			var res struct {
+				Embedding []float32 `json:"embedding"`
+				Error     string    `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(l), &res); err != nil {
+				t.Fatalf("%v: %s", err, l)
+			}
+			if (res.Error == "") == (len(res.Embedding) == 0) || (res.Error == "" && len(res.Embedding) != m.Config().Embed) {
+				t.Fatalf("bad output line %s", l)
+			}
+		}
+	})
 }
