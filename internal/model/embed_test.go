@@ -27,7 +27,9 @@ type embedGolden struct {
 	Embedding []float32 `json:"embedding"`
 }
 
-func readEmbedGoldens(t *testing.T, name string) []embedGolden {
+func readEmbedGoldens(t *testing.T, name string) []embedGolden { return readEmbedGoldensTB(t, name) }
+
+func readEmbedGoldensTB(t testing.TB, name string) []embedGolden {
 	t.Helper()
 	f, err := os.Open(testdata.Path(t, "embeddings", name))
 	if err != nil {
@@ -424,5 +426,37 @@ func TestEmbedConcurrent(t *testing.T) {
 				t.Error(err)
 			}
 		}
+	}
+}
+
+// BenchmarkEmbed embeds the 43 fixture texts (1,365 tokens with [CLS]
+// and [SEP]) in one call; tokens/s is reported.
+func BenchmarkEmbed(b *testing.B) {
+	for _, name := range []string{"bert", "nomicbert"} {
+		b.Run(name, func(b *testing.B) {
+			f, err := gguf.Open(testdata.Path(b, "models", name+"-F16.gguf"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			m, err := model.Load(f, model.Options{Threads: 2})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			var in [][]int32
+			n := 0
+			for _, l := range readEmbedGoldensTB(b, name+"-F16.embed.mean.jsonl") {
+				in = append(in, l.IDs)
+				n += len(l.IDs)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := m.Embed(context.Background(), in, model.EmbedOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
 	}
 }
