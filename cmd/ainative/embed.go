@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,7 +70,7 @@ Encoders (bert, nomic-bert) embed many lines in one pass; decoders
 				return fmt.Errorf("%s: %w", mf.path, err)
 			}
 			e := &embedder{m: m, tok: tok, opts: model.EmbedOptions{Pooling: p, Normalize: !raw}, batch: batch}
-			return e.run(cmd, cmd.InOrStdin(), cmd.OutOrStdout())
+			return e.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
 		},
 	}
 	fl := cmd.Flags()
@@ -93,7 +94,8 @@ type embedResult struct {
 	Error     string    `json:"error,omitempty"`
 }
 
-func (e *embedder) run(cmd *cobra.Command, r io.Reader, w io.Writer) (err error) {
+// run is the filter: lines from r, answers to w, e.batch lines at a time.
+func (e *embedder) run(ctx context.Context, r io.Reader, w io.Writer) (err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	bw := bufio.NewWriter(w)
 	defer func() {
@@ -135,7 +137,7 @@ func (e *embedder) run(cmd *cobra.Command, r io.Reader, w io.Writer) (err error)
 			}
 		}
 		if len(inputs) > 0 {
-			vecs, err := e.m.Embed(cmd.Context(), inputs, e.opts)
+			vecs, err := e.m.Embed(ctx, inputs, e.opts)
 			if err != nil {
 				return err
 			}

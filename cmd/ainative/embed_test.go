@@ -2,13 +2,19 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/raym33/ainative/internal/model"
 	"github.com/raym33/ainative/internal/testdata"
+	"github.com/raym33/ainative/internal/tokenizer"
 )
 
 type embedGoldenLine struct {
@@ -167,4 +173,73 @@ func TestTokenizeWordPiece(t *testing.T) {
 	if want := `"ids":[101,511,438,115,144,186,191,190,174,175,102]`; !strings.Contains(out, want) {
 		t.Fatalf("output %s lacks %s", out, want)
 	}
+}
+
+func TestReadLine(t *testing.T) {
+	br := bufio.NewReaderSize(strings.NewReader("short\r\n"+strings.Repeat("x", 40)+"\n\nok\n"+strings.Repeat("y", 40)), 16)
+	for i, want := range []struct {
+		line    string
+		tooLong bool
+		eof     bool
+	}{
+		{"short", false, false}, {"", true, false}, {"", false, false}, {"ok", false, false}, {"", true, true},
+	} {
+		line, err := readLine(br, 10)
+		if string(line) != want.line || errors.Is(err, errLineTooLong) != want.tooLong || errors.Is(err, io.EOF) != want.eof {
+			t.Fatalf("line %d: %q, %v; want %q, too long %v, EOF %v", i, line, err, want.line, want.tooLong, want.eof)
+		}
+	}
+	if line, err := readLine(br, 10); line != nil || !errors.Is(err, io.EOF) {
+		t.Fatalf("after the end: %q, %v", line, err)
+	}
+}
+
+// FuzzEmbedLines feeds arbitrary input to the embed filter: one output
+// line per input line, each an embedding of the model's width or an error.
+func FuzzEmbedLines(f *testing.F) {
+	for _, s := range []string{"", "\n", `{"text":"hi"}`, "{\"text\":\"a\"}\n\nx\n{\"text\":\"\\u00e9 \\t\"}\r\n", `{"text":null}`, `[1,2]`, "\xff\n{}"} {
+		f.Add(s)
+	}
+	path := testdata.Path(f, "models", "bert-F16.gguf")
+	mf := modelFlags{path: path, threads: 1, ctx: 16, kvType: "f32"}
+	gf, m, err := mf.open()
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer gf.Close()
+	defer m.Close()
+	tok, err := tokenizer.FromGGUF(gf)
+	if err != nil {
+		f.Fatal(err)
+	}
+	e := &embedder{m: m, tok: tok, opts: model.EmbedOptions{Normalize: true}, batch: 3}
+	f.Fuzz(func(t *testing.T, in string) {
+		var out bytes.Buffer
+		if err := e.run(context.Background(), strings.NewReader(in), &out); err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Count(in, "\n")
+		if in != "" && !strings.HasSuffix(in, "\n") {
+			want++
+		}
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if out.Len() == 0 {
+			lines = nil
+		}
+		if len(lines) != want {
+			t.Fatalf("%d output lines for %d input lines: %q", len(lines), want, out.String())
+		}
+		for _, l := range lines {
+			var res struct {
+				Embedding []float32 `json:"embedding"`
+				Error     string    `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(l), &res); err != nil {
+				t.Fatalf("%v: %s", err, l)
+			}
+			if (res.Error == "") == (len(res.Embedding) == 0) || (res.Error == "" && len(res.Embedding) != m.Config().Embed) {
+				t.Fatalf("bad output line %s", l)
+			}
+		}
+	})
 }

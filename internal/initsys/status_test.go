@@ -302,7 +302,7 @@ func TestStatusAccess(t *testing.T) {
 // The TCP status page of StartHost is guarded; a busy port is reported,
 // never a URL that points at another program.
 func TestStatusTCP(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -353,7 +353,7 @@ func TestStatusTCP(t *testing.T) {
 
 // What is at the socket path is replaced only if it is a stale socket.
 func TestStatusSocketPath(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	dir := t.TempDir()
 	start := func(socket string) (*System, error) {
 		return StartHost(context.Background(), HostOptions{Config: &Config{}, Socket: socket})

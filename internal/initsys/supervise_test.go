@@ -647,7 +647,7 @@ func TestMissingDir(t *testing.T) {
 // outlive the supervisor. The test holds the reaper's lock, which the
 // start needs, so the service is caught in the middle of starting.
 func TestStopDeadlineKillsStartingService(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	r := NewReaper()
 	svc := testService("slow", "stubborn", "")
 	svc.StopTimeout = Duration(time.Hour)
@@ -756,7 +756,7 @@ func (h *panicky) Handle(_ context.Context, r slog.Record) error {
 // A panic while supervising a service is reported and survived: the
 // process of that moment is killed, and supervision goes on.
 func TestPanicInSupervisionIsSurvived(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := &panicky{msg: "service started", times: 1}
 	svc := testService("a", "serve", "")
 	s := startSupervisor(t, &Config{Services: []Service{svc}}, Options{Logger: slog.New(h)})
@@ -783,7 +783,7 @@ func TestPanicInSupervisionIsSurvived(t *testing.T) {
 // supervisor's own goroutine) neither kills the process nor leaves the
 // services running.
 func TestPanicWhileStopping(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := &panicky{msg: "stopping service", times: 1}
 	svc := testService("a", "serve", "")
 	s, err := NewSupervisor(&Config{Services: []Service{svc}}, Options{Logger: slog.New(h)})

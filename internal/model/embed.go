@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/raym33/ainative/internal/gguf"
 )
@@ -53,17 +54,24 @@ func ParsePooling(s string) (Pooling, error) {
 	return 0, fmt.Errorf("model: pooling %q is not one of none, mean, cls, last", s)
 }
 
-// embedMeta is what the file says about embeddings.
+// embedMeta is what the file says about embeddings, and the state
+// Embed keeps between calls.
 type embedMeta struct {
 	pooling   Pooling // PoolingNone when the file names none
 	normalize bool
+
+	// A decoder embeds through one sequence, made on first use and
+	// reused, so that a call does not allocate a KV cache for the whole
+	// context each time.
+	mu  sync.Mutex
+	seq *Sequence
 }
 
 // readEmbedMeta reads <arch>.pooling_type (llama.cpp's enum: 0 none,
 // 1 mean, 2 cls, 3 last; 4, rank, is a reranker's and not supported) and
 // <arch>.normalize_embeddings.
-func readEmbedMeta(f *gguf.File, arch string) (embedMeta, error) {
-	e := embedMeta{pooling: PoolingNone}
+func readEmbedMeta(f *gguf.File, arch string) (*embedMeta, error) {
+	e := &embedMeta{pooling: PoolingNone}
 	key := arch + ".pooling_type"
 	if f.Has(key) {
 		v, err := f.Uint(key)
@@ -197,7 +205,12 @@ func (m *Model) embedEncoder(ctx context.Context, inputs [][]int32, pooling Pool
 
 func (m *Model) embedDecoder(ctx context.Context, inputs [][]int32, pooling Pooling, out [][]float32) error {
 	E := m.cfg.Embed
-	seq := m.NewSequence()
+	m.emb.mu.Lock()
+	defer m.emb.mu.Unlock()
+	if m.emb.seq == nil {
+		m.emb.seq = m.NewSequence()
+	}
+	seq := m.emb.seq
 	var hidden []float32
 	for i, in := range inputs {
 		seq.Truncate(0)

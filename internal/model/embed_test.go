@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"strings"
@@ -26,7 +27,9 @@ type embedGolden struct {
 	Embedding []float32 `json:"embedding"`
 }
 
-func readEmbedGoldens(t *testing.T, name string) []embedGolden {
+func readEmbedGoldens(t *testing.T, name string) []embedGolden { return readEmbedGoldensTB(t, name) }
+
+func readEmbedGoldensTB(t testing.TB, name string) []embedGolden {
 	t.Helper()
 	f, err := os.Open(testdata.Path(t, "embeddings", name))
 	if err != nil {
@@ -253,6 +256,11 @@ func TestEmbedNormalizeAndErrors(t *testing.T) {
 			t.Errorf("Embed(%d inputs): err = %v, want it to mention %q", len(c.in), err, c.want)
 		}
 	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := m.Embed(cancelled, in, model.EmbedOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Embed with a cancelled context: err = %v", err)
+	}
 	seq := m.NewSequence()
 	if _, err := m.Forward(ctx, seq, []int32{101}, model.OutputLast, nil); err == nil || !strings.Contains(err.Error(), "encoder") {
 		t.Errorf("Forward on an encoder: err = %v", err)
@@ -306,5 +314,149 @@ func TestEmbedDecoderChunks(t *testing.T) {
 				t.Errorf("BatchSize %d, input %d: cosine %g to one ubatch", bs, i, c)
 			}
 		}
+	}
+}
+
+// rebuilt copies f with metadata key set to val (removed when val is
+// nil) and without tensor drop.
+func rebuilt(t *testing.T, f *gguf.File, key string, val any, drop string) *gguf.File {
+	t.Helper()
+	b := gguf.NewBuilder()
+	for _, kv := range f.Metadata {
+		if kv.Key == key {
+			continue
+		}
+		if err := b.Set(kv.Key, kv.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if val != nil {
+		if err := b.Set(key, val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		if ti.Name == drop {
+			continue
+		}
+		if err := b.AddTensor(ti.Name, ti.Type, ti.Dims, f.TensorData(ti)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := b.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gguf.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestEncoderLoadErrors(t *testing.T) {
+	for _, name := range []string{"bert", "nomicbert"} {
+		f, err := gguf.Open(testdata.Path(t, "models", name+"-F16.gguf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		arch, _ := f.Architecture()
+		for _, c := range []struct {
+			key  string
+			val  any
+			drop string
+			want string
+		}{
+			{arch + ".pooling_type", uint32(4), "", "pooling_type = 4 is not supported"},
+			{arch + ".attention.head_count", uint32(3), "", "head_count 3"},
+			{arch + ".block_count", uint32(3), "", `"blk.2.`},
+			{arch + ".embedding_length", nil, "", "embedding_length"},
+			{"", nil, "blk.1.layer_output_norm.bias", `"blk.1.layer_output_norm.bias" is missing`},
+			{"", nil, "token_embd_norm.weight", `"token_embd_norm.weight" is missing`},
+		} {
+			_, err := model.Load(rebuilt(t, f, c.key, c.val, c.drop), model.Options{Threads: 1})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s, %s=%v, without %q: err = %v, want it to mention %q", name, c.key, c.val, c.drop, err, c.want)
+			}
+		}
+	}
+}
+
+// TestEmbedConcurrent calls Embed from several goroutines on one encoder
+// and one decoder: every call gets the vectors of a lone call.
+func TestEmbedConcurrent(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		pooling model.Pooling
+	}{{"bert", model.PoolingModel}, {"qwen3", model.PoolingLast}} {
+		f, err := gguf.Open(testdata.Path(t, "models", c.name+"-F16.gguf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		m, err := model.Load(f, model.Options{Threads: 2, ContextLength: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		in := [][]int32{{101, 300, 301, 102}, {101, 400, 102}, {101, 102}}
+		opts := model.EmbedOptions{Pooling: c.pooling, Normalize: true}
+		want, err := m.Embed(context.Background(), in, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				got, err := m.Embed(context.Background(), in, opts)
+				if err == nil {
+					for i := range want {
+						if cosine(got[i], want[i]) < 0.999999 {
+							err = fmt.Errorf("%s: input %d differs", c.name, i)
+						}
+					}
+				}
+				errs <- err
+			}()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}
+
+// BenchmarkEmbed embeds the 43 fixture texts (1,365 tokens with [CLS]
+// and [SEP]) in one call; tokens/s is reported.
+func BenchmarkEmbed(b *testing.B) {
+	for _, name := range []string{"bert", "nomicbert"} {
+		b.Run(name, func(b *testing.B) {
+			f, err := gguf.Open(testdata.Path(b, "models", name+"-F16.gguf"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			m, err := model.Load(f, model.Options{Threads: 2})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			var in [][]int32
+			n := 0
+			for _, l := range readEmbedGoldensTB(b, name+"-F16.embed.mean.jsonl") {
+				in = append(in, l.IDs)
+				n += len(l.IDs)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := m.Embed(context.Background(), in, model.EmbedOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
 	}
 }

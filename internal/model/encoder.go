@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"runtime"
@@ -177,6 +178,10 @@ func loadEncoder(f *gguf.File, opts Options, name string, a *encoderArch) (*Mode
 // encScratch holds an encoder pass's buffers for a batch of n tokens.
 type encScratch struct {
 	x, o, qkv, q, k, v, attn, up, gate []float32
+	// One head of one text in attention (grown as needed): keys and
+	// transposed values as F32 matrix data, queries, scores, output.
+	kh, vth        []byte
+	qh, pv, scores []float32
 }
 
 func newEncScratch(c *Config, n int) *encScratch {
@@ -315,35 +320,47 @@ func (m *Model) encode(ctx context.Context, s *encScratch, tokens []int32, lens 
 
 // encoderAttention is full (non-causal) softmax attention of the text in
 // rows [start, start+n) of s.q, s.k, s.v, into s.attn, computed as
-// llama.cpp does without a KV cache: float32 scores, the softmax of
-// ggml_soft_max_ext, then the probabilities against the transposed values.
+// llama.cpp does without a KV cache, head by head: the scores are a
+// float32 matrix product of the keys and the queries, the softmax is
+// ggml_soft_max_ext's, and the output is the product of the transposed
+// values with the probabilities.
 func (m *Model) encoderAttention(s *encScratch, start, n int) {
 	c := &m.cfg
 	E, hd := c.Embed, c.HeadDim
-	vt := make([]float32, c.Heads*hd*n) // [head][d][token]
-	for t := range n {
-		row := s.v[(start+t)*E : (start+t+1)*E]
-		for h := 0; h < c.Heads; h++ {
+	if cap(s.kh) < n*hd*4 {
+		s.kh = make([]byte, n*hd*4)
+		s.vth = make([]byte, n*hd*4)
+	}
+	if cap(s.qh) < n*hd {
+		s.qh = make([]float32, n*hd)
+		s.pv = make([]float32, n*hd)
+	}
+	if cap(s.scores) < n*n {
+		s.scores = make([]float32, n*n)
+	}
+	kh, vth, qh, pv, scores := s.kh[:n*hd*4], s.vth[:n*hd*4], s.qh[:n*hd], s.pv[:n*hd], s.scores[:n*n]
+	for h := 0; h < c.Heads; h++ {
+		for t := range n {
+			row := (start+t)*E + h*hd
+			copy(qh[t*hd:(t+1)*hd], s.q[row:row+hd])
 			for d := range hd {
-				vt[(h*hd+d)*n+t] = row[h*hd+d]
+				binary.LittleEndian.PutUint32(kh[(t*hd+d)*4:], math.Float32bits(s.k[row+d]))
+				binary.LittleEndian.PutUint32(vth[(d*n+t)*4:], math.Float32bits(s.v[row+d]))
 			}
+		}
+		K := tensor.Matrix{Type: tensor.F32, Rows: n, Cols: hd, Data: kh}
+		m.pool.MatMul(scores, &K, qh, n)
+		m.pool.For(n, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				softmax(scores[i*n:(i+1)*n], m.kqScale, 0, n)
+			}
+		})
+		Vt := tensor.Matrix{Type: tensor.F32, Rows: hd, Cols: n, Data: vth}
+		m.pool.MatMul(pv, &Vt, scores, n)
+		for t := range n {
+			copy(s.attn[(start+t)*E+h*hd:], pv[t*hd:(t+1)*hd])
 		}
 	}
-	m.pool.For(c.Heads*n, func(lo, hi int) {
-		sc := make([]float32, n) // For runs one chunk per thread
-		for r := lo; r < hi; r++ {
-			h, i := r/n, r%n
-			qi := s.q[(start+i)*E+h*hd : (start+i)*E+(h+1)*hd]
-			for j := range n {
-				sc[j] = tensor.Dot(qi, s.k[(start+j)*E+h*hd:(start+j)*E+(h+1)*hd])
-			}
-			softmax(sc, m.kqScale, 0, n)
-			out := s.attn[(start+i)*E+h*hd : (start+i)*E+(h+1)*hd]
-			for d := range hd {
-				out[d] = tensor.Dot(sc, vt[(h*hd+d)*n:(h*hd+d+1)*n])
-			}
-		}
-	})
 }
 
 // layerNorm sets dst = (x - mean) / sqrt(var + eps) * w + b, as ggml_norm

@@ -116,7 +116,7 @@ type Model struct {
 	ropeSWA    *rope // sliding-window layers (may equal rope)
 
 	enc  *encoder   // set for encoder architectures (encoder.go), which only Embed
-	emb  embedMeta  // the pooling the file names (embed.go)
+	emb  *embedMeta // the pooling the file names; Embed's state (embed.go)
 	file *gguf.File // holds a reference to the mapping (see Load, Close)
 
 	mu     sync.Mutex // serializes forward passes; guards the fields below

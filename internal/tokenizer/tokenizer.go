@@ -2,13 +2,15 @@
 // vocabulary from a GGUF file's tokenizer.ggml.* metadata, and produces
 // exactly the ids llama.cpp produces for the same file and text.
 //
-// Two families are supported: SentencePiece-style vocabularies
+// Three families are supported: SentencePiece-style vocabularies
 // (tokenizer.ggml.model "llama": Llama 2, Gemma, Phi-3, ...), which merge
 // the highest-scoring adjacent pair of pieces until none is left and fall
-// back to <0xNN> byte tokens; and GPT-2-style byte-level BPE ("gpt2":
+// back to <0xNN> byte tokens; GPT-2-style byte-level BPE ("gpt2":
 // Llama 3, Qwen, ...), which first cuts the text into words with a
 // pre-tokenizer (tokenizer.ggml.pre) and then applies ranked merges inside
-// each word.
+// each word; and WordPiece ("bert": BERT-style embedding encoders), which
+// lowercases, drops accents, splits words at whitespace and punctuation
+// and matches each word greedily, longest piece first (wpm.go).
 //
 // Exactness, not resemblance, is the point: a model sees the ids, and one
 // different id changes its output. So the algorithms here follow
