@@ -433,9 +433,11 @@ func TestFixtures(t *testing.T) {
 				if _, err := f.Uint(arch + ".block_count"); err != nil {
 					t.Error(err)
 				}
+				// Every tensor's type is one the reader knows the layout
+				// of (computing with it is the engine's business).
 				for _, ti := range f.Tensors {
-					if !ti.Type.Supported() {
-						t.Errorf("tensor %s has unsupported type %s", ti.Name, ti.Type)
+					if strings.HasPrefix(ti.Type.String(), "Type(") {
+						t.Errorf("tensor %s has unknown type %s", ti.Name, ti.Type)
 					}
 				}
 			}
