@@ -47,7 +47,7 @@ func TestBenchParallel(t *testing.T) {
 	}{
 		{[]string{"--parallel", "0"}, "--parallel 0: counts must be at least 1"},
 		{[]string{"--parallel", "2", "--ctx", "8", "-p", "8", "-n", "4"}, "-p + -n = 12 exceeds the context length 8"},
-		{[]string{"--parallel", "2", "-p", "-1"}, "must not be negative"},
+		{[]string{"--parallel", "2", "-p", "-1"}, "must be 0 or more"},
 	} {
 		_, err := runCLI(t, "", append([]string{"bench", "--model", path, "-r", "1"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -79,9 +79,11 @@ leaves. Ctrl-C stops an answer; Ctrl-D leaves.`,
 			if len(args) == 2 {
 				prompt = args[1]
 			}
-			stdinTTY := term.IsTerminal(int(os.Stdin.Fd()))
+			in := cmd.InOrStdin()
+			f, isFile := in.(*os.File)
+			stdinTTY := isFile && term.IsTerminal(int(f.Fd()))
 			if !stdinTTY {
-				b, err := io.ReadAll(io.LimitReader(os.Stdin, 32<<20))
+				b, err := io.ReadAll(io.LimitReader(in, 32<<20))
 				if err != nil {
 					return err
 				}
@@ -95,7 +97,7 @@ leaves. Ctrl-C stops an answer; Ctrl-D leaves.`,
 				}
 				return s.send(ctx, prompt)
 			}
-			return s.interactive(ctx, os.Stdin)
+			return s.interactive(ctx, in)
 		},
 	}
 	fl := cmd.Flags()

@@ -36,7 +36,7 @@ type serveFlags struct {
 	origins    []string
 	hosts      []string
 	noTCP      bool
-	allowAdmin []int
+	modelsDir  string
 }
 
 func newServeCmd() *cobra.Command {
@@ -72,6 +72,7 @@ AINATIVE_MAX_QUEUE, AINATIVE_KEEP_ALIVE.`,
 	fl.IntVarP(&f.threads, "threads", "t", 0, "threads per forward pass (default: physical cores)")
 	fl.Int64Var(&f.memory, "memory", 0, "memory budget for loaded models in bytes (default: 90% of available memory)")
 	fl.StringSliceVar(&f.origins, "origins", envList("AINATIVE_ORIGINS"), "extra browser origins allowed cross-origin requests (loopback origins always are)")
+	fl.StringVar(&f.modelsDir, "models-dir", "", "also serve DIR/NAME.gguf as model NAME (the image's baked-in models)")
 	fl.StringSliceVar(&f.hosts, "hosts", envList("AINATIVE_HOSTS"), "extra Host header values accepted (loopback names always are)")
 	return cmd
 }
@@ -105,14 +106,17 @@ func serve(ctx context.Context, f serveFlags, ready func(tcp net.Addr, socket st
 		return err
 	}
 	rt, err := runtime.New(runtime.Config{
-		Source: api.StoreSource{Store: st}, Threads: f.threads, NumParallel: f.parallel, MaxQueue: f.maxQueue,
+		Source: api.Sources{api.StoreSource{Store: st}, api.DirSource{Dir: f.modelsDir}}, Threads: f.threads, NumParallel: f.parallel, MaxQueue: f.maxQueue,
 		NumCtx: f.ctx, KeepAlive: f.keepAlive, MemoryBudget: f.memory, Logger: slog.Default(),
 	})
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-	srv := api.New(api.Config{Runtime: rt, Models: st, Origins: f.origins, Hosts: f.hosts, Logger: slog.Default()})
+	// Over TCP the caller is unknown: it may change the store only when the
+	// daemon runs as an ordinary user, whose own store it is.
+	srv := api.New(api.Config{Runtime: rt, Models: st, ModelsDir: f.modelsDir, Origins: f.origins, Hosts: f.hosts,
+		AdminOverTCP: os.Getuid() != 0, Logger: slog.Default()})
 
 	var listeners []net.Listener
 	defer func() {

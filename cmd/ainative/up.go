@@ -36,7 +36,11 @@ reverse order. With standard input not a terminal, the shell reads
 commands from it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg := initsys.HostConfig()
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding the ainative binary: %w", err)
+			}
+			cfg := initsys.HostConfig(self)
 			if configPath != "" {
 				var err error
 				if cfg, err = initsys.LoadConfig(configPath); err != nil {

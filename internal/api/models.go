@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -142,6 +143,7 @@ func (s *Server) ollamaTags(w http.ResponseWriter, r *http.Request) {
 		}
 		models = append(models, m)
 	}
+	models = append(models, DirSource{s.cfg.ModelsDir}.list()...)
 	writeJSON(w, http.StatusOK, map[string]any{"models": models})
 }
 
@@ -369,4 +371,70 @@ func (s *Server) openaiModel(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	openaiError(w, http.StatusNotFound, fmt.Sprintf("model %q not found", name))
+}
+
+// DirSource serves the GGUF files of a directory by name: DIR/NAME.gguf
+// is model NAME (or NAME:latest). The image's baked-in models are served
+// this way, without copying them into a store.
+type DirSource struct{ Dir string }
+
+// Resolve implements runtime.Source.
+func (d DirSource) Resolve(_ context.Context, name string) (runtime.Resolved, error) {
+	base := strings.TrimSuffix(name, ":latest")
+	if d.Dir == "" || base == "" || strings.ContainsAny(base, `/\`) || strings.HasPrefix(base, ".") {
+		return runtime.Resolved{}, fmt.Errorf("%w: %s", runtime.ErrNotFound, name)
+	}
+	path := filepath.Join(d.Dir, base+".gguf")
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return runtime.Resolved{}, fmt.Errorf("%w: %s", runtime.ErrNotFound, name)
+	}
+	id := fmt.Sprintf("file:%s:%d:%d", path, fi.Size(), fi.ModTime().UnixNano())
+	return runtime.Resolved{Name: base, Path: path, Digest: id, Size: fi.Size()}, nil
+}
+
+// list returns the directory's models.
+func (d DirSource) list() []ollamaListModel {
+	if d.Dir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(d.Dir)
+	if err != nil {
+		return nil
+	}
+	var out []ollamaListModel
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".gguf")
+		fi, err := e.Info()
+		if !ok || err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		out = append(out, ollamaListModel{Name: name, Model: name, ModifiedAt: fi.ModTime(), Size: fi.Size(),
+			Details: ollamaModelDetails{Format: "gguf"}})
+	}
+	return out
+}
+
+// Sources resolves a name through each source in turn.
+type Sources []runtime.Source
+
+// Resolve implements runtime.Source.
+func (ss Sources) Resolve(ctx context.Context, name string) (runtime.Resolved, error) {
+	var first error
+	for _, s := range ss {
+		r, err := s.Resolve(ctx, name)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, runtime.ErrNotFound) {
+			return r, err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		first = fmt.Errorf("%w: %s", runtime.ErrNotFound, name)
+	}
+	return runtime.Resolved{}, first
 }

@@ -46,6 +46,9 @@ type Config struct {
 	// and the listening addresses (DNS rebinding protection); "*" accepts
 	// any.
 	Hosts []string
+	// ModelsDir, if set, holds GGUF files served by name beside the
+	// store's models (DirSource); /api/tags lists them.
+	ModelsDir string
 	// AdminOverTCP lets TCP clients, whose identity is unknown, pull,
 	// delete and copy models. On the Unix socket the caller's uid decides.
 	AdminOverTCP bool

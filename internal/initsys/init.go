@@ -77,17 +77,28 @@ func ImageConfig() *Config {
 		console("/dev/ttyS0"),
 		console("/dev/ttyAMA0"), // arm64 virt and many boards
 		console("/dev/tty1"),
-		// The AI runtime daemon ("ainative serve") and the bus
-		// ("ainative bus", after the runtime) join this list as they are
-		// built; see HostConfig for `ainative up`.
+		runtimeService("ainative", "--models-dir", ModelsDir),
 	}}
+}
+
+// runtimeService is the AI runtime daemon: `ainative serve`, restarted
+// if it fails. self is the ainative binary.
+func runtimeService(self string, args ...string) Service {
+	return Service{
+		Name:        "runtime",
+		Command:     append([]string{self, "serve"}, args...),
+		Restart:     RestartAlways,
+		Backoff:     Backoff{Initial: Duration(time.Second), Max: Duration(30 * time.Second)},
+		StopTimeout: Duration(15 * time.Second),
+	}
 }
 
 // HostConfig is the default service configuration of `ainative up`: the
 // same services as the image minus the consoles (the shell runs in the
-// foreground instead). Empty until the runtime daemon and the bus exist.
-func HostConfig() *Config {
-	return &Config{Services: []Service{}}
+// foreground instead). self is the path of the ainative binary, which
+// need not be in $PATH on a host.
+func HostConfig(self string) *Config {
+	return &Config{Services: []Service{runtimeService(self)}}
 }
 
 // System is a running ainative system: the supervisor and what PID 1
@@ -142,7 +153,11 @@ const TokenPath = "/run/ainative/status-token"
 func StartHost(ctx context.Context, opts HostOptions) (*System, error) {
 	cfg := opts.Config
 	if cfg == nil {
-		cfg = HostConfig()
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		cfg = HostConfig(self)
 	}
 	sys := newSystem(false, opts.LogTo)
 	sup, err := NewSupervisor(cfg, Options{Logger: sys.log})

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raym33/ainative/client"
+	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/model/synth"
+)
+
+// chatModel writes a tiny synthesized model with Qwen 2.5's chat template.
+func chatModel(t *testing.T, dir string) string {
+	t.Helper()
+	m, err := synth.New(synth.Options{Shape: "tiny", Type: "Q8_0", Seed: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := filepath.Join(dir, "raw.gguf")
+	if err := m.WriteFile(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := os.ReadFile("../../internal/chat/testdata/templates/qwen2.5.jinja")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := f.Rebuild(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set("tokenizer.chat_template", string(tmpl)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "tiny.gguf")
+	if err := b.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestServeAndRun starts the daemon as `ainative serve` does, imports a
+// model with `ainative import`, and chats with it through `ainative run`
+// and the client package over the Unix socket.
+func TestServeAndRun(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("AINATIVE_HOME", filepath.Join(dir, "home"))
+	if out, err := runCLI(t, "", "import", chatModel(t, dir), "tiny"); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	sock := filepath.Join(dir, "ai.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	f := serveFlags{listen: "127.0.0.1:0", socket: sock, parallel: 2, maxQueue: 8, ctx: 1024, keepAlive: time.Minute, threads: 2}
+	go func() { done <- serve(ctx, f, func(tcp net.Addr, _ string) { ready <- tcp }) }()
+	var tcp net.Addr
+	select {
+	case tcp = <-ready:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+
+	// The client package over the socket.
+	c, err := client.New("unix://" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	var last client.ChatResponse
+	err = c.Chat(ctx, &client.ChatRequest{Model: "tiny", Messages: []client.Message{{Role: "user", Content: "hi"}},
+		Options: &client.Options{NumPredict: ptrTo(5)}}, func(r client.ChatResponse) error {
+		text.WriteString(r.Message.Content)
+		last = r
+		return nil
+	})
+	if err != nil || !last.Done || last.EvalCount == 0 {
+		t.Fatalf("chat over the socket: %v, last %+v", err, last)
+	}
+
+	// `ainative run` through AINATIVE_HOST (TCP), one-shot.
+	t.Setenv("AINATIVE_HOST", tcp.String())
+	out, err := runCLI(t, "", "run", "tiny", "Say something")
+	if err != nil || strings.TrimSpace(out) == "" {
+		t.Fatalf("run: %v\n%q", err, out)
+	}
+	out, err = runCLI(t, "", "ps", "--json")
+	if err != nil || !strings.Contains(out, `"tiny:latest"`) {
+		t.Fatalf("ps: %v\n%s", err, out)
+	}
+	// A model that is not there: run names it (and does not pull with
+	// --no-pull).
+	if out, err := runCLI(t, "", "run", "--no-pull", "nope", "x"); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("run of a missing model: %v\n%s", err, out)
+	}
+
+	// A second daemon on the same socket and port is refused, clearly.
+	f2 := f
+	f2.listen = tcp.String()
+	if err := serve(ctx, f2, nil); err == nil || !strings.Contains(err.Error(), "--listen") {
+		t.Fatalf("second daemon on a busy port: %v", err)
+	}
+	f2.noTCP = true
+	if err := serve(ctx, f2, nil); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Fatalf("second daemon on a live socket: %v", err)
+	}
+	// The first still answers.
+	if _, err := c.Version(ctx); err != nil {
+		t.Fatalf("first daemon after the refused second: %v", err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Fatalf("socket left behind: %v", err)
+	}
+}
+
+func TestRunWithoutRuntime(t *testing.T) {
+	t.Setenv("AINATIVE_HOST", "unix://"+filepath.Join(t.TempDir(), "none.sock"))
+	_, err := runCLI(t, "", "run", "tiny", "hi")
+	if err == nil || !strings.Contains(err.Error(), "ainative serve") {
+		t.Fatalf("run without a runtime: %v", err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
