@@ -25,18 +25,18 @@ func init() { register(newServeCmd) }
 
 // serveFlags configure the runtime daemon.
 type serveFlags struct {
-	listen     string
-	socket     string
-	parallel   int
-	maxQueue   int
-	ctx        int
-	keepAlive  time.Duration
-	threads    int
-	memory     int64
-	origins    []string
-	hosts      []string
-	noTCP      bool
-	modelsDir  string
+	listen    string
+	socket    string
+	parallel  int
+	maxQueue  int
+	ctx       int
+	keepAlive time.Duration
+	threads   int
+	memory    int64
+	origins   []string
+	hosts     []string
+	noTCP     bool
+	modelsDir string
 }
 
 func newServeCmd() *cobra.Command {
