@@ -14,6 +14,7 @@ import (
 	"github.com/raym33/ainative/internal/model"
 	"github.com/raym33/ainative/internal/tensor"
 	"github.com/raym33/ainative/internal/testdata"
+	"github.com/raym33/ainative/internal/testdata/testmodel"
 )
 
 // manifest is one entry of golden/manifest.json (see the fixtures' README).
@@ -106,7 +107,7 @@ func TestGolden(t *testing.T) {
 		name := strings.TrimSuffix(mf.ModelFile, ".gguf")
 		t.Run(name, func(t *testing.T) {
 			tol := tolerance(mf.Variant)
-			f, err := gguf.Open(testdata.Path(t, "models", mf.ModelFile))
+			f, err := gguf.Open(testmodel.Path(t, mf.ModelFile))
 			if err != nil {
 				t.Fatal(err)
 			}
