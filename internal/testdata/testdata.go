@@ -95,8 +95,10 @@ var pending = map[string]string{
 	"llama-IQ4_NL.gguf":    "IQ4_NL tensors (issue 12)",
 	"llama-IQ4_XS.gguf":    "IQ4_XS tensors (issue 12)",
 	"qwen2-IQ3_S.gguf":     "IQ3_S tensors (issue 12)",
+	"mixtral-F32.gguf":     "mixture of experts (issue 12)",
 	"mixtral-F16.gguf":     "mixture of experts (issue 12)",
 	"mixtral-Q4_K_M.gguf":  "mixture of experts (issue 12)",
+	"qwen3moe-F32.gguf":    "mixture of experts (issue 12)",
 	"qwen3moe-F16.gguf":    "mixture of experts (issue 12)",
 	"qwen3moe-Q4_K_M.gguf": "mixture of experts (issue 12)",
 }
