@@ -38,6 +38,8 @@ type Options struct {
 	Seed          *int     `json:"seed,omitempty"`
 	RepeatPenalty *float64 `json:"repeat_penalty,omitempty"`
 	Stop          []string `json:"stop,omitempty"`
+	// IgnoreEOS generates past end-of-generation tokens (benchmarks).
+	IgnoreEOS *bool `json:"ignore_eos,omitempty"`
 }
 
 // Metrics are a finished generation's counts and timings.

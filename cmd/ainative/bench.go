@@ -28,6 +28,8 @@ func newBenchCmd() *cobra.Command {
 		asJSON   bool
 		noBW     bool
 		parallel []int
+		serveN   []int
+		queue    int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench --model M.gguf [--model M2.gguf ...]",
@@ -54,6 +56,12 @@ batch. It prints aggregate tokens/s (all sequences) per count; with
 			if err := errors.Join(sample.CheckAtLeast("p", "p", o.PromptTokens, 0),
 				sample.CheckAtLeast("n", "n", o.DecodeTokens, 0), sample.CheckAtLeast("r", "repetitions", o.Reps, 1)); err != nil {
 				return err
+			}
+			if len(serveN) > 0 {
+				if len(models) != 1 {
+					return fmt.Errorf("--serve takes one --model")
+				}
+				return benchServe(cmd, &mf, models[0], o.PromptTokens, o.DecodeTokens, serveN, queue, asJSON)
 			}
 			if len(parallel) > 0 {
 				if !cmd.Flags().Changed("ctx") {
@@ -125,6 +133,8 @@ batch. It prints aggregate tokens/s (all sequences) per count; with
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object per model")
 	fl.BoolVar(&noBW, "no-bandwidth", false, "skip the memory bandwidth measurement")
 	fl.IntSliceVar(&parallel, "parallel", nil, "measure serving this many sequences at once (comma-separated counts)")
+	fl.IntSliceVar(&serveN, "serve", nil, "drive the runtime daemon (HTTP on loopback) with this many concurrent streaming clients (comma-separated counts)")
+	fl.IntVar(&queue, "queue", 64, "with --serve: the daemon's queue length (requests beyond slots and queue get 503)")
 	return cmd
 }
 

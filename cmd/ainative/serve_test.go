@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -142,4 +143,30 @@ func TestRunWithoutRuntime(t *testing.T) {
 	}
 }
 
-func ptrTo[T any](v T) *T { return &v }
+// bench --serve drives the daemon with concurrent clients; every request
+// is served and each count reports its figures.
+func TestBenchServe(t *testing.T) {
+	dir := t.TempDir()
+	path := chatModel(t, dir)
+	out, err := runCLI(t, "", "bench", "--model", path, "--serve", "1,3", "-p", "16", "-n", "8", "--threads", "2", "--json")
+	if err != nil {
+		t.Fatalf("bench --serve: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want 2 result lines and the chat line:\n%s", out)
+	}
+	for i, want := range []int{1, 3} {
+		var r serveResult
+		if err := json.Unmarshal([]byte(lines[i]), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Clients != want || r.Failed != 0 || r.Refused != 0 || r.TgTokS <= 0 || r.TTFTP50 <= 0 {
+			t.Fatalf("clients %d: %+v", want, r)
+		}
+	}
+	var turns map[string]float64
+	if err := json.Unmarshal([]byte(lines[2]), &turns); err != nil || turns["turn1_ttft_ms"] <= 0 || turns["turn2_ttft_ms"] <= 0 {
+		t.Fatalf("turns: %v %v", turns, err)
+	}
+}

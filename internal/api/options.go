@@ -19,6 +19,7 @@ type genOptions struct {
 	NumPredict  int // -1: until the context is full; -2: fill the context
 	Sampling    sample.Params
 	Stop        []string
+	IgnoreEOS   bool
 	seedSet     bool
 	Temperature float32
 }
@@ -38,6 +39,7 @@ func defaultOptions() genOptions {
 // type or out of range is an error naming it.
 func parseOllamaOptions(raw map[string]any) (genOptions, error) {
 	o := defaultOptions()
+	noWindow := false
 	for k, v := range raw {
 		var err error
 		switch k {
@@ -60,10 +62,7 @@ func parseOllamaOptions(raw map[string]any) (genOptions, error) {
 			}
 		case "repeat_last_n":
 			o.Sampling.PenaltyLastN, err = intOpt(k, v, -1, 1<<24)
-			if err == nil && o.Sampling.PenaltyLastN == 0 {
-				o.Sampling.PenaltyLastN = 1 // 0 disables in Ollama; a window of 1 penalizes the last token only, so use RepeatPenalty off instead
-				o.Sampling.RepeatPenalty = 1
-			}
+			noWindow = err == nil && o.Sampling.PenaltyLastN == 0
 		case "presence_penalty":
 			o.Sampling.PresencePenalty, err = floatOpt(k, v, -2, 2)
 		case "frequency_penalty":
@@ -76,10 +75,21 @@ func parseOllamaOptions(raw map[string]any) (genOptions, error) {
 			}
 		case "stop":
 			o.Stop, err = stopOpt(k, v)
+		case "ignore_eos": // llama-server's option, for benchmarks
+			b, ok := v.(bool)
+			if !ok {
+				err = fmt.Errorf("option %s: %s is not a boolean", k, jsonText(v))
+			}
+			o.IgnoreEOS = b
 		}
 		if err != nil {
 			return o, err
 		}
+	}
+	if noWindow {
+		// Ollama's repeat_last_n 0: no penalty window, so no penalties.
+		o.Sampling.PenaltyLastN = 64
+		o.Sampling.RepeatPenalty, o.Sampling.FrequencyPenalty, o.Sampling.PresencePenalty = 1, 0, 0
 	}
 	return o, nil
 }
@@ -152,7 +162,7 @@ func (o *genOptions) request(tokens []int32, numCtx int) runtime.Request {
 	if max < 0 {
 		max = -1 // -1 and -2: until the context is full
 	}
-	return runtime.Request{Tokens: tokens, MaxTokens: max, NumCtx: numCtx, Sampling: p, Stop: o.Stop}
+	return runtime.Request{Tokens: tokens, MaxTokens: max, NumCtx: numCtx, Sampling: p, Stop: o.Stop, IgnoreEOS: o.IgnoreEOS}
 }
 
 // duration is Ollama's keep_alive: a Go duration string ("5m", "1h"), a

@@ -47,6 +47,9 @@ type Request struct {
 	// KeepAlive is how long the model stays loaded after this request;
 	// nil means the runtime's default, 0 unload at once, < 0 forever.
 	KeepAlive *time.Duration
+	// IgnoreEOS keeps generating past end-of-generation tokens (they
+	// are never drawn), for benchmarks, as llama-server's ignore_eos.
+	IgnoreEOS bool
 	// Logprobs > 0 returns the log-probability of each chosen token and
 	// of the Logprobs-1 most likely alternatives (at most 20).
 	Logprobs int

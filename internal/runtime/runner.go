@@ -575,6 +575,11 @@ func (s *scheduler) sample(sl *slot, logits []float32) {
 	if req.Constraint != nil {
 		req.Constraint.Mask(logits, budget)
 	}
+	if req.IgnoreEOS && r.tok != nil {
+		for _, id := range r.tok.EOGs() {
+			logits[id] = float32(math.Inf(-1))
+		}
+	}
 	var lp *TokenLogprob
 	if req.Logprobs > 0 {
 		s.scratch = logSoftmax(s.scratch[:0], logits)
