@@ -375,7 +375,7 @@ func TestQ8_KActivations(t *testing.T) {
 }
 
 func TestUnsupportedTypes(t *testing.T) {
-	for _, typ := range []Type{Q2_K, Q3_K, IQ4_NL, IQ2_XXS, I8, F64, MXFP4, Type(5), Type(1000)} {
+	for _, typ := range []Type{IQ2_XXS, IQ2_XS, IQ1_S, TQ1_0, I8, F64, MXFP4, Type(5), Type(1000)} {
 		n := typ.BlockSize()
 		if n == 0 {
 			n = QKK
