@@ -116,9 +116,7 @@ func randomMatrix(r *rand.Rand, typ Type, rows, cols int) *Matrix {
 	rb, _ := typ.RowBytes(int64(cols))
 	m := &Matrix{Type: typ, Rows: rows, Cols: cols, Data: make([]byte, int(rb)*rows)}
 	for i := range rows {
-		if err := Quantize(typ, m.Row(i), w[i*cols:(i+1)*cols]); err != nil {
-			panic(err)
-		}
+		copy(m.Row(i), testWeights(nil, r, typ, w[i*cols:(i+1)*cols]))
 	}
 	return m
 }
