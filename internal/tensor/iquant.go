@@ -91,11 +91,13 @@ func dequantIQ4_XS(dst []float32, src []byte) {
 // iq4Dot32 is the integer dot product of a 32-element IQ4 block (16 bytes
 // of nibbles) with 32 int8 activations.
 func iq4Dot32(qs, y []byte) int32 {
-	var s int32
-	for j, q := range qs[:16] {
-		s += int32(iq4Value(q, false))*int32(int8(y[j])) + int32(iq4Value(q, true))*int32(int8(y[j+16]))
+	q, yy := (*[16]byte)(qs), (*[32]byte)(y)
+	var s0, s1 int32
+	for j := range 16 {
+		s0 += int32(kvaluesIQ4NL[q[j]&0xf]) * int32(int8(yy[j]))
+		s1 += int32(kvaluesIQ4NL[q[j]>>4]) * int32(int8(yy[j+16]))
 	}
-	return s
+	return s0 + s1
 }
 
 // dotIQ4_NL is the dot product with Q8_0 activations (ggml pairs IQ4_NL
@@ -327,25 +329,49 @@ func dequantIQ3_S(dst []float32, src []byte)   { dequantIQ3(IQ3_S, dst, src, iq3
 // activations: an exact integer sum per super-block, scaled by d*d8 (and
 // by 1/4 at the end for IQ3_XXS, whose block scales are quarters).
 func dotIQ3(t Type, n int, w, x []byte, bb int) float32 {
-	var (
-		sum float32
-		q   [QKK]int8
-		m   [QKK / 32]int32
-	)
+	var sum float32
 	for i := range n / QKK {
 		wb := w[i*bb : (i+1)*bb]
-		xb := x[i*q8_KBytes : (i+1)*q8_KBytes]
-		iq3Values(t, wb, &q, &m)
-		yq := xb[4 : 4+QKK]
+		xb := (*[q8_KBytes]byte)(x[i*q8_KBytes:])
 		var sumi int32
 		for ib := range QKK / 32 {
-			var s int32
-			for e := 32 * ib; e < 32*ib+32; e++ {
-				s += int32(q[e]) * int32(int8(yq[e]))
+			qs := (*[8]byte)(wb[2+8*ib:])
+			y := (*[32]byte)(xb[4+32*ib:])
+			var (
+				signs [4]uint8
+				qh    uint
+				m     int32
+			)
+			if t == IQ3_XXS {
+				aux := binary.LittleEndian.Uint32(wb[2+QKK/4+4*ib:])
+				signs = [4]uint8{ksigns[aux&127], ksigns[aux>>7&127], ksigns[aux>>14&127], ksigns[aux>>21&127]}
+				m = 2*int32(aux>>28) + 1
+			} else {
+				signs = [4]uint8(wb[2+QKK/4+QKK/32+4*ib:])
+				qh = uint(wb[2+QKK/4+ib])
+				m = 2*int32(wb[2+QKK/4+QKK/32+QKK/8+ib/2]>>(4*(ib%2))&0xf) + 1
 			}
-			sumi += m[ib] * s
+			var s int32
+			for k := range 8 {
+				var g uint32
+				if t == IQ3_XXS {
+					g = iq3xxsGrid[qs[k]]
+				} else {
+					g = iq3sGrid[uint(qs[k])|(qh>>k&1)<<8]
+				}
+				sg := uint32(signs[k/2]) >> (4 * (k % 2))
+				yk := (*[4]byte)(y[4*k:])
+				for j := range 4 {
+					p := int32(uint8(g>>(8*j))) * int32(int8(yk[j]))
+					if sg>>j&1 != 0 {
+						p = -p
+					}
+					s += p
+				}
+			}
+			sumi += m * s
 		}
-		sum += float32(fp16At(wb)*f32At(xb)) * float32(sumi)
+		sum += float32(fp16At(wb)*f32At(xb[:])) * float32(sumi)
 	}
 	if t == IQ3_XXS {
 		sum *= 0.25

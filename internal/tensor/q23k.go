@@ -85,46 +85,66 @@ func dequantQ3_K(dst []float32, src []byte) {
 func dotQ2_K(n int, w, x []byte) float32 {
 	var sum float32
 	for i := range n / QKK {
-		wb := w[i*q2_KBytes : (i+1)*q2_KBytes]
-		xb := x[i*q8_KBytes : (i+1)*q8_KBytes]
-		scales, qs := wb[:16], wb[16:16+QKK/4]
-		yq, bsums := xb[4:4+QKK], xb[4+QKK:q8_KBytes]
-		var sumi, summ int32
-		for j := range QKK / 16 {
-			var s int32
-			for e := 16 * j; e < 16*j+16; e++ {
-				s += int32(q2Bits(qs, e)) * int32(int8(yq[e]))
+		wb := (*[q2_KBytes]byte)(w[i*q2_KBytes:])
+		xb := (*[q8_KBytes]byte)(x[i*q8_KBytes:])
+		var s [QKK / 16]int32 // per sub-block
+		for c := range 2 {
+			qs := (*[32]byte)(wb[16+32*c:])
+			y := (*[128]byte)(xb[4+128*c:])
+			for h := range 2 {
+				var a0, a1, a2, a3 int32
+				for l := 16 * h; l < 16*h+16; l++ {
+					q := qs[l]
+					a0 += int32(q&3) * int32(int8(y[l]))
+					a1 += int32(q>>2&3) * int32(int8(y[32+l]))
+					a2 += int32(q>>4&3) * int32(int8(y[64+l]))
+					a3 += int32(q>>6) * int32(int8(y[96+l]))
+				}
+				s[8*c+h], s[8*c+2+h], s[8*c+4+h], s[8*c+6+h] = a0, a1, a2, a3
 			}
-			sc := scales[j]
-			sumi += int32(sc&0xf) * s
-			summ += int32(sc>>4) * int32(int16(binary.LittleEndian.Uint16(bsums[2*j:])))
 		}
-		yd := f32At(xb)
+		var sumi, summ int32
+		for j, sc := range wb[:16] {
+			sumi += int32(sc&0xf) * s[j]
+			summ += int32(sc>>4) * int32(int16(binary.LittleEndian.Uint16(xb[4+QKK+2*j:])))
+		}
+		yd := f32At(xb[:])
 		sum += float32(float32(yd*fp16At(wb[80:]))*float32(sumi)) - float32(float32(yd*fp16At(wb[82:]))*float32(summ))
 	}
 	return sum
 }
 
+// dotQ3_K sums, per sub-block of 16, the unsigned 3-bit quants times the
+// activations, less 4 times their sum (the bsums of Q8_K).
 func dotQ3_K(n int, w, x []byte) float32 {
-	var (
-		sum float32
-		q   [QKK]int8
-	)
+	var sum float32
 	for i := range n / QKK {
-		wb := w[i*q3_KBytes : (i+1)*q3_KBytes]
-		xb := x[i*q8_KBytes : (i+1)*q8_KBytes]
-		q3KValues(&q, wb[:32], wb[32:96])
+		wb := (*[q3_KBytes]byte)(w[i*q3_KBytes:])
+		xb := (*[q8_KBytes]byte)(x[i*q8_KBytes:])
+		hmask := (*[32]byte)(wb[:32])
+		var s [QKK / 16]int32
+		for c := range 2 {
+			qs := (*[32]byte)(wb[32+32*c:])
+			y := (*[128]byte)(xb[4+128*c:])
+			for h := range 2 {
+				var a0, a1, a2, a3 int32
+				for l := 16 * h; l < 16*h+16; l++ {
+					q, m := qs[l], hmask[l]>>(4*c)
+					a0 += int32(q&3|m<<2&4) * int32(int8(y[l]))
+					a1 += int32(q>>2&3|m<<1&4) * int32(int8(y[32+l]))
+					a2 += int32(q>>4&3|m&4) * int32(int8(y[64+l]))
+					a3 += int32(q>>6|m>>1&4) * int32(int8(y[96+l]))
+				}
+				s[8*c+h], s[8*c+2+h], s[8*c+4+h], s[8*c+6+h] = a0, a1, a2, a3
+			}
+		}
 		scales := wb[96:108]
-		yq := xb[4 : 4+QKK]
 		var sumi int32
 		for j := range QKK / 16 {
-			var s int32
-			for e := 16 * j; e < 16*j+16; e++ {
-				s += int32(q[e]) * int32(int8(yq[e]))
-			}
-			sumi += q3KScale(scales, j) * s
+			bsum := int32(int16(binary.LittleEndian.Uint16(xb[4+QKK+2*j:])))
+			sumi += q3KScale(scales, j) * (s[j] - 4*bsum)
 		}
-		sum += float32(fp16At(wb[108:])*f32At(xb)) * float32(sumi)
+		sum += float32(fp16At(wb[108:])*f32At(xb[:])) * float32(sumi)
 	}
 	return sum
 }
