@@ -52,6 +52,8 @@ func installAVX2(table *opsTable) {
 		{Q5_0, dotQ5_0x1AVX2, dotQ5_0x4AVX2, nil},
 		{Q4_1, dotQ4_1x1AVX2, dotQ4_1x4AVX2, nil},
 		{Q5_1, dotQ5_1x1AVX2, dotQ5_1x4AVX2, nil},
+		{Q2_K, dotQ2_Kx1AVX2, dotQ2_Kx4AVX2, nil},
+		{Q3_K, dotQ3_Kx1AVX2, dotQ3_Kx4AVX2, nil},
 		{Q4_K, dotQ4_Kx1AVX2, dotQ4_Kx4AVX2, nil},
 		{Q5_K, dotQ5_Kx1AVX2, dotQ5_Kx4AVX2, nil},
 		{Q6_K, dotQ6_Kx1AVX2, dotQ6_Kx4AVX2, nil},
@@ -109,6 +111,18 @@ func dotQ5_1x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *flo
 
 //go:noescape
 func dotQ5_1x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ2_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ2_Kx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ3_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ3_Kx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 
 //go:noescape
 func dotQ4_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
