@@ -4,8 +4,8 @@
 #include "asm_amd64.h"
 #include "kq_amd64.h"
 
-// Kernels for Q2_K and Q3_K times Q8_K activations, in the frame of the
-// other K-quants (kq_amd64.s): the integer products of a super-block,
+// Kernels for Q2_K, Q3_K and IQ4_XS times Q8_K activations, in the frame
+// of the other K-quants (kq_amd64.s): the integer products of a super-block,
 // sub-block scales included, are summed exactly in int32 and scaled by
 // d_w*d_x once per super-block; for Q2_K the minimum term
 // dmin_w*d_x*sum_j(m_j * bsum_j) is subtracted.
@@ -19,6 +19,23 @@ SPLAT32(k0F, 0x0f0f0f0f0f0f0f0f)
 SPLAT32(k03, 0x0303030303030303)
 SPLAT32(k04, 0x0404040404040404)
 SPLAT32(k20, 0x2020202020202020)
+
+SPLAT32(k03d, 0x0000000300000003)
+SPLAT32(k20w, 0x0020002000200020)
+
+// The 16 levels of IQ4_NL/IQ4_XS as int8, in both 128-bit lanes.
+DATA kIQ4NL<>+0(SB)/8, $0xf6eaddcfbfad9881
+DATA kIQ4NL<>+8(SB)/8, $0x7159453526190d01
+DATA kIQ4NL<>+16(SB)/8, $0xf6eaddcfbfad9881
+DATA kIQ4NL<>+24(SB)/8, $0x7159453526190d01
+GLOBL kIQ4NL<>(SB), RODATA|NOPTR, $32
+
+// Dword shifts of the IQ4_XS high scale bits: [0, 2, ..., 14].
+DATA kIQ4XSShift<>+0(SB)/8, $0x0000000200000000
+DATA kIQ4XSShift<>+8(SB)/8, $0x0000000600000004
+DATA kIQ4XSShift<>+16(SB)/8, $0x0000000a00000008
+DATA kIQ4XSShift<>+24(SB)/8, $0x0000000e0000000c
+GLOBL kIQ4XSShift<>(SB), RODATA|NOPTR, $32
 
 // Dword shifts of the Q3_K high scale bits: [0, 2, 4, 6].
 DATA kQ3Shift<>+0(SB)/8, $0x0000000200000000
@@ -198,6 +215,84 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	Q3KEND(T1, Y13, Y9); \
 	Q3KEND(T2, Y14, Y10); \
 	Q3KEND(T3, Y15, Y11)
+
+// ---- IQ4_XS: d f16, scales_h u16 at 2, scales_l[4] at 4, qs[128] at 8 ----
+
+// IQ4XSSCALES sets Y0 = the eight scales minus 32 as int16, in both
+// lanes (for kK4Shuf): low 4 bits nibble ib%2 of scales_l[ib/2], high 2
+// bits bits 2*ib of scales_h; and Y1 = the level table.
+#define IQ4XSSCALES \
+	VMOVD 4(AX), X0; \
+	VPSRLW $4, X0, X2; \
+	VPUNPCKLBW X2, X0, X0; \
+	VPAND k0F<>(SB), X0, X0; \
+	VPMOVZXBW X0, X0; \
+	VPBROADCASTD 2(AX), X2; \
+	VPSRLVD kIQ4XSShift<>(SB), X2, X3; \
+	VPSRLVD kIQ4XSShift<>+16(SB), X2, X2; \
+	VPAND k03d<>(SB), X3, X3; \
+	VPAND k03d<>(SB), X2, X2; \
+	VPACKUSDW X2, X3, X3; \
+	VPSLLW $4, X3, X3; \
+	VPOR X3, X0, X0; \
+	VPSUBW k20w<>(SB), X0, X0; \
+	VPERMQ $0x44, Y0, Y0; \
+	VMOVDQU kIQ4NL<>(SB), Y1
+
+// IQ4XSW sets Y2 = the 32 levels of the sub-block at qoff (low nibbles
+// the first 16 elements), Y3 = |Y2|, Y4 = its scale in every int16 lane
+// (kK4Shuf pattern at soff).
+#define IQ4XSW(qoff, soff) \
+	VMOVDQU qoff(AX), X2; \
+	VPSRLW $4, X2, X3; \
+	VINSERTI128 $1, X3, Y2, Y2; \
+	VPAND k0F<>(SB), Y2, Y2; \
+	VPSHUFB Y2, Y1, Y2; \
+	VPSIGNB Y2, Y2, Y3; \
+	VPSHUFB kK4Shuf<>+soff(SB), Y0, Y4
+
+#define IQ4XSD VPINSRW $0, 0(AX), X7, X7; VCVTPH2PS X7, X7
+
+#define IQ4XSSB1 \
+	VPXOR Y12, Y12, Y12; \
+	IQ4XSSCALES; \
+	IQ4XSW(8, 0); Q3KTOK(4, T0, Y12); \
+	IQ4XSW(24, 32); Q3KTOK(36, T0, Y12); \
+	IQ4XSW(40, 64); Q3KTOK(68, T0, Y12); \
+	IQ4XSW(56, 96); Q3KTOK(100, T0, Y12); \
+	IQ4XSW(72, 128); Q3KTOK(132, T0, Y12); \
+	IQ4XSW(88, 160); Q3KTOK(164, T0, Y12); \
+	IQ4XSW(104, 192); Q3KTOK(196, T0, Y12); \
+	IQ4XSW(120, 224); Q3KTOK(228, T0, Y12); \
+	IQ4XSD; \
+	Q3KEND(T0, Y12, Y8)
+
+#define IQ4XSSB4 \
+	ZERO4ISUM; \
+	IQ4XSSCALES; \
+	IQ4XSW(8, 0); Q3KTOK4(4); \
+	IQ4XSW(24, 32); Q3KTOK4(36); \
+	IQ4XSW(40, 64); Q3KTOK4(68); \
+	IQ4XSW(56, 96); Q3KTOK4(100); \
+	IQ4XSW(72, 128); Q3KTOK4(132); \
+	IQ4XSW(88, 160); Q3KTOK4(164); \
+	IQ4XSW(104, 192); Q3KTOK4(196); \
+	IQ4XSW(120, 224); Q3KTOK4(228); \
+	IQ4XSD; \
+	Q3KEND(T0, Y12, Y8); \
+	Q3KEND(T1, Y13, Y9); \
+	Q3KEND(T2, Y14, Y10); \
+	Q3KEND(T3, Y15, Y11)
+
+// func dotIQ4_XSx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+TEXT ·dotIQ4_XSx1AVX2(SB), NOSPLIT, $0-48
+	X1ARGS
+	KX1(IQ4XSSB1, 136)
+
+// func dotIQ4_XSx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotIQ4_XSx4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+	KX4(IQ4XSSB4, 136)
 
 // func dotQ2_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotQ2_Kx1AVX2(SB), NOSPLIT, $0-48
