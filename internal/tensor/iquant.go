@@ -44,6 +44,19 @@ var ksigns = func() (t [128]uint8) {
 	return t
 }()
 
+// ksignMasks expands ksigns into byte masks, 0xFF for each negative
+// value of the eight (ggml's ksigns64), for the SIMD kernels.
+var ksignMasks = func() (t [128]uint64) {
+	for i, s := range ksigns {
+		for j := range 8 {
+			if s>>j&1 != 0 {
+				t[i] |= 0xff << (8 * j)
+			}
+		}
+	}
+	return t
+}()
+
 // iq4Value is the level of the 4-bit quant in byte b: low nibble for the
 // first half of a 32-element block (hi false), high nibble for the second.
 func iq4Value(b byte, hi bool) int8 {
