@@ -34,6 +34,16 @@ func q3KScale(scales []byte, j int) int32 {
 	return int32(lo|hi<<4) - 32
 }
 
+// packQ3KScales is the inverse of q3KScale: it stores the 16 6-bit
+// scales ls (offset 32 included) in the 12 bytes of sc.
+func packQ3KScales(sc []byte, ls *[QKK / 16]uint8) {
+	clear(sc[:12])
+	for j, l := range ls {
+		sc[j%8] |= (l & 0xf) << (4 * (j / 8))
+		sc[8+j%4] |= (l >> 4) << (2 * (j / 4))
+	}
+}
+
 // q3KValues unpacks the 256 quants of a Q3_K super-block, in [-4, 3], in
 // element order.
 func q3KValues(q *[QKK]int8, hmask, qs []byte) {
@@ -296,17 +306,18 @@ func quantizeQ3_K(dst []byte, src []float32) {
 			}
 		}
 		sc := b[96:108]
-		clear(sc)
-		var d uint16
+		var (
+			d  uint16
+			ls [QKK / 16]uint8
+		)
 		if maxScale != 0 {
 			iscale := -32 / maxScale
 			for j := range QKK / 16 {
-				l := uint8(min(max(nearestProd(iscale, scales[j]), -32), 31) + 32)
-				sc[j%8] |= (l & 0xf) << (4 * (j / 8))
-				sc[8+j%4] |= (l >> 4) << (2 * (j / 4))
+				ls[j] = uint8(min(max(nearestProd(iscale, scales[j]), -32), 31) + 32)
 			}
 			d = FP32ToFP16(1 / iscale)
 		}
+		packQ3KScales(sc, &ls)
 		binary.LittleEndian.PutUint16(b[108:], d)
 		df := FP16ToFP32(d)
 		for j := range QKK / 16 {
