@@ -45,9 +45,7 @@ func tiledMatrix(r *rand.Rand, t Type, rows, cols int) *Matrix {
 	rb, _ := t.RowBytes(int64(cols))
 	m := &Matrix{Type: t, Rows: rows, Cols: cols, Data: make([]byte, int(rb)*rows)}
 	for i := range min(distinct, rows) {
-		if err := Quantize(t, m.Row(i), testVector(r, cols)); err != nil {
-			panic(err)
-		}
+		copy(m.Row(i), testWeights(nil, r, t, testVector(r, cols)))
 	}
 	for i := distinct; i < rows; i++ {
 		copy(m.Row(i), m.Row(i%distinct))
