@@ -55,8 +55,9 @@ func mustRowBytes(typ Type, n int) int {
 }
 
 // TestIQTableChecksums pins the lookup tables of the IQ types to ggml's
-// (SHA-256 of the little-endian bytes of iq3xxs_grid, iq3s_grid, and
-// ksigns_iq2xs followed by kvalues_iq4nl, as in ggml-common.h).
+// (SHA-256 of the little-endian bytes of iq3xxs_grid, iq3s_grid,
+// ksigns64, and ksigns_iq2xs followed by kvalues_iq4nl, as in
+// ggml-common.h).
 func TestIQTableChecksums(t *testing.T) {
 	sum := func(v any) string {
 		var b []byte
@@ -74,6 +75,7 @@ func TestIQTableChecksums(t *testing.T) {
 	}{
 		{"iq3xxs_grid", iq3xxsGrid, "46e35f5a997efdee6c99ce57854c8a0d4f0ff8ca57e5e8a60c0793ea580acf5d"},
 		{"iq3s_grid", iq3sGrid, "bd1af4945a1717c65610b0284e4628b9a1ba3b306fae3a06f6e5f597356e349f"},
+		{"ksigns64", ksignMasks, "6ca8598509cc63406eaece40cff6b60198f6fa1e0dff261de7bd8d73bfed770c"},
 		{"ksigns+kvalues", struct {
 			S [128]uint8
 			K [16]int8
