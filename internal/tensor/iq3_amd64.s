@@ -13,7 +13,9 @@
 //
 // Registers: as in kq_amd64.h; Y0 the eight multipliers as int16 (both
 // lanes), Y2 magnitudes, Y3 sign mask, Y4 the multiplier of a sub-block,
-// R14 a table address, Y8-Y11 float accumulators, Y12-Y15 isum.
+// R14 a table address, Y8-Y11 float accumulators, Y12-Y15 isum. A
+// gather's destination is zeroed first: the instruction merges into it,
+// and the zeroing idiom breaks the dependency on the previous sub-block.
 
 SPLAT32(k0F, 0x0f0f0f0f0f0f0f0f)
 SPLAT32(kFF, -1)
@@ -98,6 +100,7 @@ GLOBL kQuarter<>(SB), RODATA|NOPTR, $4
 	VPSLLD $8, Y7, Y7; \
 	VPOR Y7, Y1, Y1; \
 	VPCMPEQD Y5, Y5, Y5; \
+	VPXOR Y2, Y2, Y2; \
 	VPGATHERDD Y5, (R14)(Y1*4), Y2; \
 	VPBROADCASTD soff(AX), Y3; \
 	VPSHUFB kShufB<>(SB), Y3, Y3; \
@@ -155,12 +158,14 @@ GLOBL kQuarter<>(SB), RODATA|NOPTR, $4
 	VPMOVZXBD qoff(AX), Y1; \
 	LEAQ ·iq3xxsGrid(SB), R14; \
 	VPCMPEQD Y5, Y5, Y5; \
+	VPXOR Y2, Y2, Y2; \
 	VPGATHERDD Y5, (R14)(Y1*4), Y2; \
 	VPBROADCASTD aoff(AX), X1; \
 	VPSRLVD kShift7<>(SB), X1, X1; \
 	VPAND k7Fd<>(SB), X1, X1; \
 	LEAQ ·ksignMasks(SB), R14; \
 	VPCMPEQD Y5, Y5, Y5; \
+	VPXOR Y3, Y3, Y3; \
 	VPGATHERDQ Y5, (R14)(X1*8), Y3; \
 	VPSHUFB kK4Shuf<>+poff(SB), Y0, Y4
 
