@@ -101,9 +101,9 @@ func TestRandomWalksRealVocab(t *testing.T) {
 				t.Fatalf("%s: not every byte is a token", name)
 			}
 			rng := rand.New(rand.NewPCG(3, 4))
-			walks := 12
+			walks := 6
 			if testing.Short() {
-				walks = 3
+				walks = 2
 			}
 			for _, schema := range schemas {
 				g, err := CompileSchema([]byte(schema))

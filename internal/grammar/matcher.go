@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -13,7 +14,7 @@ const NoBudget = -1
 
 const (
 	maxThreads = 256     // live threads kept per state (more are dropped: still valid)
-	maxConfigs = 1 << 13 // cached states per matcher before the caches are rebuilt
+	maxConfigs = 1 << 12 // cached states (1 KiB of transitions each) before the caches are rebuilt
 	maxMasks   = 64      // cached masks per matcher
 	unknown    = -1      // a transition not computed yet
 	dead       = -2      // a byte that breaks the document
@@ -34,7 +35,6 @@ type config struct {
 	threads []thread
 	accept  bool  // the bytes so far are a complete document
 	cost    int32 // shortest completion, in bytes
-	row     []int32
 	mask    []uint64 // tokens allowed with no budget, once computed
 	maskMax int32    // the largest cost after any token of mask
 }
@@ -49,6 +49,9 @@ type Matcher struct {
 	stackIdx map[[2]int32]int32
 	configs  []*config
 	index    map[string]int32
+	// trans holds the transitions: config c on byte b goes to
+	// trans[c<<8|b] (unknown: not computed yet; dead).
+	trans []int32
 	masks    int
 
 	cur  int32
@@ -79,6 +82,7 @@ func (m *Matcher) resetTables() {
 	m.stacks = nil
 	m.stackIdx = map[[2]int32]int32{}
 	m.configs = nil
+	m.trans = nil
 	m.index = map[string]int32{}
 	m.masks = 0
 	m.seen = map[thread]bool{}
@@ -218,6 +222,9 @@ func (m *Matcher) intern(threads []thread, accept bool) int32 {
 		c.cost = min(c.cost, m.threadCost(t))
 	}
 	m.configs = append(m.configs, c)
+	for range 256 {
+		m.trans = append(m.trans, unknown)
+	}
 	i := int32(len(m.configs) - 1)
 	m.index[string(m.key)] = i
 	return i
@@ -225,16 +232,10 @@ func (m *Matcher) intern(threads []thread, accept bool) int32 {
 
 // step returns the config after byte b, or dead.
 func (m *Matcher) step(ci int32, b byte) int32 {
-	c := m.configs[ci]
-	if c.row == nil {
-		c.row = make([]int32, 256)
-		for i := range c.row {
-			c.row[i] = unknown
-		}
-	}
-	if r := c.row[b]; r != unknown {
+	if r := m.trans[int(ci)<<8|int(b)]; r != unknown {
 		return r
 	}
+	c := m.configs[ci]
 	var next []thread
 	for _, t := range c.threads {
 		for _, r := range m.g.states[t.state].ranges {
@@ -250,7 +251,7 @@ func (m *Matcher) step(ci int32, b byte) int32 {
 	if len(out) > 0 || accept {
 		r = m.intern(out, accept)
 	}
-	m.configs[ci].row[b] = r
+	m.trans[int(ci)<<8|int(b)] = r
 	return r
 }
 
@@ -295,17 +296,15 @@ func (m *Matcher) Mask(dst []uint64, budget int) int {
 	}
 	full := make([]uint64, m.v.MaskWords())
 	maxCost := int32(0)
-	nodes, toks, stack := m.v.nodes, m.v.toks, m.walk
+	nodes, toks, stack, trans := m.v.nodes, m.v.toks, m.walk, m.trans
 	stack[0] = m.cur
 	for i := 0; i < len(nodes); {
 		nd := &nodes[i]
 		parent := stack[nd.depth-1]
-		next := int32(unknown)
-		if row := m.configs[parent].row; row != nil {
-			next = row[nd.b]
-		}
+		next := trans[int(parent)<<8|int(nd.b)]
 		if next == unknown {
 			next = m.step(parent, nd.b)
+			trans = m.trans
 		}
 		if next < 0 {
 			i = int(nd.skip)
@@ -340,9 +339,7 @@ func (m *Matcher) Mask(dst []uint64, budget int) int {
 func popcount(ws []uint64) int {
 	n := 0
 	for _, w := range ws {
-		for ; w != 0; w &= w - 1 {
-			n++
-		}
+		n += bits.OnesCount64(w)
 	}
 	return n
 }
