@@ -33,8 +33,8 @@ type stackNode struct {
 // is interned, so equal states share transitions and cached masks.
 type config struct {
 	threads []thread
-	accept  bool  // the bytes so far are a complete document
-	cost    int32 // shortest completion, in bytes
+	accept  bool     // the bytes so far are a complete document
+	cost    int32    // shortest completion, in bytes
 	mask    []uint64 // tokens allowed with no budget, once computed
 	maskMax int32    // the largest cost after any token of mask
 }
@@ -52,7 +52,7 @@ type Matcher struct {
 	// trans holds the transitions: config c on byte b goes to
 	// trans[c<<8|b] (unknown: not computed yet; dead).
 	trans []int32
-	masks    int
+	masks int
 
 	cur  int32
 	done bool // an end-of-generation token was accepted
