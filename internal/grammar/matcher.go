@@ -50,8 +50,12 @@ type Matcher struct {
 	configs  []*config
 	index    map[string]int32
 	// trans holds the transitions: config c on byte b goes to
-	// trans[c<<8|b] (unknown: not computed yet; dead).
+	// trans[row[c]<<8|b] (unknown: not computed yet; dead). Row 0 is
+	// all unknown, shared by the configs never stepped from yet (most
+	// configs a mask creates end a token and are never stepped from).
 	trans []int32
+	row   []int32
+	costs []int32 // each config's cost, beside row for the walk
 	masks int
 
 	cur  int32
@@ -82,7 +86,12 @@ func (m *Matcher) resetTables() {
 	m.stacks = nil
 	m.stackIdx = map[[2]int32]int32{}
 	m.configs = nil
-	m.trans = nil
+	m.row = nil
+	m.costs = nil
+	m.trans = make([]int32, 256)
+	for i := range m.trans {
+		m.trans[i] = unknown
+	}
 	m.index = map[string]int32{}
 	m.masks = 0
 	m.seen = map[thread]bool{}
@@ -108,6 +117,11 @@ func (m *Matcher) rebuild() {
 		threads[i] = thread{t.state, copyStack(t.stack)}
 	}
 	m.cur = m.intern(threads, old.accept)
+}
+
+// full reports whether the caches have grown past their bounds.
+func (m *Matcher) full() bool {
+	return len(m.trans)>>8 > maxConfigs || len(m.configs) > 16*maxConfigs || len(m.stacks) > 16*maxConfigs
 }
 
 // Clone returns an independent matcher in the same state (its caches
@@ -222,9 +236,8 @@ func (m *Matcher) intern(threads []thread, accept bool) int32 {
 		c.cost = min(c.cost, m.threadCost(t))
 	}
 	m.configs = append(m.configs, c)
-	for range 256 {
-		m.trans = append(m.trans, unknown)
-	}
+	m.row = append(m.row, 0)
+	m.costs = append(m.costs, c.cost)
 	i := int32(len(m.configs) - 1)
 	m.index[string(m.key)] = i
 	return i
@@ -232,7 +245,7 @@ func (m *Matcher) intern(threads []thread, accept bool) int32 {
 
 // step returns the config after byte b, or dead.
 func (m *Matcher) step(ci int32, b byte) int32 {
-	if r := m.trans[int(ci)<<8|int(b)]; r != unknown {
+	if r := m.trans[int(m.row[ci])<<8|int(b)]; r != unknown {
 		return r
 	}
 	c := m.configs[ci]
@@ -251,7 +264,13 @@ func (m *Matcher) step(ci int32, b byte) int32 {
 	if len(out) > 0 || accept {
 		r = m.intern(out, accept)
 	}
-	m.trans[int(ci)<<8|int(b)] = r
+	if m.row[ci] == 0 {
+		m.row[ci] = int32(len(m.trans) >> 8)
+		for range 256 {
+			m.trans = append(m.trans, unknown)
+		}
+	}
+	m.trans[int(m.row[ci])<<8|int(b)] = r
 	return r
 }
 
@@ -269,7 +288,7 @@ func (m *Matcher) Mask(dst []uint64, budget int) int {
 	if m.done || len(dst) < m.v.MaskWords() {
 		return 0
 	}
-	if len(m.configs) > maxConfigs {
+	if m.full() {
 		m.rebuild()
 	}
 	cur := m.configs[m.cur]
@@ -296,15 +315,15 @@ func (m *Matcher) Mask(dst []uint64, budget int) int {
 	}
 	full := make([]uint64, m.v.MaskWords())
 	maxCost := int32(0)
-	nodes, toks, stack, trans := m.v.nodes, m.v.toks, m.walk, m.trans
+	nodes, toks, stack, trans, row, costs := m.v.nodes, m.v.toks, m.walk, m.trans, m.row, m.costs
 	stack[0] = m.cur
 	for i := 0; i < len(nodes); {
 		nd := &nodes[i]
 		parent := stack[nd.depth-1]
-		next := trans[int(parent)<<8|int(nd.b)]
+		next := trans[int(row[parent])<<8|int(nd.b)]
 		if next == unknown {
 			next = m.step(parent, nd.b)
-			trans = m.trans
+			trans, row, costs = m.trans, m.row, m.costs
 		}
 		if next < 0 {
 			i = int(nd.skip)
@@ -316,7 +335,7 @@ func (m *Matcher) Mask(dst []uint64, budget int) int {
 			end = nodes[i+1].tok
 		}
 		if nd.tok < end {
-			cost := m.configs[next].cost
+			cost := costs[next]
 			maxCost = max(maxCost, cost)
 			for _, id := range toks[nd.tok:end] {
 				full[id/64] |= 1 << (id % 64)
@@ -328,11 +347,15 @@ func (m *Matcher) Mask(dst []uint64, budget int) int {
 		}
 		i++
 	}
-	if m.masks < maxMasks {
-		cur = m.configs[m.cur]
-		cur.mask, cur.maskMax = full, maxCost
-		m.masks++
+	if m.masks >= maxMasks {
+		for _, c := range m.configs {
+			c.mask = nil
+		}
+		m.masks = 0
 	}
+	cur = m.configs[m.cur]
+	cur.mask, cur.maskMax = full, maxCost
+	m.masks++
 	return count
 }
 
@@ -368,7 +391,7 @@ func (m *Matcher) Accept(id int32) error {
 	if len(p) == 0 {
 		return fmt.Errorf("grammar: token %d cannot appear in a document: %w", id, ErrRejected)
 	}
-	if len(m.configs) > maxConfigs {
+	if m.full() {
 		m.rebuild()
 	}
 	c := m.cur

@@ -12,6 +12,9 @@ func (c *compiler) flatten(s *value, path string, depth int) (*value, error) {
 	if depth > maxMerge {
 		return nil, schemaErr(path, "allOf", "allOf/$ref nested more than %d deep", maxMerge)
 	}
+	if c.merges++; c.merges > maxMerges {
+		return nil, schemaErr(path, "allOf", "allOf/$ref inlining would copy more than %d schemas", maxMerges)
+	}
 	if s.kind == 'b' {
 		if s.b {
 			return &value{kind: 'o'}, nil

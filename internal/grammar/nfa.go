@@ -1,7 +1,6 @@
 package grammar
 
 import (
-	"errors"
 	"fmt"
 	"unicode/utf8"
 )
@@ -26,10 +25,11 @@ type nstate struct {
 }
 
 // maxStates bounds the automaton a schema may compile to (counted
-// repetitions, lengths and item counts are unrolled).
-const maxStates = 1 << 20
+// repetitions, lengths and item counts are unrolled), and so the memory
+// and time a hostile schema can cost (about 64 bytes a state).
+const maxStates = 1 << 18
 
-var errTooLarge = errors.New("schema too large to enforce (its automaton would exceed 1M states)")
+var errTooLarge = &SchemaError{Reason: "schema too large to enforce (its automaton would exceed 262144 states)"}
 
 type nfa struct {
 	states []nstate

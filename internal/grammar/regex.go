@@ -58,6 +58,9 @@ func (n *nfa) anyChars(in int32) int32 {
 const maxRepeat = 1000
 
 func (n *nfa) regex(in int32, re *syntax.Regexp) (int32, error) {
+	if n.err != nil {
+		return 0, n.err // stop unrolling a repetition that is too large
+	}
 	switch re.Op {
 	case syntax.OpNoMatch:
 		return n.add(), nil // unreachable

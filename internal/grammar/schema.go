@@ -87,11 +87,17 @@ const (
 )
 
 type compiler struct {
-	n    *nfa
-	root *value
-	refs map[string]int32 // $ref to its rule
-	any  int32            // the "any JSON value" rule, or -1
+	n      *nfa
+	root   *value
+	refs   map[string]int32 // $ref to its rule
+	any    int32            // the "any JSON value" rule, or -1
+	char   int32            // the "one string character" rule, or -1
+	merges int              // allOf/$ref members inlined so far
 }
+
+// maxMerges bounds the schemas allOf inlining may copy: a chain of
+// allOfs each naming the next twice would otherwise grow exponentially.
+const maxMerges = 10000
 
 // CompileSchema compiles a JSON schema into a grammar whose language is
 // a subset of the schema's valid instances, serialized as JSON with
@@ -105,18 +111,18 @@ func CompileSchema(schema []byte) (*Grammar, error) {
 	if root.kind != 'o' && root.kind != 'b' {
 		return nil, schemaErr("", "", "a schema must be an object or a boolean, not %s", root.kindName())
 	}
-	c := &compiler{n: &nfa{}, root: root, refs: map[string]int32{}, any: -1}
+	c := &compiler{n: &nfa{}, root: root, refs: map[string]int32{}, any: -1, char: -1}
 	_, start := c.n.newRule()
 	s := c.n.ws(start)
 	r, err := c.ref("#", "")
+	if c.n.err != nil {
+		return nil, c.n.err
+	}
 	if err != nil {
 		return nil, err
 	}
 	s = c.n.ws(c.n.call(s, r))
 	c.n.states[s].end = true
-	if c.n.err != nil {
-		return nil, c.n.err
-	}
 	return finish(c.n)
 }
 
@@ -206,6 +212,16 @@ func (c *compiler) anyValue() int32 {
 	n.eps(obj, end)
 	n.eps(c.arrayOf(start, nil, r, 0, -1), end)
 	return r
+}
+
+// charRule returns the rule of one JSON string character.
+func (c *compiler) charRule() int32 {
+	if c.char < 0 {
+		r, start := c.n.newRule()
+		c.char = r
+		c.n.states[c.n.jsonChar(start)].end = true
+	}
+	return c.char
 }
 
 // str appends any JSON string.
@@ -594,8 +610,9 @@ func (c *compiler) stringSchema(s *value, in int32, path string) (int32, error) 
 		if maxL >= 0 && maxL < minL {
 			return n.add(), nil
 		}
+		// Counted characters call one shared rule: two states each.
 		for i := 0; i < minL; i++ {
-			in = n.jsonChar(in)
+			in = n.call(in, c.charRule())
 		}
 		if maxL < 0 {
 			in = n.anyChars(in)
@@ -603,7 +620,7 @@ func (c *compiler) stringSchema(s *value, in int32, path string) (int32, error) 
 			out := n.add()
 			for i := minL; i < maxL; i++ {
 				n.eps(in, out)
-				in = n.jsonChar(in)
+				in = n.call(in, c.charRule())
 			}
 			n.eps(in, out)
 			in = out
