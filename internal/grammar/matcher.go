@@ -32,11 +32,13 @@ type stackNode struct {
 // config is a set of threads: the matcher's state after some bytes. It
 // is interned, so equal states share transitions and cached masks.
 type config struct {
-	threads []thread
-	accept  bool     // the bytes so far are a complete document
-	cost    int32    // shortest completion, in bytes
-	mask    []uint64 // tokens allowed with no budget, once computed
-	maskMax int32    // the largest cost after any token of mask
+	threads   []thread
+	accept    bool     // the bytes so far are a complete document
+	cost      int32    // shortest completion, in bytes
+	mask      []uint64 // tokens allowed with no budget, once computed
+	maskMax   int32    // the largest cost after any token of mask
+	loop      bool     // see Matcher.loops
+	loopKnown bool
 }
 
 // Matcher follows one generation. It is not safe for concurrent use;
@@ -314,8 +316,41 @@ func (m *Matcher) Mask(dst []uint64, budget int) int {
 		return count + popcount(cur.mask)
 	}
 	full := make([]uint64, m.v.MaskWords())
-	maxCost := int32(0)
-	nodes, toks, stack, trans, row, costs := m.v.nodes, m.v.toks, m.walk, m.trans, m.row, m.costs
+	var maxCost int32
+	if m.loops(m.cur) {
+		// Every plain token leads back here, at this state's cost.
+		copy(full, m.v.plain)
+		maxCost = cur.cost
+		if cur.cost <= lim {
+			for i, w := range m.v.plain {
+				dst[i] |= w
+			}
+			count += popcount(m.v.plain)
+		}
+		n, c := m.walkTrie(&m.v.inPlain, lim, dst, full)
+		count, maxCost = count+n, max(maxCost, c)
+	} else {
+		n, c := m.walkTrie(&m.v.all, lim, dst, full)
+		count, maxCost = count+n, c
+	}
+	if m.masks >= maxMasks {
+		for _, c := range m.configs {
+			c.mask = nil
+		}
+		m.masks = 0
+	}
+	cur = m.configs[m.cur]
+	cur.mask, cur.maskMax = full, maxCost
+	m.masks++
+	return count
+}
+
+// walkTrie sets in full the tokens of t that the current state allows,
+// and in dst those whose completion fits in lim; it returns how many it
+// set in dst and the largest cost after a token set in full.
+func (m *Matcher) walkTrie(t *trie, lim int32, dst, full []uint64) (count int, maxCost int32) {
+	nodes, toks, stack := t.nodes, t.toks, m.walk
+	trans, row, costs := m.trans, m.row, m.costs
 	stack[0] = m.cur
 	for i := 0; i < len(nodes); {
 		nd := &nodes[i]
@@ -347,16 +382,65 @@ func (m *Matcher) Mask(dst []uint64, budget int) int {
 		}
 		i++
 	}
-	if m.masks >= maxMasks {
-		for _, c := range m.configs {
-			c.mask = nil
-		}
-		m.masks = 0
+	return count, maxCost
+}
+
+// loops reports whether every whole character of string text, spelled
+// plainly, leads from config ci back to ci: the body of a string with no
+// length bound. It is computed once per config.
+func (m *Matcher) loops(ci int32) bool {
+	c := m.configs[ci]
+	if c.loopKnown {
+		return c.loop
 	}
-	cur = m.configs[m.cur]
-	cur.mask, cur.maskMax = full, maxCost
-	m.masks++
-	return count
+	c.loopKnown = true
+	for b := 0x20; b < 0x80; b++ {
+		if b != '"' && b != '\\' && m.step(ci, byte(b)) != ci {
+			return false
+		}
+	}
+	// Each UTF-8 lead byte, then its continuation bytes: every path must
+	// stay alive and end back at ci. Follow the sets of configs reached
+	// (a free-running string body keeps them tiny; give up otherwise).
+	type lead struct {
+		lo, hi, firstLo, firstHi byte
+		n                        int
+	}
+	for _, l := range []lead{
+		{0xC2, 0xDF, 0x80, 0xBF, 1}, {0xE0, 0xE0, 0xA0, 0xBF, 2}, {0xE1, 0xEC, 0x80, 0xBF, 2},
+		{0xED, 0xED, 0x80, 0x9F, 2}, {0xEE, 0xEF, 0x80, 0xBF, 2}, {0xF0, 0xF0, 0x90, 0xBF, 3},
+		{0xF1, 0xF3, 0x80, 0xBF, 3}, {0xF4, 0xF4, 0x80, 0x8F, 3},
+	} {
+		for b := int(l.lo); b <= int(l.hi); b++ {
+			set := []int32{m.step(ci, byte(b))}
+			for k := 0; k < l.n; k++ {
+				lo, hi := byte(0x80), byte(0xBF)
+				if k == 0 {
+					lo, hi = l.firstLo, l.firstHi
+				}
+				var next []int32
+				for _, s := range set {
+					if s < 0 {
+						return false
+					}
+					for cb := int(lo); cb <= int(hi); cb++ {
+						if t := m.step(s, byte(cb)); !slices.Contains(next, t) {
+							next = append(next, t)
+						}
+					}
+				}
+				if len(next) > 8 {
+					return false
+				}
+				set = next
+			}
+			if len(set) != 1 || set[0] != ci {
+				return false
+			}
+		}
+	}
+	c.loop = true
+	return true
 }
 
 func popcount(ws []uint64) int {
