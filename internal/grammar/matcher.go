@@ -284,10 +284,15 @@ func (m *Matcher) step(ci int32, b byte) int32 {
 // end-of-generation tokens are set only when the output is already a
 // complete document. If the budget is already too small for the
 // shortest completion, the mask follows the shortest completion, so the
-// output is as close to complete as it can be.
+// output is as close to complete as it can be. A dst shorter than
+// MaskWords is a programming error: Mask sets nothing and returns -1.
 func (m *Matcher) Mask(dst []uint64, budget int) int {
+	if len(dst) < m.v.MaskWords() {
+		clear(dst)
+		return -1
+	}
 	clear(dst)
-	if m.done || len(dst) < m.v.MaskWords() {
+	if m.done {
 		return 0
 	}
 	if m.full() {
