@@ -150,6 +150,19 @@ func TestTightBudget(t *testing.T) {
 	}
 }
 
+func TestBuiltins(t *testing.T) {
+	v := syntheticVocab(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	val := validator(t, `{"type":"object"}`)
+	for i := 0; i < 200; i++ {
+		out, ok := walk(t, JSONObject(), v, rng, 10+rng.IntN(40), 0)
+		if !ok {
+			t.Fatalf("incomplete %q", out)
+		}
+		checkDoc(t, val, "json object", out)
+	}
+}
+
 func TestUnsupportedKeywords(t *testing.T) {
 	for _, c := range []struct{ schema, keyword string }{
 		{`{"type":"integer","multipleOf":3}`, "multipleOf"},

@@ -126,12 +126,18 @@ func CompileSchema(schema []byte) (*Grammar, error) {
 	return finish(c.n)
 }
 
-// JSON returns the grammar of any JSON value (format "json"); for any
-// JSON object (OpenAI's json_object) compile {"type":"object"}.
-func JSON() *Grammar {
-	g, err := CompileSchema([]byte(`true`))
+// JSON returns the grammar of any JSON value.
+func JSON() *Grammar { return mustCompile(`true`) }
+
+// JSONObject returns the grammar of any JSON object: what Ollama's
+// format "json" (its grammar's root is an object) and OpenAI's
+// response_format json_object produce.
+func JSONObject() *Grammar { return mustCompile(`{"type":"object"}`) }
+
+func mustCompile(schema string) *Grammar {
+	g, err := CompileSchema([]byte(schema))
 	if err != nil {
-		panic("grammar: JSON: " + err.Error())
+		panic("grammar: built-in schema " + schema + ": " + err.Error())
 	}
 	return g
 }
