@@ -256,3 +256,41 @@ func firstIsJSONStart(p []byte) bool {
 	}
 	return strings.ContainsRune("{[\"-0123456789tfn", rune(s[0])) || json.Valid([]byte(s))
 }
+
+// TestConcurrentMatchers: a Grammar and a Vocab are shared by matchers
+// on several goroutines (run under -race).
+func TestConcurrentMatchers(t *testing.T) {
+	v := syntheticVocab(t)
+	schema := schemas[3]
+	g, err := CompileSchema([]byte(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := validator(t, schema)
+	errs := make(chan string, 4)
+	for w := 0; w < 4; w++ {
+		go func(seed uint64) {
+			rng := rand.New(rand.NewPCG(seed, seed))
+			m, _ := g.NewMatcher(v)
+			mask := make([]uint64, v.MaskWords())
+			var out []byte
+			for left := 80; left > 0 && !m.Done(); left-- {
+				n := m.Mask(mask, left)
+				id := pick(mask, n, rng)
+				if err := m.Accept(id); err != nil {
+					errs <- err.Error()
+					return
+				}
+				if v.IsEOG(id) {
+					break
+				}
+				out = append(out, v.pieces[id]...)
+			}
+			errs <- string(out)
+		}(uint64(w))
+	}
+	for w := 0; w < 4; w++ {
+		out := <-errs
+		checkDoc(t, val, schema, []byte(out))
+	}
+}
