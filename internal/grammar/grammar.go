@@ -51,6 +51,22 @@
 // *SchemaError naming the keyword. Annotations and unknown keywords are
 // ignored, as JSON Schema ignores them.
 //
+// # Using it
+//
+// Build a Vocab once per model (FromTokenizer) and a Grammar per request
+// (CompileSchema, JSON, JSONObject; Framed wraps a tool call in the
+// template's literal markers). Each sequence gets a Matcher; before each
+// token, Mask fills a bitmask, ApplyMask sets the other logits to -Inf,
+// the sampler draws, and Accept advances. The document is the
+// concatenation of the accepted tokens' pieces (Vocab.Piece); a
+// detokenizer that cleans up spaces can alter string contents.
+//
+// A Matcher caches the transitions between its states and the masks of
+// the states it has seen, so a state that recurs (the body of a string)
+// costs a copy, and inside a free-running string only the tokens that
+// are not plain text are walked. The caches are bounded and rebuilt
+// when full.
+//
 // # Budget
 //
 // The shortest completion of a state is counted in bytes, and a token is
@@ -65,6 +81,7 @@ package grammar
 import (
 	"errors"
 	"math"
+	"slices"
 )
 
 // inf is the cost of a state with no finite completion.
@@ -75,13 +92,29 @@ const inf = math.MaxInt32 / 4
 type Grammar struct {
 	states []nstate
 	rules  []int32
+	root   int32 // the rule of the whole output
 	// dist is the length in bytes of the shortest way from a state to
 	// the end of its rule (inf: none).
 	dist []int32
 }
 
 // MinBytes is the length of the shortest valid document.
-func (g *Grammar) MinBytes() int { return int(g.dist[g.rules[0]]) }
+func (g *Grammar) MinBytes() int { return int(g.dist[g.rules[g.root]]) }
+
+// Framed returns a grammar for the literal text prefix, then a document
+// of g, then the literal text suffix: a tool call in the frame a model's
+// template expects, such as Qwen's "<tool_call>\n" ... "\n</tool_call>"
+// (a literal that is one special token of the vocabulary, like
+// <tool_call>, may be generated as that token).
+func (g *Grammar) Framed(prefix, suffix string) *Grammar {
+	n := &nfa{states: slices.Clone(g.states), rules: slices.Clone(g.rules)}
+	r, start := n.newRule()
+	s := n.lit(n.call(n.lit(start, prefix), g.root), suffix)
+	n.states[s].end = true
+	f := &Grammar{states: n.states, rules: n.rules, root: r}
+	f.computeDist() // cannot fail: g's rules are productive and not left-recursive
+	return f
+}
 
 func finish(n *nfa) (*Grammar, error) {
 	g := &Grammar{states: n.states, rules: n.rules}
@@ -89,7 +122,7 @@ func finish(n *nfa) (*Grammar, error) {
 	if err := g.checkLeftRecursion(); err != nil {
 		return nil, err
 	}
-	if g.dist[g.rules[0]] >= inf {
+	if g.dist[g.rules[g.root]] >= inf {
 		return nil, &SchemaError{Reason: "no value is valid against this schema (or none the decoder can generate)"}
 	}
 	return g, nil

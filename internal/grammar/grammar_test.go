@@ -207,3 +207,36 @@ func TestBadSchemas(t *testing.T) {
 		}
 	}
 }
+
+func TestFramedToolCall(t *testing.T) {
+	const params = `{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer","minimum":1,"maximum":7}},"required":["city","days"]}`
+	g, err := CompileSchema([]byte(`{"type":"object","properties":{"name":{"const":"get_weather"},"arguments":` + params + `},"required":["name","arguments"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prefix, suffix = "<tool_call>\n", "\n</tool_call>"
+	f := g.Framed(prefix, suffix)
+	if f.MinBytes() != g.MinBytes()+len(prefix)+len(suffix) {
+		t.Fatalf("MinBytes %d, want %d", f.MinBytes(), g.MinBytes()+len(prefix)+len(suffix))
+	}
+	val := validator(t, `{"type":"object","properties":{"name":{"const":"get_weather"},"arguments":`+params+`},"required":["name","arguments"]}`)
+	v := realVocab(t, "qwen3")
+	m, _ := f.NewMatcher(v)
+	mask := make([]uint64, v.MaskWords())
+	m.Mask(mask, NoBudget)
+	if !Allowed(mask, 151657) { // <tool_call>, a user-defined token
+		t.Fatal("<tool_call> token not allowed to open the frame")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := 0; i < 5; i++ {
+		out, ok := walk(t, f, v, rng, f.MinBytes()+rng.IntN(30), 0)
+		if !ok {
+			t.Fatalf("incomplete %q", out)
+		}
+		s := string(out)
+		if !strings.HasPrefix(s, prefix) || !strings.HasSuffix(s, suffix) {
+			t.Fatalf("frame missing: %q", s)
+		}
+		checkDoc(t, val, "tool call", []byte(s[len(prefix):len(s)-len(suffix)]))
+	}
+}

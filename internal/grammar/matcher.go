@@ -78,7 +78,7 @@ func (g *Grammar) NewMatcher(v *Vocab) (*Matcher, error) {
 	m.resetTables()
 	var threads []thread
 	accept := false
-	m.closure([]thread{{g.rules[0], -1}}, &threads, &accept)
+	m.closure([]thread{{g.rules[g.root], -1}}, &threads, &accept)
 	m.cur = m.intern(threads, accept)
 	return m, nil
 }

@@ -141,18 +141,32 @@ func buildTrie(pieces [][]byte, ids []int32) trie {
 	return t
 }
 
-// FromTokenizer builds the vocabulary of a tokenizer: normal and byte
-// tokens with the bytes they decode to; control, user-defined, unknown
-// and unused tokens are never generated inside a document.
+// FromTokenizer builds the vocabulary of a tokenizer: normal, byte and
+// user-defined tokens with the bytes they decode to (a user-defined
+// token such as Qwen's <tool_call> always decodes to its text, so it is
+// text like any other); control, unknown and unused tokens are never
+// generated, except the end-of-generation ones where a document ends.
 func FromTokenizer(t *tokenizer.Tokenizer) (*Vocab, error) {
 	pieces := make([][]byte, t.VocabSize())
 	for id := range pieces {
 		switch t.Type(int32(id)) {
-		case tokenizer.TypeNormal, tokenizer.TypeByte, tokenizer.TypeUndefined:
+		case tokenizer.TypeNormal, tokenizer.TypeByte, tokenizer.TypeUndefined, tokenizer.TypeUserDefined:
 			pieces[id] = t.Piece(int32(id))
 		}
 	}
 	return NewVocab(pieces, t.EOGs())
+}
+
+// Piece returns the bytes token id stands for in a document (nil for a
+// token never generated there). The document is the concatenation of the
+// accepted tokens' pieces: stream those, not Tokenizer.Decode's text,
+// whose clean-up (Llama 3 drops spaces before punctuation) can change a
+// string's content.
+func (v *Vocab) Piece(id int32) []byte {
+	if id < 0 || int(id) >= v.size {
+		return nil
+	}
+	return v.pieces[id]
 }
 
 // Size is the number of token ids.
