@@ -124,3 +124,48 @@ func BenchmarkMaskCached(b *testing.B) {
 	}
 	cpu.report(b, b.N, "cpu-ns/op")
 }
+
+// BenchmarkMaskCountedString is the costliest steady state: a string
+// with maxLength, where every token leads to a new state (a character
+// count), so each mask walks the whole trie.
+func BenchmarkMaskCountedString(b *testing.B) {
+	v := realVocab(b, "qwen3")
+	g, err := CompileSchema([]byte(`{"type":"string","maxLength":100000}`))
+	if err == nil {
+		b.Fatal("maxLength 100000 compiled")
+	}
+	g, err = CompileSchema([]byte(`{"type":"string","maxLength":5000}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var quote, word int32 = -1, -1
+	for id, p := range v.pieces {
+		switch string(p) {
+		case `"`:
+			quote = int32(id)
+		case "a":
+			word = int32(id)
+		}
+	}
+	m, _ := g.NewMatcher(v)
+	mask := make([]uint64, v.MaskWords())
+	if err := m.Accept(quote); err != nil {
+		b.Fatal(err)
+	}
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		if i%4000 == 3999 {
+			b.StopTimer()
+			m, _ = g.NewMatcher(v)
+			if err := m.Accept(quote); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		m.Mask(mask, NoBudget)
+		if err := m.Accept(word); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report(b, b.N, "cpu-ns/token")
+}

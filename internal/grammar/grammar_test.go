@@ -18,6 +18,7 @@ var schemas = []string{
 	`{"type":"object","properties":{"a":{"type":"integer"}},"additionalProperties":{"type":"string","maxLength":4}}`,
 	`{"type":"object","properties":{"a":{"type":"integer"}},"required":["a","zz"],"additionalProperties":true}`,
 	`{"properties":{"q\"uo\\te":{"const":1},"日本":{"enum":["x","y",3,null,{"k":[1,2]}]}},"required":["q\"uo\\te","日本"]}`,
+	`{"properties":{"日本":{"type":"integer"},"a\"b":{"type":"null"},"ab":{"type":"null"}},"additionalProperties":{"type":"boolean"}}`,
 	`{"enum":["red","green","blue"]}`,
 	`{"type":"string","enum":["a",1,"b"]}`,
 	`{"const":{"a":[true,false,null]}}`,
