@@ -286,6 +286,10 @@ func (m *Matcher) step(ci int32, b byte) int32 {
 // shortest completion, the mask follows the shortest completion, so the
 // output is as close to complete as it can be. A dst shorter than
 // MaskWords is a programming error: Mask sets nothing and returns -1.
+//
+// Mask returns 0 only when Done, provided the vocabulary is
+// ByteComplete: every state the matcher keeps has a finite completion,
+// and its next byte is a token of its own.
 func (m *Matcher) Mask(dst []uint64, budget int) int {
 	if len(dst) < m.v.MaskWords() {
 		clear(dst)
