@@ -33,6 +33,7 @@ var schemas = []string{
 	`{"oneOf":[{"type":"string"},{"type":"integer"},{"type":"array","items":{"type":"boolean"}}]}`,
 	`{"type":"object","anyOf":[{"properties":{"a":{"type":"integer"}},"required":["a"]},{"properties":{"b":{"type":"integer"}},"required":["b"]}]}`,
 	`{"allOf":[{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]},{"properties":{"b":{"type":"integer","minimum":3}},"required":["b"]},{"properties":{"b":{"maximum":7}}}]}`,
+	`{"allOf":[{"properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false},{"properties":{"a":{"maxLength":2}}}]}`,
 	`{"$defs":{"node":{"type":"object","properties":{"v":{"type":"integer"},"kids":{"type":"array","items":{"$ref":"#/$defs/node"},"maxItems":2}},"required":["v"]}},"$ref":"#/$defs/node"}`,
 	`{"definitions":{"s":{"type":"string","minLength":2,"maxLength":5}},"type":"object","properties":{"x":{"$ref":"#/definitions/s"},"y":{"$ref":"#/definitions/s"}},"required":["x","y"]}`,
 	`{"type":"object","properties":{"next":{"anyOf":[{"$ref":"#"},{"type":"null"}]}},"required":["next"]}`,
@@ -185,6 +186,8 @@ func TestUnsupportedKeywords(t *testing.T) {
 		{`{"type":"tuple"}`, "type"},
 		{`{"allOf":[{"format":"date"},{"format":"uuid"}]}`, "format"},
 		{`{"enum":[1],"minimum":0}`, "minimum"},
+		{`{"properties":{"a":{}},"additionalProperties":false,"anyOf":[{"properties":{"b":{}}}]}`, "additionalProperties"},
+		{`{"allOf":[{"properties":{"a":{}},"additionalProperties":{"type":"string"}},{"required":["b"]}]}`, "additionalProperties"},
 		{`{"type":"object","properties":{"a":{}},"required":["b"],"additionalProperties":false}`, "required"},
 	} {
 		_, err := CompileSchema([]byte(c.schema))
