@@ -169,3 +169,16 @@ func BenchmarkMaskCountedString(b *testing.B) {
 	}
 	cpu.report(b, b.N, "cpu-ns/token")
 }
+
+// BenchmarkFirstMask is the first mask of a new request for a JSON
+// object (Ollama's format "json"): compile, a fresh matcher, one mask.
+func BenchmarkFirstMask(b *testing.B) {
+	v := realVocab(b, "qwen3")
+	mask := make([]uint64, v.MaskWords())
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		m, _ := JSONObject().NewMatcher(v)
+		m.Mask(mask, NoBudget)
+	}
+	cpu.report(b, b.N, "cpu-ns/op")
+}

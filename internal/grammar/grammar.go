@@ -96,6 +96,13 @@ type Grammar struct {
 	// dist is the length in bytes of the shortest way from a state to
 	// the end of its rule (inf: none).
 	dist []int32
+	// charStart is the start of the rule of one string character that
+	// counted string lengths call (-1: none). It takes every plain
+	// character (see plainText) the same way, so a token of k plain
+	// characters moves a thread there k calls ahead whichever they are.
+	charStart int32
+	// plainDead marks the states that no plain character can leave.
+	plainDead []bool
 }
 
 // MinBytes is the length of the shortest valid document.
@@ -111,14 +118,16 @@ func (g *Grammar) Framed(prefix, suffix string) *Grammar {
 	r, start := n.newRule()
 	s := n.lit(n.call(n.lit(start, prefix), g.root), suffix)
 	n.states[s].end = true
-	f := &Grammar{states: n.states, rules: n.rules, root: r}
+	f := &Grammar{states: n.states, rules: n.rules, root: r, charStart: g.charStart}
 	f.computeDist() // cannot fail: g's rules are productive and not left-recursive
+	f.computePlainDead()
 	return f
 }
 
-func finish(n *nfa) (*Grammar, error) {
-	g := &Grammar{states: n.states, rules: n.rules}
+func finish(n *nfa, charStart int32) (*Grammar, error) {
+	g := &Grammar{states: n.states, rules: n.rules, charStart: charStart}
 	g.computeDist()
+	g.computePlainDead()
 	if err := g.checkLeftRecursion(); err != nil {
 		return nil, err
 	}
@@ -127,6 +136,24 @@ func finish(n *nfa) (*Grammar, error) {
 	}
 	return g, nil
 }
+
+// computePlainDead marks the states with no transition on a byte that
+// can start a plain character.
+func (g *Grammar) computePlainDead() {
+	g.plainDead = make([]bool, len(g.states))
+	for i := range g.states {
+		dead := true
+		for _, r := range g.states[i].ranges {
+			if overlaps(r, 0x20, '"'-1) || overlaps(r, '"'+1, '\\'-1) || overlaps(r, '\\'+1, 0x7F) || overlaps(r, 0xC2, 0xF4) {
+				dead = false
+				break
+			}
+		}
+		g.plainDead[i] = dead
+	}
+}
+
+func overlaps(r byteRange, lo, hi byte) bool { return r.lo <= hi && lo <= r.hi }
 
 // computeDist finds each state's shortest completion by relaxing costs
 // backwards from the rule ends until nothing changes.

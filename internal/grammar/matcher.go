@@ -18,6 +18,8 @@ const (
 	maxMasks   = 64      // cached masks per matcher
 	unknown    = -1      // a transition not computed yet
 	dead       = -2      // a byte that breaks the document
+	advUnknown = -3      // config.adv not computed yet
+	advMixed   = -4      // plain characters lead to different configs
 )
 
 // thread is one position of the pushdown automaton: a state and a return
@@ -39,6 +41,7 @@ type config struct {
 	maskMax   int32    // the largest cost after any token of mask
 	loop      bool     // see Matcher.loops
 	loopKnown bool
+	adv       int32 // see Matcher.advance
 }
 
 // Matcher follows one generation. It is not safe for concurrent use;
@@ -62,6 +65,8 @@ type Matcher struct {
 
 	cur  int32
 	done bool // an end-of-generation token was accepted
+
+	slow bool // tests: always walk the whole trie
 
 	walk []int32
 	seen map[thread]bool
@@ -230,7 +235,7 @@ func (m *Matcher) intern(threads []thread, accept bool) int32 {
 	if i, ok := m.index[string(m.key)]; ok {
 		return i
 	}
-	c := &config{threads: slices.Clone(threads), accept: accept, cost: inf}
+	c := &config{threads: slices.Clone(threads), accept: accept, cost: inf, adv: advUnknown}
 	if accept {
 		c.cost = 0
 	}
@@ -326,7 +331,10 @@ func (m *Matcher) Mask(dst []uint64, budget int) int {
 	}
 	full := make([]uint64, m.v.MaskWords())
 	var maxCost int32
-	if m.loops(m.cur) {
+	if m.slow {
+		n, c := m.walkTrie(&m.v.all, lim, dst, full)
+		count, maxCost = count+n, c
+	} else if m.loops(m.cur) {
 		// Every plain token leads back here, at this state's cost.
 		copy(full, m.v.plain)
 		maxCost = cur.cost
@@ -335,6 +343,26 @@ func (m *Matcher) Mask(dst []uint64, budget int) int {
 				dst[i] |= w
 			}
 			count += popcount(m.v.plain)
+		}
+		n, c := m.walkTrie(&m.v.inPlain, lim, dst, full)
+		count, maxCost = count+n, max(maxCost, c)
+	} else if chain := m.plainChain(); chain != nil {
+		// A plain token of k characters leads to chain[k].
+		for k, toks := range m.v.byChars {
+			if k == 0 || k >= len(chain) {
+				continue
+			}
+			cost := m.costs[chain[k]]
+			if len(toks) > 0 {
+				maxCost = max(maxCost, cost)
+			}
+			for _, id := range toks {
+				full[id/64] |= 1 << (id % 64)
+				if cost <= lim {
+					dst[id/64] |= 1 << (id % 64)
+					count++
+				}
+			}
 		}
 		n, c := m.walkTrie(&m.v.inPlain, lim, dst, full)
 		count, maxCost = count+n, max(maxCost, c)
@@ -450,6 +478,52 @@ func (m *Matcher) loops(ci int32) bool {
 	}
 	c.loop = true
 	return true
+}
+
+// advance returns the config after one plain character from ci when
+// every plain character leads to the same one: when each thread either
+// waits at the start of the grammar's character rule (which takes every
+// plain character alike, see Grammar.charStart) or at a state no plain
+// character leaves. It returns dead when no thread survives a plain
+// character, and advMixed when the threads tell characters apart.
+func (m *Matcher) advance(ci int32) int32 {
+	c := m.configs[ci]
+	if c.adv != advUnknown {
+		return c.adv
+	}
+	r := int32(dead)
+	for _, t := range c.threads {
+		if t.state == m.g.charStart {
+			r = advUnknown // alive: step below
+		} else if !m.g.plainDead[t.state] {
+			c.adv = advMixed
+			return advMixed
+		}
+	}
+	if r == advUnknown {
+		r = m.step(ci, 'a')
+	}
+	m.configs[ci].adv = r
+	return r
+}
+
+// plainChain returns, when plain characters advance the current config
+// uniformly, the configs after k plain characters (chain[k]; chain[0]
+// is the current one) for every k a plain token has, stopping where
+// none survives; nil otherwise.
+func (m *Matcher) plainChain() []int32 {
+	chain := []int32{m.cur}
+	for k := 1; k < len(m.v.byChars); k++ {
+		a := m.advance(chain[k-1])
+		if a == advMixed {
+			return nil
+		}
+		if a == dead {
+			break
+		}
+		chain = append(chain, a)
+	}
+	return chain
 }
 
 func popcount(ws []uint64) int {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -292,5 +293,46 @@ func TestConcurrentMatchers(t *testing.T) {
 	for w := 0; w < 4; w++ {
 		out := <-errs
 		checkDoc(t, val, schema, []byte(out))
+	}
+}
+
+// TestFastPathsMatchWalk: the masks of the plain-text shortcuts (string
+// bodies, counted strings) equal those of a walk over the whole trie,
+// with and without a budget, along random outputs on a real vocabulary.
+func TestFastPathsMatchWalk(t *testing.T) {
+	v := realVocab(t, "qwen3")
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, schema := range []string{
+		`{"type":"object","properties":{"a":{"type":"string","minLength":3,"maxLength":40},"b":{"type":"string"},"c":{"type":"array","items":{"type":"string","maxLength":5}}},"required":["a","b","c"]}`,
+		`{"type":"string","pattern":"^[a-z ]*$"}`,
+		`{"type":"object","additionalProperties":{"type":"string","minLength":2}}`,
+	} {
+		g, err := CompileSchema([]byte(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := g.NewMatcher(v)
+		fast := make([]uint64, v.MaskWords())
+		slow := make([]uint64, v.MaskWords())
+		budget := g.MinBytes() + 60
+		for step := 0; step < budget && !m.Done(); step++ {
+			left := NoBudget
+			if step%2 == 1 {
+				left = budget - step
+			}
+			ref := m.Clone()
+			ref.slow = true
+			n := m.Mask(fast, left)
+			if ns := ref.Mask(slow, left); ns != n || !slices.Equal(fast, slow) {
+				t.Fatalf("%s step %d: fast mask (%d tokens) differs from the walk (%d)", schema, step, n, ns)
+			}
+			id := pick(fast, n, rng)
+			if err := m.Accept(id); err != nil {
+				t.Fatal(err)
+			}
+			if v.IsEOG(id) {
+				break
+			}
+		}
 	}
 }

@@ -123,7 +123,11 @@ func CompileSchema(schema []byte) (*Grammar, error) {
 	}
 	s = c.n.ws(c.n.call(s, r))
 	c.n.states[s].end = true
-	return finish(c.n)
+	charStart := int32(-1)
+	if c.char >= 0 {
+		charStart = c.n.rules[c.char]
+	}
+	return finish(c.n, charStart)
 }
 
 // JSON returns the grammar of any JSON value.

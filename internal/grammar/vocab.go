@@ -27,6 +27,9 @@ type Vocab struct {
 	// there walks only inPlain (a tenth of the vocabulary).
 	plain   []uint64
 	inPlain trie
+	// byChars lists the plain tokens by their number of characters:
+	// byChars[k] holds those of k characters.
+	byChars [][]int32
 }
 
 // trie holds token pieces, stored in preorder.
@@ -90,6 +93,11 @@ func NewVocab(pieces [][]byte, eog []int32) (*Vocab, error) {
 		v.depth = max(v.depth, len(v.pieces[id]))
 		if plainText(v.pieces[id]) {
 			v.plain[id/64] |= 1 << (id % 64)
+			k := utf8.RuneCount(v.pieces[id])
+			for len(v.byChars) <= k {
+				v.byChars = append(v.byChars, nil)
+			}
+			v.byChars[k] = append(v.byChars[k], id)
 		} else {
 			others = append(others, id)
 		}
