@@ -96,7 +96,7 @@ func TestRandomWalksSynthetic(t *testing.T) {
 }
 
 func TestRandomWalksRealVocab(t *testing.T) {
-	for _, name := range []string{"qwen3", "llama3", "llama2"} {
+	for _, name := range []string{"qwen3", "llama3", "llama2", "gemma2"} {
 		t.Run(name, func(t *testing.T) {
 			v := realVocab(t, name)
 			if !v.ByteComplete() {
