@@ -96,14 +96,10 @@ type Grammar struct {
 	states []nstate
 	rules  []int32
 	root   int32 // the rule of the whole output
+	value  int32 // the rule of the document without surrounding whitespace
 	// dist is the length in bytes of the shortest way from a state to
 	// the end of its rule (inf: none).
 	dist []int32
-	// charStart is the start of the rule of one string character that
-	// counted string lengths call (-1: none). It takes every plain
-	// character (see plainText) the same way, so a token of k plain
-	// characters moves a thread there k calls ahead whichever they are.
-	charStart int32
 	// plainDead marks the states that no plain character can leave.
 	plainDead []bool
 }
@@ -121,14 +117,14 @@ func (g *Grammar) Framed(prefix, suffix string) *Grammar {
 	r, start := n.newRule()
 	s := n.lit(n.call(n.lit(start, prefix), g.root), suffix)
 	n.states[s].end = true
-	f := &Grammar{states: n.states, rules: n.rules, root: r, charStart: g.charStart}
+	f := &Grammar{states: n.states, rules: n.rules, root: r, value: g.value}
 	f.computeDist() // cannot fail: g's rules are productive and not left-recursive
 	f.computePlainDead()
 	return f
 }
 
-func finish(n *nfa, charStart int32) (*Grammar, error) {
-	g := &Grammar{states: n.states, rules: n.rules, charStart: charStart}
+func finish(n *nfa, value int32) (*Grammar, error) {
+	g := &Grammar{states: n.states, rules: n.rules, value: value}
 	g.computeDist()
 	g.computePlainDead()
 	if err := g.checkLeftRecursion(); err != nil {

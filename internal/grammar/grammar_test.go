@@ -1,10 +1,13 @@
 package grammar
 
 import (
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // schemas exercise every supported keyword; every one must compile and
@@ -242,5 +245,46 @@ func TestFramedToolCall(t *testing.T) {
 			t.Fatalf("frame missing: %q", s)
 		}
 		checkDoc(t, val, "tool call", []byte(s[len(prefix):len(s)-len(suffix)]))
+	}
+}
+
+func TestToolCall(t *testing.T) {
+	weather := `{"type":"object","properties":{"city":{"type":"string"},"unit":{"enum":["c","f"]}},"required":["city"]}`
+	tree := `{"$defs":{"n":{"type":"object","properties":{"v":{"type":"integer"},"kids":{"type":"array","items":{"$ref":"#/$defs/n"},"maxItems":2}},"required":["v"]}},"type":"object","properties":{"root":{"$ref":"#/$defs/n"}},"required":["root"]}`
+	g, err := ToolCall([]Tool{{Name: "get_weather", Parameters: []byte(weather)}, {Name: "plant", Parameters: []byte(tree)}, {Name: "now"}}, "arguments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := map[string]*jsonschema.Schema{"get_weather": validator(t, weather), "plant": validator(t, tree), "now": validator(t, `{"type":"object"}`)}
+	v := syntheticVocab(t)
+	rng := rand.New(rand.NewPCG(15, 16))
+	seen := map[string]bool{}
+	for i := 0; i < 300; i++ {
+		out, ok := walk(t, g, v, rng, g.MinBytes()+rng.IntN(60), 0)
+		if !ok {
+			t.Fatalf("incomplete %q", out)
+		}
+		var call struct {
+			Name      string
+			Arguments json.RawMessage
+		}
+		if err := json.Unmarshal(out, &call); err != nil {
+			t.Fatalf("%q: %v", out, err)
+		}
+		val := vals[call.Name]
+		if val == nil {
+			t.Fatalf("unknown tool in %q", out)
+		}
+		seen[call.Name] = true
+		checkDoc(t, val, call.Name, call.Arguments)
+	}
+	if len(seen) != 3 {
+		t.Fatalf("only tools %v were called", seen)
+	}
+	if _, err := ToolCall([]Tool{{Name: "f", Parameters: []byte(`{"not":{}}`)}}, "arguments"); err == nil || !strings.Contains(err.Error(), `tool "f"`) {
+		t.Fatalf("unsupported tool schema: %v", err)
+	}
+	if _, err := ToolCall(nil, "arguments"); err == nil {
+		t.Fatal("no tools compiled")
 	}
 }

@@ -483,7 +483,7 @@ func (m *Matcher) loops(ci int32) bool {
 // advance returns the config after one plain character from ci when
 // every plain character leads to the same one: when each thread either
 // waits at the start of the grammar's character rule (which takes every
-// plain character alike, see Grammar.charStart) or at a state no plain
+// plain character alike, see nstate.charStart) or at a state no plain
 // character leaves. It returns dead when no thread survives a plain
 // character, and advMixed when the threads tell characters apart.
 func (m *Matcher) advance(ci int32) int32 {
@@ -493,7 +493,7 @@ func (m *Matcher) advance(ci int32) int32 {
 	}
 	r := int32(dead)
 	for _, t := range c.threads {
-		if t.state == m.g.charStart {
+		if m.g.states[t.state].charStart {
 			r = advUnknown // alive: step below
 		} else if !m.g.plainDead[t.state] {
 			c.adv = advMixed

@@ -22,6 +22,11 @@ type nstate struct {
 	call   int32 // rule called from here, or -1
 	ret    int32 // where the call returns to
 	end    bool  // the end of its rule
+	// charStart marks the start of the rule of one string character
+	// that counted string lengths call. That rule takes every plain
+	// character (see plainText) the same way, so a token of k plain
+	// characters moves a thread there k calls ahead whichever they are.
+	charStart bool
 }
 
 // maxStates bounds the automaton a schema may compile to (counted

@@ -123,11 +123,7 @@ func CompileSchema(schema []byte) (*Grammar, error) {
 	}
 	s = c.n.ws(c.n.call(s, r))
 	c.n.states[s].end = true
-	charStart := int32(-1)
-	if c.char >= 0 {
-		charStart = c.n.rules[c.char]
-	}
-	return finish(c.n, charStart)
+	return finish(c.n, r)
 }
 
 // JSON returns the grammar of any JSON value.
@@ -229,6 +225,7 @@ func (c *compiler) charRule() int32 {
 	if c.char < 0 {
 		r, start := c.n.newRule()
 		c.char = r
+		c.n.states[start].charStart = true
 		c.n.states[c.n.jsonChar(start)].end = true
 	}
 	return c.char
