@@ -54,8 +54,8 @@
 // # Using it
 //
 // Build a Vocab once per model (FromTokenizer) and a Grammar per request
-// (CompileSchema, JSON, JSONObject; Framed wraps a tool call in the
-// template's literal markers). Each sequence gets a Matcher; before each
+// (CompileSchema, JSON, JSONObject; ToolCall for a call of one of a set
+// of tools, and Framed to wrap it in the template's literal markers). Each sequence gets a Matcher; before each
 // token, Mask fills a bitmask, ApplyMask sets the other logits to -Inf,
 // the sampler draws, and Accept advances. The document is the
 // concatenation of the accepted tokens' pieces (Vocab.Piece); a
