@@ -9,7 +9,8 @@ import (
 	"slices"
 )
 
-// NoBudget tells Mask that the number of tokens left is unlimited.
+// NoBudget tells Mask that the number of tokens left is unlimited
+// (num_predict -1 with no context limit known).
 const NoBudget = -1
 
 const (
@@ -283,7 +284,7 @@ func (m *Matcher) step(ci int32, b byte) int32 {
 
 // Mask sets dst (Vocab.MaskWords words, token i at bit i%64 of word
 // i/64) to the tokens that may come next, given budget tokens left
-// including this one (NoBudget: unlimited), and returns how many are
+// including this one (NoBudget, or any negative: unlimited), and returns how many are
 // set. A token is set when its bytes keep the output a prefix of a valid
 // document that can still be completed within the budget;
 // end-of-generation tokens are set only when the output is already a
@@ -309,7 +310,7 @@ func (m *Matcher) Mask(dst []uint64, budget int) int {
 	}
 	cur := m.configs[m.cur]
 	lim := int32(math.MaxInt32)
-	if budget != NoBudget {
+	if budget >= 0 {
 		lim = int32(min(max(budget-1, 0), inf))
 		lim = max(lim, cur.cost-1)
 	}
