@@ -284,8 +284,8 @@ func (m *Matcher) step(ci int32, b byte) int32 {
 
 // Mask sets dst (Vocab.MaskWords words, token i at bit i%64 of word
 // i/64) to the tokens that may come next, given budget tokens left
-// including this one (NoBudget, or any negative: unlimited), and returns how many are
-// set. A token is set when its bytes keep the output a prefix of a valid
+// including this one (NoBudget, or any negative: unlimited), and returns
+// how many are set. A token is set when its bytes keep the output a prefix of a valid
 // document that can still be completed within the budget;
 // end-of-generation tokens are set only when the output is already a
 // complete document. If the budget is already too small for the
