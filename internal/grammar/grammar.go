@@ -51,6 +51,25 @@
 // *SchemaError naming the keyword. Annotations and unknown keywords are
 // ignored, as JSON Schema ignores them.
 //
+// # Using it
+//
+// Build a Vocab once per model (FromTokenizer) and a Grammar per request
+// (CompileSchema, JSON, JSONObject; ToolCall for a call of one of a set
+// of tools, and Framed to wrap it in the template's literal markers). Each sequence gets a Matcher; before each
+// token, Mask fills a bitmask, ApplyMask sets the other logits to -Inf,
+// the sampler draws, and Accept advances. The document is the
+// concatenation of the accepted tokens' pieces (Vocab.Piece); a
+// detokenizer that cleans up spaces can alter string contents.
+//
+// A Matcher caches the transitions between its states and the masks of
+// the states it has seen, so a state that recurs (the body of a string)
+// costs a copy. Inside a string, tokens of plain text (whole characters
+// needing no escape: about 95% of a Qwen or Llama 3 vocabulary) are not
+// walked: in a free-running string they all lead back to the same
+// state, and in a counted one (minLength/maxLength) a token of k
+// characters moves the count k ahead; only the other tokens are walked.
+// The caches are bounded and rebuilt when full.
+//
 // # Budget
 //
 // The shortest completion of a state is counted in bytes, and a token is
@@ -65,6 +84,7 @@ package grammar
 import (
 	"errors"
 	"math"
+	"slices"
 )
 
 // inf is the cost of a state with no finite completion.
@@ -75,25 +95,64 @@ const inf = math.MaxInt32 / 4
 type Grammar struct {
 	states []nstate
 	rules  []int32
+	root   int32 // the rule of the whole output
+	value  int32 // the rule of the document without surrounding whitespace
 	// dist is the length in bytes of the shortest way from a state to
 	// the end of its rule (inf: none).
 	dist []int32
+	// plainDead marks the states that no plain character can leave.
+	plainDead []bool
 }
 
 // MinBytes is the length of the shortest valid document.
-func (g *Grammar) MinBytes() int { return int(g.dist[g.rules[0]]) }
+func (g *Grammar) MinBytes() int { return int(g.dist[g.rules[g.root]]) }
 
-func finish(n *nfa) (*Grammar, error) {
-	g := &Grammar{states: n.states, rules: n.rules}
+// Framed returns a grammar for the literal text prefix, then a document
+// of g, then the literal text suffix: a tool call in the frame a model's
+// template expects, such as Qwen's "<tool_call>\n" ... "\n</tool_call>"
+// (a literal that is one special token of the vocabulary, like
+// <tool_call>, may be generated as that token).
+func (g *Grammar) Framed(prefix, suffix string) *Grammar {
+	n := &nfa{states: slices.Clone(g.states), rules: slices.Clone(g.rules)}
+	r, start := n.newRule()
+	s := n.lit(n.call(n.lit(start, prefix), g.root), suffix)
+	n.states[s].end = true
+	f := &Grammar{states: n.states, rules: n.rules, root: r, value: g.value}
+	f.computeDist() // cannot fail: g's rules are productive and not left-recursive
+	f.computePlainDead()
+	return f
+}
+
+func finish(n *nfa, value int32) (*Grammar, error) {
+	g := &Grammar{states: n.states, rules: n.rules, value: value}
 	g.computeDist()
+	g.computePlainDead()
 	if err := g.checkLeftRecursion(); err != nil {
 		return nil, err
 	}
-	if g.dist[g.rules[0]] >= inf {
+	if g.dist[g.rules[g.root]] >= inf {
 		return nil, &SchemaError{Reason: "no value is valid against this schema (or none the decoder can generate)"}
 	}
 	return g, nil
 }
+
+// computePlainDead marks the states with no transition on a byte that
+// can start a plain character.
+func (g *Grammar) computePlainDead() {
+	g.plainDead = make([]bool, len(g.states))
+	for i := range g.states {
+		dead := true
+		for _, r := range g.states[i].ranges {
+			if overlaps(r, 0x20, '"'-1) || overlaps(r, '"'+1, '\\'-1) || overlaps(r, '\\'+1, 0x7F) || overlaps(r, 0xC2, 0xF4) {
+				dead = false
+				break
+			}
+		}
+		g.plainDead[i] = dead
+	}
+}
+
+func overlaps(r byteRange, lo, hi byte) bool { return r.lo <= hi && lo <= r.hi }
 
 // computeDist finds each state's shortest completion by relaxing costs
 // backwards from the rule ends until nothing changes.

@@ -42,7 +42,7 @@ func (n *nfa) keyExcept(in int32, names []string) int32 {
 		var child [256]bool
 		for _, b := range children[p] {
 			child[b] = true
-			n.edge(st, b, b, state[p+string(b)])
+			n.edge(st, b, b, state[p+string([]byte{b})])
 		}
 		if !complete(p) {
 			continue

@@ -12,6 +12,9 @@ func (c *compiler) flatten(s *value, path string, depth int) (*value, error) {
 	if depth > maxMerge {
 		return nil, schemaErr(path, "allOf", "allOf/$ref nested more than %d deep", maxMerge)
 	}
+	if c.merges++; c.merges > maxMerges {
+		return nil, schemaErr(path, "allOf", "allOf/$ref inlining would copy more than %d schemas", maxMerges)
+	}
 	if s.kind == 'b' {
 		if s.b {
 			return &value{kind: 'o'}, nil
@@ -56,6 +59,12 @@ func (c *compiler) flatten(s *value, path string, depth int) (*value, error) {
 }
 
 func merge(a, b *value, path string) (*value, error) {
+	if err := closedTo(a, b, path); err != nil {
+		return nil, err
+	}
+	if err := closedTo(b, a, path); err != nil {
+		return nil, err
+	}
 	out := without(a)
 	for i, k := range b.keys {
 		bv := b.vals[i]
@@ -146,4 +155,30 @@ func numLess(a, b string) bool {
 	fmt.Sscan(a, &x)
 	fmt.Sscan(b, &y)
 	return x < y
+}
+
+// closedTo refuses to merge b into a when a's additionalProperties (false
+// or a schema) would judge properties that b declares or requires but a
+// does not: the merged schema would generate them under b's schema alone.
+func closedTo(a, b *value, path string) error {
+	add := a.get("additionalProperties")
+	if add == nil || (add.kind == 'b' && add.b) {
+		return nil
+	}
+	props := a.get("properties")
+	var names []string
+	if p := b.get("properties"); p != nil && p.kind == 'o' {
+		names = append(names, p.keys...)
+	}
+	if r := b.get("required"); r != nil && r.kind == 'a' {
+		for _, e := range r.vals {
+			names = append(names, e.str)
+		}
+	}
+	for _, name := range names {
+		if props.get(name) == nil {
+			return schemaErr(path, "additionalProperties", "allOf: property %q of one member is an additional property of another", name)
+		}
+	}
+	return nil
 }

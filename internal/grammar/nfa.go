@@ -1,7 +1,6 @@
 package grammar
 
 import (
-	"errors"
 	"fmt"
 	"unicode/utf8"
 )
@@ -23,13 +22,19 @@ type nstate struct {
 	call   int32 // rule called from here, or -1
 	ret    int32 // where the call returns to
 	end    bool  // the end of its rule
+	// charStart marks the start of the rule of one string character
+	// that counted string lengths call. That rule takes every plain
+	// character (see plainText) the same way, so a token of k plain
+	// characters moves a thread there k calls ahead whichever they are.
+	charStart bool
 }
 
 // maxStates bounds the automaton a schema may compile to (counted
-// repetitions, lengths and item counts are unrolled).
-const maxStates = 1 << 20
+// repetitions, lengths and item counts are unrolled), and so the memory
+// and time a hostile schema can cost (about 64 bytes a state).
+const maxStates = 1 << 18
 
-var errTooLarge = errors.New("schema too large to enforce (its automaton would exceed 1M states)")
+var errTooLarge = &SchemaError{Reason: "schema too large to enforce (its automaton would exceed 262144 states)"}
 
 type nfa struct {
 	states []nstate

@@ -58,6 +58,9 @@ func (n *nfa) anyChars(in int32) int32 {
 const maxRepeat = 1000
 
 func (n *nfa) regex(in int32, re *syntax.Regexp) (int32, error) {
+	if n.err != nil {
+		return 0, n.err // stop unrolling a repetition that is too large
+	}
 	switch re.Op {
 	case syntax.OpNoMatch:
 		return n.add(), nil // unreachable
@@ -81,7 +84,9 @@ func (n *nfa) regex(in int32, re *syntax.Regexp) (int32, error) {
 	case syntax.OpAnyChar:
 		return n.jsonRunes(in, anyRune), nil
 	case syntax.OpAnyCharNotNL:
-		return n.jsonRunes(in, []runeRange{{0, '\n' - 1}, {'\n' + 1, 0xD7FF}, {0xE000, unicode.MaxRune}}), nil
+		// Not a line terminator in ECMAScript's sense either (\r, U+2028,
+		// U+2029), so validators of either dialect agree.
+		return n.jsonRunes(in, []runeRange{{0, '\n' - 1}, {'\n' + 1, '\r' - 1}, {'\r' + 1, 0x2027}, {0x202A, 0xD7FF}, {0xE000, unicode.MaxRune}}), nil
 	case syntax.OpCapture:
 		return n.regex(in, re.Sub[0])
 	case syntax.OpConcat:

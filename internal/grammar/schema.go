@@ -87,11 +87,17 @@ const (
 )
 
 type compiler struct {
-	n    *nfa
-	root *value
-	refs map[string]int32 // $ref to its rule
-	any  int32            // the "any JSON value" rule, or -1
+	n      *nfa
+	root   *value
+	refs   map[string]int32 // $ref to its rule
+	any    int32            // the "any JSON value" rule, or -1
+	char   int32            // the "one string character" rule, or -1
+	merges int              // allOf/$ref members inlined so far
 }
+
+// maxMerges bounds the schemas allOf inlining may copy: a chain of
+// allOfs each naming the next twice would otherwise grow exponentially.
+const maxMerges = 10000
 
 // CompileSchema compiles a JSON schema into a grammar whose language is
 // a subset of the schema's valid instances, serialized as JSON with
@@ -105,27 +111,33 @@ func CompileSchema(schema []byte) (*Grammar, error) {
 	if root.kind != 'o' && root.kind != 'b' {
 		return nil, schemaErr("", "", "a schema must be an object or a boolean, not %s", root.kindName())
 	}
-	c := &compiler{n: &nfa{}, root: root, refs: map[string]int32{}, any: -1}
+	c := &compiler{n: &nfa{}, root: root, refs: map[string]int32{}, any: -1, char: -1}
 	_, start := c.n.newRule()
 	s := c.n.ws(start)
 	r, err := c.ref("#", "")
+	if c.n.err != nil {
+		return nil, c.n.err
+	}
 	if err != nil {
 		return nil, err
 	}
 	s = c.n.ws(c.n.call(s, r))
 	c.n.states[s].end = true
-	if c.n.err != nil {
-		return nil, c.n.err
-	}
-	return finish(c.n)
+	return finish(c.n, r)
 }
 
-// JSON returns the grammar of any JSON value (format "json"); for any
-// JSON object (OpenAI's json_object) compile {"type":"object"}.
-func JSON() *Grammar {
-	g, err := CompileSchema([]byte(`true`))
+// JSON returns the grammar of any JSON value.
+func JSON() *Grammar { return mustCompile(`true`) }
+
+// JSONObject returns the grammar of any JSON object: what Ollama's
+// format "json" (its grammar's root is an object) and OpenAI's
+// response_format json_object produce.
+func JSONObject() *Grammar { return mustCompile(`{"type":"object"}`) }
+
+func mustCompile(schema string) *Grammar {
+	g, err := CompileSchema([]byte(schema))
 	if err != nil {
-		panic("grammar: JSON: " + err.Error())
+		panic("grammar: built-in schema " + schema + ": " + err.Error())
 	}
 	return g
 }
@@ -206,6 +218,17 @@ func (c *compiler) anyValue() int32 {
 	n.eps(obj, end)
 	n.eps(c.arrayOf(start, nil, r, 0, -1), end)
 	return r
+}
+
+// charRule returns the rule of one JSON string character.
+func (c *compiler) charRule() int32 {
+	if c.char < 0 {
+		r, start := c.n.newRule()
+		c.char = r
+		c.n.states[start].charStart = true
+		c.n.states[c.n.jsonChar(start)].end = true
+	}
+	return c.char
 }
 
 // str appends any JSON string.
@@ -443,437 +466,4 @@ func ofTypes(v *value, types []string) bool {
 func isIntegral(num string) bool {
 	f, err := strconv.ParseFloat(num, 64)
 	return err == nil && f == math.Trunc(f) && !math.IsInf(f, 0)
-}
-
-func (c *compiler) typed(s *value, t string, in int32, path string) (int32, error) {
-	n := c.n
-	switch t {
-	case "null":
-		return n.lit(in, "null"), nil
-	case "boolean":
-		out := n.add()
-		n.eps(n.lit(in, "true"), out)
-		n.eps(n.lit(in, "false"), out)
-		return out, nil
-	case "integer", "number":
-		b, err := numBounds(s, path)
-		if err != nil {
-			return 0, err
-		}
-		var expr string
-		switch {
-		case b.lo == nil && b.hi == nil && t == "integer":
-			expr = intPattern
-		case b.lo == nil && b.hi == nil:
-			expr = numberPattern
-		case t == "integer":
-			expr = integerRange(b.intLo(), b.intHi())
-		default:
-			expr = numberRange(b)
-		}
-		if expr == "" {
-			return n.add(), nil // empty range: nothing valid
-		}
-		return n.raw(in, expr), nil
-	case "string":
-		return c.stringSchema(s, in, path)
-	case "array":
-		return c.array(s, in, path)
-	case "object":
-		return c.objectSchema(s, in, path)
-	}
-	return 0, schemaErr(path, "type", "unknown type %q", t)
-}
-
-func numBounds(s *value, path string) (bounds, error) {
-	var b bounds
-	num := func(k string) (*float64, error) {
-		v := s.get(k)
-		if v == nil {
-			return nil, nil
-		}
-		if v.kind == 'b' && (k == "exclusiveMinimum" || k == "exclusiveMaximum") {
-			return nil, nil // draft 4 form, read below
-		}
-		if v.kind != 'n' {
-			return nil, schemaErr(path, k, "must be a number")
-		}
-		f, err := strconv.ParseFloat(v.str, 64)
-		if err != nil || math.IsInf(f, 0) {
-			return nil, schemaErr(path, k, "%s is not a finite number", v.str)
-		}
-		return &f, nil
-	}
-	var err error
-	if b.lo, err = num("minimum"); err != nil {
-		return b, err
-	}
-	if b.hi, err = num("maximum"); err != nil {
-		return b, err
-	}
-	if e := s.get("exclusiveMinimum"); e != nil && e.kind == 'b' {
-		b.loExcl = e.b
-	} else if x, err := num("exclusiveMinimum"); err != nil {
-		return b, err
-	} else if x != nil && (b.lo == nil || *x >= *b.lo) {
-		b.lo, b.loExcl = x, true
-	}
-	if e := s.get("exclusiveMaximum"); e != nil && e.kind == 'b' {
-		b.hiExcl = e.b
-	} else if x, err := num("exclusiveMaximum"); err != nil {
-		return b, err
-	} else if x != nil && (b.hi == nil || *x <= *b.hi) {
-		b.hi, b.hiExcl = x, true
-	}
-	return b, nil
-}
-
-// formats are the string formats generated, as anchored ASCII patterns
-// that produce only valid instances (a subset: no leap seconds, no
-// February 29, plain dot-atom e-mail addresses).
-var formats = map[string]string{
-	"date":      datePattern,
-	"time":      timePattern,
-	"date-time": datePattern + "T" + timePattern,
-	"uuid":      `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`,
-	"email":     `[a-zA-Z0-9_+-]{1,30}(\.[a-zA-Z0-9_+-]{1,16}){0,2}@[a-z0-9]{1,20}(\.[a-z0-9]{1,20}){1,3}`,
-	"hostname":  `[a-z0-9]{1,20}(\.[a-z0-9]{1,20}){0,3}`,
-	"ipv4":      `(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}`,
-}
-
-const (
-	datePattern = `[0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))`
-	timePattern = `([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[-+]([01][0-9]|2[0-3]):[0-5][0-9])`
-)
-
-func (c *compiler) stringSchema(s *value, in int32, path string) (int32, error) {
-	n := c.n
-	f, p := s.get("format"), s.get("pattern")
-	minL, err := count(s, "minLength", path, maxUnroll)
-	if err != nil {
-		return 0, err
-	}
-	maxL, err := count(s, "maxLength", path, maxUnroll)
-	if err != nil {
-		return 0, err
-	}
-	if f != nil || p != nil {
-		kw := "format"
-		if f == nil {
-			kw = "pattern"
-		}
-		if f != nil && p != nil {
-			return 0, schemaErr(path, "pattern", "pattern beside format is not supported")
-		}
-		if minL >= 0 || maxL >= 0 {
-			return 0, schemaErr(path, "minLength", "string lengths beside %s are not supported", kw)
-		}
-	}
-	in = n.lit(in, `"`)
-	switch {
-	case f != nil:
-		if f.kind != 's' {
-			return 0, schemaErr(path, "format", "must be a string")
-		}
-		expr, ok := formats[f.str]
-		if !ok {
-			return 0, schemaErr(path, "format", "format %q is not supported (supported: date, time, date-time, uuid, email, hostname, ipv4)", f.str)
-		}
-		in = n.raw(in, expr)
-	case p != nil:
-		if p.kind != 's' {
-			return 0, schemaErr(path, "pattern", "must be a string")
-		}
-		if in, err = n.pattern(in, p.str); err != nil {
-			return 0, schemaErr(path, "pattern", "%v", err)
-		}
-	default:
-		if minL < 0 {
-			minL = 0
-		}
-		if maxL >= 0 && maxL < minL {
-			return n.add(), nil
-		}
-		for i := 0; i < minL; i++ {
-			in = n.jsonChar(in)
-		}
-		if maxL < 0 {
-			in = n.anyChars(in)
-		} else {
-			out := n.add()
-			for i := minL; i < maxL; i++ {
-				n.eps(in, out)
-				in = n.jsonChar(in)
-			}
-			n.eps(in, out)
-			in = out
-		}
-	}
-	return n.lit(in, `"`), nil
-}
-
-// count reads a non-negative integer keyword, -1 when absent.
-func count(s *value, k, path string, limit int) (int, error) {
-	v := s.get(k)
-	if v == nil {
-		return -1, nil
-	}
-	if v.kind != 'n' || !isIntegral(v.str) {
-		return 0, schemaErr(path, k, "must be a non-negative integer")
-	}
-	f, _ := strconv.ParseFloat(v.str, 64)
-	if f < 0 {
-		return 0, schemaErr(path, k, "must be a non-negative integer")
-	}
-	if f > float64(limit) {
-		if strings.HasPrefix(k, "max") && k != "maxItems" && k != "maxLength" {
-			return -1, nil
-		}
-		return 0, schemaErr(path, k, "%s above %d cannot be enforced", v.str, limit)
-	}
-	return int(f), nil
-}
-
-// rule compiles a subschema as a rule of its own, so that repeating it
-// (array items) costs one call state per copy.
-func (c *compiler) rule(s *value, path string) (int32, error) {
-	r, start := c.n.newRule()
-	out, err := c.schema(s, start, path)
-	if err != nil {
-		return 0, err
-	}
-	c.n.states[out].end = true
-	return r, nil
-}
-
-func (c *compiler) array(s *value, in int32, path string) (int32, error) {
-	var prefix []int32
-	items := s.get("items")
-	rest := items
-	if items != nil && items.kind == 'a' {
-		// Draft 4-7 tuple form: items is the prefix, additionalItems the rest.
-		rest = s.get("additionalItems")
-		for i, e := range items.vals {
-			r, err := c.rule(e, fmt.Sprintf("%s/items/%d", path, i))
-			if err != nil {
-				return 0, err
-			}
-			prefix = append(prefix, r)
-		}
-	} else if p := s.get("prefixItems"); p != nil {
-		if p.kind != 'a' {
-			return 0, schemaErr(path, "prefixItems", "must be an array of schemas")
-		}
-		for i, e := range p.vals {
-			r, err := c.rule(e, fmt.Sprintf("%s/prefixItems/%d", path, i))
-			if err != nil {
-				return 0, err
-			}
-			prefix = append(prefix, r)
-		}
-	}
-	if len(prefix) > maxItemCount {
-		return 0, schemaErr(path, "prefixItems", "more than %d items cannot be enforced", maxItemCount)
-	}
-	restRule := int32(-1) // -1: no further items
-	switch {
-	case rest == nil || (rest.kind == 'b' && rest.b):
-		restRule = c.anyValue()
-	case rest.kind == 'b':
-	default:
-		r, err := c.rule(rest, path+"/items")
-		if err != nil {
-			return 0, err
-		}
-		restRule = r
-	}
-	minI, err := count(s, "minItems", path, maxItemCount)
-	if err != nil {
-		return 0, err
-	}
-	maxI, err := count(s, "maxItems", path, maxItemCount)
-	if err != nil {
-		return 0, err
-	}
-	if minI < 0 {
-		minI = 0
-	}
-	if restRule < 0 && (maxI < 0 || maxI > len(prefix)) {
-		maxI = len(prefix)
-	}
-	if maxI >= 0 && maxI < minI {
-		return c.n.add(), nil
-	}
-	return c.arrayOf(in, prefix, restRule, minI, maxI), nil
-}
-
-// arrayOf appends an array whose item i is prefix[i], then rest (-1:
-// none), with minI to maxI (-1: unbounded) items.
-func (c *compiler) arrayOf(in int32, prefix []int32, rest int32, minI, maxI int) int32 {
-	n := c.n
-	out := n.add()
-	s := n.ws(n.lit(in, "["))
-	if minI == 0 {
-		n.eps(n.lit(s, "]"), out)
-	}
-	itemRule := func(i int) int32 {
-		if i < len(prefix) {
-			return prefix[i]
-		}
-		return rest
-	}
-	unroll := len(prefix)
-	if minI > unroll {
-		unroll = minI
-	}
-	if maxI >= 0 {
-		unroll = maxI
-	}
-	for i := 0; i < unroll || i == 0; i++ {
-		r := itemRule(i)
-		if r < 0 || (maxI >= 0 && i >= maxI) {
-			return out
-		}
-		if i > 0 {
-			s = n.ws(n.lit(n.ws(s), ","))
-		}
-		s = n.call(s, r)
-		if i+1 >= minI {
-			n.eps(n.lit(n.ws(s), "]"), out)
-		}
-	}
-	if maxI < 0 && rest >= 0 {
-		// After the unrolled items, any number of rest items.
-		loop := n.ws(n.lit(n.ws(s), ","))
-		back := n.call(loop, rest)
-		n.eps(back, s)
-	}
-	return out
-}
-
-type prop struct {
-	name   string
-	schema *value
-	req    bool
-}
-
-// anyProps says whether properties beyond the declared ones may follow
-// them, and the schema (rule) of their values.
-type anyProps struct {
-	allowed bool
-	rule    int32
-}
-
-func (c *compiler) objectSchema(s *value, in int32, path string) (int32, error) {
-	var props []prop
-	if p := s.get("properties"); p != nil {
-		if p.kind != 'o' {
-			return 0, schemaErr(path, "properties", "must be an object")
-		}
-		for i, k := range p.keys {
-			props = append(props, prop{name: k, schema: p.vals[i]})
-		}
-	}
-	add := s.get("additionalProperties")
-	var extra anyProps
-	var extraSchema *value
-	switch {
-	case add == nil && s.get("properties") == nil:
-		extra.allowed, extraSchema = true, &value{kind: 'b', b: true}
-	case add == nil, add.kind == 'b' && !add.b:
-	default:
-		extra.allowed, extraSchema = true, add
-	}
-	if r := s.get("required"); r != nil {
-		if r.kind != 'a' {
-			return 0, schemaErr(path, "required", "must be an array of strings")
-		}
-	next:
-		for _, e := range r.vals {
-			if e.kind != 's' {
-				return 0, schemaErr(path, "required", "must be an array of strings")
-			}
-			for i := range props {
-				if props[i].name == e.str {
-					props[i].req = true
-					continue next
-				}
-			}
-			if !extra.allowed {
-				return 0, schemaErr(path, "required", "required property %q is not allowed by additionalProperties", e.str)
-			}
-			props = append(props, prop{name: e.str, schema: extraSchema, req: true})
-		}
-	}
-	if extra.allowed {
-		r, err := c.rule(extraSchema, path+"/additionalProperties")
-		if err != nil {
-			return 0, err
-		}
-		extra.rule = r
-	}
-	return c.object(in, props, func(i int, in int32) (int32, error) {
-		return c.schema(props[i].schema, in, path+"/properties/"+props[i].name)
-	}, extra)
-}
-
-// object appends an object with the declared properties in their order
-// (required ones mandatory, optional ones skippable), then, if allowed,
-// any number of other properties whose names differ from the declared
-// ones. value compiles property i's value.
-func (c *compiler) object(in int32, props []prop, value func(int, int32) (int32, error), extra anyProps) (int32, error) {
-	n := c.n
-	out := n.add()
-	first := n.ws(n.lit(in, "{")) // no property yet
-	more := int32(-1)             // at least one property
-	for i, p := range props {
-		k := n.add()
-		if first >= 0 {
-			n.eps(first, k)
-		}
-		if more >= 0 {
-			n.eps(n.ws(n.lit(n.ws(more), ",")), k)
-		}
-		v := n.ws(n.lit(n.ws(n.lit(k, quote(p.name))), ":"))
-		e, err := value(i, v)
-		if err != nil {
-			return 0, err
-		}
-		if !p.req {
-			// Skipping the property keeps the states as they are.
-			m := n.add()
-			n.eps(e, m)
-			if more >= 0 {
-				n.eps(more, m)
-			}
-			more = m
-		} else {
-			more, first = e, -1
-		}
-	}
-	if extra.allowed {
-		names := make([]string, len(props))
-		for i, p := range props {
-			names[i] = p.name
-		}
-		kv := func(k int32) int32 {
-			return n.call(n.ws(n.lit(n.ws(n.keyExcept(k, names)), ":")), extra.rule)
-		}
-		m := n.add()
-		if more >= 0 {
-			n.eps(more, m)
-			n.eps(kv(n.ws(n.lit(n.ws(m), ","))), m)
-		}
-		if first >= 0 {
-			n.eps(kv(first), m)
-		}
-		more = m
-	}
-	if first >= 0 {
-		n.eps(n.lit(first, "}"), out)
-	}
-	if more >= 0 {
-		n.eps(n.lit(n.ws(more), "}"), out)
-	}
-	return out, nil
 }
