@@ -155,7 +155,7 @@ func (s *Server) constraint(m *runtime.Model, format json.RawMessage) (runtime.C
 		if name != "json" {
 			return nil, badRequest("format: %q is not \"json\" or a JSON schema", name)
 		}
-		g = grammar.JSON()
+		g = grammar.JSONObject() // Ollama and OpenAI: a JSON object
 	} else {
 		var err error
 		if g, err = grammar.CompileSchema(f); err != nil {
