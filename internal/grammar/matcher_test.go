@@ -184,7 +184,7 @@ func TestApplyMaskWithSampler(t *testing.T) {
 	}
 	val := validator(t, `{"type":"object","properties":{"x":{"type":"integer"}},"required":["x"]}`)
 	rng := rand.New(rand.NewPCG(9, 9))
-	for _, p := range []sample.Params{{}, {Temperature: 1, Seed: 1}, {Temperature: 0.8, TopK: 40, TopP: 0.9, MinP: 0.05, RepeatPenalty: 1.1, Seed: 2}} {
+	for _, p := range []sample.Params{sample.Greedy(), {Temperature: 1, Seed: 1, RepeatPenalty: 1}, {Temperature: 0.8, TopK: 40, TopP: 0.9, MinP: 0.05, RepeatPenalty: 1.1, Seed: 2}} {
 		s, err := sample.New(p)
 		if err != nil {
 			t.Fatal(err)
@@ -209,7 +209,10 @@ func TestApplyMaskWithSampler(t *testing.T) {
 					t.Fatalf("token %d: allowed %v, logit %v", i, Allowed(mask, int32(i)), l)
 				}
 			}
-			id := s.Sample(logits, history)
+			id, err := s.Sample(logits, history)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := m.Accept(id); err != nil {
 				t.Fatalf("sampled a masked token: %v", err)
 			}
