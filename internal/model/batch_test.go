@@ -3,6 +3,7 @@ package model_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -219,8 +220,19 @@ func TestGreedyParallel(t *testing.T) {
 			}
 		}
 		want := make([][]int32, nSeq)
+		margins := make([][]float32, nSeq) // solo top-1 minus top-2 logit, per step
 		for s, p := range prompts {
-			_, err := m.Generate(ctx, m.NewSequence(), p, steps, func(l []float32) int32 { return argmax32(l) },
+			_, err := m.Generate(ctx, m.NewSequence(), p, steps, func(l []float32) int32 {
+				best := argmax32(l)
+				second := float32(math.Inf(-1))
+				for i, x := range l {
+					if int32(i) != best {
+						second = max(second, x)
+					}
+				}
+				margins[s] = append(margins[s], l[best]-second)
+				return best
+			},
 				func(tok int32) bool { want[s] = append(want[s], tok); return false })
 			if err != nil {
 				t.Fatal(err)
@@ -249,9 +261,18 @@ func TestGreedyParallel(t *testing.T) {
 				b.Add(tok, c.SeqLen(model.SeqID(s)), model.SeqID(s), true)
 			}
 		}
+		// Equal, or equal up to a step whose solo top two logits are
+		// within the fixture's tolerance of each other: a batch of 8 goes
+		// through other kernels (sums in another order) than one token.
+		tol := float32(tolerance(name[strings.Index(name, "-")+1:]))
 		for s := range nSeq {
-			if !equal(got[s], want[s]) {
-				t.Errorf("sequence %d: parallel %v, alone %v", s, got[s], want[s])
+			for i := range want[s] {
+				if got[s][i] != want[s][i] {
+					if margins[s][i] >= tol {
+						t.Errorf("sequence %d: parallel %v, alone %v (step %d margin %v)", s, got[s], want[s], i, margins[s][i])
+					}
+					break
+				}
 			}
 		}
 	})
