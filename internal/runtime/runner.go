@@ -178,7 +178,12 @@ func (m *Model) LoadDuration() time.Duration { return m.r.loadTime }
 func (m *Model) Generate(ctx context.Context, req Request) (<-chan Event, error) {
 	r := m.r
 	numCtx := r.numCtx
+	if req.NumCtx > r.model.ContextLength() {
+		return nil, &BadRequestError{fmt.Sprintf("num_ctx %d is beyond the %d tokens model %s was trained for", req.NumCtx, r.model.ContextLength(), r.name)}
+	}
 	if req.NumCtx > 0 {
+		// The cache was sized for the daemon's context: a request may
+		// ask for less, and gets at most that.
 		numCtx = min(req.NumCtx, r.numCtx)
 	}
 	if len(req.Tokens) == 0 {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -444,5 +445,19 @@ func TestLogprobs(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("%d logprobs for 3 tokens", n)
+	}
+}
+
+func TestNumCtxBeyondTraining(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	m, err := rt.Acquire(context.Background(), "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release(nil)
+	_, err = m.Generate(context.Background(), Request{Tokens: prompt(1, 4), NumCtx: 1 << 20})
+	var bad *BadRequestError
+	if !errors.As(err, &bad) || !strings.Contains(err.Error(), "trained for") {
+		t.Fatalf("num_ctx beyond training: %v", err)
 	}
 }
