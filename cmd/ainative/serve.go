@@ -37,6 +37,7 @@ type serveFlags struct {
 	hosts     []string
 	noTCP     bool
 	modelsDir string
+	backends  string
 }
 
 func newServeCmd() *cobra.Command {
@@ -72,6 +73,7 @@ AINATIVE_MAX_QUEUE, AINATIVE_KEEP_ALIVE.`,
 	fl.IntVarP(&f.threads, "threads", "t", 0, "threads per forward pass (default: physical cores)")
 	fl.Int64Var(&f.memory, "memory", 0, "memory budget for loaded models in bytes (default: 90% of available memory)")
 	fl.StringSliceVar(&f.origins, "origins", envList("AINATIVE_ORIGINS"), "extra browser origins allowed cross-origin requests (loopback origins always are)")
+	fl.StringVar(&f.backends, "backends", "", "JSON file of remote OpenAI-compatible backends and the model names each serves (off by default)")
 	fl.StringVar(&f.modelsDir, "models-dir", "", "also serve DIR/NAME.gguf as model NAME (the image's baked-in models)")
 	fl.StringSliceVar(&f.hosts, "hosts", envList("AINATIVE_HOSTS"), "extra Host header values accepted (loopback names always are)")
 	return cmd
@@ -105,6 +107,12 @@ func serve(ctx context.Context, f serveFlags, ready func(tcp net.Addr, socket st
 	if err != nil {
 		return err
 	}
+	var backends *api.BackendsConfig
+	if f.backends != "" {
+		if backends, err = api.LoadBackends(f.backends); err != nil {
+			return fmt.Errorf("--backends: %w", err)
+		}
+	}
 	rt, err := runtime.New(runtime.Config{
 		Source: api.Sources{api.StoreSource{Store: st}, api.DirSource{Dir: f.modelsDir}}, Threads: f.threads, NumParallel: f.parallel, MaxQueue: f.maxQueue,
 		NumCtx: f.ctx, KeepAlive: f.keepAlive, MemoryBudget: f.memory, Logger: slog.Default(),
@@ -115,7 +123,7 @@ func serve(ctx context.Context, f serveFlags, ready func(tcp net.Addr, socket st
 	defer rt.Close()
 	// Over TCP the caller is unknown: it may change the store only when the
 	// daemon runs as an ordinary user, whose own store it is.
-	srv := api.New(api.Config{Runtime: rt, Models: st, ModelsDir: f.modelsDir, Origins: f.origins, Hosts: f.hosts,
+	srv := api.New(api.Config{Runtime: rt, Models: st, ModelsDir: f.modelsDir, Backends: backends, Origins: f.origins, Hosts: f.hosts,
 		AdminOverTCP: os.Getuid() != 0, Logger: slog.Default()})
 
 	var listeners []net.Listener

@@ -144,6 +144,11 @@ func (s *Server) ollamaTags(w http.ResponseWriter, r *http.Request) {
 		models = append(models, m)
 	}
 	models = append(models, DirSource{s.cfg.ModelsDir}.list()...)
+	for _, b := range s.backends() {
+		for local := range b.Models {
+			models = append(models, ollamaListModel{Name: local, Model: local, Details: ollamaModelDetails{Format: "remote:" + b.Name}})
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"models": models})
 }
 
@@ -350,6 +355,11 @@ func (s *Server) openaiModels(w http.ResponseWriter, r *http.Request) {
 	for _, e := range entries {
 		data = append(data, openaiModelObject{ID: e.Name, Object: "model", Created: e.Modified.Unix(), OwnedBy: "library"})
 	}
+	for _, b := range s.backends() {
+		for local := range b.Models {
+			data = append(data, openaiModelObject{ID: local, Object: "model", OwnedBy: b.Name})
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
 
@@ -437,4 +447,11 @@ func (ss Sources) Resolve(ctx context.Context, name string) (runtime.Resolved, e
 		first = fmt.Errorf("%w: %s", runtime.ErrNotFound, name)
 	}
 	return runtime.Resolved{}, first
+}
+
+func (s *Server) backends() []Backend {
+	if s.cfg.Backends == nil {
+		return nil
+	}
+	return s.cfg.Backends.Backends
 }

@@ -49,6 +49,9 @@ type Config struct {
 	// ModelsDir, if set, holds GGUF files served by name beside the
 	// store's models (DirSource); /api/tags lists them.
 	ModelsDir string
+	// Backends are the remote servers that serve chosen model names;
+	// nil: none (the default).
+	Backends *BackendsConfig
 	// AdminOverTCP lets TCP clients, whose identity is unknown, pull,
 	// delete and copy models. On the Unix socket the caller's uid decides.
 	AdminOverTCP bool
@@ -88,7 +91,7 @@ func (s *Server) routes() {
 	h("GET /metrics", s.metrics)
 
 	h("POST /api/generate", s.ollamaGenerate)
-	h("POST /api/chat", s.ollamaChat)
+	h("POST /api/chat", s.remote("ollama-chat", s.ollamaChat))
 	h("POST /api/embed", s.ollamaEmbed)
 	h("POST /api/embeddings", s.ollamaEmbeddings)
 	h("GET /api/tags", s.ollamaTags)
@@ -100,11 +103,11 @@ func (s *Server) routes() {
 	h("GET /api/version", s.ollamaVersion)
 	h("HEAD /api/version", s.ollamaVersion)
 
-	h("POST /v1/chat/completions", s.openaiChat)
-	h("POST /v1/completions", s.openaiCompletions)
+	h("POST /v1/chat/completions", s.remote("chat/completions", s.openaiChat))
+	h("POST /v1/completions", s.remote("completions", s.openaiCompletions))
 	h("GET /v1/models", s.openaiModels)
 	h("GET /v1/models/{model...}", s.openaiModel)
-	h("POST /v1/embeddings", s.openaiEmbeddings)
+	h("POST /v1/embeddings", s.remote("embeddings", s.openaiEmbeddings))
 	h("POST /v1/responses", s.openaiResponses)
 
 	h("POST /tokenize", s.llamaTokenize)
