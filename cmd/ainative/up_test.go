@@ -169,3 +169,41 @@ func TestLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+// The main job end to end: `ainative up` starts the runtime, and in its
+// shell a model imported from a file answers through `ainative run`.
+func TestUpRunsModels(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ainative")
+	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	model := filepath.Join(dir, "tiny.gguf")
+	if out, err := exec.Command(bin, "gguf", "synth", "--arch", "llama", "--shape", "tiny", "--type", "Q8_0", "--out", model).CombinedOutput(); err != nil {
+		t.Fatalf("synth: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "up", "--status-addr", "", "--socket", filepath.Join(dir, "init.sock"))
+	// The runtime on the user's socket only (no TCP port to collide
+	// with), the store in the test's directory.
+	cmd.Env = append(os.Environ(), "AINATIVE_HOME="+filepath.Join(dir, "home"), "XDG_RUNTIME_DIR="+filepath.Join(dir, "run"),
+		"AINATIVE_LISTEN=127.0.0.1:0", "AINATIVE_HOST=")
+	cmd.Stdin = strings.NewReader("ainative import " + model + " tiny\n" +
+		"for i in 1 2 3 4 5 6 7 8 9 10; do ainative ps >/dev/null 2>&1 && break; sleep 0.5; done\n" +
+		"ainative run --no-pull tiny 'hello there' > " + filepath.Join(dir, "answer") + "\necho run=$?\nainative ps --json\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	answer, _ := os.ReadFile(filepath.Join(dir, "answer"))
+	if !strings.Contains(string(out), "imported tiny:latest") || !strings.Contains(string(out), "run=0") ||
+		len(strings.TrimSpace(string(answer))) == 0 || !strings.Contains(string(out), `"tiny:latest"`) {
+		t.Fatalf("up session:\n%s\nanswer: %q", out, answer)
+	}
+}
