@@ -119,6 +119,10 @@ type Model struct {
 	emb  *embedMeta // the pooling the file names; Embed's state (embed.go)
 	file *gguf.File // holds a reference to the mapping (see Load, Close)
 
+	// routeHook, when set (by tests), sees each MoE block's chosen
+	// experts [n][ExpertsUsed] and router probabilities [n][Experts].
+	routeHook func(layer int, sel []int32, probs []float32)
+
 	mu     sync.Mutex // serializes forward passes; guards the fields below
 	pool   *tensor.Pool
 	s      *scratch
@@ -253,7 +257,9 @@ func (m *Model) KVType() tensor.Type { return m.kvType }
 
 // WeightBytes is the number of bytes of weights a decode step reads: every
 // matrix of the blocks and the output matrix (the embedding table is only
-// read a row at a time).
+// read a row at a time). In a mixture of experts a token reads its
+// blocks' routers and ExpertsUsed experts of each (all experts are the
+// same size), so only those count: the active parameters, not the total.
 func (m *Model) WeightBytes() int64 {
 	if m.enc != nil {
 		return m.enc.weightBytes()
@@ -261,6 +267,9 @@ func (m *Model) WeightBytes() int64 {
 	var n int64
 	for i := range m.layers {
 		l := &m.layers[i]
+		if l.moe != nil {
+			n += l.moe.activeBytesToken
+		}
 		for _, w := range []*tensor.Matrix{l.wq, l.wk, l.wv, l.wqkv, l.wo, l.gate, l.up, l.down} {
 			if w != nil {
 				n += int64(len(w.Data))

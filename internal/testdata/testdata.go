@@ -89,16 +89,12 @@ func isDir(p string) bool {
 // pending are the fixtures of features the engine does not have yet, with
 // the issue that builds them.
 var pending = map[string]string{
-	"llama-Q2_K.gguf":      "Q2_K tensors (issue 12)",
-	"llama-Q3_K_M.gguf":    "Q3_K tensors (issue 12)",
-	"qwen2-Q3_K_L.gguf":    "Q3_K tensors (issue 12)",
-	"llama-IQ4_NL.gguf":    "IQ4_NL tensors (issue 12)",
-	"llama-IQ4_XS.gguf":    "IQ4_XS tensors (issue 12)",
-	"qwen2-IQ3_S.gguf":     "IQ3_S tensors (issue 12)",
-	"mixtral-F16.gguf":     "mixture of experts (issue 12)",
-	"mixtral-Q4_K_M.gguf":  "mixture of experts (issue 12)",
-	"qwen3moe-F16.gguf":    "mixture of experts (issue 12)",
-	"qwen3moe-Q4_K_M.gguf": "mixture of experts (issue 12)",
+	"llama-Q2_K.gguf":   "Q2_K tensors (issue 12)",
+	"llama-Q3_K_M.gguf": "Q3_K tensors (issue 12)",
+	"qwen2-Q3_K_L.gguf": "Q3_K tensors (issue 12)",
+	"llama-IQ4_NL.gguf": "IQ4_NL tensors (issue 12)",
+	"llama-IQ4_XS.gguf": "IQ4_XS tensors (issue 12)",
+	"qwen2-IQ3_S.gguf":  "IQ3_S tensors (issue 12)",
 }
 
 // Pending reports whether the model fixture file, which failed to load
