@@ -161,42 +161,45 @@ func TestOptionErrors(t *testing.T) {
 }
 
 // TestTypesMatchLlamaCpp compares the tensor types of synthesized tiny
-// Llama models with the fixtures, which llama.cpp's quantizer made from a
-// model of the same shape.
+// models with the fixtures, which llama.cpp's quantizer made from models
+// of the same shapes: dense Llama, and the mixtures of experts (Mixtral's
+// 4 experts, qwen3moe's 8, whose rules differ).
 func TestTypesMatchLlamaCpp(t *testing.T) {
-	for name := range synth.FileTypes {
-		path := filepath.Join(testdata.Dir(t), "models", "llama-"+name+".gguf")
-		if _, err := os.Stat(path); err != nil {
-			continue // no fixture for this type
+	for _, fx := range []struct{ prefix, shape string }{{"llama", "tiny"}, {"mixtral", "mixtral-tiny"}, {"qwen3moe", "qwen3moe-tiny"}} {
+		for name := range synth.FileTypes {
+			path := filepath.Join(testdata.Dir(t), "models", fx.prefix+"-"+name+".gguf")
+			if _, err := os.Stat(path); err != nil {
+				continue // no fixture for this type
+			}
+			t.Run(fx.prefix+"-"+name, func(t *testing.T) {
+				ref, err := gguf.Open(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ref.Close()
+				got, err := gguf.Parse(build(t, synth.Options{Shape: fx.shape, Type: name}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, want := range ref.Tensors {
+					g, ok := got.Tensor(want.Name)
+					if !ok {
+						continue // rope_freqs: the tiny shape has no Llama 3 RoPE
+					}
+					n++
+					if g.Type != want.Type || !slices.Equal(g.Dims, want.Dims) {
+						t.Errorf("%s: %s %v, llama.cpp %s %v", want.Name, g.Type, g.Dims, want.Type, want.Dims)
+					}
+				}
+				if n != len(got.Tensors) {
+					t.Errorf("compared %d of %d tensors", n, len(got.Tensors))
+				}
+				if ft, err := ref.Uint("general.file_type"); err != nil || uint32(ft) != synth.FileTypes[name].FType {
+					t.Errorf("general.file_type %d, llama.cpp %d", synth.FileTypes[name].FType, ft)
+				}
+			})
 		}
-		t.Run(name, func(t *testing.T) {
-			ref, err := gguf.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ref.Close()
-			got, err := gguf.Parse(build(t, synth.Options{Shape: "tiny", Type: name}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := 0
-			for _, want := range ref.Tensors {
-				g, ok := got.Tensor(want.Name)
-				if !ok {
-					continue // rope_freqs: the tiny shape has no Llama 3 RoPE
-				}
-				n++
-				if g.Type != want.Type || !slices.Equal(g.Dims, want.Dims) {
-					t.Errorf("%s: %s %v, llama.cpp %s %v", want.Name, g.Type, g.Dims, want.Type, want.Dims)
-				}
-			}
-			if n != len(got.Tensors) {
-				t.Errorf("compared %d of %d tensors", n, len(got.Tensors))
-			}
-			if ft, err := ref.Uint("general.file_type"); err != nil || uint32(ft) != synth.FileTypes[name].FType {
-				t.Errorf("general.file_type %d, llama.cpp %d", synth.FileTypes[name].FType, ft)
-			}
-		})
 	}
 }
 

@@ -58,11 +58,15 @@ func (ft FileType) quantized() bool {
 // output (or the tied embedding) in Q6_K, attn_v and ffn_down in Q6_K on
 // the layers use_more_bits picks, and the fallbacks when a row is not a
 // whole number of 256-element super-blocks (Q4_K to Q5_0, Q5_K to Q5_1,
-// Q6_K to Q8_0). The counters follow the file order of the tensors.
+// Q6_K to Q8_0). With 8 or more experts, attn_k and attn_v go to Q8_0
+// and attn_output to Q5_K (for the K-quant types here), as for the
+// Qwen3-30B-A3B files people download. The counters follow the file
+// order of the tensors; ffn_down_exps counts as a block's ffn_down.
 type typePicker struct {
 	ft             FileType
 	layers         int
 	tied           bool
+	experts        int
 	iAttnV, iFFNDn int
 }
 
@@ -90,8 +94,19 @@ func (p *typePicker) pick(name string, cols int) tensor.Type {
 		} else if p.ft.Name == "Q4_K_S" && p.iAttnV < 4 {
 			t = tensor.Q5_K
 		}
+		if p.experts >= 8 {
+			t = tensor.Q8_0
+		}
 		p.iAttnV++
-	case strings.HasSuffix(name, "ffn_down.weight"):
+	case strings.HasSuffix(name, "attn_k.weight"):
+		if p.experts >= 8 {
+			t = tensor.Q8_0
+		}
+	case strings.HasSuffix(name, "attn_output.weight"):
+		if p.experts >= 8 && (p.ft.Name == "Q4_K_S" || p.ft.Name == "Q4_K_M") {
+			t = tensor.Q5_K
+		}
+	case strings.HasSuffix(name, "ffn_down.weight") || strings.HasSuffix(name, "ffn_down_exps.weight"):
 		if km && useMoreBits(p.iFFNDn, p.layers) {
 			t = tensor.Q6_K
 		} else if p.ft.Name == "Q4_K_S" && p.iFFNDn < p.layers/8 {
