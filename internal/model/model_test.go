@@ -142,10 +142,10 @@ func TestLoadErrors(t *testing.T) {
 		}), `tensor "blk.1.attn_v.weight" is missing`},
 		{"unsupported type", rewrite(t, base, nil, func(i gguf.TensorInfo) ([]uint64, tensor.Type, bool) {
 			if i.Name == "blk.0.ffn_up.weight" {
-				return i.Dims, tensor.Q2_K, true
+				return i.Dims, tensor.IQ2_XXS, true
 			}
 			return i.Dims, i.Type, true
-		}), `"blk.0.ffn_up.weight" has type Q2_K`},
+		}), `"blk.0.ffn_up.weight" has type IQ2_XXS`},
 		{"1-D shape", rewrite(t, base, nil, func(i gguf.TensorInfo) ([]uint64, tensor.Type, bool) {
 			if i.Name == "output_norm.weight" {
 				return []uint64{128}, i.Type, true

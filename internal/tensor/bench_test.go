@@ -7,7 +7,8 @@ import (
 )
 
 // benchTypes are the weight types benchmarked.
-var benchTypes = []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K}
+var benchTypes = []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+	IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S}
 
 // BenchmarkVecDot measures one dot product of a 4864-element row (the
 // longest row of the Qwen2.5-0.5B shape) with each kernel set
@@ -18,7 +19,7 @@ func BenchmarkVecDot(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	for _, t := range benchTypes {
 		wf, xf := testVector(r, n), testVector(r, n)
-		w := mustQuantize(b, t, wf)
+		w := testWeights(b, r, t, wf)
 		x := mustQuantize(b, VecDotType(t), xf)
 		for _, set := range kernelSets {
 			o := &set.table[t]
@@ -44,9 +45,7 @@ func tiledMatrix(r *rand.Rand, t Type, rows, cols int) *Matrix {
 	rb, _ := t.RowBytes(int64(cols))
 	m := &Matrix{Type: t, Rows: rows, Cols: cols, Data: make([]byte, int(rb)*rows)}
 	for i := range min(distinct, rows) {
-		if err := Quantize(t, m.Row(i), testVector(r, cols)); err != nil {
-			panic(err)
-		}
+		copy(m.Row(i), testWeights(nil, r, t, testVector(r, cols)))
 	}
 	for i := distinct; i < rows; i++ {
 		copy(m.Row(i), m.Row(i%distinct))

@@ -1,6 +1,9 @@
 package tensor
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // FuzzKernels feeds arbitrary bytes, as a hostile GGUF file could hold, to
 // Dequantize, VecDot and MatMul of every type with kernels: any values
@@ -13,6 +16,11 @@ func FuzzKernels(f *testing.F) {
 	f.Add(uint8(12), uint8(2), make([]byte, 600))
 	f.Add(uint8(14), uint8(0), []byte{0xff, 0x7b, 0x00, 0x80})
 	f.Add(uint8(1), uint8(3), []byte{0x00, 0x7c, 0x01, 0x7c, 0xff, 0xff})
+	// The low-bit types: one seed each (computeTypes index), with bytes
+	// that reach the top grid indices, every sign and the F16 extremes.
+	for _, typ := range []Type{Q2_K, Q3_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S} {
+		f.Add(uint8(slices.Index(computeTypes, typ)), uint8(typ), []byte{0xff, 0x7b, 0xff, 0xfe, 0x01, 0x80, 0x00, 0x7c, 0x55})
+	}
 	f.Fuzz(func(t *testing.T, typSel, blocks uint8, data []byte) {
 		typ := computeTypes[int(typSel)%len(computeTypes)]
 		nb := 1 + int(blocks)%4

@@ -48,7 +48,7 @@ func checkKernels(t *testing.T, table *opsTable) {
 			w := make([]byte, rows*wrow)
 			wd := make([][]float32, rows)
 			for i := range rows {
-				copy(w[i*wrow:], mustQuantize(t, typ, testVector(r, n)))
+				copy(w[i*wrow:], testWeights(t, r, typ, testVector(r, n)))
 				wd[i] = mustDequantize(t, typ, w[i*wrow:i*wrow+int(wrb)], n)
 			}
 			x := make([]byte, maxTok*xrow)

@@ -52,7 +52,13 @@ func installAVX2(table *opsTable) {
 		{Q5_0, dotQ5_0x1AVX2, dotQ5_0x4AVX2, nil},
 		{Q4_1, dotQ4_1x1AVX2, dotQ4_1x4AVX2, nil},
 		{Q5_1, dotQ5_1x1AVX2, dotQ5_1x4AVX2, nil},
+		{Q2_K, dotQ2_Kx1AVX2, dotQ2_Kx4AVX2, nil},
+		{Q3_K, dotQ3_Kx1AVX2, dotQ3_Kx4AVX2, nil},
 		{Q4_K, dotQ4_Kx1AVX2, dotQ4_Kx4AVX2, nil},
+		{IQ4_NL, dotIQ4_NLx1AVX2, dotIQ4_NLx4AVX2, nil},
+		{IQ4_XS, dotIQ4_XSx1AVX2, dotIQ4_XSx4AVX2, nil},
+		{IQ3_S, dotIQ3_Sx1AVX2, dotIQ3_Sx4AVX2, nil},
+		{IQ3_XXS, dotIQ3_XXSx1AVX2, dotIQ3_XXSx4AVX2, nil},
 		{Q5_K, dotQ5_Kx1AVX2, dotQ5_Kx4AVX2, nil},
 		{Q6_K, dotQ6_Kx1AVX2, dotQ6_Kx4AVX2, nil},
 		{F32, dotF32x1AVX2, dotF32x4AVX2, nil},
@@ -109,6 +115,42 @@ func dotQ5_1x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *flo
 
 //go:noescape
 func dotQ5_1x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ2_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ2_Kx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ3_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ3_Kx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ4_NLx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ4_NLx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ4_XSx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ4_XSx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ3_Sx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ3_Sx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ3_XXSx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ3_XXSx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 
 //go:noescape
 func dotQ4_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)

@@ -19,7 +19,7 @@ import (
 func TestKernelsExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
 	const one = 0x3c00 // 1.0 in F16
-	for _, typ := range []Type{Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K} {
+	for _, typ := range []Type{Q8_0, Q4_0, Q5_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ3_S, IQ3_XXS} {
 		xt := VecDotType(typ)
 		nb := 7 // blocks: odd, so unrolled loops have a tail
 		n := nb * typ.BlockSize()
@@ -41,6 +41,27 @@ func TestKernelsExact(t *testing.T) {
 					ls[j], lm[j] = uint8(1+r.IntN(7)), uint8(r.IntN(64))
 				}
 				packScaleMinK4(blk[4:16], &ls, &lm)
+			case Q2_K: // scales and mins: random nibbles
+				binary.LittleEndian.PutUint16(blk[80:], one)
+				binary.LittleEndian.PutUint16(blk[82:], 0)
+			case Q3_K:
+				var ls [QKK / 16]uint8
+				for j := range ls {
+					ls[j] = uint8(32 + r.IntN(9) - 4)
+				}
+				packQ3KScales(blk[96:108], &ls)
+				binary.LittleEndian.PutUint16(blk[108:], one)
+			case IQ4_XS:
+				binary.LittleEndian.PutUint16(blk, one)
+				var sh uint16
+				for ib := range QKK / 32 {
+					ls := uint8(32 + r.IntN(5) - 2)
+					blk[4+ib/2] = blk[4+ib/2]&^(0xf<<(4*(ib%2))) | (ls&0xf)<<(4*(ib%2))
+					sh |= uint16(ls>>4) << (2 * ib)
+				}
+				binary.LittleEndian.PutUint16(blk[2:], sh)
+			case IQ3_XXS: // block values are (2*ls+1)/4 * d * grid
+				binary.LittleEndian.PutUint16(blk, 0x4400) // 4
 			case Q6_K:
 				for j := range QKK / 16 {
 					blk[QKK/2+QKK/4+j] = byte(int8(r.IntN(5) - 2))
@@ -52,9 +73,13 @@ func TestKernelsExact(t *testing.T) {
 		}
 		// Mins matter too: with dmin 1 the minimum term is an integer as
 		// well. Set it on every other block to test both paths.
-		if typ == Q4_K || typ == Q5_K {
+		if typ == Q4_K || typ == Q5_K || typ == Q2_K {
+			off := 2
+			if typ == Q2_K {
+				off = 82
+			}
 			for b := 0; b < rows*nb; b += 2 {
-				binary.LittleEndian.PutUint16(w[b*typ.BlockBytes()+2:], one)
+				binary.LittleEndian.PutUint16(w[b*typ.BlockBytes()+off:], one)
 			}
 		}
 		x := make([]byte, maxTok*int(xrb))

@@ -186,11 +186,12 @@ func quantizeQ8_K(dst []byte, src []float32) {
 
 // makeQKX2Quants is ggml's make_qkx2_quants: it fits x ≈ scale*L - min with
 // L in [0, nmax] by weighted least squares over a few candidate scales, and
-// returns scale and min (min >= 0). The fused operations (fma32,
+// returns scale and min (min >= 0). The error it minimizes is squared, or
+// absolute with useMAD. The fused operations (fma32,
 // nearestProd) are where llama.cpp's FMA builds contract multiply and add;
 // with them the fixtures' Q4_K and Q5_K blocks are reproduced byte for
 // byte but for about 1 in 100 (1 in 4 without).
-func makeQKX2Quants(nmax int32, x, weights []float32, L, laux []uint8, rmin, rdelta float32, nstep int) (scale, theMin float32) {
+func makeQKX2Quants(nmax int32, x, weights []float32, L, laux []uint8, rmin, rdelta float32, nstep int, useMAD bool) (scale, theMin float32) {
 	n := len(x)
 	lo, hi := x[0], x[0]
 	sumW := weights[0]
@@ -212,8 +213,7 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, laux []uint8, rmin, rde
 	for i := range n {
 		l := nearestProd(iscale, (x[i] - lo))
 		L[i] = uint8(min(max(l, 0), nmax))
-		diff := fma32(scale, float32(L[i]), lo) - x[i]
-		bestErr = fma32(weights[i], float32(diff*diff), bestErr)
+		bestErr = fma32(weights[i], fitError(fma32(scale, float32(L[i]), lo)-x[i], useMAD), bestErr)
 	}
 	if nstep < 1 {
 		return scale, -lo
@@ -241,8 +241,7 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, laux []uint8, rmin, rde
 			}
 			var curErr float32
 			for i := range n {
-				diff := fma32(thisScale, float32(laux[i]), thisMin) - x[i]
-				curErr = fma32(weights[i], float32(diff*diff), curErr)
+				curErr = fma32(weights[i], fitError(fma32(thisScale, float32(laux[i]), thisMin)-x[i], useMAD), curErr)
 			}
 			if curErr < bestErr {
 				copy(L[:n], laux[:n])
@@ -252,6 +251,14 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, laux []uint8, rmin, rde
 		}
 	}
 	return scale, -lo
+}
+
+// fitError is the error makeQKX2Quants weighs for a difference d.
+func fitError(d float32, useMAD bool) float32 {
+	if useMAD {
+		return abs32(d)
+	}
+	return float32(d * d)
 }
 
 // quantizeKMinScale is the shared body of quantize_row_q4_K_ref and
@@ -276,7 +283,7 @@ func quantizeKMinScale(x []float32, nmax int32, rmin, rdelta float32, nstep int,
 		for l, v := range xs {
 			weights[l] = avX + abs32(v)
 		}
-		subScale[j], subMin[j] = makeQKX2Quants(nmax, xs, weights[:], L[32*j:32*j+32], laux[:], rmin, rdelta, nstep)
+		subScale[j], subMin[j] = makeQKX2Quants(nmax, xs, weights[:], L[32*j:32*j+32], laux[:], rmin, rdelta, nstep, false)
 		maxScale = max(maxScale, subScale[j])
 		maxMin = max(maxMin, subMin[j])
 	}

@@ -102,9 +102,7 @@ func randomMatrix(r *rand.Rand, typ Type, rows, cols int) *Matrix {
 	rb, _ := typ.RowBytes(int64(cols))
 	m := &Matrix{Type: typ, Rows: rows, Cols: cols, Data: make([]byte, int(rb)*rows)}
 	for i := range rows {
-		if err := Quantize(typ, m.Row(i), w[i*cols:(i+1)*cols]); err != nil {
-			panic(err)
-		}
+		copy(m.Row(i), testWeights(nil, r, typ, w[i*cols:(i+1)*cols]))
 	}
 	return m
 }
@@ -179,7 +177,7 @@ func TestNewMatrix(t *testing.T) {
 		{Q8_0, 2, 32, 67, "needs 68 bytes, has 67"},
 		{Q8_0, 2, 33, 68, "not a multiple"},
 		{Q8_0, 0, 32, 0, "shape 0x32"},
-		{Q3_K, 1, 256, 110, "not supported"},
+		{IQ2_XXS, 1, 256, 66, "not supported"},
 		{Type(99), 1, 1, 1, "unknown type"},
 	} {
 		_, err := NewMatrix(c.t, c.rows, c.cols, make([]byte, c.n))
@@ -200,7 +198,7 @@ func TestMatMulPanics(t *testing.T) {
 			p.MatMul(make([]float32, 2), &Matrix{Type: Q8_0, Rows: 2, Cols: 32, Data: make([]byte, 10)}, make([]float32, 32), 1)
 		},
 		"unsupported": func() {
-			p.MatMul(make([]float32, 2), &Matrix{Type: Q2_K, Rows: 2, Cols: 256, Data: make([]byte, 168)}, make([]float32, 256), 1)
+			p.MatMul(make([]float32, 2), &Matrix{Type: IQ2_XXS, Rows: 2, Cols: 256, Data: make([]byte, 132)}, make([]float32, 256), 1)
 		},
 	} {
 		func() {

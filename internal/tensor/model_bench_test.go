@@ -15,16 +15,42 @@ type qwenModel struct {
 }
 
 // qwenTypes returns the weight type of each matrix of layer i for a file
-// type: Q8_0 everywhere, or Q4_K_M with llama.cpp's rules and fallbacks
-// for rows of 896 (not a multiple of 256): Q5_0 instead of Q4_K and Q8_0
-// instead of Q6_K, so only ffn_down keeps K-quants; attn_v and ffn_down
-// get more bits in the first and last eighth of the layers and every
-// third one between.
+// type, with llama.cpp's rules (llama-quant.cpp, no importance matrix) and
+// its fallbacks for rows of 896, not a multiple of 256: Q4_K becomes
+// Q5_0, Q5_K Q5_1, Q6_K Q8_0, and Q2_K, Q3_K and the IQ types IQ4_NL, so
+// only ffn_down (rows of 4864) keeps K-quants and IQ types. Q4_K_M:
+// attn_v and ffn_down get more bits in the first and last eighth of the
+// layers and every third one between. The others (Qwen2.5-0.5B has 7
+// query heads per KV head): Q2_K: attn_v Q4_K, attn_output and ffn_down
+// Q3_K; Q3_K_M: attn_v Q5_K in the first 2 layers then Q4_K, attn_output
+// Q4_K, ffn_down Q5_K in the first 16th then Q4_K (no Q3_K survives);
+// IQ4_XS: attn_v Q5_K, ffn_down Q5_K in the first eighth; IQ3_S: attn_v
+// Q4_K.
 func qwenTypes(ftype string, i int) (q, k, v, o, gate, up, down Type) {
-	if ftype == "Q8_0" {
-		return Q8_0, Q8_0, Q8_0, Q8_0, Q8_0, Q8_0, Q8_0
-	}
 	const n = 24
+	switch ftype {
+	case "Q8_0":
+		return Q8_0, Q8_0, Q8_0, Q8_0, Q8_0, Q8_0, Q8_0
+	case "Q2_K":
+		return IQ4_NL, IQ4_NL, Q5_0, IQ4_NL, IQ4_NL, IQ4_NL, Q3_K
+	case "Q3_K_M":
+		v, down = Q5_0, Q4_K
+		if i < 2 {
+			v = Q5_1
+		}
+		if i < n/16 {
+			down = Q5_K
+		}
+		return IQ4_NL, IQ4_NL, v, Q5_0, IQ4_NL, IQ4_NL, down
+	case "IQ4_XS":
+		down = IQ4_XS
+		if i < n/8 {
+			down = Q5_K
+		}
+		return IQ4_NL, IQ4_NL, Q5_1, IQ4_NL, IQ4_NL, IQ4_NL, down
+	case "IQ3_S":
+		return IQ4_NL, IQ4_NL, Q5_0, IQ4_NL, IQ4_NL, IQ4_NL, IQ3_S
+	}
 	more := i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2
 	v, down = Q5_0, Q4_K
 	if more {
@@ -80,7 +106,7 @@ func (m *qwenModel) forward(p *Pool, table *opsTable, n int, x, ffnX, dst []floa
 // 512-token prompt (tok/s; llama.cpp does 100.7 for Q8_0 on 2 threads,
 // attention and the other operations included).
 func BenchmarkQwen(b *testing.B) {
-	for _, ftype := range []string{"Q8_0", "Q4_K_M"} {
+	for _, ftype := range []string{"Q8_0", "Q4_K_M", "Q2_K", "Q3_K_M", "IQ4_XS", "IQ3_S"} {
 		m := newQwenModel(ftype)
 		p := NewPool(2)
 		r := rand.New(rand.NewPCG(6, 6))

@@ -5,7 +5,7 @@
 
 // Kernels for the 32-element block formats. Two skeletons:
 //
-//   - signed weights (Q8_0, Q4_0, Q5_0) times Q8_0 activations (34-byte
+//   - signed weights (Q8_0, Q4_0, Q5_0, IQ4_NL) times Q8_0 activations (34-byte
 //     blocks): per block d_w*d_x times the integer dot product, which
 //     VPMADDUBSW computes as |w| * (x with w's sign);
 //   - unsigned weights (Q4_1, Q5_1: x = d*q + m) times Q8_1 activations
@@ -25,6 +25,13 @@ SPLAT32(k08, 0x0808080808080808)
 SPLAT32(kF0, 0xf0f0f0f0f0f0f0f0)
 SPLAT32(k10, 0x1010101010101010)
 SPLAT32(kFF, -1)
+
+// The 16 levels of IQ4_NL as int8, in both 128-bit lanes.
+DATA kIQ4NL<>+0(SB)/8, $0xf6eaddcfbfad9881
+DATA kIQ4NL<>+8(SB)/8, $0x7159453526190d01
+DATA kIQ4NL<>+16(SB)/8, $0xf6eaddcfbfad9881
+DATA kIQ4NL<>+24(SB)/8, $0x7159453526190d01
+GLOBL kIQ4NL<>(SB), RODATA|NOPTR, $32
 
 // Byte k of a 32-bit mask to bytes 8k..8k+7 (VPSHUFB, per 128-bit lane).
 DATA kShufB<>+0(SB)/8, $0x0000000000000000
@@ -56,12 +63,15 @@ GLOBL kOdd<>(SB), RODATA|NOPTR, $32
 #define W_Q4_0(off) NIBBLES(2+off(AX)); VPSUBB CHI, Y0, Y0
 // Q5_0: nibble | 0xF0 where the fifth bit is clear = (nibble | bit<<4) - 16.
 #define W_Q5_0(off) NIBBLES(6+off(AX)); HIBITS(2+off(AX)); VPANDN CHI, Y1, Y1; VPOR Y1, Y0, Y0
+// IQ4_NL: the nibbles index the level table CHI (kIQ4NL).
+#define W_IQ4_NL(off) NIBBLES(2+off(AX)); VMOVDQU CHI, Y3; VPSHUFB Y0, Y3, Y0
 #define W_Q4_1(off) NIBBLES(4+off(AX))
 #define W_Q5_1(off) NIBBLES(8+off(AX)); HIBITS(4+off(AX)); VPAND CHI, Y1, Y1; VPOR Y1, Y0, Y0
 
 // The W_ macros name their constants C0F (0x0F bytes), CSHUF (kShufB),
 // CBITM (kBitM), CFF (all ones) and CHI (the type's high-part constant:
-// 0x08 for Q4_0, 0xF0 for Q5_0, 0x10 for Q5_1). The one-token kernels,
+// 0x08 for Q4_0, 0xF0 for Q5_0, 0x10 for Q5_1; the level table for
+// IQ4_NL). The one-token kernels,
 // which have registers to spare, hold them in Y10-Y14 (REGCONSTS) to spare
 // the load ports; the four-token kernels, which amortize them over four
 // tokens, read them from memory.
@@ -292,6 +302,12 @@ TEXT ·dotQ5_0x1AVX2(SB), NOSPLIT, $0-48
 	REGCONSTS(kF0)
 	SKX1(W_Q5_0, 22)
 
+// func dotIQ4_NLx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+TEXT ·dotIQ4_NLx1AVX2(SB), NOSPLIT, $0-48
+	X1ARGS
+	REGCONSTS(kIQ4NL)
+	SKX1(W_IQ4_NL, 18)
+
 // func dotQ4_1x1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotQ4_1x1AVX2(SB), NOSPLIT, $0-48
 	X1ARGS
@@ -333,6 +349,13 @@ TEXT ·dotQ5_0x4AVX2(SB), NOSPLIT, $0-64
 #undef CHI
 #define CHI kF0<>(SB)
 	SKX4(W_Q5_0, 22)
+
+// func dotIQ4_NLx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotIQ4_NLx4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+#undef CHI
+#define CHI kIQ4NL<>(SB)
+	SKX4(W_IQ4_NL, 18)
 
 // func dotQ4_1x4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotQ4_1x4AVX2(SB), NOSPLIT, $0-64

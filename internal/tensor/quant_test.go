@@ -9,7 +9,8 @@ import (
 )
 
 // computeTypes are the types with kernels, in the order tests report them.
-var computeTypes = []Type{F32, F16, BF16, Q8_0, Q8_1, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q8_K}
+var computeTypes = []Type{F32, F16, BF16, Q8_0, Q8_1, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K,
+	IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S}
 
 // testVector returns n values in blocks of 32 that exercise the quantizers:
 // Gaussian blocks at various scales, all-zero and constant blocks, a block
@@ -100,6 +101,10 @@ func blockBound(typ Type, x []float32) float64 {
 		return (hi-lo)*(1.0/30+f16) + math.Abs(lo)*f16 + floor
 	case Q5_1:
 		return (hi-lo)*(1.0/62+f16) + math.Abs(lo)*f16 + floor
+	case IQ4_NL:
+		// Levels up to 24/254 of the range apart, the scale fitted by
+		// least squares (measured: 0.106).
+		return amax*0.13 + floor*127
 	}
 	return math.Inf(1)
 }
@@ -107,18 +112,25 @@ func blockBound(typ Type, x []float32) float64 {
 // superBlockBound is, for the 256-element formats, the largest error of
 // one element relative to the largest magnitude in its super-block: about
 // one quantization step (the scales are fitted and stored with 6 or 8
-// bits, so an element can land a full step away).
-var superBlockBound = map[Type]float64{Q4_K: 1.0 / 8, Q5_K: 1.0 / 16, Q6_K: 1.0 / 32, Q8_K: 1.0/254 + 1e-6}
+// bits, so an element can land a full step away). Q2_K, Q3_K and IQ4_XS
+// are bounded by what they measure (0.32, 0.24, 0.088) plus a margin.
+var superBlockBound = map[Type]float64{Q2_K: 0.4, Q3_K: 0.3, Q4_K: 1.0 / 8, Q5_K: 1.0 / 16, Q6_K: 1.0 / 32, Q8_K: 1.0/254 + 1e-6,
+	IQ4_XS: 0.11}
 
 // gaussRMSBound is the relative RMS error allowed on Gaussian data, the
-// usual measure of these formats' quality (measured: 0.083, 0.041, 0.020).
-var gaussRMSBound = map[Type]float64{Q4_K: 0.1, Q5_K: 0.05, Q6_K: 0.025, Q8_K: 0.012}
+// usual measure of these formats' quality (measured: 0.083, 0.041, 0.020;
+// Q2_K 0.29, Q3_K 0.15, IQ4_NL and IQ4_XS 0.077).
+var gaussRMSBound = map[Type]float64{Q4_K: 0.1, Q5_K: 0.05, Q6_K: 0.025, Q8_K: 0.012,
+	Q2_K: 0.33, Q3_K: 0.17, IQ4_NL: 0.085, IQ4_XS: 0.085}
 
 func TestQuantizeRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const n = 64 * QKK
 	x := testVector(r, n)
 	for _, typ := range computeTypes {
+		if !quantizable(typ) {
+			continue
+		}
 		t.Run(typ.String(), func(t *testing.T) {
 			y := mustDequantize(t, typ, mustQuantize(t, typ, x), n)
 			if rel, ok := superBlockBound[typ]; ok {
@@ -203,7 +215,7 @@ const dotBound = 2e-5
 // For Q4_1 and Q5_1 the offset term is m*s with s read from the Q8_1
 // block, as in ggml: s = d*sum(q) is computed from d before its F16
 // rounding, so it is not the sum of the dequantized x (the two differ a
-// lot when d is an F16 subnormal). For Q4_K and Q5_K the kernels compute
+// lot when d is an F16 subnormal). For Q2_K, Q4_K and Q5_K the kernels compute
 // the scale and the minimum terms apart, and the two can cancel: the
 // rounding scale counts both.
 func refDot(typ Type, wb []byte, wd []float32, xb []byte, xd []float32) (want, mag float64) {
@@ -219,6 +231,15 @@ func refDot(typ Type, wb []byte, wd []float32, xb []byte, xd []float32) (want, m
 				want += p
 				mag += math.Abs(p)
 			}
+		}
+		return want, mag
+	case Q2_K:
+		for i := range wd {
+			blk := wb[i/QKK*q2_KBytes:]
+			dm := float64(fp16At(blk[82:])) * float64(blk[i%QKK/16]>>4)
+			p := float64(wd[i]) * float64(xd[i])
+			want += p
+			mag += math.Abs((float64(wd[i])+dm)*float64(xd[i])) + math.Abs(dm*float64(xd[i]))
 		}
 		return want, mag
 	case Q4_K, Q5_K:
@@ -245,7 +266,7 @@ func TestVecDot(t *testing.T) {
 	for _, typ := range computeTypes {
 		for _, n := range []int{QKK, 3 * QKK, 11 * QKK} {
 			wf, xf := testVector(r, n), testVector(r, n)
-			w := mustQuantize(t, typ, wf)
+			w := testWeights(t, r, typ, wf)
 			xt := VecDotType(typ)
 			x := mustQuantize(t, xt, xf)
 			wd, xd := mustDequantize(t, typ, w, n), mustDequantize(t, xt, x, n)
@@ -263,7 +284,8 @@ func TestVecDotType(t *testing.T) {
 		F32: F32, F16: F16, BF16: BF16,
 		Q4_0: Q8_0, Q5_0: Q8_0, Q8_0: Q8_0,
 		Q4_1: Q8_1, Q5_1: Q8_1,
-		Q4_K: Q8_K, Q5_K: Q8_K, Q6_K: Q8_K,
+		Q2_K: Q8_K, Q3_K: Q8_K, Q4_K: Q8_K, Q5_K: Q8_K, Q6_K: Q8_K,
+		IQ4_NL: Q8_0, IQ4_XS: Q8_K, IQ3_XXS: Q8_K, IQ3_S: Q8_K,
 	}
 	for w, x := range want {
 		if got := VecDotType(w); got != x {
@@ -375,7 +397,7 @@ func TestQ8_KActivations(t *testing.T) {
 }
 
 func TestUnsupportedTypes(t *testing.T) {
-	for _, typ := range []Type{Q2_K, Q3_K, IQ4_NL, IQ2_XXS, I8, F64, MXFP4, Type(5), Type(1000)} {
+	for _, typ := range []Type{IQ2_XXS, IQ2_XS, IQ1_S, TQ1_0, I8, F64, MXFP4, Type(5), Type(1000)} {
 		n := typ.BlockSize()
 		if n == 0 {
 			n = QKK
@@ -430,6 +452,9 @@ func TestNonFinite(t *testing.T) {
 	x[77] = float32(math.Inf(-1))
 	x[100] = 3e38
 	for _, typ := range computeTypes {
+		if !quantizable(typ) {
+			continue
+		}
 		b := mustQuantize(t, typ, x)
 		mustDequantize(t, typ, b, len(x))
 		xq := mustQuantize(t, VecDotType(typ), x)

@@ -1,0 +1,315 @@
+//go:build !purego
+
+#include "textflag.h"
+#include "asm_amd64.h"
+#include "kq_amd64.h"
+
+// Kernels for Q2_K, Q3_K and IQ4_XS times Q8_K activations, in the frame
+// of the other K-quants (kq_amd64.s): the integer products of a super-block,
+// sub-block scales included, are summed exactly in int32 and scaled by
+// d_w*d_x once per super-block; for Q2_K the minimum term
+// dmin_w*d_x*sum_j(m_j * bsum_j) is subtracted.
+//
+// Both formats keep their 2-bit fields as the 256 elements' groups g of
+// 32 (g = 4c + j): bits 2j of qs[32c:32c+32]; group g spans sub-blocks
+// 2g and 2g+1. Registers: as in kq_amd64.h; Y0 one 32-byte chunk of qs,
+// Y8-Y11 float accumulators, Y12-Y15 isum.
+
+SPLAT32(k0F, 0x0f0f0f0f0f0f0f0f)
+SPLAT32(k03, 0x0303030303030303)
+SPLAT32(k04, 0x0404040404040404)
+SPLAT32(k20, 0x2020202020202020)
+
+SPLAT32(k03d, 0x0000000300000003)
+SPLAT32(k20w, 0x0020002000200020)
+
+// The 16 levels of IQ4_NL/IQ4_XS as int8, in both 128-bit lanes.
+DATA kIQ4NL<>+0(SB)/8, $0xf6eaddcfbfad9881
+DATA kIQ4NL<>+8(SB)/8, $0x7159453526190d01
+DATA kIQ4NL<>+16(SB)/8, $0xf6eaddcfbfad9881
+DATA kIQ4NL<>+24(SB)/8, $0x7159453526190d01
+GLOBL kIQ4NL<>(SB), RODATA|NOPTR, $32
+
+// Dword shifts of the IQ4_XS high scale bits: [0, 2, ..., 14].
+DATA kIQ4XSShift<>+0(SB)/8, $0x0000000200000000
+DATA kIQ4XSShift<>+8(SB)/8, $0x0000000600000004
+DATA kIQ4XSShift<>+16(SB)/8, $0x0000000a00000008
+DATA kIQ4XSShift<>+24(SB)/8, $0x0000000e0000000c
+GLOBL kIQ4XSShift<>(SB), RODATA|NOPTR, $32
+
+// Dword shifts of the Q3_K high scale bits: [0, 2, 4, 6].
+DATA kQ3Shift<>+0(SB)/8, $0x0000000200000000
+DATA kQ3Shift<>+8(SB)/8, $0x0000000600000004
+GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
+
+// ---- Q2_K: scales[16], qs[64], d f16 at 80, dmin f16 at 82 ----
+
+// Q2KSCALES sets X5 = the 16 scales (low nibbles) and Y1 = the 16 mins
+// (high nibbles) as int16.
+#define Q2KSCALES \
+	VMOVDQU 0(AX), X5; \
+	VPSRLW $4, X5, X1; \
+	VPAND k0F<>(SB), X1, X1; \
+	VPMOVZXBW X1, Y1; \
+	VPAND k0F<>(SB), X5, X5
+
+// Q2KW sets Y2 = the quants of the group at shift sh of chunk Y0, and Y4
+// the int16 scales of its two sub-blocks (shuffle pattern at poff).
+#define Q2KW(sh, poff) \
+	VPSRLW $sh, Y0, Y2; \
+	VPAND k03<>(SB), Y2, Y2; \
+	VPSHUFB kQ6Pat<>+poff(SB), X5, X4; \
+	VPMOVZXBW X4, Y4
+
+#define Q2KTOK(yoff, T, isum) \
+	VPMADDUBSW yoff T, Y2, Y6; \
+	VPMADDWD Y4, Y6, Y6; \
+	VPADDD Y6, isum, isum
+
+#define Q2KTOK4(yoff) \
+	Q2KTOK(yoff, T0, Y12); \
+	Q2KTOK(yoff, T1, Y13); \
+	Q2KTOK(yoff, T2, Y14); \
+	Q2KTOK(yoff, T3, Y15)
+
+// Q2KDMIN sets X4 = [d, dmin].
+#define Q2KDMIN VMOVD 80(AX), X4; VCVTPH2PS X4, X4
+
+// Q2KEND folds a token's super-block into acc: d*d_x*isum minus
+// dmin*d_x*sum(m_j * bsum_j); Y1 = mins, X4 = [d, dmin].
+#define Q2KEND(T, isum, acc) \
+	VCVTDQ2PS isum, isum; \
+	VBROADCASTSS 0 T, X6; \
+	VMULPS X4, X6, X6; \
+	VBROADCASTSS X6, Y7; \
+	VFMADD231PS Y7, isum, acc; \
+	VMOVSHDUP X6, X6; \
+	VBROADCASTSS X6, Y6; \
+	VPMADDWD 260 T, Y1, Y7; \
+	VCVTDQ2PS Y7, Y7; \
+	VFNMADD231PS Y6, Y7, acc
+
+#define Q2KSB1 \
+	VPXOR Y12, Y12, Y12; \
+	Q2KSCALES; \
+	VMOVDQU 16(AX), Y0; \
+	Q2KW(0, 0); Q2KTOK(4, T0, Y12); \
+	Q2KW(2, 16); Q2KTOK(36, T0, Y12); \
+	Q2KW(4, 32); Q2KTOK(68, T0, Y12); \
+	Q2KW(6, 48); Q2KTOK(100, T0, Y12); \
+	VMOVDQU 48(AX), Y0; \
+	Q2KW(0, 64); Q2KTOK(132, T0, Y12); \
+	Q2KW(2, 80); Q2KTOK(164, T0, Y12); \
+	Q2KW(4, 96); Q2KTOK(196, T0, Y12); \
+	Q2KW(6, 112); Q2KTOK(228, T0, Y12); \
+	Q2KDMIN; \
+	Q2KEND(T0, Y12, Y8)
+
+#define ZERO4ISUM VPXOR Y12, Y12, Y12; VPXOR Y13, Y13, Y13; VPXOR Y14, Y14, Y14; VPXOR Y15, Y15, Y15
+
+#define Q2KSB4 \
+	ZERO4ISUM; \
+	Q2KSCALES; \
+	VMOVDQU 16(AX), Y0; \
+	Q2KW(0, 0); Q2KTOK4(4); \
+	Q2KW(2, 16); Q2KTOK4(36); \
+	Q2KW(4, 32); Q2KTOK4(68); \
+	Q2KW(6, 48); Q2KTOK4(100); \
+	VMOVDQU 48(AX), Y0; \
+	Q2KW(0, 64); Q2KTOK4(132); \
+	Q2KW(2, 80); Q2KTOK4(164); \
+	Q2KW(4, 96); Q2KTOK4(196); \
+	Q2KW(6, 112); Q2KTOK4(228); \
+	Q2KDMIN; \
+	Q2KEND(T0, Y12, Y8); \
+	Q2KEND(T1, Y13, Y9); \
+	Q2KEND(T2, Y14, Y10); \
+	Q2KEND(T3, Y15, Y11)
+
+// ---- Q3_K: hmask[32], qs[64], scales[12], d f16 at 108 ----
+
+// Q3KSCALES sets X1 = the 16 scales minus 32, as signed bytes: low
+// nibbles from scales[0:8] (sub-blocks 0-7) and their high nibbles
+// (8-15), top 2 bits of sub-block j from bits 2*(j/4) of scales[8+j%4].
+#define Q3KSCALES \
+	VMOVQ 96(AX), X1; \
+	VPSRLW $4, X1, X2; \
+	VPUNPCKLQDQ X2, X1, X1; \
+	VPAND k0F<>(SB), X1, X1; \
+	VPBROADCASTD 104(AX), X2; \
+	VPSRLVD kQ3Shift<>(SB), X2, X2; \
+	VPAND k03<>(SB), X2, X2; \
+	VPSLLW $4, X2, X2; \
+	VPOR X2, X1, X1; \
+	VPSUBB k20<>(SB), X1, X1
+
+// Q3KW sets Y2 = the signed quants (q-4) of the group at shift sh of
+// chunk Y0, whose high bits (bit g of the hmask bytes in Y5) SH $n moves
+// to bit 2; Y3 = |Y2| and Y4 the int16 scales of its two sub-blocks.
+#define Q3KW(sh, SH, n, poff) \
+	VPSRLW $sh, Y0, Y2; \
+	VPAND k03<>(SB), Y2, Y2; \
+	SH $n, Y5, Y3; \
+	VPAND k04<>(SB), Y3, Y3; \
+	VPOR Y3, Y2, Y2; \
+	VPSUBB k04<>(SB), Y2, Y2; \
+	VPSIGNB Y2, Y2, Y3; \
+	VPSHUFB kQ6Pat<>+poff(SB), X1, X4; \
+	VPMOVSXBW X4, Y4
+
+#define Q3KTOK(yoff, T, isum) \
+	VMOVDQU yoff T, Y6; \
+	VPSIGNB Y2, Y6, Y6; \
+	VPMADDUBSW Y6, Y3, Y6; \
+	VPMADDWD Y4, Y6, Y6; \
+	VPADDD Y6, isum, isum
+
+#define Q3KTOK4(yoff) \
+	Q3KTOK(yoff, T0, Y12); \
+	Q3KTOK(yoff, T1, Y13); \
+	Q3KTOK(yoff, T2, Y14); \
+	Q3KTOK(yoff, T3, Y15)
+
+// Q3KEND folds isum into acc scaled by d*d_x; X7 = d.
+#define Q3KEND(T, isum, acc) \
+	VMULSS 0 T, X7, X6; \
+	VBROADCASTSS X6, Y6; \
+	VCVTDQ2PS isum, isum; \
+	VFMADD231PS Y6, isum, acc
+
+#define Q3KD VPINSRW $0, 108(AX), X7, X7; VCVTPH2PS X7, X7
+
+#define Q3KSB1 \
+	VPXOR Y12, Y12, Y12; \
+	Q3KSCALES; \
+	VMOVDQU 0(AX), Y5; \
+	VMOVDQU 32(AX), Y0; \
+	Q3KW(0, VPSLLW, 2, 0); Q3KTOK(4, T0, Y12); \
+	Q3KW(2, VPSLLW, 1, 16); Q3KTOK(36, T0, Y12); \
+	Q3KW(4, VPSRLW, 0, 32); Q3KTOK(68, T0, Y12); \
+	Q3KW(6, VPSRLW, 1, 48); Q3KTOK(100, T0, Y12); \
+	VMOVDQU 64(AX), Y0; \
+	Q3KW(0, VPSRLW, 2, 64); Q3KTOK(132, T0, Y12); \
+	Q3KW(2, VPSRLW, 3, 80); Q3KTOK(164, T0, Y12); \
+	Q3KW(4, VPSRLW, 4, 96); Q3KTOK(196, T0, Y12); \
+	Q3KW(6, VPSRLW, 5, 112); Q3KTOK(228, T0, Y12); \
+	Q3KD; \
+	Q3KEND(T0, Y12, Y8)
+
+#define Q3KSB4 \
+	ZERO4ISUM; \
+	Q3KSCALES; \
+	VMOVDQU 0(AX), Y5; \
+	VMOVDQU 32(AX), Y0; \
+	Q3KW(0, VPSLLW, 2, 0); Q3KTOK4(4); \
+	Q3KW(2, VPSLLW, 1, 16); Q3KTOK4(36); \
+	Q3KW(4, VPSRLW, 0, 32); Q3KTOK4(68); \
+	Q3KW(6, VPSRLW, 1, 48); Q3KTOK4(100); \
+	VMOVDQU 64(AX), Y0; \
+	Q3KW(0, VPSRLW, 2, 64); Q3KTOK4(132); \
+	Q3KW(2, VPSRLW, 3, 80); Q3KTOK4(164); \
+	Q3KW(4, VPSRLW, 4, 96); Q3KTOK4(196); \
+	Q3KW(6, VPSRLW, 5, 112); Q3KTOK4(228); \
+	Q3KD; \
+	Q3KEND(T0, Y12, Y8); \
+	Q3KEND(T1, Y13, Y9); \
+	Q3KEND(T2, Y14, Y10); \
+	Q3KEND(T3, Y15, Y11)
+
+// ---- IQ4_XS: d f16, scales_h u16 at 2, scales_l[4] at 4, qs[128] at 8 ----
+
+// IQ4XSSCALES sets Y0 = the eight scales minus 32 as int16, in both
+// lanes (for kK4Shuf): low 4 bits nibble ib%2 of scales_l[ib/2], high 2
+// bits bits 2*ib of scales_h; and Y1 = the level table.
+#define IQ4XSSCALES \
+	VMOVD 4(AX), X0; \
+	VPSRLW $4, X0, X2; \
+	VPUNPCKLBW X2, X0, X0; \
+	VPAND k0F<>(SB), X0, X0; \
+	VPMOVZXBW X0, X0; \
+	VPBROADCASTD 2(AX), X2; \
+	VPSRLVD kIQ4XSShift<>(SB), X2, X3; \
+	VPSRLVD kIQ4XSShift<>+16(SB), X2, X2; \
+	VPAND k03d<>(SB), X3, X3; \
+	VPAND k03d<>(SB), X2, X2; \
+	VPACKUSDW X2, X3, X3; \
+	VPSLLW $4, X3, X3; \
+	VPOR X3, X0, X0; \
+	VPSUBW k20w<>(SB), X0, X0; \
+	VPERMQ $0x44, Y0, Y0; \
+	VMOVDQU kIQ4NL<>(SB), Y1
+
+// IQ4XSW sets Y2 = the 32 levels of the sub-block at qoff (low nibbles
+// the first 16 elements), Y3 = |Y2|, Y4 = its scale in every int16 lane
+// (kK4Shuf pattern at soff).
+#define IQ4XSW(qoff, soff) \
+	VMOVDQU qoff(AX), X2; \
+	VPSRLW $4, X2, X3; \
+	VINSERTI128 $1, X3, Y2, Y2; \
+	VPAND k0F<>(SB), Y2, Y2; \
+	VPSHUFB Y2, Y1, Y2; \
+	VPSIGNB Y2, Y2, Y3; \
+	VPSHUFB kK4Shuf<>+soff(SB), Y0, Y4
+
+#define IQ4XSD VPINSRW $0, 0(AX), X7, X7; VCVTPH2PS X7, X7
+
+#define IQ4XSSB1 \
+	VPXOR Y12, Y12, Y12; \
+	IQ4XSSCALES; \
+	IQ4XSW(8, 0); Q3KTOK(4, T0, Y12); \
+	IQ4XSW(24, 32); Q3KTOK(36, T0, Y12); \
+	IQ4XSW(40, 64); Q3KTOK(68, T0, Y12); \
+	IQ4XSW(56, 96); Q3KTOK(100, T0, Y12); \
+	IQ4XSW(72, 128); Q3KTOK(132, T0, Y12); \
+	IQ4XSW(88, 160); Q3KTOK(164, T0, Y12); \
+	IQ4XSW(104, 192); Q3KTOK(196, T0, Y12); \
+	IQ4XSW(120, 224); Q3KTOK(228, T0, Y12); \
+	IQ4XSD; \
+	Q3KEND(T0, Y12, Y8)
+
+#define IQ4XSSB4 \
+	ZERO4ISUM; \
+	IQ4XSSCALES; \
+	IQ4XSW(8, 0); Q3KTOK4(4); \
+	IQ4XSW(24, 32); Q3KTOK4(36); \
+	IQ4XSW(40, 64); Q3KTOK4(68); \
+	IQ4XSW(56, 96); Q3KTOK4(100); \
+	IQ4XSW(72, 128); Q3KTOK4(132); \
+	IQ4XSW(88, 160); Q3KTOK4(164); \
+	IQ4XSW(104, 192); Q3KTOK4(196); \
+	IQ4XSW(120, 224); Q3KTOK4(228); \
+	IQ4XSD; \
+	Q3KEND(T0, Y12, Y8); \
+	Q3KEND(T1, Y13, Y9); \
+	Q3KEND(T2, Y14, Y10); \
+	Q3KEND(T3, Y15, Y11)
+
+// func dotIQ4_XSx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+TEXT ·dotIQ4_XSx1AVX2(SB), NOSPLIT, $0-48
+	X1ARGS
+	KX1(IQ4XSSB1, 136)
+
+// func dotIQ4_XSx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotIQ4_XSx4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+	KX4(IQ4XSSB4, 136)
+
+// func dotQ2_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+TEXT ·dotQ2_Kx1AVX2(SB), NOSPLIT, $0-48
+	X1ARGS
+	KX1(Q2KSB1, 84)
+
+// func dotQ2_Kx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotQ2_Kx4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+	KX4(Q2KSB4, 84)
+
+// func dotQ3_Kx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+TEXT ·dotQ3_Kx1AVX2(SB), NOSPLIT, $0-48
+	X1ARGS
+	KX1(Q3KSB1, 110)
+
+// func dotQ3_Kx4AVX2(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+TEXT ·dotQ3_Kx4AVX2(SB), NOSPLIT, $0-64
+	X4ARGS
+	KX4(Q3KSB4, 110)
