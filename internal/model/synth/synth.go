@@ -106,7 +106,7 @@ func New(o Options) (*Model, error) {
 		// 8 experts of half the FFN, 2 per token (the fixtures' proportions).
 		sh.Experts, sh.ExpertsUsed, sh.ExpertFFN = 8, 2, max(1, sh.FFN/2)
 	}
-	g := &gen{o: o, sh: sh, arch: arch, picker: &typePicker{ft: ft, layers: sh.Layers, tied: sh.Tied, experts: sh.Experts}, b: gguf.NewBuilder()}
+	g := &gen{o: o, sh: sh, arch: arch, picker: NewTypePicker(ft, ModelInfo{Layers: sh.Layers, Experts: sh.Experts, GQA: sh.Heads / sh.KVHeads, Tied: sh.Tied}), b: gguf.NewBuilder()}
 	return g.build()
 }
 
