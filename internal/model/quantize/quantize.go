@@ -46,9 +46,13 @@ type Stats struct {
 const chunkBytes = 4 << 20
 
 // Plan prepares the quantization of in: the output's metadata and its
-// tensors, each with its new type. It reads no tensor data.
-func Plan(in *gguf.File, o Options) (*gguf.Builder, Stats, error) {
+// tensors, each with its new type. It reads no tensor data: writing the
+// Builder quantizes, checking ctx between chunks of rows and reporting
+// progress to o.Progress.
+func Plan(ctx context.Context, in *gguf.File, o Options) (*gguf.Builder, Stats, error) {
 	var st Stats
+	tr := &tracker{ctx: ctx, fn: o.Progress}
+	defer func() { tr.total = st.OutBytes }()
 	ft, err := synth.LookupFileType(o.Type)
 	if err != nil {
 		return nil, st, fmt.Errorf("quantize: %w", err)
@@ -92,7 +96,15 @@ func Plan(in *gguf.File, o Options) (*gguf.Builder, Stats, error) {
 			}
 		}
 		if typ == t.Type {
-			if err := b.AddTensor(t.Name, t.Type, t.Dims, data); err != nil {
+			copyData := func(w io.Writer) error {
+				if err := tr.ctx.Err(); err != nil {
+					return err
+				}
+				_, err := w.Write(data)
+				tr.add(len(data))
+				return err
+			}
+			if err := b.AddTensorFunc(t.Name, t.Type, t.Dims, copyData, int64(len(data))); err != nil {
 				return nil, st, fmt.Errorf("quantize: %w", err)
 			}
 			st.OutBytes += int64(len(data))
@@ -109,7 +121,7 @@ func Plan(in *gguf.File, o Options) (*gguf.Builder, Stats, error) {
 		}
 		src, from, to := data, t.Type, typ
 		cols := int(t.Dims[0])
-		write := func(w io.Writer) error { return convert(w, src, from, to, cols, threads) }
+		write := func(w io.Writer) error { return convert(tr, w, src, from, to, cols, threads) }
 		if err := b.AddTensorFunc(t.Name, typ, t.Dims, write, size); err != nil {
 			return nil, st, fmt.Errorf("quantize: %w", err)
 		}
@@ -123,12 +135,12 @@ func Plan(in *gguf.File, o Options) (*gguf.Builder, Stats, error) {
 // error or cancellation there is neither a partial file nor a temporary
 // one. in must stay open until File returns.
 func File(ctx context.Context, in *gguf.File, path string, o Options) (Stats, error) {
-	b, st, err := Plan(in, o)
+	b, st, err := Plan(ctx, in, o)
 	if err != nil {
 		return st, err
 	}
 	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
-		_, err := b.WriteTo(&progressWriter{ctx: ctx, w: w, total: st.OutBytes, fn: o.Progress})
+		_, err := b.WriteTo(w)
 		return err
 	})
 	if err != nil {
@@ -192,7 +204,7 @@ func firstInt(f *gguf.File, key string) (int, bool) {
 
 // convert writes src, rows of cols elements of type from, as type to,
 // chunk by chunk, the rows of a chunk in parallel.
-func convert(w io.Writer, src []byte, from, to tensor.Type, cols, threads int) error {
+func convert(tr *tracker, w io.Writer, src []byte, from, to tensor.Type, cols, threads int) error {
 	inRow, err := from.RowBytes(int64(cols))
 	if err != nil {
 		return err
@@ -209,6 +221,9 @@ func convert(w io.Writer, src []byte, from, to tensor.Type, cols, threads int) e
 		vals[i] = make([]float32, cols)
 	}
 	for lo := 0; lo < rows; lo += per {
+		if err := tr.ctx.Err(); err != nil {
+			return err
+		}
 		hi := min(rows, lo+per)
 		n := hi - lo
 		out := buf[:n*int(outRow)]
@@ -239,26 +254,21 @@ func convert(w io.Writer, src []byte, from, to tensor.Type, cols, threads int) e
 		if _, err := w.Write(out); err != nil {
 			return err
 		}
+		tr.add(len(out))
 	}
 	return nil
 }
 
-// progressWriter reports the bytes written and stops on ctx's end.
-type progressWriter struct {
+// tracker carries a write's context and progress.
+type tracker struct {
 	ctx         context.Context
-	w           io.Writer
 	done, total int64
 	fn          func(done, total int64)
 }
 
-func (p *progressWriter) Write(b []byte) (int, error) {
-	if err := p.ctx.Err(); err != nil {
-		return 0, err
+func (t *tracker) add(n int) {
+	t.done += int64(n)
+	if t.fn != nil {
+		t.fn(t.done, t.total)
 	}
-	n, err := p.w.Write(b)
-	p.done += int64(n)
-	if p.fn != nil {
-		p.fn(min(p.done, p.total), p.total)
-	}
-	return n, err
 }

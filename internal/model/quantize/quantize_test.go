@@ -3,13 +3,20 @@ package quantize_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/model"
 	"github.com/raym33/ainative/internal/model/quantize"
+	"github.com/raym33/ainative/internal/model/synth"
 	"github.com/raym33/ainative/internal/tensor"
 	"github.com/raym33/ainative/internal/testdata"
 )
@@ -116,6 +123,155 @@ func TestRequantizeFixtures(t *testing.T) {
 				t.Error(err)
 			} else if wft, _ := want.Uint("general.file_type"); ft != wft {
 				t.Errorf("general.file_type %d, llama.cpp %d", ft, wft)
+			}
+		})
+	}
+}
+
+// TestRequantizeMoE quantizes the mixture-of-experts fixtures' F16 files
+// (their F32 files, from which llama.cpp made the Q4_K_M ones, are exact
+// upcasts) and compares with llama.cpp's Q4_K_M: the expert rules
+// (Q8_0 attn_k/attn_v, Q5_K attn_output for 8 experts) and F32 routers.
+func TestRequantizeMoE(t *testing.T) {
+	for _, name := range []string{"mixtral", "qwen3moe"} {
+		t.Run(name, func(t *testing.T) {
+			in, err := gguf.Open(testdata.Path(t, "models", name+"-F16.gguf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			want, err := gguf.Open(testdata.Path(t, "models", name+"-Q4_K_M.gguf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer want.Close()
+			out := filepath.Join(t.TempDir(), "out.gguf")
+			if _, err := quantize.File(context.Background(), in, out, quantize.Options{Type: "Q4_K_M", Threads: 2}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := gguf.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer got.Close()
+			same, n := blockMatch(t, got, want, tensor.F32)
+			t.Logf("%d of %d blocks identical (%.4f%%)", same, n, 100*float64(same)/float64(n))
+			if float64(same) < 0.99*float64(n) {
+				t.Errorf("%d of %d blocks identical to llama.cpp's", same, n)
+			}
+		})
+	}
+}
+
+// TestQuantizeErrors checks the refusals: an unknown type, a quantized
+// input, and a cancelled run, which leaves no file.
+func TestQuantizeErrors(t *testing.T) {
+	sm, err := synth.New(synth.Options{Shape: "micro", Type: "Q8_0", Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := sm.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	q8, err := gguf.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := quantize.File(context.Background(), q8, filepath.Join(dir, "a.gguf"), quantize.Options{Type: "Q4_0"}); err == nil ||
+		!strings.Contains(err.Error(), "only F32, F16 and BF16 weights can be quantized") {
+		t.Errorf("requantizing Q8_0: error %v", err)
+	}
+	if _, err := quantize.File(context.Background(), q8, filepath.Join(dir, "b.gguf"), quantize.Options{Type: "IQ2_XXS"}); err == nil ||
+		!strings.Contains(err.Error(), "unknown type") {
+		t.Errorf("IQ2_XXS: error %v", err)
+	}
+
+	sm, err = synth.New(synth.Options{Shape: "tiny", Type: "F32", Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if _, err := sm.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f32, err := gguf.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	path := filepath.Join(dir, "c.gguf")
+	_, err = quantize.File(ctx, f32, path, quantize.Options{Type: "Q4_K_M", Threads: 1,
+		Progress: func(done, total int64) {
+			if done > total/4 {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: error %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("cancelled run left %v", ents)
+	}
+}
+
+// TestRequantizedLogits loads models quantized here from the F32 fixture
+// and compares their logits (24 tokens in one batch) with llama.cpp's
+// golden ones for its own quantization of the same file, within the
+// fixtures' tolerance for quantized weights.
+func TestRequantizedLogits(t *testing.T) {
+	var tokens []int32
+	b, err := os.ReadFile(testdata.Path(t, "golden", "tokens.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &tokens); err != nil {
+		t.Fatal(err)
+	}
+	in, err := gguf.Open(testdata.Path(t, "models", "llama-F32.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	for _, typ := range []string{"Q8_0", "Q4_0", "Q4_K_M", "Q6_K", "Q2_K", "Q3_K_M", "IQ4_XS"} {
+		t.Run(typ, func(t *testing.T) {
+			raw, err := os.ReadFile(testdata.Path(t, "golden", "llama-"+typ+".logits.f32"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]float32, len(raw)/4)
+			for i := range want {
+				want[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			}
+			out := filepath.Join(t.TempDir(), "out.gguf")
+			if _, err := quantize.File(context.Background(), in, out, quantize.Options{Type: typ, Threads: 2}); err != nil {
+				t.Fatal(err)
+			}
+			f, err := gguf.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			m, err := model.Load(f, model.Options{Threads: 2, ContextLength: 64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			got, err := m.Forward(context.Background(), m.NewSequence(), tokens, model.OutputAll, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d logits, golden %d", len(got), len(want))
+			}
+			var d float64
+			for i := range got {
+				d = max(d, math.Abs(float64(got[i]-want[i])))
+			}
+			t.Logf("%s: max |logit diff| %.2e against llama.cpp's %s model", typ, d, typ)
+			if d > 6e-2 {
+				t.Errorf("max |logit diff| %.3e > 6e-2", d)
 			}
 		})
 	}
