@@ -1,12 +1,16 @@
 package model_test
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/raym33/ainative/internal/gguf"
 	"github.com/raym33/ainative/internal/model"
+	"github.com/raym33/ainative/internal/model/quantize"
 	"github.com/raym33/ainative/internal/tensor"
+	"github.com/raym33/ainative/internal/testdata"
 )
 
 // TestMoELoadErrors checks that a mixture of experts whose metadata does
@@ -122,5 +126,63 @@ func TestMoEWeightBytes(t *testing.T) {
 	}
 	if want*2 > total {
 		t.Fatalf("active bytes %d are not well below the total %d: the test shape is wrong", want, total)
+	}
+}
+
+// TestMoEF32Goldens checks the MoE fixtures' F32 goldens, whose files
+// are not shipped: they are exact upcasts of the F16 files, which
+// quantize's F32 type reproduces.
+func TestMoEF32Goldens(t *testing.T) {
+	dir, ms := loadManifests(t)
+	for _, mf := range ms {
+		if mf.Variant != "F32" || !strings.HasPrefix(mf.ModelFile, "mixtral") && !strings.HasPrefix(mf.ModelFile, "qwen3moe") {
+			continue
+		}
+		t.Run(mf.ModelFile, func(t *testing.T) {
+			src, err := gguf.Open(testdata.Path(t, "models", strings.Replace(mf.ModelFile, "-F32", "-F16", 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			path := filepath.Join(t.TempDir(), mf.ModelFile)
+			if _, err := quantize.File(context.Background(), src, path, quantize.Options{Type: "F32", Threads: 2}); err != nil {
+				t.Fatal(err)
+			}
+			f, err := gguf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			m, err := model.Load(f, model.Options{Threads: 2, ContextLength: mf.Settings.NCtx})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			V := mf.NVocab
+			want := readF32(t, filepath.Join(dir, mf.LogitsFile))
+			seq := m.NewSequence()
+			got, err := m.Forward(context.Background(), seq, mf.TokenIDs, model.OutputAll, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d logits, golden %d", len(got), len(want))
+			}
+			d := maxDiff(got, want)
+			// Greedy: feed the golden continuation a token at a time.
+			wantG := readF32(t, filepath.Join(dir, mf.GreedyLogitsFile))
+			dg := maxDiff(got[len(got)-V:], wantG[:V])
+			for k, tok := range mf.GreedyContinuation[:len(mf.GreedyContinuation)-1] {
+				l, err := m.Forward(context.Background(), seq, []int32{tok}, model.OutputLast, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dg = max(dg, maxDiff(l, wantG[(k+1)*V:(k+2)*V]))
+			}
+			t.Logf("%s: max |logit diff| batch %.2e, greedy %.2e", mf.ModelFile, d, dg)
+			if tol := tolerance("F32"); d > tol || dg > tol {
+				t.Errorf("max |logit diff| batch %.3e, greedy %.3e > %.0e", d, dg, tol)
+			}
+		})
 	}
 }
