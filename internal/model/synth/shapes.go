@@ -72,6 +72,11 @@ var Shapes = map[string]Shape{
 	// The fixtures' mixtral: a llama file with 4 experts of 512, top 2.
 	"mixtral-tiny": {Name: "mixtral-tiny", Arch: "llama", Embed: 256, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 64, FFN: 512,
 		Vocab: 512, Context: 2048, NormEps: 1e-5, RopeBase: 1e6, Experts: 4, ExpertsUsed: 2, ExpertFFN: 512},
+	// A Qwen3-MoE of 1.3B parameters, 0.2B active (64 experts of 512, 8
+	// per token), for benchmarks on machines without room for
+	// qwen3-30b-a3b: big enough that decode streams from memory.
+	"qwen3moe-1b-a0.2b": {Name: "qwen3moe-1b-a0.2b", Arch: "qwen3moe", Embed: 1024, Layers: 12, Heads: 16, KVHeads: 4, HeadDim: 64, FFN: 3072,
+		Vocab: 32768, Context: 4096, NormEps: 1e-6, RopeBase: 1e6, Tied: true, Experts: 64, ExpertsUsed: 8, ExpertFFN: 512},
 	// Qwen3-30B-A3B: 128 experts of 768, 8 per token (about 3.3B active
 	// parameters of 30.5B).
 	"qwen3-30b-a3b": {Name: "qwen3-30b-a3b", Arch: "qwen3moe", Embed: 2048, Layers: 48, Heads: 32, KVHeads: 4, HeadDim: 128, FFN: 6144,

@@ -294,3 +294,31 @@ func TestVocabFrom(t *testing.T) {
 		t.Errorf("Hello world: %v", ids)
 	}
 }
+
+// TestMoEShapes checks the mixture-of-experts shapes' sizes: the
+// Qwen3-30B-A3B shape in Q4_K_M is the size of the file people download
+// (about 18.6 GB), and the metadata names its experts.
+func TestMoEShapes(t *testing.T) {
+	m, err := synth.New(synth.Options{Shape: "qwen3-30b-a3b", Type: "Q4_K_M"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Bytes < 18.4e9 || m.Bytes > 18.8e9 {
+		t.Errorf("qwen3-30b-a3b Q4_K_M: %d bytes of tensors, want about 18.6e9", m.Bytes)
+	}
+	f, err := gguf.Parse(build(t, synth.Options{Shape: "qwen3moe-tiny", Type: "Q8_0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]uint64{"qwen3moe.expert_count": 8, "qwen3moe.expert_used_count": 2, "qwen3moe.expert_feed_forward_length": 256} {
+		if v, err := f.Uint(key); err != nil || v != want {
+			t.Errorf("%s = %d (%v), want %d", key, v, err, want)
+		}
+	}
+	if ti, ok := f.Tensor("blk.1.ffn_down_exps.weight"); !ok || !slices.Equal(ti.Dims, []uint64{256, 256, 8}) {
+		t.Errorf("blk.1.ffn_down_exps.weight: %v", ti)
+	}
+	if _, err := synth.New(synth.Options{Arch: "gemma2", Shape: "qwen3moe-tiny", Type: "Q8_0"}); err == nil {
+		t.Error("gemma2 accepted a mixture-of-experts shape")
+	}
+}
