@@ -218,8 +218,20 @@ func TestGreedyParallel(t *testing.T) {
 			}
 		}
 		want := make([][]int32, nSeq)
+		// A near-tie of the solo run may go either way in a batch, whose
+		// activations take other kernels (see TestDecodeBatched): tokens
+		// are compared up to the first step whose margin is within the
+		// variant's tolerance.
+		tol := tolerance(name[strings.LastIndex(name, "-")+1:])
+		firm := make([]int, nSeq)
 		for s, p := range prompts {
-			_, err := m.Generate(ctx, m.NewSequence(), p, steps, func(l []float32) int32 { return argmax32(l) },
+			firm[s] = steps
+			_, err := m.Generate(ctx, m.NewSequence(), p, steps, func(l []float32) int32 {
+				if _, margin := argmax(l); float64(margin) < tol && firm[s] == steps {
+					firm[s] = len(want[s])
+				}
+				return argmax32(l)
+			},
 				func(tok int32) bool { want[s] = append(want[s], tok); return false })
 			if err != nil {
 				t.Fatal(err)
@@ -249,8 +261,8 @@ func TestGreedyParallel(t *testing.T) {
 			}
 		}
 		for s := range nSeq {
-			if !equal(got[s], want[s]) {
-				t.Errorf("sequence %d: parallel %v, alone %v", s, got[s], want[s])
+			if n := firm[s]; !equal(got[s][:n], want[s][:n]) {
+				t.Errorf("sequence %d: parallel %v, alone %v (near-tie from step %d)", s, got[s], want[s], firm[s])
 			}
 		}
 	})
