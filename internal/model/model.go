@@ -1,5 +1,6 @@
 // Package model runs llama-family transformer language models (Llama,
-// Mistral, SmolLM, TinyLlama, Qwen 2/2.5/3, Gemma 2/3, Phi-3) from GGUF
+// Mistral, SmolLM, TinyLlama, Qwen 2/2.5/3, Gemma 2/3, Phi-3, and the
+// mixtures of experts Mixtral and Qwen3-MoE: see moe.go) from GGUF
 // files on the CPU.
 //
 // These models share one block structure (RMSNorm, rotary attention with
