@@ -72,7 +72,9 @@ type Options struct {
 	KVType tensor.Type
 	// BatchSize is the number of prompt tokens computed at once (the
 	// "ubatch"); <= 0 means up to 512, fewer if the scratch memory it
-	// needs would exceed 16 MiB.
+	// needs would exceed 16 MiB (64 MiB for a mixture of experts, whose
+	// experts each see only a fraction of a batch's tokens, so that a
+	// prompt still reads each expert's weights for many tokens at once).
 	BatchSize int
 }
 
@@ -219,7 +221,7 @@ func Load(f *gguf.File, opts Options) (_ *Model, err error) {
 
 	m.ubatch = opts.BatchSize
 	if m.ubatch <= 0 {
-		m.ubatch = min(512, max(1, (16<<20)/m.scratchPerToken()))
+		m.ubatch = m.defaultUbatch()
 	}
 	threads := opts.Threads
 	if threads <= 0 {
@@ -228,6 +230,15 @@ func Load(f *gguf.File, opts Options) (_ *Model, err error) {
 	m.file = f
 	m.pool = tensor.NewPool(threads)
 	return m, nil
+}
+
+// defaultUbatch is the ubatch Options.BatchSize <= 0 asks for.
+func (m *Model) defaultUbatch() int {
+	budget := 16 << 20
+	if m.cfg.Experts > 0 {
+		budget = 64 << 20
+	}
+	return min(512, max(1, budget/m.scratchPerToken()))
 }
 
 // Close stops the model's worker threads and releases its reference to

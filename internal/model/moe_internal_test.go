@@ -87,3 +87,22 @@ func TestRoutingMatchesLlamaCpp(t *testing.T) {
 		})
 	}
 }
+
+// TestMoEUbatch checks the default ubatch of a mixture of experts: the
+// Qwen3-30B-A3B shape gets a 64 MiB scratch budget, which holds several
+// hundred tokens, where 16 MiB would hold fewer than 100 (and each of
+// its 128 experts would see a handful of tokens per pass).
+func TestMoEUbatch(t *testing.T) {
+	dense := Config{Embed: 2048, Heads: 32, KVHeads: 4, HeadDim: 128, FFN: 6144, Rope: RopeConfig{Dims: 128}}
+	moe := dense
+	moe.Experts, moe.ExpertsUsed, moe.ExpertFFN = 128, 8, 768
+	m := &Model{cfg: moe}
+	per := m.scratchPerToken()
+	if got, want := m.defaultUbatch(), (64<<20)/per; got != want || got < 256 {
+		t.Errorf("ubatch %d, want %d (%d bytes a token) and at least 256", got, want, per)
+	}
+	d := &Model{cfg: dense}
+	if got, want := d.defaultUbatch(), min(512, (16<<20)/d.scratchPerToken()); got != want {
+		t.Errorf("dense ubatch %d, want %d", got, want)
+	}
+}
