@@ -37,7 +37,9 @@ func newBenchCmd() *cobra.Command {
 		Long: `Measure, like llama-bench, prompt processing (-p tokens in one batch) and
 decoding (-n single-token steps from an empty context), reporting the
 median tokens/s of -r repetitions. Decoding reads every weight once per
-token, so its limit is memory bandwidth: bench also measures this
+token (in a mixture of experts, the routers and the experts a token
+chooses: its active weights, which "weights per token" counts), so its
+limit is memory bandwidth: bench also measures this
 machine's read bandwidth with the same threads and prints the fraction
 of it that decoding achieves, and the resident memory beyond the mapped
 weights and the KV cache. Several --model flags are measured in one run

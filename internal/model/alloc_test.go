@@ -14,7 +14,7 @@ func TestDecodeAllocs(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	ctx := context.Background()
-	for _, arch := range []string{"llama", "gemma2", "phi3"} {
+	for _, arch := range []string{"llama", "gemma2", "phi3", "qwen3moe"} {
 		t.Run(arch, func(t *testing.T) {
 			m := load(t, tiny(t, arch, "Q8_0"), model.Options{ContextLength: 128, Threads: 2})
 			c, err := m.NewCache(model.CacheOptions{MaxSeqs: 4})

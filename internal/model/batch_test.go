@@ -3,7 +3,6 @@ package model_test
 import (
 	"context"
 	"errors"
-	"math"
 	"strings"
 	"testing"
 
@@ -220,18 +219,19 @@ func TestGreedyParallel(t *testing.T) {
 			}
 		}
 		want := make([][]int32, nSeq)
-		margins := make([][]float32, nSeq) // solo top-1 minus top-2 logit, per step
+		// A near-tie of the solo run may go either way in a batch, whose
+		// activations take other kernels (see TestDecodeBatched): tokens
+		// are compared up to the first step whose margin is within the
+		// variant's tolerance.
+		tol := tolerance(name[strings.LastIndex(name, "-")+1:])
+		firm := make([]int, nSeq)
 		for s, p := range prompts {
+			firm[s] = steps
 			_, err := m.Generate(ctx, m.NewSequence(), p, steps, func(l []float32) int32 {
-				best := argmax32(l)
-				second := float32(math.Inf(-1))
-				for i, x := range l {
-					if int32(i) != best {
-						second = max(second, x)
-					}
+				if _, margin := argmax(l); float64(margin) < tol && firm[s] == steps {
+					firm[s] = len(want[s])
 				}
-				margins[s] = append(margins[s], l[best]-second)
-				return best
+				return argmax32(l)
 			},
 				func(tok int32) bool { want[s] = append(want[s], tok); return false })
 			if err != nil {
@@ -261,18 +261,9 @@ func TestGreedyParallel(t *testing.T) {
 				b.Add(tok, c.SeqLen(model.SeqID(s)), model.SeqID(s), true)
 			}
 		}
-		// Equal, or equal up to a step whose solo top two logits are
-		// within the fixture's tolerance of each other: a batch of 8 goes
-		// through other kernels (sums in another order) than one token.
-		tol := float32(tolerance(name[strings.Index(name, "-")+1:]))
 		for s := range nSeq {
-			for i := range want[s] {
-				if got[s][i] != want[s][i] {
-					if margins[s][i] >= tol {
-						t.Errorf("sequence %d: parallel %v, alone %v (step %d margin %v)", s, got[s], want[s], i, margins[s][i])
-					}
-					break
-				}
+			if n := firm[s]; !equal(got[s][:n], want[s][:n]) {
+				t.Errorf("sequence %d: parallel %v, alone %v (near-tie from step %d)", s, got[s], want[s], firm[s])
 			}
 		}
 	})

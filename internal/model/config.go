@@ -36,7 +36,29 @@ type Config struct {
 
 	AttnSoftcap  float32 // Gemma 2: tanh soft-capping of attention scores; 0 = none
 	FinalSoftcap float32 // Gemma 2/3: soft-capping of the output logits; 0 = none
+
+	// Experts is the number of feed-forward experts of a mixture-of-
+	// experts model (expert_count); 0 for a dense model. Each token runs
+	// ExpertsUsed of them (expert_used_count), each of ExpertFFN hidden
+	// units (expert_feed_forward_length, else feed_forward_length).
+	Experts, ExpertsUsed, ExpertFFN int
+	// ExpertGating is how router logits become expert probabilities.
+	ExpertGating Gating
+	// ExpertNorm renormalizes the chosen experts' probabilities to sum
+	// to 1; ExpertScale, when not 0, then multiplies them.
+	ExpertNorm  bool
+	ExpertScale float32
 }
+
+// Gating is the function of a mixture-of-experts router, numbered as
+// GGUF's expert_gating_func numbers it.
+type Gating int
+
+// The gating functions llama.cpp knows.
+const (
+	GatingSoftmax Gating = 1 // probabilities over all experts (Mixtral, Qwen MoE)
+	GatingSigmoid Gating = 2 // an independent sigmoid per expert (DeepSeek V3)
+)
 
 // RopeConfig describes rotary position embedding as ggml computes it.
 type RopeConfig struct {
@@ -260,7 +282,48 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 	c.SWALayers = make([]bool, c.Layers)
 	c.AttnSoftcap = m.optFloat("attn_logit_softcapping", 0)
 	c.FinalSoftcap = m.optFloat("final_logit_softcapping", 0)
+	if m.err == nil {
+		readExperts(m, &c)
+	}
 	return c, m.err
+}
+
+// readExperts reads the mixture-of-experts keys. Routing weights are
+// renormalized by default: llama.cpp does so for every architecture the
+// engine runs as MoE (llama, qwen3moe), whatever qwen3moe.norm_top_k_prob
+// says; expert_weights_norm, where a file has it, decides.
+func readExperts(m *meta, c *Config) {
+	c.Experts = m.optUint("expert_count", 0)
+	c.ExpertsUsed = m.optUint("expert_used_count", 0)
+	if m.err != nil || c.Experts == 0 && c.ExpertsUsed == 0 {
+		return
+	}
+	if c.Experts <= 0 || c.ExpertsUsed <= 0 || c.ExpertsUsed > c.Experts {
+		m.fail(fmt.Errorf("%w: %s = %d and %s = %d: a mixture of experts needs 0 < experts used <= experts",
+			errBadConfig, m.key("expert_used_count"), c.ExpertsUsed, m.key("expert_count"), c.Experts))
+		return
+	}
+	// Every expert is a slice of one tensor per layer: no honest count
+	// exceeds the number of elements of the largest tensor.
+	m.checkDim(m.key("expert_count"), c.Experts)
+	c.ExpertFFN = m.optUint("expert_feed_forward_length", c.FFN)
+	m.checkDim(m.key("expert_feed_forward_length"), c.ExpertFFN)
+	if m.err == nil && c.ExpertFFN <= 0 {
+		m.fail(fmt.Errorf("%w: %s = %d must be positive", errBadConfig, m.key("expert_feed_forward_length"), c.ExpertFFN))
+	}
+	c.ExpertGating = Gating(m.optUint("expert_gating_func", int(GatingSoftmax)))
+	if c.ExpertGating != GatingSoftmax && c.ExpertGating != GatingSigmoid {
+		m.fail(fmt.Errorf("%w: %s = %d is not supported (1 softmax, 2 sigmoid)", errBadConfig, m.key("expert_gating_func"), c.ExpertGating))
+	}
+	c.ExpertNorm = true
+	if v, ok := m.f.Value(m.key("expert_weights_norm")); ok {
+		b, isBool := v.Any().(bool)
+		if !isBool {
+			m.fail(fmt.Errorf("%w: %s must be a bool, is %s", errBadConfig, m.key("expert_weights_norm"), v))
+		}
+		c.ExpertNorm = b
+	}
+	c.ExpertScale = m.optFloat("expert_weights_scale", 0)
 }
 
 // readSWA reads the sliding window and which layers use it. The pattern

@@ -23,6 +23,7 @@ type scratch struct {
 	vt        []byte        // one KV head's visible values, transposed, contiguous
 	pv        []float32     // [rows][HeadDim]: attention output of a chunk
 	K, V      tensor.Matrix // views of the cache for the chunk in progress
+	moe       *moeScratch   // routing and expert rows (mixture of experts only)
 	pass      *pass         // the loop bodies and their parameters
 	ub        ubatch        // the batch in progress
 
@@ -47,10 +48,14 @@ func (m *Model) dims() (qDim, kvDim, group int) {
 func (m *Model) scratchPerToken() int {
 	c := &m.cfg
 	qDim, kvDim, _ := m.dims()
-	floats := 3*c.Embed + 2*(qDim+2*kvDim) + qDim + 3*c.FFN + 2*c.Rope.Dims
+	ffn := c.FFN
+	if c.Experts > 0 {
+		ffn = 0 // no dense feed-forward buffers
+	}
+	floats := 3*c.Embed + 2*(qDim+2*kvDim) + qDim + 3*ffn + 2*c.Rope.Dims + moeFloatsPerToken(c)
 	// MatMul converts the activations of a product (at most FFN wide) to
 	// the weights' dot type: at most 4 bytes an element.
-	return 4*floats + 4*c.FFN
+	return 4*floats + 4*max(c.FFN, c.ExpertFFN, c.Embed)
 }
 
 func (m *Model) newScratch() *scratch {
@@ -63,7 +68,6 @@ func (m *Model) newScratch() *scratch {
 		o:    make([]float32, ub*c.Embed),
 		qg:   make([]float32, ub*qDim),
 		attn: make([]float32, ub*qDim),
-		gate: make([]float32, ub*c.FFN),
 		cs:   make([]float32, ub*c.Rope.Dims),
 	}
 	if m.arch.tensors.fusedQKV {
@@ -73,9 +77,14 @@ func (m *Model) newScratch() *scratch {
 		s.k = make([]float32, ub*kvDim)
 		s.v = make([]float32, ub*kvDim)
 	}
-	if m.arch.tensors.fusedGateUp {
+	switch {
+	case c.Experts > 0:
+		s.moe = newMoEScratch(c, ub)
+	case m.arch.tensors.fusedGateUp:
+		s.gate = make([]float32, ub*c.FFN)
 		s.up = make([]float32, ub*2*c.FFN)
-	} else {
+	default:
+		s.gate = make([]float32, ub*c.FFN)
 		s.up = make([]float32, ub*c.FFN)
 	}
 	if m.ropeSWA != m.rope {
@@ -131,6 +140,7 @@ type pass struct {
 	pos0, t0, kvLo, nk, window int
 
 	embed, attnNorm, qkv, postAttn, act, postFFN, outNorm, softcap, softmax, attnPairs func(lo, hi int)
+	route, gather, moeAct, combine                                                     func(lo, hi int) // moe.go
 }
 
 func (m *Model) newPass(s *scratch) *pass {
@@ -224,6 +234,9 @@ func (m *Model) newPass(s *scratch) *pass {
 			m.attendPair(p, sl, g, i%c.KVHeads)
 		}
 	}
+	if s.moe != nil {
+		m.newMoEPass(p, s)
+	}
 	return p
 }
 
@@ -313,6 +326,11 @@ func (m *Model) block(p *pass, il int, last bool) {
 		}
 	}
 	pool.For(n, p.postAttn)
+	if l.moe != nil {
+		m.moeFFN(p, l.moe, n)
+		pool.For(n, p.postFFN)
+		return
+	}
 	if l.gate != nil {
 		pool.MatMul(s.gate, l.gate, s.xn, n)
 	}

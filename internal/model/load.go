@@ -85,6 +85,7 @@ type layer struct {
 	bq, bk, bv, bo            []float32
 	gate, up, down            *tensor.Matrix // up holds gate and up stacked when gate is nil (Phi-3)
 	swa                       bool
+	moe                       *moeLayer // set instead of gate, up, down in a mixture of experts
 }
 
 // loadLayers binds the blocks' tensors with llama.cpp's names. The
@@ -116,13 +117,21 @@ func (m *Model) loadLayers(ld *loader, req archTensors) {
 		}
 		l.wo = ld.matrix(n("attn_output.weight"), qDim, c.Embed, true)
 		l.bo = ld.vector(n("attn_output.bias"), c.Embed, false)
-		if req.fusedGateUp {
+		if c.Experts > 0 {
+			l.moe = ld.moeLayer(n, c)
+		} else if ld.info(n("ffn_gate_inp.weight"), false) != nil {
+			ld.fail("tensor %q is a mixture-of-experts router, but %s.expert_count is missing or 0", n("ffn_gate_inp.weight"), c.Arch)
+		} else if req.moe {
+			ld.fail("%s.expert_count is missing or 0: %s is a mixture-of-experts architecture", c.Arch, c.Arch)
+		} else if req.fusedGateUp {
 			l.up = ld.matrix(n("ffn_up.weight"), c.Embed, 2*c.FFN, true)
 		} else {
 			l.gate = ld.matrix(n("ffn_gate.weight"), c.Embed, c.FFN, true)
 			l.up = ld.matrix(n("ffn_up.weight"), c.Embed, c.FFN, true)
 		}
-		l.down = ld.matrix(n("ffn_down.weight"), c.FFN, c.Embed, true)
+		if l.moe == nil && ld.err == nil {
+			l.down = ld.matrix(n("ffn_down.weight"), c.FFN, c.Embed, true)
+		}
 		l.swa = c.SWALayers[il]
 		if ld.err != nil {
 			return
@@ -137,4 +146,5 @@ type archTensors struct {
 	qkvBias     bool
 	fusedQKV    bool
 	fusedGateUp bool
+	moe         bool // a mixture of experts in every block (expert_count required)
 }

@@ -264,10 +264,17 @@ func FuzzLoadMetadata(f *testing.F) {
 	f.Add(uint8(3), uint16(1000), uint8(0), int64(1<<20), 0.0)        // an absent optional key
 	f.Add(uint8(5), uint16(12), uint8(3), int64(-1), math.NaN())      // negative
 	f.Add(uint8(1), uint16(20), uint8(10), int64(5), math.MaxFloat64) // huge float
+	f.Add(uint8(6), uint16(1014), uint8(0), int64(1), 0.0)            // qwen3moe: expert_count (optional[1014%17])
+	f.Add(uint8(6), uint16(1015), uint8(0), int64(9), 0.0)            // expert_used_count above the count
+	f.Add(uint8(6), uint16(1017), uint8(0), int64(2), 0.0)            // sigmoid gating
+	f.Add(uint8(6), uint16(1018), uint8(6), int64(0), 0.0)            // expert_weights_norm false
+	f.Add(uint8(2), uint16(1014), uint8(0), int64(4), 0.0)            // expert_count on a dense llama file
 	optional := []string{
 		"attention.key_length", "attention.value_length", "rope.dimension_count", "rope.scaling.factor",
 		"rope.scaling.type", "rope.scaling.original_context_length", "attention.sliding_window",
 		"attention.sliding_window_pattern", "vocab_size", "rope.scale_linear", "rope.scaling.yarn_ext_factor",
+		"expert_count", "expert_used_count", "expert_feed_forward_length", "expert_gating_func",
+		"expert_weights_norm", "expert_weights_scale",
 	}
 	f.Fuzz(func(t *testing.T, archIdx uint8, keyIdx uint16, kind uint8, i int64, x float64) {
 		arch := synth.Archs[int(archIdx)%len(synth.Archs)]

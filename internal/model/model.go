@@ -1,5 +1,6 @@
 // Package model runs llama-family transformer language models (Llama,
-// Mistral, SmolLM, TinyLlama, Qwen 2/2.5/3, Gemma 2/3, Phi-3) from GGUF
+// Mistral, SmolLM, TinyLlama, Qwen 2/2.5/3, Gemma 2/3, Phi-3, and the
+// mixtures of experts Mixtral and Qwen3-MoE: see moe.go) from GGUF
 // files on the CPU.
 //
 // These models share one block structure (RMSNorm, rotary attention with
@@ -71,7 +72,9 @@ type Options struct {
 	KVType tensor.Type
 	// BatchSize is the number of prompt tokens computed at once (the
 	// "ubatch"); <= 0 means up to 512, fewer if the scratch memory it
-	// needs would exceed 16 MiB.
+	// needs would exceed 16 MiB (64 MiB for a mixture of experts, whose
+	// experts each see only a fraction of a batch's tokens, so that a
+	// prompt still reads each expert's weights for many tokens at once).
 	BatchSize int
 }
 
@@ -118,6 +121,10 @@ type Model struct {
 	enc  *encoder   // set for encoder architectures (encoder.go), which only Embed
 	emb  *embedMeta // the pooling the file names; Embed's state (embed.go)
 	file *gguf.File // holds a reference to the mapping (see Load, Close)
+
+	// routeHook, when set (by tests), sees each MoE block's chosen
+	// experts [n][ExpertsUsed] and router probabilities [n][Experts].
+	routeHook func(layer int, sel []int32, probs []float32)
 
 	mu     sync.Mutex // serializes forward passes; guards the fields below
 	pool   *tensor.Pool
@@ -214,7 +221,7 @@ func Load(f *gguf.File, opts Options) (_ *Model, err error) {
 
 	m.ubatch = opts.BatchSize
 	if m.ubatch <= 0 {
-		m.ubatch = min(512, max(1, (16<<20)/m.scratchPerToken()))
+		m.ubatch = m.defaultUbatch()
 	}
 	threads := opts.Threads
 	if threads <= 0 {
@@ -223,6 +230,15 @@ func Load(f *gguf.File, opts Options) (_ *Model, err error) {
 	m.file = f
 	m.pool = tensor.NewPool(threads)
 	return m, nil
+}
+
+// defaultUbatch is the ubatch Options.BatchSize <= 0 asks for.
+func (m *Model) defaultUbatch() int {
+	budget := 16 << 20
+	if m.cfg.Experts > 0 {
+		budget = 64 << 20
+	}
+	return min(512, max(1, budget/m.scratchPerToken()))
 }
 
 // Close stops the model's worker threads and releases its reference to
@@ -253,7 +269,9 @@ func (m *Model) KVType() tensor.Type { return m.kvType }
 
 // WeightBytes is the number of bytes of weights a decode step reads: every
 // matrix of the blocks and the output matrix (the embedding table is only
-// read a row at a time).
+// read a row at a time). In a mixture of experts a token reads its
+// blocks' routers and ExpertsUsed experts of each (all experts are the
+// same size), so only those count: the active parameters, not the total.
 func (m *Model) WeightBytes() int64 {
 	if m.enc != nil {
 		return m.enc.weightBytes()
@@ -261,6 +279,9 @@ func (m *Model) WeightBytes() int64 {
 	var n int64
 	for i := range m.layers {
 		l := &m.layers[i]
+		if l.moe != nil {
+			n += l.moe.activeBytesToken
+		}
 		for _, w := range []*tensor.Matrix{l.wq, l.wk, l.wv, l.wqkv, l.wo, l.gate, l.up, l.down} {
 			if w != nil {
 				n += int64(len(w.Data))

@@ -126,7 +126,7 @@ func TestLoadErrors(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"unsupported arch", setKey("general.architecture", "mamba"), `architecture "mamba" is not supported (supported: gemma2, gemma3, llama, phi3, qwen2, qwen3)`},
+		{"unsupported arch", setKey("general.architecture", "mamba"), `architecture "mamba" is not supported (supported: gemma2, gemma3, llama, phi3, qwen2, qwen3, qwen3moe)`},
 		{"no arch", dropKey("general.architecture"), "general.architecture"},
 		{"missing key", dropKey("llama.block_count"), "llama.block_count"},
 		{"missing eps", dropKey("llama.attention.layer_norm_rms_epsilon"), "layer_norm_rms_epsilon"},

@@ -31,6 +31,11 @@ type Shape struct {
 	Llama3Rope *Llama3Rope
 	// SlidingWindow for Gemma; 0 means the architecture's default.
 	SlidingWindow int
+	// Experts makes every block's feed-forward a mixture of Experts
+	// experts of ExpertFFN hidden units, ExpertsUsed of them run per
+	// token (0: dense). A dense shape given to qwen3moe, always a
+	// mixture, gets 8 experts of FFN/2, 2 per token.
+	Experts, ExpertsUsed, ExpertFFN int
 }
 
 // Llama3Rope is Llama 3.1's RoPE frequency scaling ("llama3" rope_type).
@@ -61,12 +66,31 @@ var Shapes = map[string]Shape{
 		Vocab: 256000, Context: 8192, NormEps: 1e-6, RopeBase: 10000, Tied: true, SlidingWindow: 4096},
 	"gemma3-1b": {Name: "gemma3-1b", Arch: "gemma3", Embed: 1152, Layers: 26, Heads: 4, KVHeads: 1, HeadDim: 256, FFN: 6912,
 		Vocab: 262144, Context: 32768, NormEps: 1e-6, RopeBase: 1e6, Tied: true, SlidingWindow: 512},
+	// The fixtures' qwen3moe: 8 experts of 256, top 2.
+	"qwen3moe-tiny": {Name: "qwen3moe-tiny", Arch: "qwen3moe", Embed: 256, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 64, FFN: 512,
+		Vocab: 512, Context: 2048, NormEps: 1e-6, RopeBase: 1e6, Tied: true, Experts: 8, ExpertsUsed: 2, ExpertFFN: 256},
+	// The fixtures' mixtral: a llama file with 4 experts of 512, top 2.
+	"mixtral-tiny": {Name: "mixtral-tiny", Arch: "llama", Embed: 256, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 64, FFN: 512,
+		Vocab: 512, Context: 2048, NormEps: 1e-5, RopeBase: 1e6, Experts: 4, ExpertsUsed: 2, ExpertFFN: 512},
+	// A Qwen3-MoE of 1.3B parameters, 0.2B active (64 experts of 512, 8
+	// per token), for benchmarks on machines without room for
+	// qwen3-30b-a3b: big enough that decode streams from memory.
+	"qwen3moe-1b-a0.2b": {Name: "qwen3moe-1b-a0.2b", Arch: "qwen3moe", Embed: 1024, Layers: 12, Heads: 16, KVHeads: 4, HeadDim: 64, FFN: 3072,
+		Vocab: 32768, Context: 4096, NormEps: 1e-6, RopeBase: 1e6, Tied: true, Experts: 64, ExpertsUsed: 8, ExpertFFN: 512},
+	// Qwen3-30B-A3B: 128 experts of 768, 8 per token (about 3.3B active
+	// parameters of 30.5B).
+	"qwen3-30b-a3b": {Name: "qwen3-30b-a3b", Arch: "qwen3moe", Embed: 2048, Layers: 48, Heads: 32, KVHeads: 4, HeadDim: 128, FFN: 6144,
+		Vocab: 151936, Context: 40960, NormEps: 1e-6, RopeBase: 1e6, Experts: 128, ExpertsUsed: 8, ExpertFFN: 768},
 	"phi3-mini": {Name: "phi3-mini", Arch: "phi3", Embed: 3072, Layers: 32, Heads: 32, KVHeads: 32, HeadDim: 96, FFN: 8192,
 		Vocab: 32064, Context: 4096, NormEps: 1e-5, RopeBase: 10000},
 }
 
 // Archs are the architectures Build can write.
-var Archs = []string{"gemma2", "gemma3", "llama", "phi3", "qwen2", "qwen3"}
+var Archs = []string{"gemma2", "gemma3", "llama", "phi3", "qwen2", "qwen3", "qwen3moe"}
+
+// moeArchs are the architectures that can hold a mixture of experts
+// (llama as Mixtral does); qwen3moe must.
+var moeArchs = []string{"llama", "qwen3moe"}
 
 func names[V any](m map[string]V) string {
 	var n []string

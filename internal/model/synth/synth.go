@@ -21,6 +21,7 @@ import (
 
 	"github.com/raym33/ainative/internal/atomicfile"
 	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/tensor"
 )
 
 // Options say what to synthesize.
@@ -97,7 +98,15 @@ func New(o Options) (*Model, error) {
 	if arch == "phi3" && sh.HeadDim*sh.Heads != sh.Embed {
 		return nil, fmt.Errorf("synth: phi3 needs heads x head size = hidden size (%d x %d != %d)", sh.Heads, sh.HeadDim, sh.Embed)
 	}
-	g := &gen{o: o, sh: sh, arch: arch, picker: &typePicker{ft: ft, layers: sh.Layers, tied: sh.Tied}, b: gguf.NewBuilder()}
+	if sh.Experts > 0 && !slices.Contains(moeArchs, arch) {
+		return nil, fmt.Errorf("synth: shape %s is a mixture of experts, which %s cannot hold (use %v)", sh.Name, arch, moeArchs)
+	}
+	if sh.Experts == 0 && arch == "qwen3moe" {
+		// A dense shape for an architecture that is always a mixture:
+		// 8 experts of half the FFN, 2 per token (the fixtures' proportions).
+		sh.Experts, sh.ExpertsUsed, sh.ExpertFFN = 8, 2, max(1, sh.FFN/2)
+	}
+	g := &gen{o: o, sh: sh, arch: arch, picker: NewTypePicker(ft, ModelInfo{Layers: sh.Layers, Experts: sh.Experts, GQA: sh.Heads / sh.KVHeads, Tied: sh.Tied}), b: gguf.NewBuilder()}
 	return g.build()
 }
 
@@ -149,6 +158,10 @@ func (g *gen) build() (*Model, error) {
 	}
 	if err == nil && (a == "llama" || a == "phi3" || ropeDims != sh.HeadDim) {
 		err = g.set(k("rope.dimension_count"), uint32(ropeDims))
+	}
+	if err == nil && sh.Experts > 0 {
+		err = g.set(k("expert_count"), uint32(sh.Experts), k("expert_used_count"), uint32(sh.ExpertsUsed),
+			k("expert_feed_forward_length"), uint32(sh.ExpertFFN))
 	}
 	if err == nil {
 		switch a {
@@ -211,7 +224,7 @@ func (g *gen) build() (*Model, error) {
 				g.vector(n("attn_k.bias"), kvDim, bias)
 				g.vector(n("attn_v.bias"), kvDim, bias)
 			}
-			if a == "qwen3" || a == "gemma3" {
+			if a == "qwen3" || a == "qwen3moe" || a == "gemma3" {
 				g.vector(n("attn_q_norm.weight"), hd, norm)
 				g.vector(n("attn_k_norm.weight"), hd, norm)
 			}
@@ -222,6 +235,15 @@ func (g *gen) build() (*Model, error) {
 			g.vector(n("post_ffw_norm.weight"), E, norm)
 		}
 		g.vector(n("ffn_norm.weight"), E, norm)
+		if X, XF := sh.Experts, sh.ExpertFFN; X > 0 {
+			// The router stays F32 (llama.cpp never quantizes it); its
+			// larger weights make the choice vary from token to token.
+			g.add(n("ffn_gate_inp.weight"), tensor.F32, []uint64{uint64(E), uint64(X)}, E, X, weight{std: 0.3})
+			g.experts(n("ffn_gate_exps.weight"), E, XF, X, proj)
+			g.experts(n("ffn_up_exps.weight"), E, XF, X, proj)
+			g.experts(n("ffn_down_exps.weight"), XF, E, X, proj)
+			continue
+		}
 		if a == "phi3" {
 			g.matrix(n("ffn_up.weight"), E, 2*F, proj)
 		} else {

@@ -161,42 +161,45 @@ func TestOptionErrors(t *testing.T) {
 }
 
 // TestTypesMatchLlamaCpp compares the tensor types of synthesized tiny
-// Llama models with the fixtures, which llama.cpp's quantizer made from a
-// model of the same shape.
+// models with the fixtures, which llama.cpp's quantizer made from models
+// of the same shapes: dense Llama, and the mixtures of experts (Mixtral's
+// 4 experts, qwen3moe's 8, whose rules differ).
 func TestTypesMatchLlamaCpp(t *testing.T) {
-	for name := range synth.FileTypes {
-		path := filepath.Join(testdata.Dir(t), "models", "llama-"+name+".gguf")
-		if _, err := os.Stat(path); err != nil {
-			continue // no fixture for this type
+	for _, fx := range []struct{ prefix, shape string }{{"llama", "tiny"}, {"mixtral", "mixtral-tiny"}, {"qwen3moe", "qwen3moe-tiny"}} {
+		for name := range synth.FileTypes {
+			path := filepath.Join(testdata.Dir(t), "models", fx.prefix+"-"+name+".gguf")
+			if _, err := os.Stat(path); err != nil {
+				continue // no fixture for this type
+			}
+			t.Run(fx.prefix+"-"+name, func(t *testing.T) {
+				ref, err := gguf.Open(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ref.Close()
+				got, err := gguf.Parse(build(t, synth.Options{Shape: fx.shape, Type: name}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, want := range ref.Tensors {
+					g, ok := got.Tensor(want.Name)
+					if !ok {
+						continue // rope_freqs: the tiny shape has no Llama 3 RoPE
+					}
+					n++
+					if g.Type != want.Type || !slices.Equal(g.Dims, want.Dims) {
+						t.Errorf("%s: %s %v, llama.cpp %s %v", want.Name, g.Type, g.Dims, want.Type, want.Dims)
+					}
+				}
+				if n != len(got.Tensors) {
+					t.Errorf("compared %d of %d tensors", n, len(got.Tensors))
+				}
+				if ft, err := ref.Uint("general.file_type"); err != nil || uint32(ft) != synth.FileTypes[name].FType {
+					t.Errorf("general.file_type %d, llama.cpp %d", synth.FileTypes[name].FType, ft)
+				}
+			})
 		}
-		t.Run(name, func(t *testing.T) {
-			ref, err := gguf.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ref.Close()
-			got, err := gguf.Parse(build(t, synth.Options{Shape: "tiny", Type: name}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := 0
-			for _, want := range ref.Tensors {
-				g, ok := got.Tensor(want.Name)
-				if !ok {
-					continue // rope_freqs: the tiny shape has no Llama 3 RoPE
-				}
-				n++
-				if g.Type != want.Type || !slices.Equal(g.Dims, want.Dims) {
-					t.Errorf("%s: %s %v, llama.cpp %s %v", want.Name, g.Type, g.Dims, want.Type, want.Dims)
-				}
-			}
-			if n != len(got.Tensors) {
-				t.Errorf("compared %d of %d tensors", n, len(got.Tensors))
-			}
-			if ft, err := ref.Uint("general.file_type"); err != nil || uint32(ft) != synth.FileTypes[name].FType {
-				t.Errorf("general.file_type %d, llama.cpp %d", synth.FileTypes[name].FType, ft)
-			}
-		})
 	}
 }
 
@@ -289,5 +292,33 @@ func TestVocabFrom(t *testing.T) {
 	}
 	if ids := tok.Encode("Hello world", true, false); len(ids) != 3 {
 		t.Errorf("Hello world: %v", ids)
+	}
+}
+
+// TestMoEShapes checks the mixture-of-experts shapes' sizes: the
+// Qwen3-30B-A3B shape in Q4_K_M is the size of the file people download
+// (about 18.6 GB), and the metadata names its experts.
+func TestMoEShapes(t *testing.T) {
+	m, err := synth.New(synth.Options{Shape: "qwen3-30b-a3b", Type: "Q4_K_M"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Bytes < 18.4e9 || m.Bytes > 18.8e9 {
+		t.Errorf("qwen3-30b-a3b Q4_K_M: %d bytes of tensors, want about 18.6e9", m.Bytes)
+	}
+	f, err := gguf.Parse(build(t, synth.Options{Shape: "qwen3moe-tiny", Type: "Q8_0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]uint64{"qwen3moe.expert_count": 8, "qwen3moe.expert_used_count": 2, "qwen3moe.expert_feed_forward_length": 256} {
+		if v, err := f.Uint(key); err != nil || v != want {
+			t.Errorf("%s = %d (%v), want %d", key, v, err, want)
+		}
+	}
+	if ti, ok := f.Tensor("blk.1.ffn_down_exps.weight"); !ok || !slices.Equal(ti.Dims, []uint64{256, 256, 8}) {
+		t.Errorf("blk.1.ffn_down_exps.weight: %v", ti)
+	}
+	if _, err := synth.New(synth.Options{Arch: "gemma2", Shape: "qwen3moe-tiny", Type: "Q8_0"}); err == nil {
+		t.Error("gemma2 accepted a mixture-of-experts shape")
 	}
 }

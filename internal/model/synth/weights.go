@@ -25,6 +25,12 @@ func (g *gen) matrix(name string, cols, rows int, w weight) {
 	g.add(name, g.picker.pick(name, cols), []uint64{uint64(cols), uint64(rows)}, cols, rows, w)
 }
 
+// experts adds n expert matrices of rows rows of cols values, stacked
+// in one 3-D tensor as llama.cpp stores them (GGUF dims {cols, rows, n}).
+func (g *gen) experts(name string, cols, rows, n int, w weight) {
+	g.add(name, g.picker.pick(name, cols), []uint64{uint64(cols), uint64(rows), uint64(n)}, cols, rows*n, w)
+}
+
 func (g *gen) add(name string, typ tensor.Type, dims []uint64, cols, rows int, w weight) {
 	if g.err != nil {
 		return
