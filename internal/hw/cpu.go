@@ -160,6 +160,12 @@ func cpuFlags(blocks []cpuinfoBlock) map[string]bool {
 func detectCPU(arch string, blocks []cpuinfoBlock, live bool) CPU {
 	c := CPU{Arch: arch}
 	flags := cpuFlags(blocks)
+	if live && foreignFlags(arch, flags) {
+		// Under user-mode emulation (qemu-aarch64 on an x86 host)
+		// /proc/cpuinfo describes the host, not the CPU this process
+		// sees: trust only the processor's own report.
+		flags = nil
+	}
 	switch arch {
 	case "amd64", "386":
 		identifyX86(&c, blocks)
@@ -201,6 +207,18 @@ func detectCPU(arch string, blocks []cpuinfoBlock, live bool) CPU {
 		c.FeatureSource = "cpuid+cpuinfo"
 	}
 	return c
+}
+
+// foreignFlags reports whether /proc/cpuinfo's flags are of another
+// architecture than arch.
+func foreignFlags(arch string, flags map[string]bool) bool {
+	switch arch {
+	case "arm64", "arm":
+		return flags["sse2"] || flags["lm"]
+	case "amd64", "386":
+		return flags["asimd"] || flags["aes"] && flags["fp"] && !flags["sse2"]
+	}
+	return false
 }
 
 func mismatch(name string, inCPUID bool) string {
