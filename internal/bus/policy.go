@@ -150,7 +150,9 @@ func matchCaller(uids []uint32, exes []string, c busapi.Identity) bool {
 
 // decide returns allow, ask or deny for caller calling a tool with the
 // given effect owned by owner, and why.
-func (p *Policy) decide(caller busapi.Identity, tool, effect string, owner uint32) (string, string) {
+// Tools registered by a process default to their owner's uid only, root's
+// included; the bus's own tools to everyone.
+func (p *Policy) decide(caller busapi.Identity, tool, effect string, registered bool, owner uint32) (string, string) {
 	for i, r := range p.Rules {
 		if !matchCaller(r.UIDs, r.Exes, caller) {
 			continue
@@ -163,7 +165,7 @@ func (p *Policy) decide(caller busapi.Identity, tool, effect string, owner uint3
 		}
 		return r.Action, fmt.Sprintf("policy rule %d", i+1)
 	}
-	if owner != caller.UID && owner != 0 && caller.UID != 0 {
+	if registered && owner != caller.UID && caller.UID != 0 {
 		return Deny, "tool belongs to another user"
 	}
 	if effect == busapi.EffectRead {

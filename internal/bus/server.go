@@ -225,6 +225,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	stop := context.AfterFunc(ctx, func() { ss.Close() })
 	defer stop()
 	ss.Wait()
+	ss.Close() // stops the keepalive pinger, which Wait leaves running
 }
 
 func (s *Server) admit(c *conn) bool {
@@ -454,7 +455,7 @@ func (s *Server) listTools(c *conn) []*mcp.Tool {
 	slices.SortFunc(all, func(a, b *tool) int { return strings.Compare(a.spec.Name, b.spec.Name) })
 	out := []*mcp.Tool{}
 	for _, t := range all {
-		if d, _ := s.policy.decide(c.p.Identity, t.spec.Name, t.spec.Effect, t.ownerUID()); d == Deny {
+		if d, _ := s.policy.decide(c.p.Identity, t.spec.Name, t.spec.Effect, t.owner != nil, t.ownerUID()); d == Deny {
 			continue
 		}
 		schema := t.spec.InputSchema
@@ -486,7 +487,7 @@ func (s *Server) callTool(ctx context.Context, c *conn, name string, args json.R
 		s.record(c, "tool", name, busapi.DecisionDenied, err.Error())
 		return busapi.ToolResult{}, err
 	}
-	decision, why := s.policy.decide(c.p.Identity, name, t.spec.Effect, t.ownerUID())
+	decision, why := s.policy.decide(c.p.Identity, name, t.spec.Effect, t.owner != nil, t.ownerUID())
 	switch decision {
 	case Deny:
 		s.record(c, "tool", name, busapi.DecisionDenied, why)
