@@ -416,7 +416,7 @@ func TestOversizedAndFlood(t *testing.T) {
 }
 
 func TestPinnedPeerExited(t *testing.T) {
-	a, bconn := socketPair(t)
+	a, bconn := testSocketPair(t)
 	defer a.Close()
 	defer bconn.Close()
 	cmd := exec.Command("sleep", "60")
