@@ -22,7 +22,7 @@ func TestRunCallValidates(t *testing.T) {
 	}
 	schemas := map[string]*jsonschema.Schema{"t": sch, FinalAnswer: fin}
 	for _, c := range []struct{ name, args, want string }{
-		{"other", `{}`, "was not offered"},
+		{"other", `{}`, "no tool \"other\" was offered"},
 		{"t", `{"n":`, "not JSON"},
 		{"t", `{"n":"x"}`, "do not match"},
 		{"t", ``, "do not match"},
