@@ -25,7 +25,11 @@ func commandRisk(command string) *busapi.Risk {
 			if len(n.Args) == 0 {
 				break
 			}
-			name := path.Base(n.Args[0].Lit())
+			lit := n.Args[0].Lit()
+			name := path.Base(lit)
+			if lit == "" {
+				name = ""
+			}
 			switch name {
 			case "rm", "rmdir", "dd", "mkfs", "shred", "truncate", "chmod", "chown", "mv", "kill", "killall",
 				"reboot", "shutdown", "sudo", "su", "curl", "wget", "eval", "sh", "bash":
