@@ -80,26 +80,11 @@ func newBusServer(policyFile string) (*bus.Server, error) {
 	if policyFile != "" && from == "" {
 		return nil, fmt.Errorf("policy %s: no such file", policyFile)
 	}
-	return bus.New(bus.Config{Dir: bus.DefaultDir(storeDir), Policy: pol, Chat: runtimeChat})
-}
-
-// runtimeChat answers ai.chat through the runtime's client package.
-func runtimeChat(ctx context.Context, _ busapi.Identity, p busapi.ChatParams) (busapi.ChatResult, error) {
-	c, err := client.FromEnvironment()
+	rt, err := client.FromEnvironment()
 	if err != nil {
-		return busapi.ChatResult{}, err
+		return nil, err
 	}
-	req := &client.ChatRequest{Model: p.Model, Stream: new(bool)}
-	for _, m := range p.Messages {
-		req.Messages = append(req.Messages, client.Message{Role: m.Role, Content: m.Content})
-	}
-	var out busapi.ChatResult
-	err = c.Chat(ctx, req, func(r client.ChatResponse) error {
-		out.Message.Role = "assistant"
-		out.Message.Content += r.Message.Content
-		return nil
-	})
-	return out, err
+	return bus.New(bus.Config{Dir: bus.DefaultDir(storeDir), Policy: pol, Chat: bus.RuntimeChat(rt)})
 }
 
 func newBusConsentCmd() *cobra.Command {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raym33/ainative/client"
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/api"
 	"github.com/raym33/ainative/internal/bus"
@@ -86,9 +87,13 @@ func startRuntime(t *testing.T) string {
 	return "http://" + l.Addr().String()
 }
 
-func startBus(t *testing.T) string {
+func startBus(t *testing.T, chat *client.Client) string {
 	t.Helper()
-	s, err := bus.New(bus.Config{Dir: t.TempDir()})
+	cfg := bus.Config{Dir: t.TempDir()}
+	if chat != nil {
+		cfg.Chat = bus.RuntimeChat(chat)
+	}
+	s, err := bus.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +118,7 @@ func TestAskScriptedTool(t *testing.T) {
 		t.Skip("runs a model")
 	}
 	rtURL := startRuntime(t)
-	sock := startBus(t)
+	sock := startBus(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	provider, err := busapi.Dial(ctx, sock)
@@ -193,5 +198,40 @@ func TestAskScriptedTool(t *testing.T) {
 	}
 	if errors.Is(err, ErrStepLimit) && len(steps) != 4 {
 		t.Fatalf("step limit after %d steps", len(steps))
+	}
+}
+
+// TestBusChat: ai.chat on the bus reaches the runtime for the caller,
+// with context attached, and is audited.
+func TestBusChat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a model")
+	}
+	rtURL := startRuntime(t)
+	rt, err := client.New(rtURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := startBus(t, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := busapi.Dial(ctx, sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Publish(ctx, busapi.PublishParams{Kind: "cwd", Text: "/home/me/project"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Chat(ctx, busapi.ChatParams{Model: "tiny", Context: true, Messages: []busapi.ChatMessage{{Role: "user", Content: "where am I? project"}}})
+	if err != nil || res.Message.Role != "assistant" || res.Message.Content == "" {
+		t.Fatalf("chat: %+v, %v", res, err)
+	}
+	if _, err := c.Chat(ctx, busapi.ChatParams{Model: "nosuch", Messages: []busapi.ChatMessage{{Role: "user", Content: "x"}}}); err == nil {
+		t.Fatal("unknown model answered")
+	}
+	recs, err := c.Audit(ctx, busapi.AuditQuery{Target: "tiny"})
+	if err != nil || len(recs) != 1 || recs[0].Action != "ai.chat" {
+		t.Fatalf("audit %+v %v", recs, err)
 	}
 }
