@@ -337,3 +337,77 @@ func TestAIRealRuntimeRedaction(t *testing.T) {
 		t.Errorf("request: %s", bodies[0])
 	}
 }
+
+// ?! sends the failed command and its status, and proposes a fix.
+func TestAIFixLastFailure(t *testing.T) {
+	rec := &recorder{}
+	url := serve(t, rec.wrap(&scripted{answer: proposalJSON("echo fi\"\"xed", "the fix")}))
+	sh := startShell(t, "AINATIVE_HOST="+url, "AINATIVE_MODEL=scripted")
+	if out := sh.run("?!"); !strings.Contains(out, "no failed command") {
+		t.Errorf("?! with nothing failed: %q", out)
+	}
+	sh.run("ai stderr on")
+	sh.run("nosuchcommand-xyz --flag")
+	sh.send("?!\r")
+	sh.expect("# the fix")
+	sh.expectPrompt()
+	sh.expect(`echo fi""xed`)
+	sh.send("\r")
+	if out := sh.expectPrompt(); !strings.Contains(out, "fixed\r\n") {
+		t.Errorf("fix: %q", out)
+	}
+	bodies := rec.all()
+	if len(bodies) != 1 || !strings.Contains(bodies[0], "Last failed command (status 127): nosuchcommand-xyz --flag") ||
+		!strings.Contains(bodies[0], "not found") {
+		t.Errorf("request: %q", bodies)
+	}
+}
+
+// ?? explains the parts of the command from its syntax tree; the real
+// model fills one explanation per part.
+func TestAIExplainRealRuntime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads a model")
+	}
+	url, rec := startRuntime(t)
+	sh := startShell(t, "AINATIVE_HOST="+url, "AINATIVE_MODEL=tiny")
+	sh.send("?? grep -rn TODO src | sort\r")
+	out := sh.expect("# risk: none")
+	for _, part := range []string{"\r\n  grep ", "\r\n  -rn ", "\r\n  TODO ", "\r\n  src ", "\r\n  |  ", "\r\n  sort "} {
+		if !strings.Contains(out, part) {
+			t.Errorf("no line for %q in %q", part, out)
+		}
+	}
+	if b := rec.all(); len(b) != 1 || !strings.Contains(b[0], `"required":["1","2","3","4","5","6"]`) {
+		t.Errorf("request: %q", b)
+	}
+}
+
+func TestGuardWarns(t *testing.T) {
+	sh := startShell(t, "AINATIVE_SHELL_TEST_GUARD=1")
+	if err := os.Mkdir(filepath.Join(sh.dir, "keep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sh.run("HOME=" + sh.dir)
+	sh.send("rm -r -f ~/keep\r")
+	sh.expect("warning: risk: high: recursive deletion")
+	sh.expect("run it anyway? [y/N] ")
+	sh.send("\r")
+	if out := sh.expectPrompt(); !strings.Contains(out, "not run") {
+		t.Errorf("guard: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(sh.dir, "keep")); err != nil {
+		t.Fatalf("guarded command ran: %v", err)
+	}
+	// Ordinary commands pass without a question.
+	if out := sh.run(`echo pl""ain`); !strings.Contains(out, "plain") || strings.Contains(out, "warning") {
+		t.Errorf("plain command under guard: %q", out)
+	}
+	sh.send("rm -r -f ~/keep\r")
+	sh.expect("run it anyway? [y/N] ")
+	sh.send("y\r")
+	sh.expectPrompt()
+	if _, err := os.Stat(filepath.Join(sh.dir, "keep")); !os.IsNotExist(err) {
+		t.Fatalf("confirmed command did not run: %v", err)
+	}
+}

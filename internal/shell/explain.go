@@ -51,7 +51,15 @@ func parts(f *syntax.File) []string {
 			out = append(out, print(c))
 		}
 		for _, r := range st.Redirs {
-			out = append(out, print(r))
+			n := ""
+			if r.N != nil {
+				n = r.N.Value
+			}
+			target := ""
+			if r.Word != nil {
+				target = print(r.Word)
+			}
+			out = append(out, n+r.Op.String()+target)
 		}
 		if st.Background {
 			out = append(out, "&")
