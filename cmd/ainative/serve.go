@@ -17,6 +17,7 @@ import (
 
 	"github.com/raym33/ainative/client"
 	"github.com/raym33/ainative/internal/api"
+	"github.com/raym33/ainative/internal/console"
 	"github.com/raym33/ainative/internal/runtime"
 	"github.com/raym33/ainative/internal/unixsock"
 )
@@ -112,7 +113,8 @@ func serve(ctx context.Context, f serveFlags, ready func(tcp net.Addr, socket st
 		return err
 	}
 	defer rt.Close()
-	srv := api.New(api.Config{Runtime: rt, Models: st, Origins: f.origins, Hosts: f.hosts, Logger: slog.Default()})
+	srv := api.New(api.Config{Runtime: rt, Models: st, Origins: f.origins, Hosts: f.hosts, Logger: slog.Default(),
+		Console: console.New(console.Config{Token: os.Getenv("AINATIVE_CONSOLE_TOKEN")})})
 
 	var listeners []net.Listener
 	defer func() {
