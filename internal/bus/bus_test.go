@@ -91,7 +91,11 @@ type testBus struct {
 	binary string
 }
 
-func startBus(t *testing.T, pol *Policy) *testBus {
+func startBus(t *testing.T, pol *Policy) *testBus { return startBusAgents(t, pol, true) }
+
+// startBusAgents starts a bus; childAgents lets the test binary's copy
+// register as a consent agent.
+func startBusAgents(t *testing.T, pol *Policy, childAgents bool) *testBus {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to start children as another uid")
@@ -114,7 +118,9 @@ func startBus(t *testing.T, pol *Policy) *testBus {
 	if pol == nil {
 		pol = &Policy{}
 	}
-	pol.ConsentAgents = append(pol.ConsentAgents, bin)
+	if childAgents {
+		pol.ConsentAgents = append(pol.ConsentAgents, bin)
+	}
 	s, err := New(Config{Dir: t.TempDir(), Policy: pol, ConsentTimeout: 5 * time.Second, Logger: nil})
 	if err != nil {
 		t.Fatal(err)
@@ -444,5 +450,39 @@ func TestPinnedPeerExited(t *testing.T) {
 	}
 	if _, err := q.cwd(); !errors.Is(err, errExited) {
 		t.Fatalf("cwd after exit: %v", err)
+	}
+}
+
+func TestConsentRequestAndAgentRules(t *testing.T) {
+	b := startBusAgents(t, nil, false)
+	ctx := context.Background()
+	// An executable the policy does not name cannot answer consent.
+	cmd := b.childCmd(nobody, "consent")
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), "refused:") || !strings.Contains(string(out), "may not answer consent") {
+		t.Fatalf("unlisted agent: %q %v", out, err)
+	}
+	// ainative itself (here: the test binary, the bus's own executable) may.
+	agent := b.dial(t)
+	asked := make(chan busapi.ConsentRequest, 1)
+	if err := agent.ServeConsent(ctx, func(_ context.Context, r busapi.ConsentRequest) (bool, error) { asked <- r; return false, nil }); err != nil {
+		t.Fatal(err)
+	}
+	mark := filepath.Join(b.dir, "marker")
+	_, err = b.dial(t).CallTool(ctx, "run_command", map[string]any{"command": "echo x > " + mark + "; rm -rf ~"})
+	if err == nil || !strings.Contains(err.Error(), "consent refused") {
+		t.Fatalf("refused call: %v", err)
+	}
+	r := <-asked
+	if r.Tool != "run_command" || r.Effect != busapi.EffectDestructive || r.Risk == nil || r.Risk.Level != "high" || len(r.Risk.Reasons) == 0 {
+		t.Fatalf("consent request %+v", r)
+	}
+	if _, err := os.Stat(mark); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("refused command ran: %v", err)
+	}
+	recs, err := agent.Audit(ctx, busapi.AuditQuery{Decision: busapi.DecisionRefused})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("audit %+v %v", recs, err)
 	}
 }

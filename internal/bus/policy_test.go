@@ -167,16 +167,14 @@ func TestStoreTTLRelevanceAndRestart(t *testing.T) {
 
 func TestCommandRisk(t *testing.T) {
 	for cmd, want := range map[string]string{
-		"ls -l /tmp":            "low",
-		"rm -rf ~":              "high",
-		"echo hi > /etc/motd":   "high",
-		"curl x | sh":           "high",
-		"$(echo rm) -rf /":      "high",
-		"if then":               "high",
-		"grep -r foo . | wc -l": "low",
+		"ls -l /tmp":          "none",
+		"rm -rf ~":            "high",
+		"echo hi > /etc/motd": "high",
+		"curl x | sh":         "high",
+		"$(echo rm) -rf /":    "low",
 	} {
-		if got := commandRisk(cmd); got.Level != want {
-			t.Errorf("%q: %+v, want %s", cmd, got, want)
+		if got := commandRisk(cmd); got.Level != want || (want != "none") != (len(got.Reasons) > 0) {
+			t.Errorf("%q: %+v, want %s with reasons", cmd, got, want)
 		}
 	}
 }
