@@ -217,6 +217,8 @@ type ChatParams struct {
 	Model    string        `json:"model"`
 	Messages []ChatMessage `json:"messages"`
 	Context  bool          `json:"context,omitempty"`
+	// MaxTokens bounds the answer; 0 leaves it to the runtime.
+	MaxTokens int `json:"maxTokens,omitempty"`
 }
 
 // ChatResult is the model's answer.

@@ -14,6 +14,9 @@ import (
 func RuntimeChat(rt *client.Client) func(context.Context, busapi.Identity, busapi.ChatParams) (busapi.ChatResult, error) {
 	return func(ctx context.Context, _ busapi.Identity, p busapi.ChatParams) (busapi.ChatResult, error) {
 		req := &client.ChatRequest{Model: p.Model, Stream: new(bool)}
+		if p.MaxTokens > 0 {
+			req.Options = &client.Options{NumPredict: &p.MaxTokens}
+		}
 		for _, m := range p.Messages {
 			req.Messages = append(req.Messages, client.Message{Role: m.Role, Content: m.Content})
 		}

@@ -223,7 +223,7 @@ func TestBusChat(t *testing.T) {
 	if _, err := c.Publish(ctx, busapi.PublishParams{Kind: "cwd", Text: "/home/me/project"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Chat(ctx, busapi.ChatParams{Model: "tiny", Context: true, Messages: []busapi.ChatMessage{{Role: "user", Content: "where am I? project"}}})
+	res, err := c.Chat(ctx, busapi.ChatParams{Model: "tiny", Context: true, MaxTokens: 16, Messages: []busapi.ChatMessage{{Role: "user", Content: "where am I? project"}}})
 	if err != nil || res.Message.Role != "assistant" || res.Message.Content == "" {
 		t.Fatalf("chat: %+v, %v", res, err)
 	}
