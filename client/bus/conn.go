@@ -24,8 +24,12 @@ type Handler func(ctx context.Context, method string, params json.RawMessage) (a
 const idPrefix = "ainative:"
 
 // MaxConcurrent is how many "ainative/" requests one Conn handles at once;
-// further requests wait, which stops reading from that peer only.
+// further ones are answered with CodeBusy.
 const MaxConcurrent = 8
+
+// CodeBusy is the JSON-RPC error code of a request refused because its
+// connection has MaxConcurrent bus requests in flight.
+const CodeBusy = -32001
 
 // ErrClosed is returned by Call once the connection is closed.
 var ErrClosed = errors.New("bus connection closed")
@@ -100,15 +104,20 @@ func (c *Conn) Read(ctx context.Context) (jsonrpc.Message, error) {
 	}
 }
 
-// serve handles one bus request in its own goroutine, waiting for a free
-// slot first so that one peer's flood only slows that peer.
+// serve handles one bus request in its own goroutine. When MaxConcurrent
+// are already running it answers "busy" at once rather than waiting, so
+// that the read loop keeps delivering the responses those requests may be
+// waiting for; a peer that floods without reading its answers blocks only
+// its own connection's writes.
 func (c *Conn) serve(ctx context.Context, req *jsonrpc.Request) error {
 	select {
 	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.ctx.Done():
-		return ErrClosed
+	default:
+		if req.IsCall() {
+			return c.inner.Write(ctx, &jsonrpc.Response{ID: req.ID, Error: &jsonrpc.Error{Code: CodeBusy,
+				Message: fmt.Sprintf("%s: more than %d bus requests in flight on this connection", req.Method, MaxConcurrent)}})
+		}
+		return nil
 	}
 	c.wg.Add(1)
 	go func() {

@@ -33,8 +33,9 @@
 //
 // MaxMessage bytes per JSON-RPC message (a longer one closes that
 // connection), MaxConns connections and MaxConnsPerUID per user (further
-// ones are closed at once), busapi.MaxConcurrent bus requests handled at
-// once per connection (a flooding client waits on its own socket; other
+// ones are closed at once), busapi.MaxConcurrent bus requests in flight
+// per connection (more are answered with busapi.CodeBusy; a client that
+// floods without reading its answers blocks only its own socket, other
 // connections have their own goroutines), keepalive pings close dead
 // peers, MaxItemText per context item, MaxToolsPerConn tools per
 // connection.
