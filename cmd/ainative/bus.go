@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -69,7 +70,7 @@ func newBusServer(policyFile string) (*bus.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	paths := bus.PolicyPaths(strings.TrimSuffix(storeDir, "/models"))
+	paths := bus.PolicyPaths(filepath.Dir(storeDir)) // AINATIVE_HOME
 	if policyFile != "" {
 		paths = []string{policyFile}
 	}

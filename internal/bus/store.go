@@ -53,7 +53,9 @@ func openStore(path string) (*store, error) {
 
 func (s *store) close() error { return s.db.Close() }
 
-// validKinds is not a closed list: any short lowercase word is a kind.
+// checkPublish checks an item and fills in the default sensitivity
+// (private). Kinds are not a closed list: cwd, selection, error, document,
+// notification and any other short lowercase word.
 func checkPublish(p *busapi.PublishParams) error {
 	if p.Kind == "" || len(p.Kind) > 32 || strings.ContainsFunc(p.Kind, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
