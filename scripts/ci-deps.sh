@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the VM tests need (Debian/Ubuntu, as root): QEMU (system
+# Installs what the VM and browser tests need (Debian/Ubuntu, as root): Chromium
+# (the web console's test), QEMU (system
 # emulation for the VM tests, user emulation for the arm64 kernels), and a
 # Debian distribution kernel unpacked with dpkg -x (no hooks run) into
 # $AINATIVE_DEBIAN_KERNEL_DIR (default /var/cache/ainative/debian-kernel)
@@ -17,6 +18,13 @@ if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null
 fi
 echo "ci-deps: $(qemu-system-x86_64 --version | head -1)"
+
+# Headless Chromium drives the web console's browser test (internal/console).
+if ! command -v chromium >/dev/null 2>&1; then
+	apt_update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+echo "ci-deps: $(chromium --version 2>/dev/null | head -1)"
 
 # qemu-user runs the arm64 test binaries (NEON kernels) on this x86-64 host.
 if ! command -v qemu-aarch64-static >/dev/null 2>&1; then

@@ -17,6 +17,7 @@ import (
 
 	"github.com/raym33/ainative/client"
 	"github.com/raym33/ainative/internal/api"
+	"github.com/raym33/ainative/internal/console"
 	"github.com/raym33/ainative/internal/runtime"
 	"github.com/raym33/ainative/internal/unixsock"
 )
@@ -124,7 +125,8 @@ func serve(ctx context.Context, f serveFlags, ready func(tcp net.Addr, socket st
 	// Over TCP the caller is unknown: it may change the store only when the
 	// daemon runs as an ordinary user, whose own store it is.
 	srv := api.New(api.Config{Runtime: rt, Models: st, ModelsDir: f.modelsDir, Backends: backends, Origins: f.origins, Hosts: f.hosts,
-		AdminOverTCP: os.Getuid() != 0, Logger: slog.Default()})
+		AdminOverTCP: os.Getuid() != 0, Logger: slog.Default(),
+		Console: console.New(console.Config{Token: os.Getenv("AINATIVE_CONSOLE_TOKEN")})})
 
 	var listeners []net.Listener
 	defer func() {

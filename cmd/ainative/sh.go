@@ -15,7 +15,7 @@ func init() { register(newShCmd) }
 
 func newShCmd() *cobra.Command {
 	var command string
-	var login bool
+	var login, guard bool
 	cmd := &cobra.Command{
 		Use:   "sh [-c COMMAND [NAME [ARG...]] | FILE [ARG...]]",
 		Short: "The console shell (POSIX/bash syntax, built-in utilities)",
@@ -29,12 +29,23 @@ Interactively: ^C stops the running command line, not the shell; 'cmd &'
 starts a background job (jobs, wait %N, kill %N; no fg/bg/^Z); history is
 kept in ~/.ainative_history ($HISTFILE; lines typed with a leading space
 are not kept), ^R searches it for the text typed, Tab completes commands,
-paths and ainative subcommands; ~/.ainativerc runs at the start.`,
+paths and ainative subcommands; ~/.ainativerc runs at the start.
+
+AI, only when asked (nothing else touches the runtime):
+  ? WHAT YOU WANT   propose a command; it is typed into the line for you
+                    to run (Enter), edit or discard (^C); high risk asks
+                    for 'yes'
+  ?? [COMMAND]      explain a command (the last one) part by part
+  ?!                propose a fix for the last failed command
+  ai on|off|status|context|history N|cwd on|off|stderr on|off
+The model is $AINATIVE_MODEL, the runtime $AINATIVE_HOST or the local one;
+AINATIVE_AI=off starts with the AI off. Secrets are redacted from all
+that is sent ('ai context' shows it). ^C cancels an answer.`,
 		// The shell's own flags end at the first argument: the rest is
 		// the script's (sh -c 'echo $1' name arg).
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			status, err := runShell(cmd, command, cmd.Flags().Changed("command"), login, args)
+			status, err := runShell(cmd, command, cmd.Flags().Changed("command"), login, guard, args)
 			if err != nil {
 				return err
 			}
@@ -46,6 +57,7 @@ paths and ainative subcommands; ~/.ainativerc runs at the start.`,
 	}
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVarP(&command, "command", "c", "", "run COMMAND and exit")
+	cmd.Flags().BoolVar(&guard, "guard", false, "warn and ask before running a typed command line of high risk (see 'ainative risk')")
 	cmd.Flags().BoolVarP(&login, "login", "l", false, "console login shell: print a greeting and start in /")
 	return cmd
 }
@@ -60,8 +72,9 @@ func shellOptions(cmd *cobra.Command) shell.Options {
 	return shell.Options{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Subcommands: subs}
 }
 
-func runShell(cmd *cobra.Command, command string, hasCommand, login bool, args []string) (int, error) {
+func runShell(cmd *cobra.Command, command string, hasCommand, login, guard bool, args []string) (int, error) {
 	opts := shellOptions(cmd)
+	opts.Guard = guard
 	if login {
 		opts.Dir = "/"
 	}

@@ -60,6 +60,9 @@ type Config struct {
 	// sequence slot). 0: 30 s.
 	WriteTimeout time.Duration
 	Logger       *slog.Logger
+	// Console, when set, is the web console's handler, served under
+	// /console/ (see internal/console).
+	Console http.Handler
 }
 
 // Server is the HTTP front of a Runtime.
@@ -113,6 +116,10 @@ func (s *Server) routes() {
 	h("POST /tokenize", s.llamaTokenize)
 	h("POST /detokenize", s.llamaDetokenize)
 	h("POST /apply-template", s.llamaApplyTemplate)
+
+	if s.cfg.Console != nil {
+		s.mux.Handle("/console/", s.cfg.Console)
+	}
 }
 
 // Handler returns the server's handler with its protections: Host header

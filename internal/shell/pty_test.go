@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("got-" + strings.TrimSpace(line))
 		os.Exit(0)
 	case "1":
-		s, err := New(Options{})
+		s, err := New(Options{Guard: os.Getenv("AINATIVE_SHELL_TEST_GUARD") == "1"})
 		if err != nil {
 			os.Exit(125)
 		}

@@ -48,6 +48,9 @@ type Options struct {
 	// Subcommands are the ainative subcommand names to make available as
 	// commands (e.g. "generate").
 	Subcommands []string
+	// Guard makes the interactive shell warn before running a typed
+	// command line that the risk classifier rates high, and ask first.
+	Guard bool
 }
 
 // Shell is one shell session: its variables, functions and working
@@ -66,6 +69,8 @@ type Shell struct {
 	running atomic.Int32
 	// The interactive history, for the history built-in.
 	hist atomic.Pointer[history]
+	// The AI assistant's state (see ai.go).
+	ai aiState
 }
 
 // New returns a shell with the built-in utilities installed.
@@ -90,7 +95,11 @@ func New(opts Options) (*Shell, error) {
 	s := &Shell{opts: opts, parser: syntax.NewParser()}
 	s.own = map[string]func(*Env, []string) error{
 		"jobs": s.jobsCmd, "wait": s.waitCmd, "fg": noJobControl, "bg": noJobControl,
-		"history": s.historyCmd,
+		"history": s.historyCmd, "ai": s.aiCmd,
+	}
+	s.ai.history = defaultAIHistory
+	if v, ok := lookupEnv(opts.Env, "AINATIVE_AI"); ok && v == "off" {
+		s.ai.off = true
 	}
 	runnerOpts := []interp.RunnerOption{
 		interp.StdIO(opts.Stdin, opts.Stdout, opts.Stderr),
@@ -224,6 +233,7 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 		line, err := t.ReadLine()
 		term.Restore(fd, old)
 		if in.interrupted() {
+			s.ai.discard()
 			pending.Reset()
 			lastErr = s.setStatus(ctx, 130) // as bash: ^C at the prompt is a status too
 			continue
@@ -234,6 +244,9 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 		}
 		if err != nil {
 			return err
+		}
+		if pending.Len() == 0 && s.aiLine(ctx, sigs, tty, in, line) {
+			continue
 		}
 		pending.WriteString(line)
 		pending.WriteByte('\n')
@@ -246,8 +259,14 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 			pending.Reset()
 			continue
 		}
+		src := pending.String()
 		pending.Reset()
+		if !s.confirm(t, fd, tty, src) {
+			lastErr = s.setStatus(ctx, 1)
+			continue
+		}
 		lastErr = s.runLine(ctx, sigs, tty, prog.Stmts)
+		s.ai.record(src, Status(lastErr))
 		if s.runner.Exited() {
 			return lastErr
 		}
@@ -541,4 +560,14 @@ func (e *Env) abs(p string) string {
 		return p
 	}
 	return filepath.Join(e.Dir, p)
+}
+
+// lookupEnv finds name in a NAME=value list.
+func lookupEnv(env []string, name string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
 }

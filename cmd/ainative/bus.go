@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/raym33/ainative/client"
+	busapi "github.com/raym33/ainative/client/bus"
+	"github.com/raym33/ainative/internal/bus"
+	"github.com/raym33/ainative/internal/store"
+	"github.com/raym33/ainative/internal/unixsock"
+)
+
+func init() { register(newBusCmd) }
+
+func newBusCmd() *cobra.Command {
+	var socket, policyFile string
+	cmd := &cobra.Command{
+		Use:   "bus",
+		Short: "Run the AI bus: identity, context, tools, policy, consent and audit over MCP",
+		Long: `Run the AI bus on a Unix socket ($AINATIVE_BUS, else $XDG_RUNTIME_DIR/ainative/bus.sock,
+else /run/ainative/bus.sock). It speaks MCP; see the client/bus package for its own methods.
+The policy is read from /etc/ainative/policy.toml or $AINATIVE_HOME/policy.toml; without one,
+a user's processes see their own context, may call read tools and need consent for the rest.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			s, err := newBusServer(policyFile)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			perm := os.FileMode(0o600) // a user's bus serves that user only
+			if os.Geteuid() == 0 {
+				perm = 0o666 // the system bus serves every user; identity comes from the kernel
+			}
+			l, err := unixsock.Listen(socket, perm)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "bus listening on %s\n", socket)
+			return s.Serve(ctx, l)
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", busapi.SocketPath(), "Unix socket to listen on")
+	cmd.Flags().StringVar(&policyFile, "policy", "", "policy file (default: /etc/ainative/policy.toml, then $AINATIVE_HOME/policy.toml)")
+	cmd.AddCommand(newBusConsentCmd(), newBusAuditCmd())
+	return cmd
+}
+
+// newBusServer opens the bus's state under AINATIVE_HOME with its policy,
+// forwarding ai.chat to the runtime found the usual way.
+func newBusServer(policyFile string) (*bus.Server, error) {
+	storeDir, err := store.DefaultDir()
+	if err != nil {
+		return nil, err
+	}
+	paths := bus.PolicyPaths(filepath.Dir(storeDir)) // AINATIVE_HOME
+	if policyFile != "" {
+		paths = []string{policyFile}
+	}
+	pol, from, err := bus.LoadPolicy(paths...)
+	if err != nil {
+		return nil, err
+	}
+	if policyFile != "" && from == "" {
+		return nil, fmt.Errorf("policy %s: no such file", policyFile)
+	}
+	rt, err := client.FromEnvironment()
+	if err != nil {
+		return nil, err
+	}
+	return bus.New(bus.Config{Dir: bus.DefaultDir(storeDir), Policy: pol, Chat: bus.RuntimeChat(rt)})
+}
+
+func newBusConsentCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "consent",
+		Short: "Answer the bus's consent requests for your user from this terminal",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !term.IsTerminal(int(os.Stdin.Fd())) {
+				return errors.New("bus consent must run in a terminal: consent comes from a person")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			c, err := busapi.FromEnvironment(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			in := bufio.NewReader(os.Stdin)
+			if err := c.ServeConsent(ctx, terminalConsent(cmd.OutOrStdout(), in)); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "answering consent requests; Ctrl-C to stop")
+			select {
+			case <-ctx.Done():
+			case <-doneOf(c):
+			}
+			return nil
+		},
+	}
+}
+
+func doneOf(c *busapi.Client) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { c.Wait(); close(ch) }()
+	return ch
+}
+
+// terminalConsent shows a request and reads y/N, one request at a time.
+func terminalConsent(w io.Writer, in *bufio.Reader) busapi.ConsentFunc {
+	mu := make(chan struct{}, 1)
+	return func(ctx context.Context, r busapi.ConsentRequest) (bool, error) {
+		select {
+		case mu <- struct{}{}:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		defer func() { <-mu }()
+		fmt.Fprint(w, formatConsent(r))
+		fmt.Fprint(w, "allow? [y/N] ")
+		line, err := in.ReadString('\n')
+		if err != nil {
+			return false, err
+		}
+		ok := strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
+		return ok, nil
+	}
+}
+
+func formatConsent(r busapi.ConsentRequest) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nconsent request %s\n  caller: uid %d pid %d %s\n  tool:   %s (%s)\n  args:   %s\n",
+		r.ID, r.Caller.UID, r.Caller.PID, r.Caller.Exe, r.Tool, r.Effect, r.Arguments)
+	if r.Risk != nil {
+		fmt.Fprintf(&b, "  risk:   %s", r.Risk.Level)
+		if len(r.Risk.Reasons) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(r.Risk.Reasons, "; "))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func newBusAuditCmd() *cobra.Command {
+	var asJSON bool
+	var uid int
+	var target, decision string
+	var since time.Duration
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Print the bus's audit log (your own records unless root)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			c, err := busapi.FromEnvironment(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			q := busapi.AuditQuery{Target: target, Decision: decision, Limit: limit}
+			if uid >= 0 {
+				u := uint32(uid)
+				q.UID = &u
+			}
+			if since > 0 {
+				q.Since = time.Now().Add(-since)
+			}
+			recs, err := c.Audit(ctx, q)
+			if err != nil {
+				return err
+			}
+			return printAudit(cmd.OutOrStdout(), recs, asJSON)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&asJSON, "json", false, "print JSON lines")
+	fl.IntVar(&uid, "uid", -1, "only records of this caller uid")
+	fl.StringVar(&target, "tool", "", "only records about this tool (or other target)")
+	fl.StringVar(&decision, "decision", "", "only this decision: allowed, denied, asked, approved, refused, timed-out, no-consent-path")
+	fl.DurationVar(&since, "since", 0, "only records newer than this (e.g. 1h)")
+	fl.IntVar(&limit, "limit", 1000, "at most this many of the newest records")
+	return cmd
+}
+
+func printAudit(w io.Writer, recs []busapi.AuditRecord, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, r := range recs {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tUID\tPID\tEXE\tACTION\tTARGET\tDECISION\tDETAIL")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Time.Local().Format(time.DateTime), r.Caller.UID, r.Caller.PID,
+			r.Caller.Exe, r.Action, r.Target, r.Decision, r.Detail)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,233 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/raym33/ainative/internal/api"
+	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/model/synth"
+	"github.com/raym33/ainative/internal/runtime"
+	"github.com/raym33/ainative/internal/store"
+)
+
+// startDaemon serves the API and the console from a real runtime holding
+// a synthesized tiny chat model named "tiny" (random weights: gibberish,
+// but real tokens streamed by the real server).
+func startDaemon(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	m, err := synth.New(synth.Options{Shape: "tiny", Type: "Q8_0", Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := filepath.Join(dir, "raw.gguf")
+	if err := m.WriteFile(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := os.ReadFile("../chat/testdata/templates/qwen2.5.jinja")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := f.Rebuild(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set("tokenizer.chat_template", string(tmpl)); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "tiny.gguf")
+	if err := b.WriteFile(model); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(dir, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Import(context.Background(), model, "tiny", nil); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rt, err := runtime.New(runtime.Config{Source: api.StoreSource{Store: st}, Threads: 2, NumCtx: 192, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.New(api.Config{Runtime: rt, Models: st, Logger: logger, Console: New(Config{})})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler()}
+	go hs.Serve(l)
+	t.Cleanup(func() {
+		hs.Close()
+		rt.Close()
+	})
+	return "http://" + l.Addr().String()
+}
+
+// browser starts headless Chromium; the returned context has run once, so
+// that callers may derive deadlines from it.
+func browser(t *testing.T, url string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("loading %s: %v", url, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err == nil {
+				p := filepath.Join(os.TempDir(), fmt.Sprintf("ainative-console-%d.png", time.Now().UnixNano()))
+				if os.WriteFile(p, png, 0o644) == nil {
+					t.Logf("screenshot of the failure: %s", p)
+				}
+			}
+		}
+	})
+	return ctx
+}
+
+// The stop button aborts a streaming answer: the server sees the request
+// cancelled and the page says it stopped.
+func TestBrowserStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	chromium(t)
+	cancelled := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle("/console/", New(Config{}))
+	mux.HandleFunc("GET /api/tags", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"models":[{"name":"slow:latest"}]}`)
+	})
+	mux.HandleFunc("GET /api/ps", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"models":[]}`)
+	})
+	mux.HandleFunc("POST /api/chat", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		io.WriteString(w, `{"message":{"role":"assistant","content":"first "},"done":false}`+"\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		close(cancelled)
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: mux}
+	go hs.Serve(l)
+	t.Cleanup(func() { hs.Close() })
+	ctx := browser(t, "http://"+l.Addr().String()+"/console/")
+	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err = chromedp.Do(tctx,
+		chromedp.WaitReady(chromedp.CSS(`#model option[value="slow:latest"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#input`), "Tell me a long story"),
+		chromedp.Click(chromedp.CSS(`#send`)),
+		chromedp.WaitReady(chromedp.CSS(`.msg.assistant[data-chunks="1"]`)),
+		chromedp.Click(chromedp.CSS(`#stop`)),
+		chromedp.WaitReady(chromedp.CSS(`.msg.assistant[data-done="stopped"]`)),
+	)
+	if err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	select {
+	case <-cancelled:
+	case <-tctx.Done():
+		t.Fatal("the server never saw the request cancelled")
+	}
+	text, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(`.msg.assistant`)))
+	if err != nil || strings.TrimSpace(text) != "first" {
+		t.Errorf("stopped answer: %q %v", text, err)
+	}
+}
+
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no chromium: install it (scripts/ci-deps.sh)")
+	}
+	t.Skip("no chromium to drive (apt-get install chromium)")
+	return ""
+}
+
+// A person loads the console, picks the model, sends a message and sees
+// the answer arrive in pieces, then stops a second one.
+func TestBrowserChat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	chromium(t)
+	base := startDaemon(t)
+	ctx := browser(t, base+"/console/")
+	tctx, tcancel := context.WithTimeout(ctx, 90*time.Second)
+	defer tcancel()
+	err := chromedp.Do(tctx,
+		chromedp.WaitReady(chromedp.CSS(`#model option[value="tiny:latest"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#input`), "Hello there"),
+		chromedp.Click(chromedp.CSS(`#send`)),
+		chromedp.WaitReady(chromedp.CSS(`.msg.assistant[data-done]`)),
+	)
+	if err != nil {
+		t.Fatalf("chat: %v", err)
+	}
+	chunks, err := chromedp.Run(tctx, chromedp.AttributeValue(chromedp.CSS(`.msg.assistant`), "data-chunks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := chromedp.Run(tctx, chromedp.AttributeValue(chromedp.CSS(`.msg.assistant`), "data-done"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(`.msg.assistant`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(chunks.Value)
+	if n < 2 || text == "" || (done.Value != "stop" && done.Value != "length") {
+		t.Fatalf("answer: %d pieces, done %q, text %q; want it streamed in pieces", n, done.Value, text)
+	}
+	if p := os.Getenv("AINATIVE_CONSOLE_SCREENSHOT"); p != "" {
+		// A picture of the console for the documentation.
+		png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
+		if err != nil || os.WriteFile(p, png, 0o644) != nil {
+			t.Errorf("screenshot: %v", err)
+		}
+	}
+	if err := chromedp.Do(tctx, chromedp.WaitNotPresent(chromedp.CSS(`#loaded li.none`))); err != nil {
+		t.Errorf("the loaded models never showed tiny: %v", err)
+	}
+	loaded, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(`#loaded`)))
+	if err != nil || !strings.Contains(loaded, "tiny") {
+		t.Errorf("loaded models: %q %v", loaded, err)
+	}
+}

@@ -1,0 +1,136 @@
+// The console talks to the daemon's Ollama-compatible API on the same
+// origin: /api/tags (models), /api/ps (loaded models), /api/chat (streamed
+// as one JSON object per line).
+"use strict";
+const $ = (id) => document.getElementById(id);
+const history = [];
+let controller = null;
+
+function status(text) { $("status").textContent = text || ""; }
+
+async function getJSON(path) {
+  const r = await fetch(path);
+  if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+  return r.json();
+}
+
+async function loadModels() {
+  try {
+    const tags = await getJSON("/api/tags");
+    const sel = $("model");
+    const keep = sel.value;
+    sel.replaceChildren();
+    for (const m of tags.models || []) {
+      const o = document.createElement("option");
+      o.value = o.textContent = m.name;
+      sel.append(o);
+    }
+    if (keep) sel.value = keep;
+    if (!sel.options.length) status("no models: pull or import one with 'ainative pull'");
+  } catch (e) { status(e.message); }
+}
+
+async function loadRunning() {
+  try {
+    const ps = await getJSON("/api/ps");
+    const ul = $("loaded");
+    ul.replaceChildren();
+    for (const m of ps.models || []) {
+      const li = document.createElement("li");
+      li.textContent = m.name + " (" + (m.size / (1 << 20)).toFixed(0) + " MiB)";
+      ul.append(li);
+    }
+    if (!ul.children.length) {
+      const li = document.createElement("li");
+      li.className = "none";
+      li.textContent = "none";
+      ul.append(li);
+    }
+  } catch (e) { /* the next refresh retries */ }
+}
+
+function bubble(role, text) {
+  const d = document.createElement("div");
+  d.className = "msg " + role;
+  d.textContent = text;
+  $("messages").append(d);
+  return d;
+}
+
+async function send(text) {
+  const model = $("model").value;
+  if (!model) { status("choose a model"); return; }
+  history.push({ role: "user", content: text });
+  bubble("user", text);
+  const out = bubble("assistant streaming", "");
+  out.dataset.chunks = "0";
+  controller = new AbortController();
+  $("send").disabled = true;
+  $("stop").disabled = false;
+  status("");
+  let answer = "";
+  try {
+    const r = await fetch("/api/chat", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ model, messages: history, stream: true }),
+      signal: controller.signal,
+    });
+    if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || "HTTP " + r.status);
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        const msg = JSON.parse(line);
+        if (msg.error) throw new Error(msg.error);
+        const piece = (msg.message && msg.message.content) || "";
+        if (piece) {
+          answer += piece;
+          out.textContent = answer;
+          out.dataset.chunks = String(Number(out.dataset.chunks) + 1);
+        }
+        if (msg.done) out.dataset.done = msg.done_reason || "stop";
+      }
+    }
+  } catch (e) {
+    if (e.name === "AbortError") {
+      out.dataset.done = "stopped";
+      status("stopped");
+    } else {
+      out.classList.add("error");
+      out.textContent = answer + (answer ? "\n" : "") + "error: " + e.message;
+      out.dataset.done = "error";
+    }
+  } finally {
+    out.classList.remove("streaming");
+    history.push({ role: "assistant", content: answer });
+    controller = null;
+    $("send").disabled = false;
+    $("stop").disabled = true;
+    loadRunning();
+  }
+}
+
+$("form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const text = $("input").value.trim();
+  if (!text || controller) return;
+  $("input").value = "";
+  send(text);
+});
+$("input").addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); $("form").requestSubmit(); }
+});
+$("stop").addEventListener("click", () => { if (controller) controller.abort(); });
+
+loadModels();
+loadRunning();
+setInterval(loadRunning, 5000);
