@@ -78,7 +78,21 @@ func ImageConfig() *Config {
 		console("/dev/ttyAMA0"), // arm64 virt and many boards
 		console("/dev/tty1"),
 		runtimeService("ainative", "--models-dir", ModelsDir),
+		busService("ainative"),
 	}}
+}
+
+// busService is the AI bus (`ainative bus`), started after the runtime,
+// which its ai.chat forwards to.
+func busService(self string) Service {
+	return Service{
+		Name:        "bus",
+		Command:     []string{self, "bus"},
+		After:       []string{"runtime"},
+		Restart:     RestartAlways,
+		Backoff:     Backoff{Initial: Duration(time.Second), Max: Duration(30 * time.Second)},
+		StopTimeout: Duration(10 * time.Second),
+	}
 }
 
 // runtimeService is the AI runtime daemon: `ainative serve`, restarted
@@ -98,7 +112,7 @@ func runtimeService(self string, args ...string) Service {
 // foreground instead). self is the path of the ainative binary, which
 // need not be in $PATH on a host.
 func HostConfig(self string) *Config {
-	return &Config{Services: []Service{runtimeService(self)}}
+	return &Config{Services: []Service{runtimeService(self), busService(self)}}
 }
 
 // System is a running ainative system: the supervisor and what PID 1
