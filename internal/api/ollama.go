@@ -166,6 +166,10 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "images are not supported: the runtime has no vision models yet")
 		return
 	}
+	if req.Suffix != "" {
+		writeError(w, http.StatusBadRequest, "suffix (fill-in-the-middle) is not supported yet")
+		return
+	}
 	start := time.Now()
 	m, err := s.acquire(r.Context(), req.Model)
 	if err != nil {
