@@ -411,3 +411,28 @@ func TestGuardWarns(t *testing.T) {
 		t.Fatalf("confirmed command did not run: %v", err)
 	}
 }
+
+// Control characters in a proposal are shown as spaces, never acted on as
+// keys: a carriage return must not run the proposal by itself.
+func TestAIProposalControlCharacters(t *testing.T) {
+	url := serve(t, &scripted{answer: proposalJSON("touch ctl\"\"-file\r\x03\x1b[2K", "x\r\x1b[31mred")})
+	sh := startShell(t, "AINATIVE_HOST="+url, "AINATIVE_MODEL=scripted")
+	sh.send("? something\r")
+	out := sh.expect("# risk: none")
+	if strings.Contains(out, "\x1b[31m") {
+		t.Errorf("an escape sequence of the model reached the terminal: %q", out)
+	}
+	sh.expectPrompt()
+	sh.expect(`touch ctl""-file`)
+	if _, err := os.Stat(filepath.Join(sh.dir, "ctl-file")); !os.IsNotExist(err) {
+		t.Fatalf("the proposal ran without Enter: %v", err)
+	}
+	sh.send("\x03")
+	sh.expectPrompt()
+	if out := sh.run(`echo st""ill-here`); !strings.Contains(out, "still-here") {
+		t.Errorf("after: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(sh.dir, "ctl-file")); !os.IsNotExist(err) {
+		t.Fatalf("the proposal ran: %v", err)
+	}
+}
