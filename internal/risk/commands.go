@@ -129,7 +129,20 @@ func (r *run) unwrap(n string, args []arg, depth int) (next []arg, isWrapper, ru
 			}
 		}
 		return skipOpts(rest, ""), true, true
-	case "builtin", "nohup", "unbuffer", "then", "do", "exec":
+	case "watch":
+		// watch runs its arguments joined, through sh -c.
+		rest = skipOpts(rest, "nqx", "--interval", "--differences")
+		r.joined(rest, depth)
+		return nil, true, false
+	case "ssh":
+		// The remote command runs on another machine, but it is still
+		// what the user asked for: judge it the same way.
+		rest = skipOpts(rest, "BbcDEeFIiJLlmOoPpQRSWw")
+		if len(rest) > 1 {
+			r.joined(rest[1:], depth)
+		}
+		return nil, true, false
+	case "builtin", "nohup", "unbuffer", "then", "do", "exec", "busybox":
 		if n == "exec" {
 			rest = skipOpts(rest, "a")
 		}
@@ -232,6 +245,22 @@ func xargsArgs(opts, cmd []arg) []arg {
 		return out
 	}
 	return append(out, unknownArg)
+}
+
+// joined classifies args joined by spaces as one command string, as
+// watch and ssh run them.
+func (r *run) joined(args []arg, depth int) {
+	var parts []string
+	for _, a := range args {
+		if !a.known {
+			r.add(Low, "it runs a command string the classifier cannot know")
+			return
+		}
+		parts = append(parts, a.s)
+	}
+	if len(parts) > 0 {
+		r.source(strings.Join(parts, " "), depth+1)
+	}
 }
 
 // splitString classifies env -S's string with the args after it.
