@@ -16,6 +16,7 @@ import (
 
 	"github.com/raym33/ainative/internal/api"
 	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/leaktest"
 	"github.com/raym33/ainative/internal/model/synth"
 	"github.com/raym33/ainative/internal/runtime"
 	"github.com/raym33/ainative/internal/store"
@@ -266,6 +267,7 @@ func TestAIOff(t *testing.T) {
 }
 
 func TestAICtrlCCancelsAnswer(t *testing.T) {
+	leaktest.Check(t)
 	b := &scripted{hang: true, cancelled: make(chan struct{})}
 	url := serve(t, b)
 	sh := startShell(t, "AINATIVE_HOST="+url, "AINATIVE_MODEL=scripted")
