@@ -429,6 +429,8 @@ func (r *run) pipeline(b *syntax.BinaryCmd) {
 	var flatten func(s *syntax.Stmt)
 	flatten = func(s *syntax.Stmt) {
 		if bc, ok := s.Cmd.(*syntax.BinaryCmd); ok && (bc.Op == syntax.Pipe || bc.Op == syntax.PipeAll) {
+			// Each pipeline is judged once, from its outermost node.
+			r.pipes[bc] = true
 			flatten(bc.X)
 			flatten(bc.Y)
 			return
@@ -458,6 +460,7 @@ func runsStdin(s *syntax.Stmt) bool {
 	var tmp run
 	tmp.cl = &Classifier{}
 	tmp.reasons = map[string]Level{}
+	tmp.pipes = map[*syntax.BinaryCmd]bool{}
 	res, ok := tmp.resolve(words(c.Args), 0)
 	if !ok || !(shells[res.name] || interpreters[res.name]) {
 		return false
@@ -486,23 +489,20 @@ func runsStdin(s *syntax.Stmt) bool {
 }
 
 // funcDecl finds fork bombs: a function that starts itself in the
-// background or on both sides of a pipe.
+// background or on both sides of a pipe. Only direct calls count, which
+// keeps the check linear in the body's size.
 func (r *run) funcDecl(fd *syntax.FuncDecl) {
 	if fd.Name == nil || fd.Body == nil {
 		return
 	}
 	self := fd.Name.Value
 	calls := func(s *syntax.Stmt) bool {
-		found := false
-		syntax.Walk(s, func(n syntax.Node) bool {
-			if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 {
-				if a := wordArg(c.Args[0]); a.known && a.s == self {
-					found = true
-				}
-			}
-			return !found
-		})
-		return found
+		c, ok := s.Cmd.(*syntax.CallExpr)
+		if !ok || len(c.Args) == 0 {
+			return false
+		}
+		a := wordArg(c.Args[0])
+		return a.known && a.s == self
 	}
 	bomb := false
 	syntax.Walk(fd.Body, func(n syntax.Node) bool {
