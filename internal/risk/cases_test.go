@@ -161,6 +161,11 @@ var cases = []struct {
 	{"echo 1 > /proc/sys/net/ipv4/ip_forward", None},
 	{"ls /dev/sda*", None},
 
+	{"rm -rf \"$HOME/.cache/go-build\"", Low},
+	{"watch -n 5 df -h", None},
+	{"ssh host uptime && ls", None},
+	{"busybox ls /", None},
+
 	// Recursive deletion at high-risk targets, in every spelling.
 	{"rm -rf /", High},
 	{"rm -fr /", High},
@@ -250,6 +255,12 @@ var cases = []struct {
 	{"for d in /*; do rm -rf \"$d\"; done", High},
 	{"f() { rm -rf /; }; f", High},
 	{"rm -rf /home/alice/.ssh", High},
+	{"rm -rf \"$HOME/.cache\"", High},
+	{"watch rm -rf /", High},
+	{"watch -n 1 'rm -rf ~'", High},
+	{"ssh host 'rm -rf /'", High},
+	{"ssh -p 2222 root@host rm -rf /", High},
+	{"busybox rm -rf /", High},
 
 	// Non-recursive deletion of system files and home dotfiles.
 	{"rm /etc/passwd", High},

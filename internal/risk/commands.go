@@ -129,7 +129,20 @@ func (r *run) unwrap(n string, args []arg, depth int) (next []arg, isWrapper, ru
 			}
 		}
 		return skipOpts(rest, ""), true, true
-	case "builtin", "nohup", "unbuffer", "then", "do", "exec":
+	case "watch":
+		// watch runs its arguments joined, through sh -c.
+		rest = skipOpts(rest, "nqx", "--interval", "--differences")
+		r.joined(rest, depth)
+		return nil, true, false
+	case "ssh":
+		// The remote command runs on another machine, but it is still
+		// what the user asked for: judge it the same way.
+		rest = skipOpts(rest, "BbcDEeFIiJLlmOoPpQRSWw")
+		if len(rest) > 1 {
+			r.joined(rest[1:], depth)
+		}
+		return nil, true, false
+	case "builtin", "nohup", "unbuffer", "then", "do", "exec", "busybox":
 		if n == "exec" {
 			rest = skipOpts(rest, "a")
 		}
@@ -232,6 +245,22 @@ func xargsArgs(opts, cmd []arg) []arg {
 		return out
 	}
 	return append(out, unknownArg)
+}
+
+// joined classifies args joined by spaces as one command string, as
+// watch and ssh run them.
+func (r *run) joined(args []arg, depth int) {
+	var parts []string
+	for _, a := range args {
+		if !a.known {
+			r.add(Low, "it runs a command string the classifier cannot know")
+			return
+		}
+		parts = append(parts, a.s)
+	}
+	if len(parts) > 0 {
+		r.source(strings.Join(parts, " "), depth+1)
+	}
 }
 
 // splitString classifies env -S's string with the args after it.
@@ -400,6 +429,8 @@ func (r *run) pipeline(b *syntax.BinaryCmd) {
 	var flatten func(s *syntax.Stmt)
 	flatten = func(s *syntax.Stmt) {
 		if bc, ok := s.Cmd.(*syntax.BinaryCmd); ok && (bc.Op == syntax.Pipe || bc.Op == syntax.PipeAll) {
+			// Each pipeline is judged once, from its outermost node.
+			r.pipes[bc] = true
 			flatten(bc.X)
 			flatten(bc.Y)
 			return
@@ -429,6 +460,7 @@ func runsStdin(s *syntax.Stmt) bool {
 	var tmp run
 	tmp.cl = &Classifier{}
 	tmp.reasons = map[string]Level{}
+	tmp.pipes = map[*syntax.BinaryCmd]bool{}
 	res, ok := tmp.resolve(words(c.Args), 0)
 	if !ok || !(shells[res.name] || interpreters[res.name]) {
 		return false
@@ -457,23 +489,20 @@ func runsStdin(s *syntax.Stmt) bool {
 }
 
 // funcDecl finds fork bombs: a function that starts itself in the
-// background or on both sides of a pipe.
+// background or on both sides of a pipe. Only direct calls count, which
+// keeps the check linear in the body's size.
 func (r *run) funcDecl(fd *syntax.FuncDecl) {
 	if fd.Name == nil || fd.Body == nil {
 		return
 	}
 	self := fd.Name.Value
 	calls := func(s *syntax.Stmt) bool {
-		found := false
-		syntax.Walk(s, func(n syntax.Node) bool {
-			if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 {
-				if a := wordArg(c.Args[0]); a.known && a.s == self {
-					found = true
-				}
-			}
-			return !found
-		})
-		return found
+		c, ok := s.Cmd.(*syntax.CallExpr)
+		if !ok || len(c.Args) == 0 {
+			return false
+		}
+		a := wordArg(c.Args[0])
+		return a.known && a.s == self
 	}
 	bomb := false
 	syntax.Walk(fd.Body, func(n syntax.Node) bool {

@@ -50,7 +50,7 @@ type Verdict struct {
 
 // maxInput bounds the text classified; a longer command line is Low
 // ("too long to classify") rather than parsed, so the cost stays bounded.
-const maxInput = 256 << 10
+const maxInput = 64 << 10
 
 // maxDepth bounds nesting through bash -c, eval, aliases and functions.
 const maxDepth = 12
@@ -74,7 +74,7 @@ func Classify(command string) Verdict {
 // Classify classifies command in the classifier's session. It never panics
 // and its cost is bounded by the input's length.
 func (c *Classifier) Classify(command string) Verdict {
-	r := &run{cl: c, reasons: map[string]Level{}}
+	r := &run{cl: c, reasons: map[string]Level{}, pipes: map[*syntax.BinaryCmd]bool{}}
 	if len(command) > maxInput {
 		r.add(Low, "command too long to classify")
 		return r.verdict()
@@ -91,6 +91,7 @@ type run struct {
 	order    []string
 	expanded map[string]bool // aliases and functions being expanded (stops loops)
 	steps    int             // total recursive sources; bounds work on hostile input
+	pipes    map[*syntax.BinaryCmd]bool
 }
 
 func (r *run) add(l Level, reason string) {
@@ -169,7 +170,7 @@ func (r *run) file(n syntax.Node, depth int) {
 				r.call(words(n.Args), depth)
 			}
 		case *syntax.BinaryCmd:
-			if n.Op == syntax.Pipe || n.Op == syntax.PipeAll {
+			if (n.Op == syntax.Pipe || n.Op == syntax.PipeAll) && !r.pipes[n] {
 				r.pipeline(n)
 			}
 		case *syntax.FuncDecl:

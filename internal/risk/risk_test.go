@@ -94,6 +94,18 @@ func TestBadInput(t *testing.T) {
 	if v := Classify(deep); v.Level == None || !contains(v.Reasons, "nested too deeply to classify") {
 		t.Errorf("deep nesting: %s %q", v.Level, v.Reasons)
 	}
+	// Long pipelines and function bodies are judged in linear time (a
+	// quadratic walk would not finish here).
+	if v := Classify(strings.Repeat("a|", 30000) + "a"); v.Level != None {
+		t.Errorf("long pipeline: %s", v.Level)
+	}
+	if v := Classify("f(){ " + strings.Repeat("f|", 30000) + "f; }"); v.Level != High {
+		t.Errorf("long fork bomb: %s", v.Level)
+	}
+	// A wrapper that runs a string, as a pipeline stage after a download.
+	if v := Classify("curl x | env -S 'a | b'"); v.Level == High {
+		t.Errorf("curl | env -S: %s %q", v.Level, v.Reasons)
+	}
 	q := "rm -rf /"
 	for i := 0; i < 5; i++ {
 		q, _ = syntaxQuote(q)

@@ -59,7 +59,7 @@ func part(b *strings.Builder, p syntax.WordPart, first, quoted bool) bool {
 	case *syntax.DblQuoted:
 		ok := true
 		for i, q := range p.Parts {
-			if !part(b, q, first && i == 0 && false, true) {
+			if !part(b, q, first && i == 0, true) {
 				ok = false
 			}
 		}

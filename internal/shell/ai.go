@@ -325,7 +325,7 @@ func (s *Shell) ask(ctx context.Context, sigs <-chan os.Signal, tty io.Writer, u
 	fmt.Fprint(tty, "\x1b[2m")
 	err = c.Chat(ctx, req, func(r client.ChatResponse) error {
 		answer.WriteString(r.Message.Content)
-		_, werr := io.WriteString(tty, r.Message.Content)
+		_, werr := io.WriteString(tty, printable(r.Message.Content))
 		return werr
 	})
 	fmt.Fprint(tty, "\x1b[0m\n")
@@ -355,12 +355,14 @@ func (s *Shell) propose(ctx context.Context, sigs <-chan os.Signal, tty io.Write
 		fmt.Fprintf(tty, "ai: the answer is not a proposal: %v\n", err)
 		return
 	}
-	cmd := strings.Join(strings.Fields(strings.ReplaceAll(p.Command, "\n", " ")), " ")
+	// The proposal is typed into the editor as keys: control characters
+	// in it (a carriage return, ^C, escapes) would act instead of showing.
+	cmd := strings.Join(strings.Fields(printable(p.Command)), " ")
 	if cmd == "" {
 		fmt.Fprintln(tty, "ai: no command proposed")
 		return
 	}
-	expl := strings.Join(strings.Fields(p.Explanation), " ")
+	expl := strings.Join(strings.Fields(printable(p.Explanation)), " ")
 	fmt.Fprintf(tty, "# %s\n", expl)
 	v := s.classifier().Classify(cmd)
 	fmt.Fprintln(tty, riskLine(v))
@@ -439,4 +441,15 @@ func (s *Shell) confirm(t *term.Terminal, fd int, tty io.Writer, line string) bo
 		return false
 	}
 	return true
+}
+
+// printable replaces control characters (C0, DEL, C1) with spaces, so that
+// model output cannot drive the terminal or the line editor.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/raym33/ainative/internal/api"
 	"github.com/raym33/ainative/internal/gguf"
+	"github.com/raym33/ainative/internal/leaktest"
 	"github.com/raym33/ainative/internal/model/synth"
 	"github.com/raym33/ainative/internal/runtime"
 	"github.com/raym33/ainative/internal/store"
@@ -266,6 +267,7 @@ func TestAIOff(t *testing.T) {
 }
 
 func TestAICtrlCCancelsAnswer(t *testing.T) {
+	leaktest.Check(t)
 	b := &scripted{hang: true, cancelled: make(chan struct{})}
 	url := serve(t, b)
 	sh := startShell(t, "AINATIVE_HOST="+url, "AINATIVE_MODEL=scripted")
@@ -409,5 +411,30 @@ func TestGuardWarns(t *testing.T) {
 	sh.expectPrompt()
 	if _, err := os.Stat(filepath.Join(sh.dir, "keep")); !os.IsNotExist(err) {
 		t.Fatalf("confirmed command did not run: %v", err)
+	}
+}
+
+// Control characters in a proposal are shown as spaces, never acted on as
+// keys: a carriage return must not run the proposal by itself.
+func TestAIProposalControlCharacters(t *testing.T) {
+	url := serve(t, &scripted{answer: proposalJSON("touch ctl\"\"-file\r\x03\x1b[2K", "x\r\x1b[31mred")})
+	sh := startShell(t, "AINATIVE_HOST="+url, "AINATIVE_MODEL=scripted")
+	sh.send("? something\r")
+	out := sh.expect("# risk: none")
+	if strings.Contains(out, "\x1b[31m") {
+		t.Errorf("an escape sequence of the model reached the terminal: %q", out)
+	}
+	sh.expectPrompt()
+	sh.expect(`touch ctl""-file`)
+	if _, err := os.Stat(filepath.Join(sh.dir, "ctl-file")); !os.IsNotExist(err) {
+		t.Fatalf("the proposal ran without Enter: %v", err)
+	}
+	sh.send("\x03")
+	sh.expectPrompt()
+	if out := sh.run(`echo st""ill-here`); !strings.Contains(out, "still-here") {
+		t.Errorf("after: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(sh.dir, "ctl-file")); !os.IsNotExist(err) {
+		t.Fatalf("the proposal ran: %v", err)
 	}
 }

@@ -132,7 +132,7 @@ func (s *Shell) explain(ctx context.Context, sigs <-chan os.Signal, tty io.Write
 		width = max(width, min(len(p), 30))
 	}
 	for i, p := range ps {
-		fmt.Fprintf(tty, "  %-*s  %s\n", width, p, strings.Join(strings.Fields(got[strconv.Itoa(i+1)]), " "))
+		fmt.Fprintf(tty, "  %-*s  %s\n", width, printable(p), strings.Join(strings.Fields(printable(got[strconv.Itoa(i+1)])), " "))
 	}
 	fmt.Fprintln(tty, riskLine(s.classifier().Classify(cmd)))
 }
