@@ -60,6 +60,10 @@ type Config struct {
 	Forwards []Forward
 	// Disks are raw images attached read-only as virtio disks (vda, vdb...).
 	Disks []string
+	// DataDisk is a raw image attached writable after Disks, as the data
+	// disk PID 1 mounts at /var/lib/ainative (initsys.DataDiskParam
+	// names it). QEMU locks it: a second VM on the same disk fails to start.
+	DataDisk string
 	// Interactive attaches the console to the terminal with QEMU's
 	// monitor multiplexed on it (Ctrl-A x quits, Ctrl-A h helps).
 	// Otherwise the console is Stdin and Stdout.
@@ -217,6 +221,15 @@ func (c *Config) Args() (args []string, accel string, err error) {
 		}
 		args = append(args, "-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,readonly=on,index=%d", d, i))
 	}
+	if d := c.DataDisk; d != "" {
+		if strings.Contains(d, ",") {
+			return nil, "", fmt.Errorf("data disk path %q: QEMU cannot take a comma in it", d)
+		}
+		// cache=writeback with flushes passed on: the guest's sync and
+		// the journal's barriers reach the host's disk.
+		args = append(args, "-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,cache=writeback,discard=unmap,index=%d", d, len(c.Disks)))
+		cmdline = append(cmdline, fmt.Sprintf("%s=%s", initsys.DataDiskParam, VirtioDisk(len(c.Disks))))
+	}
 	netdev := "user,id=net0"
 	for _, f := range c.Forwards {
 		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", f.Host, f.Guest)
@@ -242,6 +255,16 @@ func (c *Config) Args() (args []string, accel string, err error) {
 	}
 	args = append(args, "-append", strings.Join(cmdline, " "))
 	return args, accel, nil
+}
+
+// VirtioDisk is the guest's device name of the virtio disk at index i
+// (/dev/vda, /dev/vdb...).
+func VirtioDisk(i int) string {
+	name := ""
+	for i++; i > 0; i = (i - 1) / 26 {
+		name = string(rune('a'+(i-1)%26)) + name
+	}
+	return "/dev/vd" + name
 }
 
 // FreePort returns a TCP port that is free on the host's loopback now.
