@@ -148,3 +148,23 @@ func TestVMDataDiskSurvivesKill(t *testing.T) {
 		t.Fatalf("e2fsck after a clean shutdown: %v\n%s", err, b)
 	}
 }
+
+// TestVMForeignDataDisk boots with a data disk that holds something other
+// than a file system: PID 1 must not format it, must say so, and must
+// still run the command with the state in memory.
+func TestVMForeignDataDisk(t *testing.T) {
+	needQEMU(t)
+	img := plainImageDir(t, ainative(t))
+	disk := filepath.Join(t.TempDir(), "foreign.img")
+	junk := bytes.Repeat([]byte("not a file system "), 64<<20/18)
+	if err := os.WriteFile(disk, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, st := vmCommand(t, nil, "--image", img, "--data", disk, "--console", "-c", "echo x > /var/lib/ainative/probe && cat /var/lib/ainative/probe")
+	if st != 0 || out != "x\n" || !strings.Contains(errOut, "not an ext4 file system; not formatting it") {
+		t.Errorf("status %d, stdout %q, console %q", st, out, errOut)
+	}
+	if b, err := os.ReadFile(disk); err != nil || !bytes.Equal(b, junk) {
+		t.Errorf("the foreign disk was changed (%v)", err)
+	}
+}
