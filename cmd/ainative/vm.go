@@ -52,6 +52,7 @@ func newVMCmd() *cobra.Command {
 		dataDisk   string
 		dataSize   string
 		ephemeral  bool
+		bootDisk   string
 	)
 	cmd := &cobra.Command{
 		Use:   "vm [-c COMMAND]",
@@ -79,6 +80,9 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			hasCommand := cmd.Flags().Changed("command")
 			ctx := cmd.Context()
+			if bootDisk != "" {
+				return runVMDisk(ctx, bootDisk, memory, cpus, accel, timeout, hasCommand)
+			}
 			dir := imageDir
 			if dir == "" {
 				var err error
@@ -145,6 +149,7 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 	fl.BoolVar(&console, "console", false, "with -c, also show the guest's console (kernel and PID 1 messages) on standard error")
 	fl.StringVar(&dataDisk, "data", "", "data disk image for /var/lib/ainative (default: one per image in the cache directory)")
 	fl.StringVar(&dataSize, "data-size", "16G", "size of a data disk made here (sparse: it takes room as it fills)")
+	fl.StringVar(&bootDisk, "disk", "", "boot this disk image (from 'ainative image build --disk') with UEFI firmware (OVMF); it keeps its own state")
 	fl.BoolVar(&ephemeral, "ephemeral", false, "no data disk: state lives in memory and is gone at power-off")
 	fl.StringVar(&kernelArgs, "append", "loglevel=4", "extra kernel command-line parameters")
 	return cmd
@@ -272,6 +277,41 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q: want a positive number of bytes with an optional K, M, G or T suffix, e.g. 16G", s)
 	}
 	return n << shift, nil
+}
+
+// runVMDisk boots a disk image with OVMF on this terminal. Its kernel
+// command line is on the disk, so -c and the exit port do not apply, and
+// a clean power-off cannot be told from a panic (both end with status 0).
+func runVMDisk(ctx context.Context, disk string, memory, cpus int, accel string, timeout time.Duration, hasCommand bool) error {
+	if hasCommand {
+		return &vmError{qemu.ExitHost, "--disk boots the disk's own command line; -c needs an image directory"}
+	}
+	fw, err := qemu.FindOVMF()
+	if err != nil {
+		return &vmError{qemu.ExitHost, err.Error()}
+	}
+	if _, err := os.Stat(disk); err != nil {
+		return &vmError{qemu.ExitHost, err.Error()}
+	}
+	cfg := &qemu.Config{Arch: "amd64", BootDisk: disk, Firmware: fw, MemoryMiB: memory, CPUs: cpus, Accel: accel, Interactive: true}
+	vm, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		return &vmError{qemu.ExitHost, err.Error()}
+	}
+	fmt.Fprintf(os.Stderr, "ainative vm: booting %s with %s and %s; Ctrl-A x quits\n", disk, fw, vm.Accel)
+	var status int
+	if timeout > 0 {
+		status, err = vm.WaitTimeout(timeout)
+	} else {
+		status, err = vm.Wait()
+	}
+	if err != nil {
+		return &vmError{qemu.ExitTimeout, err.Error()}
+	}
+	if status != 0 {
+		return &vmError{qemu.ExitHost, fmt.Sprintf("QEMU exited with status %d", status)}
+	}
+	return nil
 }
 
 func printForwards(cfg *qemu.Config) {

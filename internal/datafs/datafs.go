@@ -45,14 +45,23 @@ const inodeRatio = 32 << 10
 // size bytes of f, a regular file or a block device. Everything there is
 // lost: callers check Probe first.
 func Format(f *os.File, size int64) error {
+	return FormatAt(f, 0, size)
+}
+
+// FormatAt is Format for a partition: the file system takes size bytes of
+// f from offset start (a multiple of 4096).
+func FormatAt(f *os.File, start, size int64) error {
 	if err := checkSize(size); err != nil {
 		return err
 	}
+	if start < 0 || start%4096 != 0 {
+		return fmt.Errorf("data file system at offset %d: want a multiple of 4096", start)
+	}
 	size &^= 4095 // whole 4 KiB blocks
-	_, err := ext4.Create(file.New(f, false), size, 0, 512, &ext4.Params{
+	_, err := ext4.Create(file.New(f, false), size, start, 512, &ext4.Params{
 		VolumeName:      Label,
 		SectorsPerBlock: 8, // 4 KiB blocks
-		InodeRatio:      inodeRatio,
+		InodeCount:      inodeCount(size),
 		// go-diskfs writes a resize inode that e2fsck rejects; the data
 		// file system is never grown offline, so it needs none.
 		Features: []ext4.FeatureOpt{ext4.WithFeatureReservedGDTBlocksForExpansion(false)},
@@ -68,6 +77,28 @@ func checkSize(size int64) error {
 		return fmt.Errorf("data file system of %d bytes: want %d MiB to %d TiB", size, MinSize>>20, MaxSize>>40)
 	}
 	return nil
+}
+
+// Block and inode geometry of the file systems made here.
+const (
+	blockSize      = 4096
+	blocksPerGroup = 8 * blockSize // one block of bitmap per group
+	inodeSize      = 256
+)
+
+// inodeCount is the number of inodes for a file system of size bytes:
+// one per inodeRatio bytes, with the same number in every block group,
+// a multiple of the inodes in a block. go-diskfs rounds the inodes per
+// group to a multiple of 8 only; the kernel wants whole inode-table
+// blocks (16 inodes of 256 bytes), and otherwise fails its lazy inode
+// table initialisation and turns the file system read-only.
+func inodeCount(size int64) uint32 {
+	blocks := size / blockSize
+	groups := (blocks + blocksPerGroup - 1) / blocksPerGroup
+	perBlock := int64(blockSize / inodeSize)
+	perGroup := (size/inodeRatio + groups - 1) / groups
+	perGroup = (perGroup + perBlock - 1) / perBlock * perBlock
+	return uint32(min(perGroup, blocksPerGroup) * groups)
 }
 
 // CreateImage writes a data disk image of size bytes at path: a sparse

@@ -2,6 +2,7 @@ package datafs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +32,9 @@ func needE2fsck(t *testing.T) string {
 // internal/qemu check that the kernel mounts it.
 func TestCreateImageIsCleanExt4(t *testing.T) {
 	e2fsck := needE2fsck(t)
-	for _, size := range []int64{MinSize, 4 << 30} {
+	// 736 MiB + 8 KiB: groups of unequal sizes, where go-diskfs alone
+	// makes 4088 inodes a group, which the kernel rejects.
+	for _, size := range []int64{MinSize, 736<<20 + 8192, 4 << 30} {
 		path := filepath.Join(t.TempDir(), "data.img")
 		if err := CreateImage(path, size); err != nil {
 			t.Fatal(err)
@@ -47,11 +50,18 @@ func TestCreateImageIsCleanExt4(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer f.Close()
 		c, err := Probe(f)
 		fi, _ := f.Stat()
-		f.Close()
 		if err != nil || c.Kind != Ext4 || c.Label != Label {
 			t.Fatalf("size %d: Probe = %+v, %v; want ext4 labelled %s", size, c, err, Label)
+		}
+		sb := make([]byte, 4096)
+		if _, err := f.ReadAt(sb, 0); err != nil {
+			t.Fatal(err)
+		}
+		if ipg := binary.LittleEndian.Uint32(sb[sbOffset+0x28:]); ipg == 0 || ipg%(blockSize/inodeSize) != 0 {
+			t.Errorf("size %d: %d inodes per group, not whole inode-table blocks", size, ipg)
 		}
 		if fi.Size() != size {
 			t.Errorf("size %d: file is %d bytes", size, fi.Size())

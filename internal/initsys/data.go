@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,7 +33,8 @@ const DataDir = "/var/lib/ainative"
 var DataSubdirs = []string{"models", "bus", "policy", "home", "home/root"}
 
 // DataDiskParam is the kernel parameter naming the block device of the
-// data file system (`ainative vm` passes ainative.data=/dev/vdX).
+// data file system: a /dev path (`ainative vm` passes ainative.data=/dev/vdX)
+// or PARTLABEL=NAME, the GPT partition of that name (disk images).
 const DataDiskParam = "ainative.data"
 
 // rootHome is root's home in the image (/etc/passwd).
@@ -69,7 +71,11 @@ func mountData(ctx context.Context, log *slog.Logger, dev string) (err error) {
 		log.Info("no data disk: state is kept in memory until power-off")
 		return nil
 	}
-	if err := waitDevice(ctx, dev, 10*time.Second); err != nil {
+	if label, ok := strings.CutPrefix(dev, partLabelPrefix); ok {
+		if dev, err = waitPartition(ctx, label, 10*time.Second); err != nil {
+			return fmt.Errorf("data disk: %w; state is kept in memory until power-off", err)
+		}
+	} else if err := waitDevice(ctx, dev, 10*time.Second); err != nil {
 		return fmt.Errorf("data disk: %w; state is kept in memory until power-off", err)
 	}
 	content, err := probeDevice(dev)
@@ -152,6 +158,46 @@ func waitDevice(ctx context.Context, dev string, timeout time.Duration) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// partLabelPrefix starts a DataDiskParam that names a GPT partition.
+const partLabelPrefix = "PARTLABEL="
+
+// waitPartition waits for the partition named label (its GPT name, which
+// the kernel reports as PARTNAME) and returns its device.
+func waitPartition(ctx context.Context, label string, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if dev := findPartition("/sys/class/block", label); dev != "" {
+			return dev, nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no partition named %s appeared within %v", label, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// findPartition looks through sysfs's block devices for the partition
+// named label and returns its /dev path.
+func findPartition(sysBlock, label string) string {
+	entries, _ := os.ReadDir(sysBlock)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(sysBlock, e.Name(), "uevent"))
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			if strings.TrimSpace(line) == "PARTNAME="+label {
+				return "/dev/" + e.Name()
+			}
+		}
+	}
+	return ""
 }
 
 func probeDevice(dev string) (datafs.Content, error) {

@@ -66,8 +66,12 @@ func parseCmdline(cmdline string) (bootParams, error) {
 			}
 			p.modelsDisk = v
 		case DataDiskParam:
+			if label, ok := strings.CutPrefix(v, partLabelPrefix); ok && label != "" && !strings.ContainsAny(label, "/") {
+				p.dataDisk = v
+				continue
+			}
 			if !strings.HasPrefix(v, "/dev/") || strings.Contains(v, "..") {
-				errs = append(errs, fmt.Errorf("kernel command line: %s=%q is not a /dev path", DataDiskParam, v))
+				errs = append(errs, fmt.Errorf("kernel command line: %s=%q is not a /dev path or PARTLABEL=NAME", DataDiskParam, v))
 				continue
 			}
 			p.dataDisk = v

@@ -139,7 +139,10 @@ func TestParseCmdline(t *testing.T) {
 		t.Errorf("%+v %v", p, err)
 	}
 	// A bad parameter is reported and left out; the others still count.
-	if p, err := parseCmdline("ainative.data=/etc/passwd"); err == nil || p.dataDisk != "" {
+	if p, err := parseCmdline("ainative.data=PARTLABEL=ainative-data"); err != nil || p.dataDisk != "PARTLABEL=ainative-data" {
+		t.Errorf("ainative.data=PARTLABEL=ainative-data: %+v, err = %v", p, err)
+	}
+	if p, err := parseCmdline("ainative.data=/etc/passwd ainative.data=PARTLABEL=../x"); err == nil || p.dataDisk != "" {
 		t.Errorf("ainative.data=/etc/passwd: %+v, err = %v", p, err)
 	}
 	p, err = parseCmdline("ainative.exitport=banana ainative.hostname=box")

@@ -64,6 +64,12 @@ type Config struct {
 	// disk PID 1 mounts at /var/lib/ainative (initsys.DataDiskParam
 	// names it). QEMU locks it: a second VM on the same disk fails to start.
 	DataDisk string
+	// BootDisk, instead of Kernel and Initrd, boots a disk image (from
+	// `image build --disk`) with the UEFI firmware Firmware (OVMF),
+	// attached writable as the first virtio disk. The kernel command line
+	// is the disk's own; Append and the exit port are not used, so a
+	// clean power-off and a panic both end QEMU with status 0.
+	BootDisk, Firmware string
 	// Interactive attaches the console to the terminal with QEMU's
 	// monitor multiplexed on it (Ctrl-A x quits, Ctrl-A h helps).
 	// Otherwise the console is Stdin and Stdout.
@@ -199,8 +205,26 @@ func (c *Config) Args() (args []string, accel string, err error) {
 	}
 	cmdline := []string{"panic=-1", "oops=panic"}
 	args = []string{"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-accel", accel, "-cpu", cpu, "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
-		"-kernel", c.Kernel, "-initrd", c.Initrd}
+		"-accel", accel, "-cpu", cpu, "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus)}
+	if c.BootDisk != "" {
+		if arch != "amd64" {
+			return nil, "", fmt.Errorf("booting a disk image is for amd64 so far")
+		}
+		if strings.Contains(c.BootDisk, ",") || strings.Contains(c.Firmware, ",") {
+			return nil, "", fmt.Errorf("disk %q or firmware %q: QEMU cannot take a comma in it", c.BootDisk, c.Firmware)
+		}
+		args = append(args, "-bios", c.Firmware, "-machine", "q35",
+			"-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,cache=writeback", c.BootDisk),
+			// No network boot: the firmware goes straight to the disk.
+			"-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0,romfile=")
+		if c.Interactive {
+			args = append(args, "-serial", "mon:stdio")
+		} else {
+			args = append(args, "-serial", "stdio")
+		}
+		return args, accel, nil
+	}
+	args = append(args, "-kernel", c.Kernel, "-initrd", c.Initrd)
 	switch arch {
 	case "amd64":
 		args = append(args, "-machine", "pc",
@@ -265,6 +289,26 @@ func VirtioDisk(i int) string {
 		name = string(rune('a'+(i-1)%26)) + name
 	}
 	return "/dev/vd" + name
+}
+
+// OVMFPaths are where distributions install OVMF, QEMU's UEFI firmware
+// for x86-64, as one file holding code and variables.
+var OVMFPaths = []string{
+	"/usr/share/ovmf/OVMF.fd",          // Debian, Ubuntu
+	"/usr/share/edk2/ovmf/OVMF.fd",     // Fedora (older)
+	"/usr/share/edk2-ovmf/x64/OVMF.fd", // Arch
+	"/usr/share/qemu/ovmf-x86_64.bin",  // openSUSE
+}
+
+// FindOVMF returns the first OVMF firmware found, or an error that says
+// how to install it.
+func FindOVMF() (string, error) {
+	for _, p := range OVMFPaths {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no OVMF UEFI firmware in %s: install it (Debian/Ubuntu: apt-get install ovmf; Fedora: dnf install edk2-ovmf)", strings.Join(OVMFPaths, ", "))
 }
 
 // FreePort returns a TCP port that is free on the host's loopback now.
