@@ -168,3 +168,58 @@ func TestVMForeignDataDisk(t *testing.T) {
 		t.Errorf("the foreign disk was changed (%v)", err)
 	}
 }
+
+// TestVMDiskImageBootsUEFI writes a disk image with `image build --disk`
+// and boots it under OVMF: the UEFI shell runs startup.nsh, the kernel's
+// EFI stub loads the initramfs, and PID 1 mounts the data partition.
+func TestVMDiskImageBootsUEFI(t *testing.T) {
+	needQEMU(t)
+	fw, err := qemu.FindOVMF()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v (scripts/ci-deps.sh installs ovmf)", err)
+		}
+		t.Skip(err)
+	}
+	bin := ainative(t)
+	dir := t.TempDir()
+	disk := filepath.Join(dir, "disk.img")
+	if out, err := exec.Command(bin, "image", "build", "-o", filepath.Join(dir, "img"), "--disk", disk, "--size", "3G").CombinedOutput(); err != nil {
+		t.Fatalf("image build --disk: %v\n%s", err, out)
+	}
+	con := &console{notify: make(chan struct{}, 1)}
+	stdin, typeIn := io.Pipe()
+	cfg := &qemu.Config{BootDisk: disk, Firmware: fw, Stdin: stdin, Stdout: con, Stderr: con}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	vm, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	con.exited = vm.Done()
+	defer func() {
+		vm.Kill()
+		typeIn.Close()
+		if t.Failed() {
+			t.Logf("console log:\n%s", con.String())
+		}
+	}()
+	con.expect(t, "data disk mounted", 4*time.Minute)
+	con.expect(t, prompt, time.Minute)
+	fmt.Fprintf(typeIn, "echo hi > /var/lib/ainative/probe && cat /var/lib/ainative/probe && df /var/lib/ainative; echo DONE$((1))\r")
+	out := con.expect(t, "DONE1", 2*time.Minute)
+	if !strings.Contains(out, "hi\r\n") || !strings.Contains(out, "/dev/vda4") {
+		t.Errorf("writing to the data partition: %q", out)
+	}
+	fmt.Fprintf(typeIn, "poweroff\r")
+	code, err := vm.WaitTimeout(2 * time.Minute)
+	if err != nil || code != 0 {
+		t.Errorf("power-off: QEMU status %d, %v", code, err)
+	}
+	if strings.Contains(con.String(), "EXT4-fs error") {
+		t.Error("the kernel reported an ext4 error")
+	}
+	if !strings.Contains(con.String(), "data disk unmounted") {
+		t.Error("PID 1 did not unmount the data partition")
+	}
+}

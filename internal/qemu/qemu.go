@@ -68,7 +68,8 @@ type Config struct {
 	// `image build --disk`) with the UEFI firmware Firmware (OVMF),
 	// attached writable as the first virtio disk. The kernel command line
 	// is the disk's own; Append and the exit port are not used, so a
-	// clean power-off and a panic both end QEMU with status 0.
+	// clean power-off and a panic both end QEMU with status 0. The guest
+	// gets no network card (see Args).
 	BootDisk, Firmware string
 	// Interactive attaches the console to the terminal with QEMU's
 	// monitor multiplexed on it (Ctrl-A x quits, Ctrl-A h helps).
@@ -214,9 +215,9 @@ func (c *Config) Args() (args []string, accel string, err error) {
 			return nil, "", fmt.Errorf("disk %q or firmware %q: QEMU cannot take a comma in it", c.BootDisk, c.Firmware)
 		}
 		args = append(args, "-bios", c.Firmware, "-machine", "q35",
-			"-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,cache=writeback", c.BootDisk),
-			// No network boot: the firmware goes straight to the disk.
-			"-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0,romfile=")
+			"-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,cache=writeback", c.BootDisk))
+		// No network card: OVMF would try PXE and HTTP boot on it for
+		// minutes before its shell runs startup.nsh.
 		if c.Interactive {
 			args = append(args, "-serial", "mon:stdio")
 		} else {

@@ -86,6 +86,28 @@ func TestDataDiskArgs(t *testing.T) {
 	}
 }
 
+func TestBootDiskArgs(t *testing.T) {
+	c := &Config{BootDisk: "disk.img", Firmware: "OVMF.fd", Accel: "tcg"}
+	args, _, err := c.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{"-bios OVMF.fd", "-machine q35", "file=disk.img,if=virtio,format=raw", "-serial stdio"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("args lack %q:\n%s", want, line)
+		}
+	}
+	for _, not := range []string{"-kernel", "-append", "-netdev"} {
+		if strings.Contains(line, not) {
+			t.Errorf("disk boot args have %s:\n%s", not, line)
+		}
+	}
+	if _, _, err := (&Config{BootDisk: "d.img", Firmware: "f", Arch: "arm64", Accel: "tcg"}).Args(); err == nil {
+		t.Error("arm64 disk boot accepted")
+	}
+}
+
 func TestParseForward(t *testing.T) {
 	f, err := ParseForward("0:8080")
 	if err != nil || f != (Forward{0, 8080}) {
