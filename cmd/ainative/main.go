@@ -5,8 +5,6 @@
 package main
 
 import (
-	"github.com/raym33/ainative/internal/initsys"
-
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +12,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/raym33/ainative/internal/initsys"
 )
 
 // commands holds the constructors registered by the subcommand files.
