@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the VM and browser tests need (Debian/Ubuntu, as root): Chromium
-# (the web console's test), QEMU (system
-# emulation for the VM tests, user emulation for the arm64 kernels), and a
+# Installs what the VM and browser tests need (Debian/Ubuntu, as root):
+# Chromium (the web console's test), QEMU (system emulation for the VM
+# tests, user emulation for the arm64 kernels), e2fsprogs (e2fsck checks
+# the data file systems ainative writes), OVMF (UEFI firmware, to boot
+# `image build --disk` images), and a
 # Debian distribution kernel unpacked with dpkg -x (no hooks run) into
 # $AINATIVE_DEBIAN_KERNEL_DIR (default /var/cache/ainative/debian-kernel)
 # for the test that boots a kernel whose virtio drivers are modules.
@@ -25,6 +27,18 @@ if ! command -v chromium >/dev/null 2>&1; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 echo "ci-deps: $(chromium --version 2>/dev/null | head -1)"
+
+if ! command -v e2fsck >/dev/null 2>&1 && [ ! -x /usr/sbin/e2fsck ] && [ ! -x /sbin/e2fsck ]; then
+	apt_update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends e2fsprogs >/dev/null
+fi
+echo "ci-deps: $(PATH=$PATH:/usr/sbin:/sbin e2fsck -V 2>&1 | head -1)"
+
+if [ ! -e /usr/share/ovmf/OVMF.fd ]; then
+	apt_update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ovmf >/dev/null
+fi
+echo "ci-deps: OVMF in /usr/share/ovmf/OVMF.fd"
 
 # qemu-user runs the arm64 test binaries (NEON kernels) on this x86-64 host.
 if ! command -v qemu-aarch64-static >/dev/null 2>&1; then

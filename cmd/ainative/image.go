@@ -61,9 +61,11 @@ func (f *imageFlags) options(cmd *cobra.Command, out string) image.Options {
 
 func newImageBuildCmd() *cobra.Command {
 	var (
-		flags  imageFlags
-		out    string
-		asJSON bool
+		flags    imageFlags
+		out      string
+		asJSON   bool
+		diskPath string
+		diskSize string
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -73,12 +75,29 @@ kernel Go module, with QEMU's drivers built in), an initramfs holding this
 static binary as /init with links in /bin for every subcommand, the
 service configuration, CA certificates, the kernel modules a --kernel
 needs, and the --model files under /models; and image.json describing it.
-Boot it with 'ainative vm --image DIR'.`,
+Boot it with 'ainative vm --image DIR'.
+
+With --disk FILE it also writes a bootable GPT disk image (amd64, UEFI):
+an EFI system partition holding the kernel, the initramfs and a
+startup.nsh that boots them, root slots A and B (reserved for updates),
+and the data partition (ext4, mounted at /var/lib/ainative). Boot it
+with 'ainative vm --disk FILE' (QEMU with OVMF), or write it to a USB
+stick with dd.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			size, err := parseSize(diskSize)
+			if err != nil {
+				return fmt.Errorf("--size: %w", err)
+			}
 			m, err := image.Build(cmd.Context(), flags.options(cmd, out))
 			if err != nil {
 				return err
+			}
+			if diskPath != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "writing disk image %s (%s)\n", diskPath, diskSize)
+				if err := image.WriteDisk(diskPath, out, size); err != nil {
+					return err
+				}
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -97,5 +116,7 @@ Boot it with 'ainative vm --image DIR'.`,
 	flags.register(cmd)
 	cmd.Flags().StringVarP(&out, "out", "o", "ainative-image", "output directory")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the image manifest as JSON")
+	cmd.Flags().StringVar(&diskPath, "disk", "", "also write a bootable GPT disk image (UEFI) to this file")
+	cmd.Flags().StringVar(&diskSize, "size", "8G", "size of the --disk image (K, M, G, T suffixes); the data partition takes what the system does not")
 	return cmd
 }

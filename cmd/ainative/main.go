@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/raym33/ainative/internal/initsys"
 )
 
 // commands holds the constructors registered by the subcommand files.
@@ -43,6 +45,13 @@ func newRootCmd() *cobra.Command {
 }
 
 func main() {
+	// As PID 1 (the image's /init) this binary is init, whatever its
+	// arguments: the kernel passes on the command-line words it does not
+	// know (a UEFI shell's "\vmlinuz", a stray "single"), and PID 1
+	// refusing them would exit, which panics the kernel.
+	if os.Getpid() == 1 {
+		initsys.RunPID1()
+	}
 	root := newRootCmd()
 	// Busybox-style: when started through a link named after a subcommand
 	// (e.g. /bin/sh -> ainative in the image), run that subcommand.

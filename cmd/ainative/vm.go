@@ -5,16 +5,21 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/raym33/ainative/internal/datafs"
 	"github.com/raym33/ainative/internal/image"
 	"github.com/raym33/ainative/internal/initsys"
 	"github.com/raym33/ainative/internal/qemu"
@@ -44,6 +49,10 @@ func newVMCmd() *cobra.Command {
 		timeout    time.Duration
 		console    bool
 		kernelArgs string
+		dataDisk   string
+		dataSize   string
+		ephemeral  bool
+		bootDisk   string
 	)
 	cmd := &cobra.Command{
 		Use:   "vm [-c COMMAND]",
@@ -53,6 +62,12 @@ the serial console on this terminal (Ctrl-A x quits, Ctrl-A h helps).
 PID 1's status page (guest port 8080) is forwarded to a host loopback
 port, printed at start; the kernel command line admits that forward
 without the token other machines need.
+
+State persists: PID 1 mounts a data disk at /var/lib/ainative (the model
+store, the bus's database, policy, and /root with the shell history).
+By default it is a file per image in the cache directory, made on first
+use; --data FILE chooses another (a blank file is formatted at boot),
+and --ephemeral boots without one, keeping state in memory only.
 
 With -c COMMAND the guest runs COMMAND in its shell instead of the
 consoles, its standard output and error come here, and the VM powers off
@@ -65,6 +80,9 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			hasCommand := cmd.Flags().Changed("command")
 			ctx := cmd.Context()
+			if bootDisk != "" {
+				return runVMDisk(ctx, bootDisk, memory, cpus, accel, timeout, hasCommand)
+			}
 			dir := imageDir
 			if dir == "" {
 				var err error
@@ -83,6 +101,21 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 			if m.ModelsDisk != "" {
 				cfg.Disks = append(cfg.Disks, filepath.Join(dir, m.ModelsDisk))
 				cfg.Append = strings.TrimSpace(cfg.Append + " " + initsys.ModelsDiskParam + "=/dev/vda")
+			}
+			if ephemeral && cmd.Flags().Changed("data") {
+				return &vmError{qemu.ExitHost, "--data and --ephemeral exclude each other"}
+			}
+			if !ephemeral {
+				size, err := parseSize(dataSize)
+				if err != nil {
+					return &vmError{qemu.ExitHost, "--data-size: " + err.Error()}
+				}
+				if cfg.DataDisk, err = vmDataDisk(dir, imageDir == "", dataDisk, size); err != nil {
+					return &vmError{qemu.ExitHost, err.Error()}
+				}
+				if !hasCommand {
+					fmt.Fprintf(os.Stderr, "ainative vm: data disk %s (--ephemeral: none)\n", cfg.DataDisk)
+				}
 			}
 			cfg.Forwards = append(cfg.Forwards, qemu.Forward{Host: statusPort, Guest: initsys.StatusPort})
 			for _, f := range forwards {
@@ -114,6 +147,10 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 	fl.IntVar(&statusPort, "status-port", 0, "host port for PID 1's status page (0: a free one)")
 	fl.DurationVar(&timeout, "timeout", 0, "kill the VM after this long (0: never; with -c: 10m)")
 	fl.BoolVar(&console, "console", false, "with -c, also show the guest's console (kernel and PID 1 messages) on standard error")
+	fl.StringVar(&dataDisk, "data", "", "data disk image for /var/lib/ainative (default: one per image in the cache directory)")
+	fl.StringVar(&dataSize, "data-size", "16G", "size of a data disk made here (sparse: it takes room as it fills)")
+	fl.StringVar(&bootDisk, "disk", "", "boot this disk image (from 'ainative image build --disk') with UEFI firmware (OVMF); it keeps its own state")
+	fl.BoolVar(&ephemeral, "ephemeral", false, "no data disk: state lives in memory and is gone at power-off")
 	fl.StringVar(&kernelArgs, "append", "loglevel=4", "extra kernel command-line parameters")
 	return cmd
 }
@@ -173,6 +210,108 @@ func cachedImage(ctx context.Context, cmd *cobra.Command, flags *imageFlags) (st
 		return "", fmt.Errorf("building the image: %w", err)
 	}
 	return dir, nil
+}
+
+// vmDataDisk returns the data disk to attach: path when given, otherwise
+// one in the cache directory for the image in dir (keyed by its cache
+// name when cached, by its absolute path when given with --image). A
+// missing disk is made, formatted, with size bytes; an existing file is
+// used as it is (PID 1 formats it only if it is blank).
+func vmDataDisk(dir string, cached bool, path string, size int64) (string, error) {
+	if path == "" {
+		key := filepath.Base(dir)
+		if !cached {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return "", err
+			}
+			sum := sha256.Sum256([]byte(abs))
+			key = "dir-" + hex.EncodeToString(sum[:])[:16]
+		}
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		path = filepath.Join(cache, "ainative", "data", key+".img")
+	}
+	fi, err := os.Stat(path)
+	if err == nil {
+		if !fi.Mode().IsRegular() && fi.Mode()&os.ModeDevice == 0 {
+			return "", fmt.Errorf("data disk %s is not a file or a block device", path)
+		}
+		return path, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("data disk: %w", err)
+	}
+	if err := datafs.CreateImage(path, size); err != nil {
+		if _, serr := os.Stat(path); serr == nil {
+			return path, nil // another `vm` made it meanwhile
+		}
+		return "", err
+	}
+	return path, nil
+}
+
+// parseSize reads a size in bytes with an optional K, M, G or T suffix
+// (powers of 1024).
+func parseSize(s string) (int64, error) {
+	num, shift := strings.TrimSpace(s), 0
+	if num != "" {
+		switch strings.ToUpper(num[len(num)-1:]) {
+		case "K":
+			shift = 10
+		case "M":
+			shift = 20
+		case "G":
+			shift = 30
+		case "T":
+			shift = 40
+		}
+		if shift != 0 {
+			num = num[:len(num)-1]
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes with an optional K, M, G or T suffix, e.g. 16G", s)
+	}
+	return n << shift, nil
+}
+
+// runVMDisk boots a disk image with OVMF on this terminal. Its kernel
+// command line is on the disk, so -c and the exit port do not apply, and
+// a clean power-off cannot be told from a panic (both end with status 0).
+func runVMDisk(ctx context.Context, disk string, memory, cpus int, accel string, timeout time.Duration, hasCommand bool) error {
+	if hasCommand {
+		return &vmError{qemu.ExitHost, "--disk boots the disk's own command line; -c needs an image directory"}
+	}
+	fw, err := qemu.FindOVMF()
+	if err != nil {
+		return &vmError{qemu.ExitHost, err.Error()}
+	}
+	if _, err := os.Stat(disk); err != nil {
+		return &vmError{qemu.ExitHost, err.Error()}
+	}
+	cfg := &qemu.Config{Arch: "amd64", BootDisk: disk, Firmware: fw, MemoryMiB: memory, CPUs: cpus, Accel: accel, Interactive: true}
+	vm, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		return &vmError{qemu.ExitHost, err.Error()}
+	}
+	fmt.Fprintf(os.Stderr, "ainative vm: booting %s with %s and %s; Ctrl-A x quits\n", disk, fw, vm.Accel)
+	var status int
+	if timeout > 0 {
+		status, err = vm.WaitTimeout(timeout)
+	} else {
+		status, err = vm.Wait()
+	}
+	if err != nil {
+		return &vmError{qemu.ExitTimeout, err.Error()}
+	}
+	if status != 0 {
+		return &vmError{qemu.ExitHost, fmt.Sprintf("QEMU exited with status %d", status)}
+	}
+	return nil
 }
 
 func printForwards(cfg *qemu.Config) {

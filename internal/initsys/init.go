@@ -418,7 +418,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 		sys.log.Warn("hostname", "err", err)
 	}
 	os.Setenv("PATH", "/bin")
-	os.Setenv("HOME", "/")
+	os.Setenv("HOME", rootHome)
 	os.Setenv("TERM", "linux")
 	os.Setenv("AINATIVE_PID1", "1") // lets the shell's poweroff and reboot signal us
 	// Deliver Ctrl-Alt-Del to PID 1 as SIGINT instead of an immediate reboot.
@@ -434,6 +434,11 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 			sys.log.Info("models disk mounted", "device", p.modelsDisk)
 		}
 	}
+	if err := mountData(ctx, sys.log, p.dataDisk); err != nil {
+		sys.log.Error("data disk", "err", err)
+	}
+	// Runs before powerOff: the services are stopped by then.
+	defer unmountData(sys.log)
 
 	reaper := NewReaper()
 	go safely(sys.log, "reaper", func() { reaper.Run(ctx) })

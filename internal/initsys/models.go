@@ -20,19 +20,8 @@ const modelsDiskMount = "/run/ainative/models-disk"
 // mountModelsDisk waits for the models disk device (its driver may still
 // be probing), mounts it read-only and links each model into /models.
 func mountModelsDisk(ctx context.Context, dev string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(dev); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("models disk %s did not appear", dev)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := waitDevice(ctx, dev, 10*time.Second); err != nil {
+		return fmt.Errorf("models disk: %w", err)
 	}
 	if err := os.MkdirAll(modelsDiskMount, 0o755); err != nil {
 		return err

@@ -59,8 +59,9 @@ func mountEarly() error {
 }
 
 // syncDisks writes cached data to the disks before power-off. The root
-// is the initramfs (memory) and the models disk is read-only, so there
-// is nothing to unmount; sync covers any disk mounted by hand.
+// is the initramfs (memory), the models disk is read-only and the data
+// disk is unmounted by then (unmountData); sync covers any disk mounted
+// by hand.
 func syncDisks() {
 	unix.Sync()
 }

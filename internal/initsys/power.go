@@ -35,6 +35,7 @@ type bootParams struct {
 	exitPort   int64 // I/O port of isa-debug-exit; 0: none
 	hostname   string
 	modelsDisk string // block device holding the SquashFS models disk
+	dataDisk   string // block device holding the data file system
 	// statusAllow are peers admitted to the status page without a token.
 	statusAllow []netip.Prefix
 }
@@ -64,6 +65,16 @@ func parseCmdline(cmdline string) (bootParams, error) {
 				continue
 			}
 			p.modelsDisk = v
+		case DataDiskParam:
+			if label, ok := strings.CutPrefix(v, partLabelPrefix); ok && label != "" && !strings.ContainsAny(label, "/") {
+				p.dataDisk = v
+				continue
+			}
+			if !strings.HasPrefix(v, "/dev/") || strings.Contains(v, "..") {
+				errs = append(errs, fmt.Errorf("kernel command line: %s=%q is not a /dev path or PARTLABEL=NAME", DataDiskParam, v))
+				continue
+			}
+			p.dataDisk = v
 		case StatusAllowParam:
 			allow, err := parseAllow(v)
 			if err != nil {

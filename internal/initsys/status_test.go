@@ -134,11 +134,17 @@ func TestStartHostSocketErrorClosesListener(t *testing.T) {
 }
 
 func TestParseCmdline(t *testing.T) {
-	p, err := parseCmdline("console=ttyS0 ainative.exitport=0xf4 ainative.hostname=box quiet ainative.models=/dev/vda")
-	if err != nil || p.exitPort != 0xf4 || p.hostname != "box" || p.modelsDisk != "/dev/vda" {
+	p, err := parseCmdline("console=ttyS0 ainative.exitport=0xf4 ainative.hostname=box quiet ainative.models=/dev/vda ainative.data=/dev/vdb")
+	if err != nil || p.exitPort != 0xf4 || p.hostname != "box" || p.modelsDisk != "/dev/vda" || p.dataDisk != "/dev/vdb" {
 		t.Errorf("%+v %v", p, err)
 	}
 	// A bad parameter is reported and left out; the others still count.
+	if p, err := parseCmdline("ainative.data=PARTLABEL=ainative-data"); err != nil || p.dataDisk != "PARTLABEL=ainative-data" {
+		t.Errorf("ainative.data=PARTLABEL=ainative-data: %+v, err = %v", p, err)
+	}
+	if p, err := parseCmdline("ainative.data=/etc/passwd ainative.data=PARTLABEL=../x"); err == nil || p.dataDisk != "" {
+		t.Errorf("ainative.data=/etc/passwd: %+v, err = %v", p, err)
+	}
 	p, err = parseCmdline("ainative.exitport=banana ainative.hostname=box")
 	if err == nil || !strings.Contains(err.Error(), `ainative.exitport="banana"`) || p.hostname != "box" || p.exitPort != 0 {
 		t.Errorf("%+v, err = %v", p, err)

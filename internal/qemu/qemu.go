@@ -60,6 +60,17 @@ type Config struct {
 	Forwards []Forward
 	// Disks are raw images attached read-only as virtio disks (vda, vdb...).
 	Disks []string
+	// DataDisk is a raw image attached writable after Disks, as the data
+	// disk PID 1 mounts at /var/lib/ainative (initsys.DataDiskParam
+	// names it). QEMU locks it: a second VM on the same disk fails to start.
+	DataDisk string
+	// BootDisk, instead of Kernel and Initrd, boots a disk image (from
+	// `image build --disk`) with the UEFI firmware Firmware (OVMF),
+	// attached writable as the first virtio disk. The kernel command line
+	// is the disk's own; Append and the exit port are not used, so a
+	// clean power-off and a panic both end QEMU with status 0. The guest
+	// gets no network card (see Args).
+	BootDisk, Firmware string
 	// Interactive attaches the console to the terminal with QEMU's
 	// monitor multiplexed on it (Ctrl-A x quits, Ctrl-A h helps).
 	// Otherwise the console is Stdin and Stdout.
@@ -195,8 +206,26 @@ func (c *Config) Args() (args []string, accel string, err error) {
 	}
 	cmdline := []string{"panic=-1", "oops=panic"}
 	args = []string{"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-accel", accel, "-cpu", cpu, "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
-		"-kernel", c.Kernel, "-initrd", c.Initrd}
+		"-accel", accel, "-cpu", cpu, "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus)}
+	if c.BootDisk != "" {
+		if arch != "amd64" {
+			return nil, "", fmt.Errorf("booting a disk image is for amd64 so far")
+		}
+		if strings.Contains(c.BootDisk, ",") || strings.Contains(c.Firmware, ",") {
+			return nil, "", fmt.Errorf("disk %q or firmware %q: QEMU cannot take a comma in it", c.BootDisk, c.Firmware)
+		}
+		args = append(args, "-bios", c.Firmware, "-machine", "q35",
+			"-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,cache=writeback", c.BootDisk))
+		// No network card: OVMF would try PXE and HTTP boot on it for
+		// minutes before its shell runs startup.nsh.
+		if c.Interactive {
+			args = append(args, "-serial", "mon:stdio")
+		} else {
+			args = append(args, "-serial", "stdio")
+		}
+		return args, accel, nil
+	}
+	args = append(args, "-kernel", c.Kernel, "-initrd", c.Initrd)
 	switch arch {
 	case "amd64":
 		args = append(args, "-machine", "pc",
@@ -216,6 +245,15 @@ func (c *Config) Args() (args []string, accel string, err error) {
 			return nil, "", fmt.Errorf("disk path %q: QEMU cannot take a comma in it", d)
 		}
 		args = append(args, "-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,readonly=on,index=%d", d, i))
+	}
+	if d := c.DataDisk; d != "" {
+		if strings.Contains(d, ",") {
+			return nil, "", fmt.Errorf("data disk path %q: QEMU cannot take a comma in it", d)
+		}
+		// cache=writeback with flushes passed on: the guest's sync and
+		// the journal's barriers reach the host's disk.
+		args = append(args, "-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,cache=writeback,discard=unmap,index=%d", d, len(c.Disks)))
+		cmdline = append(cmdline, fmt.Sprintf("%s=%s", initsys.DataDiskParam, VirtioDisk(len(c.Disks))))
 	}
 	netdev := "user,id=net0"
 	for _, f := range c.Forwards {
@@ -242,6 +280,36 @@ func (c *Config) Args() (args []string, accel string, err error) {
 	}
 	args = append(args, "-append", strings.Join(cmdline, " "))
 	return args, accel, nil
+}
+
+// VirtioDisk is the guest's device name of the virtio disk at index i
+// (/dev/vda, /dev/vdb...).
+func VirtioDisk(i int) string {
+	name := ""
+	for i++; i > 0; i = (i - 1) / 26 {
+		name = string(rune('a'+(i-1)%26)) + name
+	}
+	return "/dev/vd" + name
+}
+
+// OVMFPaths are where distributions install OVMF, QEMU's UEFI firmware
+// for x86-64, as one file holding code and variables.
+var OVMFPaths = []string{
+	"/usr/share/ovmf/OVMF.fd",          // Debian, Ubuntu
+	"/usr/share/edk2/ovmf/OVMF.fd",     // Fedora (older)
+	"/usr/share/edk2-ovmf/x64/OVMF.fd", // Arch
+	"/usr/share/qemu/ovmf-x86_64.bin",  // openSUSE
+}
+
+// FindOVMF returns the first OVMF firmware found, or an error that says
+// how to install it.
+func FindOVMF() (string, error) {
+	for _, p := range OVMFPaths {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no OVMF UEFI firmware in %s: install it (Debian/Ubuntu: apt-get install ovmf; Fedora: dnf install edk2-ovmf)", strings.Join(OVMFPaths, ", "))
 }
 
 // FreePort returns a TCP port that is free on the host's loopback now.

@@ -57,6 +57,57 @@ func TestArgs(t *testing.T) {
 	}
 }
 
+func TestDataDiskArgs(t *testing.T) {
+	c := &Config{Kernel: "k", Initrd: "i", Accel: "tcg", Disks: []string{"models.squashfs"}, DataDisk: "data.img"}
+	args, _, err := c.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{
+		"file=models.squashfs,if=virtio,format=raw,readonly=on,index=0",
+		"file=data.img,if=virtio,format=raw,cache=writeback,discard=unmap,index=1",
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("args lack %q:\n%s", want, line)
+		}
+	}
+	if appendArg := args[slices.Index(args, "-append")+1]; !strings.Contains(appendArg, "ainative.data=/dev/vdb") {
+		t.Errorf("kernel command line %q does not name the data disk /dev/vdb", appendArg)
+	}
+	c.DataDisk = "a,b.img"
+	if _, _, err := c.Args(); err == nil || !strings.Contains(err.Error(), "comma") {
+		t.Errorf("data disk with a comma: %v", err)
+	}
+	for i, want := range map[int]string{0: "/dev/vda", 1: "/dev/vdb", 25: "/dev/vdz", 26: "/dev/vdaa", 27: "/dev/vdab"} {
+		if got := VirtioDisk(i); got != want {
+			t.Errorf("VirtioDisk(%d) = %s, want %s", i, got, want)
+		}
+	}
+}
+
+func TestBootDiskArgs(t *testing.T) {
+	c := &Config{BootDisk: "disk.img", Firmware: "OVMF.fd", Accel: "tcg"}
+	args, _, err := c.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{"-bios OVMF.fd", "-machine q35", "file=disk.img,if=virtio,format=raw", "-serial stdio"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("args lack %q:\n%s", want, line)
+		}
+	}
+	for _, not := range []string{"-kernel", "-append", "-netdev"} {
+		if strings.Contains(line, not) {
+			t.Errorf("disk boot args have %s:\n%s", not, line)
+		}
+	}
+	if _, _, err := (&Config{BootDisk: "d.img", Firmware: "f", Arch: "arm64", Accel: "tcg"}).Args(); err == nil {
+		t.Error("arm64 disk boot accepted")
+	}
+}
+
 func TestParseForward(t *testing.T) {
 	f, err := ParseForward("0:8080")
 	if err != nil || f != (Forward{0, 8080}) {

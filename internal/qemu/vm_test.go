@@ -308,7 +308,7 @@ func TestVMCommand(t *testing.T) {
 	model := synthModel(t, bin, dir)
 	imgDir := filepath.Join(dir, "img")
 	run(t, bin, "image", "build", "-o", imgDir, "--model", model, "--max-initramfs-model", "0")
-	cmd := exec.Command(bin, "vm", "--image", imgDir, "--timeout", "3m",
+	cmd := exec.Command(bin, "vm", "--image", imgDir, "--ephemeral", "--timeout", "3m",
 		"-c", `echo "out $(uname -s)"; ls /models; cat /models/tiny.gguf > /dev/null || exit 9; echo err >&2; printf 'no newline'; exit 3`)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -348,7 +348,7 @@ func TestVMDebianKernel(t *testing.T) {
 	if !strings.Contains(strings.Join(m.Modules, ","), "virtio_net") {
 		t.Fatalf("image modules %v lack virtio_net", m.Modules)
 	}
-	cmd := exec.Command(bin, "vm", "--image", imgDir, "--timeout", "3m",
+	cmd := exec.Command(bin, "vm", "--image", imgDir, "--ephemeral", "--timeout", "3m",
 		"-c", `cat /proc/modules; ls /sys/class/net; generate --model /models/tiny.gguf --tokens 1,2,3 -n 2 --temp 0 --json`)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -35,6 +35,7 @@ func init() {
 	builtins = map[string]builtin{
 		"cat":      {"cat [FILE...]: print files (- or none: standard input)", cat},
 		"cp":       {"cp SRC DST: copy a file", cp},
+		"df":       {"df [-h] [PATH...]: free space of the mounted file systems (of PATHs)", df},
 		"dmesg":    {"dmesg: print the kernel log", dmesg},
 		"free":     {"free [-m]: memory use in KiB (MiB)", free},
 		"utils":    {"utils: list these built-in utilities (help lists the shell's own)", utils},
@@ -49,6 +50,7 @@ func init() {
 		"reboot":   {"reboot: stop the services and reboot (ainative as PID 1 only)", powerCmd(syscall.SIGUSR1)},
 		"rm":       {"rm [-rf] PATH...: remove files", rm},
 		"sleep":    {"sleep SECONDS: wait", sleep},
+		"sync":     {"sync: write cached data to the disks", syncCmd},
 		"umount":   {"umount DIR: unmount", umount},
 		"uname":    {"uname [-a|-s|-r|-m|-n]: system information", uname},
 		"uptime":   {"uptime: time since boot and load", uptime},
@@ -543,4 +545,108 @@ func uptime(e *Env, args []string) error {
 	}
 	fmt.Fprintf(e.Stdout, "up %v%s\n", time.Duration(secs*float64(time.Second)).Round(time.Second), load)
 	return nil
+}
+
+func syncCmd(e *Env, args []string) error {
+	if len(args) != 0 {
+		return usage(e, "sync")
+	}
+	unix.Sync()
+	return nil
+}
+
+// df lists the file systems of /proc/mounts that have blocks (the
+// kernel's pseudo file systems have none), or those holding PATHs.
+func df(e *Env, args []string) error {
+	fs := newFlags("df")
+	human := fs.Bool("h", false, "sizes in K, M, G")
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	b, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		return err
+	}
+	type mnt struct{ src, dir string }
+	var mounts []mnt
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			mounts = append(mounts, mnt{unescapeMount(f[0]), unescapeMount(f[1])})
+		}
+	}
+	var show []mnt
+	if fs.NArg() == 0 {
+		show = mounts
+	} else {
+		for _, p := range fs.Args() {
+			// The mount holding p is the last one whose directory is a
+			// prefix of p's real path.
+			real, err := filepath.EvalSymlinks(e.abs(p))
+			if err != nil {
+				return err
+			}
+			best := -1
+			for i, m := range mounts {
+				if real == m.dir || m.dir == "/" || strings.HasPrefix(real, m.dir+"/") {
+					best = i
+				}
+			}
+			if best < 0 {
+				return fmt.Errorf("df: %s: no mount found", p)
+			}
+			show = append(show, mounts[best])
+		}
+	}
+	size := func(n uint64) string {
+		if !*human {
+			return strconv.FormatUint(n>>10, 10)
+		}
+		for i, unit := range []string{"T", "G", "M", "K"} {
+			if d := uint64(1) << (40 - 10*i); n >= d {
+				return fmt.Sprintf("%.1f%s", float64(n)/float64(d), unit)
+			}
+		}
+		return strconv.FormatUint(n, 10)
+	}
+	w := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
+	head := "1K-blocks"
+	if *human {
+		head = "Size"
+	}
+	fmt.Fprintf(w, "Filesystem\t%s\tUsed\tAvailable\tUse%%\tMounted on\n", head)
+	for _, m := range show {
+		var st unix.Statfs_t
+		if err := unix.Statfs(m.dir, &st); err != nil || (st.Blocks == 0 && fs.NArg() == 0) {
+			continue
+		}
+		bs := uint64(st.Bsize)
+		total, free, avail := st.Blocks*bs, st.Bfree*bs, st.Bavail*bs
+		used := total - free
+		pct := "-"
+		if used+avail > 0 {
+			pct = fmt.Sprintf("%d%%", (used*100+used+avail-1)/(used+avail))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", m.src, size(total), size(used), size(avail), pct, m.dir)
+	}
+	return w.Flush()
+}
+
+// unescapeMount undoes /proc/mounts' octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -104,6 +105,9 @@ func TestSystemUtilities(t *testing.T) {
 		{"uptime", "up "},
 		{"uname -r", "."},
 		{"mount", "/proc"},
+		{"sync", ""},
+		{"df", "Mounted on"},
+		{"df -h /", "Use%"},
 		{"hostname", ""},
 		{"utils", "ls [-la]"},
 		{"help", "cd"},
@@ -113,6 +117,29 @@ func TestSystemUtilities(t *testing.T) {
 		if st != 0 || !strings.Contains(out, tc.want) {
 			t.Errorf("%s: status %d, out %q, stderr %q", tc.cmd, st, out, errOut)
 		}
+	}
+}
+
+func TestDfMatchesStatfs(t *testing.T) {
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Skip(err)
+	}
+	out, errOut, status := run(t, "df "+dir, Options{})
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if status != 0 || len(lines) != 2 {
+		t.Fatalf("df %s: status %d, out %q, stderr %q", dir, status, out, errOut)
+	}
+	f := strings.Fields(lines[1])
+	if want := strconv.FormatUint(st.Blocks*uint64(st.Bsize)>>10, 10); len(f) < 6 || f[1] != want {
+		t.Errorf("df %s = %q; statfs says %s KiB", dir, lines[1], want)
+	}
+	if _, _, status := run(t, "df /nonexistent", Options{}); status == 0 {
+		t.Error("df of a missing path succeeded")
+	}
+	if got := unescapeMount(`/mnt/a\040b\\x\04`); got != `/mnt/a b\\x\04` {
+		t.Errorf("unescapeMount = %q", got)
 	}
 }
 

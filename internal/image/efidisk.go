@@ -1,0 +1,169 @@
+package image
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/disk"
+	"github.com/diskfs/go-diskfs/filesystem"
+	"github.com/diskfs/go-diskfs/partition/gpt"
+
+	"github.com/raym33/ainative/internal/datafs"
+	"github.com/raym33/ainative/internal/initsys"
+)
+
+// The partitions of a disk image, in order (1 to 4).
+const (
+	ESPName   = "ainative-esp"
+	RootAName = "ainative-root-a"
+	RootBName = "ainative-root-b"
+	DataName  = "ainative-data"
+)
+
+// Sizes of the disk image's partitions; the data partition takes the rest.
+const (
+	espSize   = 256 << 20
+	rootSize  = 1 << 30
+	alignment = 1 << 20
+	// MinDiskSize leaves the data partition datafs.MinSize and GPT room.
+	MinDiskSize = espSize + 2*rootSize + datafs.MinSize + 2*alignment
+	// DefaultDiskSize is the default of `image build --disk --size`.
+	DefaultDiskSize = 8 << 30
+)
+
+// DiskCmdline is the kernel command line of a disk image. The data
+// partition is found by its GPT name, whatever the disk is called on the
+// machine (vda, sda, nvme0n1). The serial console comes last, so that it
+// is /dev/console (the shell and `vm --disk`); the screen gets one too.
+var DiskCmdline = []string{"console=tty0", "console=ttyS0", "panic=-1", "oops=panic", "no_timer_check", "loglevel=4",
+	initsys.DataDiskParam + "=PARTLABEL=" + DataName}
+
+// WriteDisk writes a bootable GPT disk image of size bytes at path from
+// the image in dir: an EFI system partition (FAT32) holding the kernel,
+// the initramfs and startup.nsh, the UEFI shell script that boots the
+// kernel through its EFI stub with the initramfs and DiskCmdline; two
+// root slots A and B, reserved for updates with rollback (empty today:
+// the system is the kernel and initramfs on the ESP); and the data
+// partition, an ext4 file system PID 1 mounts at /var/lib/ainative.
+//
+// Firmware without a UEFI shell needs a boot entry with the same
+// arguments (efibootmgr): the stub gets its command line from the loader.
+func WriteDisk(path, dir string, size int64) (err error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	if m.Arch != "amd64" {
+		return fmt.Errorf("disk images are for amd64 so far; the image in %s is %s", dir, m.Arch)
+	}
+	if m.ModelsDisk != "" {
+		return fmt.Errorf("the image in %s has a models disk, which disk images do not hold yet; build it with --max-initramfs-model larger than its models", dir)
+	}
+	if size < MinDiskSize {
+		return fmt.Errorf("disk size %d MiB: want at least %d MiB", size>>20, MinDiskSize>>20)
+	}
+	if size > datafs.MaxSize {
+		return fmt.Errorf("disk size %d bytes: want at most %d TiB", size, datafs.MaxSize>>40)
+	}
+	size &^= alignment - 1
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		f.Close()
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	d, err := diskfs.OpenBackend(file.New(f, false), diskfs.WithSectorSize(diskfs.SectorSize512))
+	if err != nil {
+		return err
+	}
+	const sector = 512
+	at := uint64(alignment / sector)
+	part := func(i int, name string, typ gpt.Type, bytes uint64) *gpt.Partition {
+		p := &gpt.Partition{Index: i, Start: at, End: at + bytes/sector - 1, Size: bytes, Type: typ, Name: name}
+		at += bytes / sector
+		return p
+	}
+	// The backup GPT takes the last 33 sectors; the data partition ends
+	// on the alignment before them.
+	dataBytes := uint64(size) - alignment - espSize - 2*rootSize - alignment
+	table := &gpt.Table{
+		LogicalSectorSize: sector, PhysicalSectorSize: sector, ProtectiveMBR: true,
+		Partitions: []*gpt.Partition{
+			part(1, ESPName, gpt.EFISystemPartition, espSize),
+			part(2, RootAName, gpt.LinuxFilesystem, rootSize),
+			part(3, RootBName, gpt.LinuxFilesystem, rootSize),
+			part(4, DataName, gpt.LinuxFilesystem, dataBytes),
+		},
+	}
+	if err := d.Partition(table); err != nil {
+		return fmt.Errorf("writing the partition table: %w", err)
+	}
+	esp, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: 1, FSType: filesystem.TypeFat32, VolumeLabel: "AINATIVE"})
+	if err != nil {
+		return fmt.Errorf("EFI system partition: %w", err)
+	}
+	initrdCmdline := append([]string{`\vmlinuz`, `initrd=\initrd`}, DiskCmdline...)
+	files := []struct{ name, src, text string }{
+		{name: "/vmlinuz", src: filepath.Join(dir, m.Kernel)},
+		{name: "/initrd", src: filepath.Join(dir, m.Initramfs)},
+		{name: "/startup.nsh", text: strings.Join(initrdCmdline, " ") + "\r\n"},
+	}
+	for _, fl := range files {
+		if err := copyIntoFS(esp, fl.name, fl.src, fl.text); err != nil {
+			return fmt.Errorf("EFI system partition: %w", err)
+		}
+	}
+	dataStart := int64(table.Partitions[3].Start) * sector
+	if err := datafs.FormatAt(f, dataStart, int64(dataBytes)); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// copyIntoFS writes the file src (or text, when src is empty) to name
+// in fs.
+func copyIntoFS(fs filesystem.FileSystem, name, src, text string) error {
+	out, err := fs.OpenFile(name, os.O_CREATE|os.O_RDWR)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	var in io.Reader = strings.NewReader(text)
+	if src != "" {
+		f, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
