@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite, as CI runs it: formatting, vet, unit and fixture tests,
-# the race detector on every package, the pure-Go kernels, the arm64
+# the race detector on every package (-short), the pure-Go kernels, the arm64
 # kernels under qemu-user, and static cross builds. Fixtures come from $AINATIVE_TESTDATA or
 # ../shared/testdata; under CI=true their absence is a failure.
 set -euo pipefail
@@ -22,9 +22,11 @@ step go test
 go test -count=1 -timeout 15m ./...
 
 step go test -race
-# Every package: most of them run goroutines (pool, supervisor, shell,
-# VM console), and the whole run costs about a minute.
-CGO_ENABLED=1 go test -count=1 -race -timeout 10m ./...
+# Every package: most of them run goroutines (pool, scheduler, daemon, bus,
+# supervisor, shell). -short skips what only repeats the plain run at
+# length (the VM boots, the longest random walks), which the race
+# detector would slow tenfold.
+CGO_ENABLED=1 go test -count=1 -race -short -timeout 15m ./...
 
 step pure-Go kernels
 go test -count=1 -tags purego ./internal/tensor/...
