@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/raym33/ainative/internal/image"
+	"github.com/raym33/ainative/internal/store"
 )
 
 func init() { register(newImageCmd) }
@@ -34,10 +38,44 @@ func (f *imageFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.opts.Kernel, "kernel", "", "kernel image (bzImage) instead of the default gokrazy kernel module")
 	fl.StringVar(&f.opts.ModulesDir, "modules", "", "the kernel's modules directory (default: found from its release); 'none' if it needs none")
 	fl.StringSliceVar(&f.modules, "load-modules", nil, "modules to load at boot with --kernel (default: "+fmt.Sprint(image.QEMUModules)+")")
-	fl.StringArrayVar(&f.opts.Models, "model", nil, "GGUF model file to copy to /models (repeatable)")
+	fl.StringArrayVar(&f.opts.Models, "model", nil, "GGUF model file, or a model of the store by name, to copy to /models (repeatable)")
 	fl.Int64Var(&f.maxModel, "max-initramfs-model", image.DefaultMaxInitramfsModel>>20, "largest model in MiB copied into the initramfs; larger ones go to a SquashFS disk (0: every model goes to the disk)")
 	fl.StringVar(&f.opts.Services, "services", "", "services.json to bake in instead of the default (consoles)")
 	fl.StringVar(&f.opts.Binary, "binary", "", "static ainative binary to use as /init (default: this one, or a cross-build)")
+}
+
+// resolveModels turns --model names that are not files into the store's
+// files, named in the guest so that its runtime serves them under the
+// same name (the last element of a hub name: qwen2.5:0.5b stays
+// qwen2.5:0.5b, hf.co/Qwen/X-GGUF:Q4_K_M becomes X-GGUF:Q4_K_M).
+func (f *imageFlags) resolveModels(ctx context.Context) error {
+	var st *store.Store
+	for i, m := range f.opts.Models {
+		if _, err := os.Stat(m); err == nil {
+			continue
+		}
+		if st == nil {
+			var err error
+			if st, err = openStore(); err != nil {
+				return err
+			}
+		}
+		res, err := st.Resolve(ctx, m)
+		if err != nil {
+			return fmt.Errorf("--model %s: not a file, and %w", m, err)
+		}
+		if len(res.Paths) != 1 {
+			return fmt.Errorf("--model %s: split models cannot go into an image yet", m)
+		}
+		name := res.Name.String()
+		name = strings.TrimSuffix(name[strings.LastIndex(name, "/")+1:], ":latest")
+		if f.opts.ModelNames == nil {
+			f.opts.ModelNames = map[string]string{}
+		}
+		f.opts.Models[i] = res.Paths[0]
+		f.opts.ModelNames[res.Paths[0]] = name
+	}
+	return nil
 }
 
 // options completes the image options for the command's root.
@@ -88,6 +126,9 @@ stick with dd.`,
 			size, err := parseSize(diskSize)
 			if err != nil {
 				return fmt.Errorf("--size: %w", err)
+			}
+			if err := flags.resolveModels(cmd.Context()); err != nil {
+				return err
 			}
 			m, err := image.Build(cmd.Context(), flags.options(cmd, out))
 			if err != nil {

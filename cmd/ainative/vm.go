@@ -158,12 +158,16 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 // cachedImage builds the image into the user's cache directory, keyed by
 // this binary and the image options, unless it is there already.
 func cachedImage(ctx context.Context, cmd *cobra.Command, flags *imageFlags) (string, error) {
+	if err := flags.resolveModels(ctx); err != nil {
+		return "", err
+	}
 	opts := flags.options(cmd, "")
 	self, err := os.Executable()
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
+	fmt.Fprintln(h, opts.ModelNames) // the models' names in the guest (maps print sorted)
 	for _, p := range append([]string{self, opts.Binary, opts.Kernel, opts.Services}, opts.Models...) {
 		if p == "" {
 			continue

@@ -53,6 +53,10 @@ type Options struct {
 	LoadModules []string
 	// Models are GGUF files to make available under /models.
 	Models []string
+	// ModelNames name some of Models in the guest: /models/NAME.gguf,
+	// which the guest's runtime serves as model NAME. The others keep
+	// their file name.
+	ModelNames map[string]string
 	// MaxInitramfsModel is the largest model copied into the initramfs,
 	// which lives in RAM (0: 256 MiB; negative: none). Larger ones go to a
 	// SquashFS models disk that PID 1 mounts and links into /models.
@@ -170,6 +174,12 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 
 	var models, diskModels []string
 	seenModel := map[string]string{}
+	guestName := func(p string) string {
+		if n, ok := opts.ModelNames[p]; ok {
+			return n + ".gguf"
+		}
+		return filepath.Base(p)
+	}
 	for _, p := range opts.Models {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -178,7 +188,7 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 		if !fi.Mode().IsRegular() {
 			return nil, fmt.Errorf("model %s is not a regular file", p)
 		}
-		base := filepath.Base(p)
+		base := guestName(p)
 		if other, dup := seenModel[base]; dup {
 			return nil, fmt.Errorf("models %s and %s would both be /models/%s", other, p, base)
 		}
@@ -193,7 +203,7 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 	if len(diskModels) > 0 {
 		m.ModelsDisk = ModelsDiskName
 		log.Info("writing the models disk", "models", len(diskModels))
-		if err := writeModelsDisk(filepath.Join(opts.Out, ModelsDiskName), diskModels); err != nil {
+		if err := writeModelsDisk(filepath.Join(opts.Out, ModelsDiskName), diskModels, guestName); err != nil {
 			return nil, err
 		}
 	} else {
@@ -240,7 +250,7 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 			}
 		}
 		for _, p := range models {
-			must(a.CopyFile("models/"+filepath.Base(p), p, 0o644))
+			must(a.CopyFile("models/"+guestName(p), p, 0o644))
 		}
 		if a.err != nil {
 			return a.err

@@ -21,7 +21,7 @@ const ModelsDiskName = "models.squashfs"
 // are stored uncompressed: GGUF weights barely compress, and memory-mapped
 // reads then cost no decompression. The kernels have SquashFS (the
 // default one built in; a distribution kernel loads the squashfs module).
-func writeModelsDisk(path string, models []string) (err error) {
+func writeModelsDisk(path string, models []string, name func(string) string) (err error) {
 	// A temporary name of its own: two builds of one image directory
 	// (two `vm` runs sharing the cache) must not write into one file.
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
@@ -44,7 +44,7 @@ func writeModelsDisk(path string, models []string) (err error) {
 	for _, m := range models {
 		// Finalize reads the files from its workspace directory: a hard
 		// link avoids copying gigabytes when both are on one file system.
-		dst := filepath.Join(fs.Workspace(), filepath.Base(m))
+		dst := filepath.Join(fs.Workspace(), name(m))
 		if err := os.Link(m, dst); err != nil {
 			if err := copyFile(dst, m); err != nil {
 				return fmt.Errorf("models disk: %w", err)

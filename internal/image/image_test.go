@@ -343,7 +343,7 @@ func TestWriteModelsDiskConcurrently(t *testing.T) {
 	disk := filepath.Join(out, ModelsDiskName)
 	errs := make(chan error, 4)
 	for range 4 {
-		go func() { errs <- writeModelsDisk(disk, []string{model}) }()
+		go func() { errs <- writeModelsDisk(disk, []string{model}, filepath.Base) }()
 	}
 	for range 4 {
 		if err := <-errs; err != nil {
