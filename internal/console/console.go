@@ -29,6 +29,10 @@ type Config struct {
 	// they open /console/?token=TOKEN once, which sets a cookie. Empty
 	// keeps the console loopback only.
 	Token string
+	// Panel, when set, adds its user's bus panel (context, audit,
+	// consent) to the page, for sessions opened with its one-time
+	// token: /console/?session=TOKEN.
+	Panel *Panel
 }
 
 // New returns the console's handler, to be mounted at Prefix.
@@ -39,7 +43,8 @@ func New(cfg Config) http.Handler {
 	}
 	files := http.StripPrefix(Prefix, http.FileServer(http.FS(sub)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		bus := cfg.Panel != nil && strings.HasPrefix(r.URL.Path, Prefix+"bus/")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !bus {
 			http.Error(w, "the console serves only GET", http.StatusMethodNotAllowed)
 			return
 		}
@@ -65,6 +70,21 @@ func New(cfg Config) http.Handler {
 					return
 				}
 			}
+		}
+		if bus {
+			cfg.Panel.serve(w, r)
+			return
+		}
+		if cfg.Panel != nil && r.URL.Query().Has("session") {
+			id, ok := cfg.Panel.redeem(r.URL.Query().Get("session"))
+			if !ok {
+				http.Error(w, "this console session token is wrong or was used already: run 'ainative console' again", http.StatusForbidden)
+				return
+			}
+			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: Prefix,
+				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+			http.Redirect(w, r, Prefix, http.StatusSeeOther)
+			return
 		}
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
