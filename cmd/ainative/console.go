@@ -17,12 +17,13 @@ import (
 	"github.com/raym33/ainative/client"
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/console"
+	"github.com/raym33/ainative/internal/initsys"
 )
 
 func init() { register(newConsoleCmd) }
 
 func newConsoleCmd() *cobra.Command {
-	var listen, serveAt string
+	var listen, serveAt, statusSocket string
 	var session bool
 	cmd := &cobra.Command{
 		Use:   "console",
@@ -44,7 +45,7 @@ the first browser to open it gets the session; the URL then stops working.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if session {
-				return serveConsoleSession(cmd, listen, serveAt)
+				return serveConsoleSession(cmd, listen, serveAt, statusSocket)
 			}
 			u := url.URL{Scheme: "http", Host: listen, Path: console.Prefix}
 			if tok := os.Getenv("AINATIVE_CONSOLE_TOKEN"); tok != "" {
@@ -74,11 +75,12 @@ the first browser to open it gets the session; the URL then stops working.`,
 	cmd.Flags().StringVar(&listen, "listen", strings.TrimPrefix(def, "http://"), "the daemon's TCP address")
 	cmd.Flags().BoolVar(&session, "session", false, "serve your own console session with your bus panel until interrupted")
 	cmd.Flags().StringVar(&serveAt, "serve", "127.0.0.1:0", "with --session: the loopback address to serve it on")
+	cmd.Flags().StringVar(&statusSocket, "status-socket", initsys.DefaultSocketPath(), "with --session: the init system's status socket, for services and logs")
 	return cmd
 }
 
 // serveConsoleSession is `ainative console --session`.
-func serveConsoleSession(cmd *cobra.Command, daemon, serveAt string) error {
+func serveConsoleSession(cmd *cobra.Command, daemon, serveAt, statusSocket string) error {
 	host, _, err := net.SplitHostPort(serveAt)
 	if err != nil {
 		return fmt.Errorf("--serve %s: %w", serveAt, err)
@@ -111,7 +113,7 @@ func serveConsoleSession(cmd *cobra.Command, daemon, serveAt string) error {
 		return fmt.Errorf("console session token: %w", err)
 	}
 	defer os.Remove(tokenPath)
-	srv := &http.Server{Handler: console.SessionHandler(panel, &url.URL{Scheme: "http", Host: daemon}), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: console.SessionHandler(panel, &url.URL{Scheme: "http", Host: daemon}, statusSocket), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintln(cmd.OutOrStdout(), u.String())
 	fmt.Fprintf(cmd.ErrOrStderr(), "one-time URL also in %s; Ctrl-C ends the session\n", tokenPath)
 	errc := make(chan error, 1)

@@ -252,7 +252,14 @@ func TestBrowserConsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/console/", New(Config{Panel: panel}))
+	system := http.NewServeMux()
+	system.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"services":[{"name":"runtime","state":"running","pid":42,"restarts":1}]}`)
+	})
+	system.HandleFunc("GET /logs", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"service":"`+r.URL.Query().Get("service")+`","lines":["listening on 127.0.0.1:11434"]}`)
+	})
+	mux.Handle("/console/", New(Config{Panel: panel, System: system}))
 	mux.HandleFunc("GET /api/tags", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"models":[]}`) })
 	mux.HandleFunc("GET /api/ps", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"models":[]}`) })
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -315,5 +322,19 @@ func TestBrowserConsent(t *testing.T) {
 	}
 	if err := chromedp.Do(tctx, chromedp.Poll[chromedp.Void](`document.getElementById("audit").textContent.includes("refused")`)); err != nil {
 		t.Fatalf("audit in the page: %v", err)
+	}
+	// Services and their logs, from the init system's status server.
+	err = chromedp.Do(tctx,
+		chromedp.WaitVisible(chromedp.CSS(`#services li[data-service="runtime"] button.logs`)),
+		chromedp.Click(chromedp.CSS(`#services li[data-service="runtime"] button.logs`)),
+		chromedp.WaitVisible(chromedp.CSS(`#logs[data-service="runtime"]`)),
+	)
+	if err != nil {
+		t.Fatalf("services: %v", err)
+	}
+	for sel, want := range map[string]string{`#services`: "runtime: running (pid 42), 1 restarts", `#logs`: "listening on 127.0.0.1:11434"} {
+		if got, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(sel))); err != nil || !strings.Contains(got, want) {
+			t.Errorf("%s shows %q (%v), want %q", sel, got, err, want)
+		}
 	}
 }

@@ -33,6 +33,11 @@ type Config struct {
 	// consent) to the page, for sessions opened with its one-time
 	// token: /console/?session=TOKEN.
 	Panel *Panel
+	// System, when set with Panel, is the init system's status server
+	// (its /status and /logs), shown to panel sessions only under
+	// Prefix+"system/": services' command lines and logs are not for
+	// every loopback client.
+	System http.Handler
 }
 
 // New returns the console's handler, to be mounted at Prefix.
@@ -73,6 +78,20 @@ func New(cfg Config) http.Handler {
 		}
 		if bus {
 			cfg.Panel.serve(w, r)
+			return
+		}
+		if rest, ok := strings.CutPrefix(r.URL.Path, Prefix+"system/"); ok && cfg.Panel != nil {
+			switch {
+			case !cfg.Panel.hasSession(r):
+				http.Error(w, "services and logs need a console session: open the URL that 'ainative console --session' printed", http.StatusUnauthorized)
+			case cfg.System == nil || (rest != "status" && rest != "logs"):
+				http.Error(w, "no init system status here", http.StatusNotFound)
+			default:
+				r2 := r.Clone(r.Context())
+				r2.URL.Path = "/" + rest
+				r2.Header.Del("Cookie")
+				cfg.System.ServeHTTP(w, r2)
+			}
 			return
 		}
 		if cfg.Panel != nil && r.URL.Query().Has("session") {

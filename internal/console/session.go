@@ -1,7 +1,9 @@
 package console
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -15,14 +17,34 @@ import (
 // user's bus panel, and the model API (/api/) passed on to the daemon at
 // daemon, so that the page's chat and model list work from the same
 // origin. It is served by a process of that user (`ainative console
-// --session`), which is what ties the panel to the user.
-func SessionHandler(p *Panel, daemon *url.URL) http.Handler {
+// --session`), which is what ties the panel to the user. With
+// statusSocket (the init system's status server, as `ainative logs`
+// reaches it) the page also shows the services and their logs; a socket
+// that does not answer leaves that part out.
+func SessionHandler(p *Panel, daemon *url.URL, statusSocket string) http.Handler {
+	cfg := Config{Panel: p}
+	if statusSocket != "" {
+		cfg.System = statusProxy(statusSocket)
+	}
 	mux := http.NewServeMux()
-	mux.Handle(Prefix, New(Config{Panel: p}))
+	mux.Handle(Prefix, New(cfg))
 	proxy := httputil.NewSingleHostReverseProxy(daemon)
 	proxy.FlushInterval = -1 // chat answers stream
 	mux.Handle("/api/", proxy)
 	return mux
+}
+
+// statusProxy passes requests on to the status server on its Unix socket.
+func statusProxy(socket string) http.Handler {
+	return &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.Out.URL.Scheme, r.Out.URL.Host, r.Out.Host = "http", "ainative", "ainative"
+		},
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		}},
+	}
 }
 
 // TokenPath is where the one-time session URL is written:

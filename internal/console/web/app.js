@@ -189,6 +189,35 @@ function consentItem(req) {
   return e;
 }
 
+async function showLogs(name) {
+  try {
+    const logs = await getJSON("system/logs?n=100&service=" + encodeURIComponent(name));
+    $("logs").dataset.service = logs.service;
+    $("logs").textContent = (logs.lines || []).join("\n") || "(no output)";
+  } catch (e) { $("logs").textContent = e.message; }
+}
+
+async function loadSystem() {
+  let st;
+  try {
+    const r = await fetch("system/status");
+    if (!r.ok) { $("system").hidden = true; return; }
+    st = await r.json();
+  } catch (e) { $("system").hidden = true; return; }
+  $("system").hidden = false;
+  list("services", st.services || [], (s) => {
+    const e = li(s.name + ": " + s.state + (s.pid ? " (pid " + s.pid + ")" : "") +
+      (s.restarts ? ", " + s.restarts + " restarts" : "") + " ");
+    e.dataset.service = s.name;
+    const b = document.createElement("button");
+    b.className = "logs";
+    b.textContent = "logs";
+    b.addEventListener("click", () => showLogs(s.name));
+    e.append(b);
+    return e;
+  });
+}
+
 let busShown = null;
 async function loadBus() {
   let consent;
@@ -223,5 +252,7 @@ async function loadBus() {
 loadModels();
 loadRunning();
 loadBus();
+loadSystem();
 setInterval(loadRunning, 5000);
 setInterval(loadBus, 1000);
+setInterval(loadSystem, 5000);
