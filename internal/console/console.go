@@ -2,8 +2,12 @@
 // the binary (no Node toolchain at build time), to chat with a model
 // (streamed, with a model picker and a stop button) and see the loaded
 // models. The page talks to the daemon's own Ollama-compatible API on the
-// same origin; this package serves only the page and decides who may load
-// it: loopback clients always, others only with the console token.
+// same origin; this package serves the page and decides who may load it:
+// loopback clients always, others only with the console token.
+//
+// A user's own session (see Panel and SessionHandler) adds their part of
+// the AI bus (context items, audit log, consent requests answered in the
+// page) and the init system's services and logs.
 package console
 
 import (

@@ -268,10 +268,14 @@ func (a *busAgent) answerConsent(t *term.Terminal, fd int, tty io.Writer, in *in
 		t.SetPrompt("allow? [y/N] ")
 		ok := false
 		if old, err := term.MakeRaw(fd); err == nil {
+			hist := t.History
+			t.History = noHistory{} // an answer is not a command
 			line, err := t.ReadLine()
+			t.History = hist
 			term.Restore(fd, old)
+			intr := in.interrupted()
 			line = strings.ToLower(strings.TrimSpace(line))
-			ok = err == nil && !in.interrupted() && (line == "y" || line == "yes")
+			ok = err == nil && !intr && (line == "y" || line == "yes")
 		}
 		if ok {
 			fmt.Fprintln(tty, "approved")
@@ -346,3 +350,10 @@ func (ir *interruptReader) unpark() (string, bool) {
 	ir.woke, ir.parked = false, ""
 	return line, true
 }
+
+// noHistory keeps the answers to consent requests out of the history.
+type noHistory struct{}
+
+func (noHistory) Add(string)    {}
+func (noHistory) Len() int      { return 0 }
+func (noHistory) At(int) string { return "" }

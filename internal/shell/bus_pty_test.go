@@ -148,9 +148,12 @@ func TestShellOnTheBus(t *testing.T) {
 	if _, err := os.Stat(no); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("refused command ran: %v", err)
 	}
-	// The shell goes on.
+	// The shell goes on, and the answers are not in its history.
 	if out := p.run("echo st" + `""` + "ill"); !strings.Contains(out, "still") {
 		t.Fatalf("after consent: %q", out)
+	}
+	if out := p.run("history"); strings.Contains(out, " y\r") || strings.Contains(out, " n\r") || !strings.Contains(out, "half-done") {
+		t.Fatalf("history: %q", out)
 	}
 	recs, err := c.Audit(context.Background(), busapi.AuditQuery{Target: "run_command"})
 	if err != nil {

@@ -7,8 +7,9 @@
 // in $PATH, where the image links every ainative subcommand, and on a host
 // a subcommand name (generate, hw, ...) runs this binary.
 //
-// The AI shell will grow from here: it reaches the runtime and the bus
-// through the public client package, like any other program.
+// The AI helpers (ai.go) reach the runtime through the public client
+// package, and the interactive shell joins the AI bus (bus.go) through
+// client/bus, like any other program.
 package shell
 
 import (
