@@ -26,3 +26,20 @@ func TestFormatConsent(t *testing.T) {
 		t.Errorf("non-command request:\n%s", other)
 	}
 }
+
+// FuzzFormatConsent: whatever another process puts in a request, what is
+// shown carries no control character but the newlines of the layout.
+func FuzzFormatConsent(f *testing.F) {
+	f.Add("/usr/bin/app", "run_command", `{"command":"rm -rf ~"}`, "high", "deletes \x1b[2Jhome")
+	f.Add("\x9b31m", "t\x00", `{"x":"\u0085"}`, "", "")
+	f.Add("", "", `not json`, "low", "\r")
+	f.Fuzz(func(t *testing.T, exe, tool, args, level, reason string) {
+		r := ConsentRequest{Caller: Identity{Exe: exe}, Tool: tool, Arguments: json.RawMessage(args),
+			Risk: &Risk{Level: level, Reasons: []string{reason}}}
+		for _, c := range FormatConsent(r) {
+			if c != '\n' && isControl(c) {
+				t.Fatalf("control character %U shown: %q", c, FormatConsent(r))
+			}
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,10 +186,38 @@ func TestShellOnTheBus(t *testing.T) {
 	}
 }
 
-// Without a bus the shell works as before.
+// Without a bus, or with one that accepts and never answers, the shell
+// works as before: the bus is reached in the background.
 func TestShellWithoutBus(t *testing.T) {
-	p := startShell(t, "AINATIVE_BUS="+filepath.Join(t.TempDir(), "none.sock"))
-	if out := p.run("echo o" + `""` + "k"); !strings.Contains(out, "ok") {
-		t.Fatalf("no bus: %q", out)
+	hung := filepath.Join(t.TempDir(), "hung.sock")
+	l, err := net.Listen("unix", hung)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan []net.Conn, 1)
+	go func() {
+		var conns []net.Conn
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				accepted <- conns
+				return
+			}
+			conns = append(conns, c) // held open, never read
+		}
+	}()
+	defer func() {
+		l.Close()
+		for _, c := range <-accepted {
+			c.Close()
+		}
+	}()
+	for _, sock := range []string{filepath.Join(t.TempDir(), "none.sock"), hung} {
+		p := startShell(t, "AINATIVE_BUS="+sock)
+		for i := range 3 {
+			if out := p.run("cd " + p.dir + "; echo o" + `""` + "k" + strconv.Itoa(i)); !strings.Contains(out, "ok"+strconv.Itoa(i)) {
+				t.Fatalf("bus %s: %q", sock, out)
+			}
+		}
 	}
 }
