@@ -134,7 +134,7 @@ func terminalConsent(w io.Writer, in *bufio.Reader) busapi.ConsentFunc {
 			return false, ctx.Err()
 		}
 		defer func() { <-mu }()
-		fmt.Fprint(w, formatConsent(r))
+		fmt.Fprint(w, busapi.FormatConsent(r))
 		fmt.Fprint(w, "allow? [y/N] ")
 		line, err := in.ReadString('\n')
 		if err != nil {
@@ -143,20 +143,6 @@ func terminalConsent(w io.Writer, in *bufio.Reader) busapi.ConsentFunc {
 		ok := strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
 		return ok, nil
 	}
-}
-
-func formatConsent(r busapi.ConsentRequest) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "\nconsent request %s\n  caller: uid %d pid %d %s\n  tool:   %s (%s)\n  args:   %s\n",
-		r.ID, r.Caller.UID, r.Caller.PID, r.Caller.Exe, r.Tool, r.Effect, r.Arguments)
-	if r.Risk != nil {
-		fmt.Fprintf(&b, "  risk:   %s", r.Risk.Level)
-		if len(r.Risk.Reasons) > 0 {
-			fmt.Fprintf(&b, " (%s)", strings.Join(r.Risk.Reasons, "; "))
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
 }
 
 func newBusAuditCmd() *cobra.Command {

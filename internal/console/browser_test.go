@@ -17,6 +17,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	busapi "github.com/raym33/ainative/client/bus"
+
 	"github.com/raym33/ainative/internal/api"
 	"github.com/raym33/ainative/internal/gguf"
 	"github.com/raym33/ainative/internal/model/synth"
@@ -229,5 +231,110 @@ func TestBrowserChat(t *testing.T) {
 	loaded, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(`#loaded`)))
 	if err != nil || !strings.Contains(loaded, "tiny") {
 		t.Errorf("loaded models: %q %v", loaded, err)
+	}
+}
+
+// A person opens a console session with its one-time token, sees their
+// context on the bus, and answers consent requests in the page: the
+// command they allow runs, the one they deny does not.
+func TestBrowserConsent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	chromium(t)
+	sock := startBus(t)
+	panel, token, err := NewPanel(context.Background(), dialBus(t, sock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := dialBus(t, sock)
+	if _, err := other.Publish(context.Background(), busapi.PublishParams{Kind: "cwd", Text: "/home/someone/project", Sensitivity: busapi.Private}); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	system := http.NewServeMux()
+	system.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"services":[{"name":"runtime","state":"running","pid":42,"restarts":1}]}`)
+	})
+	system.HandleFunc("GET /logs", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"service":"`+r.URL.Query().Get("service")+`","lines":["listening on 127.0.0.1:11434"]}`)
+	})
+	mux.Handle("/console/", New(Config{Panel: panel, System: system}))
+	mux.HandleFunc("GET /api/tags", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"models":[]}`) })
+	mux.HandleFunc("GET /api/ps", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"models":[]}`) })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: mux}
+	go hs.Serve(l)
+	t.Cleanup(func() { hs.Close() })
+	ctx := browser(t, "http://"+l.Addr().String()+"/console/?session="+token)
+	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err = chromedp.Do(tctx,
+		chromedp.WaitVisible(chromedp.CSS(`#bus`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("context").textContent.includes("/home/someone/project")`),
+	)
+	if err != nil {
+		t.Fatalf("bus panel: %v", err)
+	}
+	dir := t.TempDir()
+	for _, allow := range []bool{true, false} {
+		mark := filepath.Join(dir, strconv.FormatBool(allow))
+		res := make(chan error, 1)
+		go func() {
+			_, err := other.CallTool(context.Background(), "run_command", map[string]any{"command": "touch " + mark})
+			res <- err
+		}()
+		button := `#consent li[data-id] button.deny`
+		if allow {
+			button = `#consent li[data-id] button.allow`
+		}
+		if err := chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(button))); err != nil {
+			t.Fatalf("the request in the page: %v", err)
+		}
+		shown, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(`#consent li[data-id]`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(tctx, chromedp.Click(chromedp.CSS(button))); err != nil {
+			t.Fatalf("answering in the page: %v", err)
+		}
+		for _, want := range []string{"run_command (destructive) asked by uid", "touch " + mark, "risk:"} {
+			if !strings.Contains(shown, want) {
+				t.Errorf("request shown as %q, lacks %q", shown, want)
+			}
+		}
+		var callErr error
+		select {
+		case callErr = <-res:
+		case <-tctx.Done():
+			t.Fatal("the call never returned")
+		}
+		_, serr := os.Stat(mark)
+		if allow && (callErr != nil || serr != nil) {
+			t.Fatalf("allowed in the page: %v, mark %v", callErr, serr)
+		}
+		if !allow && (callErr == nil || !strings.Contains(callErr.Error(), "consent refused") || !os.IsNotExist(serr)) {
+			t.Fatalf("denied in the page: %v, mark %v", callErr, serr)
+		}
+	}
+	if err := chromedp.Do(tctx, chromedp.Poll[chromedp.Void](`document.getElementById("audit").textContent.includes("refused")`)); err != nil {
+		t.Fatalf("audit in the page: %v", err)
+	}
+	// Services and their logs, from the init system's status server.
+	err = chromedp.Do(tctx,
+		chromedp.WaitVisible(chromedp.CSS(`#services li[data-service="runtime"] button.logs`)),
+		chromedp.Click(chromedp.CSS(`#services li[data-service="runtime"] button.logs`)),
+		chromedp.WaitVisible(chromedp.CSS(`#logs[data-service="runtime"]`)),
+	)
+	if err != nil {
+		t.Fatalf("services: %v", err)
+	}
+	for sel, want := range map[string]string{`#services`: "runtime: running (pid 42), 1 restarts", `#logs`: "listening on 127.0.0.1:11434"} {
+		if got, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(sel))); err != nil || !strings.Contains(got, want) {
+			t.Errorf("%s shows %q (%v), want %q", sel, got, err, want)
+		}
 	}
 }

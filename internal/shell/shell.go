@@ -7,8 +7,9 @@
 // in $PATH, where the image links every ainative subcommand, and on a host
 // a subcommand name (generate, hw, ...) runs this binary.
 //
-// The AI shell will grow from here: it reaches the runtime and the bus
-// through the public client package, like any other program.
+// The AI helpers (ai.go) reach the runtime through the public client
+// package, and the interactive shell joins the AI bus (bus.go) through
+// client/bus, like any other program.
 package shell
 
 import (
@@ -71,6 +72,8 @@ type Shell struct {
 	hist atomic.Pointer[history]
 	// The AI assistant's state (see ai.go).
 	ai aiState
+	// The interactive shell's link to the bus, if it runs (see bus.go).
+	bus *busAgent
 }
 
 // New returns a shell with the built-in utilities installed.
@@ -195,7 +198,7 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 	signal.Notify(sigs, syscall.SIGINT)
 	defer signal.Stop(sigs)
 
-	in := &interruptReader{r: tty}
+	in := &interruptReader{r: tty, fd: fd, wake: -1}
 	t := term.NewTerminal(struct {
 		io.Reader
 		io.Writer
@@ -216,12 +219,20 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 	defer s.hist.Store(nil)
 	t.History = hist
 	ed := &editor{s: s, hist: hist, out: t}
-	t.AutoCompleteCallback = ed.key
+	t.AutoCompleteCallback = parkKey(in, ed.key)
+	if b, err := s.joinBus(ctx); err == nil {
+		defer b.stop()
+		s.bus = b
+		in.wake = b.wake[0]
+	}
 	var pending strings.Builder
 	defer s.jobs.stopAll()
 	for {
 		if pending.Len() == 0 {
 			s.jobs.report(tty)
+			if s.bus != nil {
+				s.bus.update()
+			}
 			t.SetPrompt(s.prompt(Status(lastErr)))
 		} else {
 			t.SetPrompt("> ")
@@ -230,8 +241,15 @@ func (s *Shell) Interactive(ctx context.Context, tty *os.File) error {
 		if err != nil {
 			return fmt.Errorf("terminal: %w", err)
 		}
+		in.armed = true
 		line, err := t.ReadLine()
+		in.armed = false
 		term.Restore(fd, old)
+		if parked, ok := in.unpark(); ok {
+			s.bus.answerConsent(t, fd, tty, in)
+			in.out = append(in.out, parked...)
+			continue
+		}
 		if in.interrupted() {
 			s.ai.discard()
 			pending.Reset()
@@ -434,12 +452,24 @@ type interruptReader struct {
 	intr bool
 	raw  []byte // read, not yet looked at
 	out  []byte // looked at, not yet handed out
+
+	// A byte in wake, while armed, interrupts the wait for keys at the
+	// prompt (see bus.go): fd is the terminal's.
+	fd          int
+	wake        int // -1: none
+	armed, woke bool
+	parked      string
 }
 
 var altKeys = strings.NewReplacer("\x1bb", "\x1b[1;3D", "\x1bf", "\x1b[1;3C")
 
 func (ir *interruptReader) Read(p []byte) (int, error) {
 	if len(ir.out) == 0 {
+		if len(ir.raw) == 0 && ir.wakeRead() {
+			n := copy(p, ir.out)
+			ir.out = ir.out[n:]
+			return n, nil
+		}
 		if len(ir.raw) == 0 {
 			buf := make([]byte, 256)
 			n, err := ir.r.Read(buf)

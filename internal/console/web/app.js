@@ -1,6 +1,8 @@
 // The console talks to the daemon's Ollama-compatible API on the same
 // origin: /api/tags (models), /api/ps (loaded models), /api/chat (streamed
-// as one JSON object per line).
+// as one JSON object per line); in a session opened by 'ainative console'
+// also to its user's bus panel under /console/bus/ (context, audit,
+// consent). Every text from elsewhere is shown with textContent.
 "use strict";
 const $ = (id) => document.getElementById(id);
 const history = [];
@@ -131,6 +133,126 @@ $("input").addEventListener("keydown", (ev) => {
 });
 $("stop").addEventListener("click", () => { if (controller) controller.abort(); });
 
+function list(id, rows, render) {
+  const ul = $(id);
+  ul.replaceChildren();
+  for (const row of rows) ul.append(render(row));
+  if (!ul.children.length) {
+    const li = document.createElement("li");
+    li.className = "none";
+    li.textContent = "none";
+    ul.append(li);
+  }
+}
+
+function li(text) {
+  const e = document.createElement("li");
+  e.textContent = text;
+  return e;
+}
+
+async function answer(id, approve) {
+  const r = await fetch("bus/consent/" + encodeURIComponent(id), {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ approve }),
+  });
+  status(r.ok ? (approve ? "approved" : "refused") : "answer: HTTP " + r.status);
+  loadBus();
+}
+
+function consentItem(req) {
+  const e = document.createElement("li");
+  e.dataset.id = req.id;
+  const who = document.createElement("div");
+  who.textContent = req.tool + " (" + req.effect + ") asked by uid " + req.caller.uid +
+    " pid " + req.caller.pid + " " + req.caller.exe;
+  const what = document.createElement("pre");
+  const args = req.arguments || {};
+  what.textContent = typeof args.command === "string" ? args.command : JSON.stringify(args);
+  e.append(who, what);
+  if (req.risk) {
+    const risk = document.createElement("div");
+    risk.className = "risk-" + req.risk.level;
+    risk.textContent = "risk: " + req.risk.level + ((req.risk.reasons || []).length ? " (" + req.risk.reasons.join("; ") + ")" : "");
+    e.append(risk);
+  }
+  const allow = document.createElement("button");
+  allow.className = "allow";
+  allow.textContent = "Allow";
+  allow.addEventListener("click", () => answer(req.id, true));
+  const deny = document.createElement("button");
+  deny.className = "deny";
+  deny.textContent = "Deny";
+  deny.addEventListener("click", () => answer(req.id, false));
+  e.append(allow, " ", deny);
+  return e;
+}
+
+async function showLogs(name) {
+  try {
+    const logs = await getJSON("system/logs?n=100&service=" + encodeURIComponent(name));
+    $("logs").dataset.service = logs.service;
+    $("logs").textContent = (logs.lines || []).join("\n") || "(no output)";
+  } catch (e) { $("logs").textContent = e.message; }
+}
+
+async function loadSystem() {
+  let st;
+  try {
+    const r = await fetch("system/status");
+    if (!r.ok) { $("system").hidden = true; return; }
+    st = await r.json();
+  } catch (e) { $("system").hidden = true; return; }
+  $("system").hidden = false;
+  list("services", st.services || [], (s) => {
+    const e = li(s.name + ": " + s.state + (s.pid ? " (pid " + s.pid + ")" : "") +
+      (s.restarts ? ", " + s.restarts + " restarts" : "") + " ");
+    e.dataset.service = s.name;
+    const b = document.createElement("button");
+    b.className = "logs";
+    b.textContent = "logs";
+    b.addEventListener("click", () => showLogs(s.name));
+    e.append(b);
+    return e;
+  });
+}
+
+let busShown = null;
+async function loadBus() {
+  let consent;
+  try {
+    const r = await fetch("bus/consent");
+    if (r.status === 401 || r.status === 404) {
+      $("bus").hidden = true;
+      $("nobus").hidden = false;
+      return;
+    }
+    if (!r.ok) throw new Error("bus: HTTP " + r.status);
+    consent = (await r.json()).requests || [];
+  } catch (e) { return; /* the next refresh retries */ }
+  $("bus").hidden = false;
+  $("nobus").hidden = true;
+  // Rebuild the requests only when they change, so that a click is
+  // never lost to a refresh.
+  const ids = consent.map((q) => q.id).join(",");
+  if (ids !== busShown) {
+    busShown = ids;
+    list("consent", consent, consentItem);
+  }
+  try {
+    const ctx = await getJSON("bus/context");
+    list("context", ctx.items || [], (it) => li(it.kind + " (" + it.sensitivity + "): " + it.text));
+    const audit = await getJSON("bus/audit?limit=20");
+    list("audit", (audit.records || []).slice().reverse(), (a) =>
+      li(new Date(a.time).toLocaleTimeString() + " " + a.action + " " + (a.target || "") + ": " + a.decision));
+  } catch (e) { /* the next refresh retries */ }
+}
+
 loadModels();
 loadRunning();
+loadBus();
+loadSystem();
 setInterval(loadRunning, 5000);
+setInterval(loadBus, 1000);
+setInterval(loadSystem, 5000);
