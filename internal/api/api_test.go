@@ -25,10 +25,9 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/raym33/ainative/internal/gguf"
-	"github.com/raym33/ainative/internal/model/synth"
 	"github.com/raym33/ainative/internal/runtime"
 	"github.com/raym33/ainative/internal/store"
+	"github.com/raym33/ainative/internal/testdata/testmodel"
 )
 
 // The tests drive a real daemon (store, runtime, HTTP on loopback and a
@@ -38,53 +37,27 @@ import (
 // protocol, the streaming, the constraints and the errors.
 
 var (
-	fixtureOnce sync.Once
+	fixtureMu   sync.Mutex
 	fixtureDir  string
-	fixtureErr  error
+	fixturePath string
 )
 
 // tinyChatModel writes a tiny model with a chat template, once per run.
 func tinyChatModel(t testing.TB) string {
 	t.Helper()
-	fixtureOnce.Do(func() {
-		fixtureDir, fixtureErr = os.MkdirTemp("", "ainative-api-test")
-		if fixtureErr != nil {
-			return
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	if fixturePath == "" {
+		if fixtureDir == "" {
+			dir, err := os.MkdirTemp("", "ainative-api-test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fixtureDir = dir
 		}
-		m, err := synth.New(synth.Options{Shape: "tiny", Type: "Q8_0", Seed: 3})
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		raw := filepath.Join(fixtureDir, "raw.gguf")
-		if fixtureErr = m.WriteFile(context.Background(), raw); fixtureErr != nil {
-			return
-		}
-		tmpl, err := os.ReadFile("../chat/testdata/templates/qwen2.5.jinja")
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		f, err := gguf.Open(raw)
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		defer f.Close()
-		b, err := f.Rebuild(nil)
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		if fixtureErr = b.Set("tokenizer.chat_template", string(tmpl)); fixtureErr != nil {
-			return
-		}
-		fixtureErr = b.WriteFile(filepath.Join(fixtureDir, "tiny.gguf"))
-	})
-	if fixtureErr != nil {
-		t.Fatal(fixtureErr)
+		fixturePath = testmodel.ChatModel(t, fixtureDir)
 	}
-	return filepath.Join(fixtureDir, "tiny.gguf")
+	return fixturePath
 }
 
 func TestMain(m *testing.M) {
