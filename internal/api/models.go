@@ -158,15 +158,8 @@ func (s *Server) ollamaShow(w http.ResponseWriter, r *http.Request) {
 		Name    string `json:"name"` // older clients
 		Verbose bool   `json:"verbose"`
 	}
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		req.Model = req.Name
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, &req.Name); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	if !s.needStore(w) {
@@ -235,15 +228,8 @@ func (s *Server) ollamaPull(w http.ResponseWriter, r *http.Request) {
 		Name   string `json:"name"`
 		Stream *bool  `json:"stream"`
 	}
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		req.Model = req.Name
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, &req.Name); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	if !s.needStore(w) {
@@ -281,15 +267,8 @@ func (s *Server) ollamaDelete(w http.ResponseWriter, r *http.Request) {
 		Model string `json:"model"`
 		Name  string `json:"name"`
 	}
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		req.Model = req.Name
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, &req.Name); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	if !s.needStore(w) {
