@@ -94,6 +94,19 @@ func (s *Server) needStore(w http.ResponseWriter) bool {
 	return true
 }
 
+// needAdmin answers and returns false unless the server has a store and
+// the caller may change it.
+func (s *Server) needAdmin(w http.ResponseWriter, r *http.Request) bool {
+	if !s.needStore(w) {
+		return false
+	}
+	if err := s.adminAllowed(r); err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return false
+	}
+	return true
+}
+
 type ollamaListModel struct {
 	Name       string             `json:"name"`
 	Model      string             `json:"model"`
@@ -232,11 +245,7 @@ func (s *Server) ollamaPull(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
-	if !s.needStore(w) {
-		return
-	}
-	if err := s.adminAllowed(r); err != nil {
-		writeError(w, statusOf(err), err.Error())
+	if !s.needAdmin(w, r) {
 		return
 	}
 	if !streaming(req.Stream) {
@@ -271,11 +280,7 @@ func (s *Server) ollamaDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
-	if !s.needStore(w) {
-		return
-	}
-	if err := s.adminAllowed(r); err != nil {
-		writeError(w, statusOf(err), err.Error())
+	if !s.needAdmin(w, r) {
 		return
 	}
 	s.rt.Unload(req.Model)
@@ -299,11 +304,7 @@ func (s *Server) ollamaCopy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "source and destination are required")
 		return
 	}
-	if !s.needStore(w) {
-		return
-	}
-	if err := s.adminAllowed(r); err != nil {
-		writeError(w, statusOf(err), err.Error())
+	if !s.needAdmin(w, r) {
 		return
 	}
 	if err := s.cfg.Models.Copy(r.Context(), req.Source, req.Destination); err != nil {
