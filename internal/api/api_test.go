@@ -98,6 +98,14 @@ func startDaemon(t *testing.T, cfg runtime.Config) *daemon {
 		t.Fatal(err)
 	}
 	srv := New(Config{Runtime: rt, Models: st, AdminOverTCP: true, Logger: cfg.Logger, WriteTimeout: 5 * time.Second})
+	url, sock := serve(t, srv, rt, dir)
+	return &daemon{url: url, socket: sock, rt: rt, st: st}
+}
+
+// serve serves srv on loopback TCP and on dir/ai.sock as the daemon does,
+// until the test ends; then it closes rt and the server.
+func serve(t *testing.T, srv *Server, rt *runtime.Runtime, dir string) (tcpURL, socket string) {
+	t.Helper()
 	hs := &http.Server{Handler: srv.Handler(), ConnContext: ConnContext}
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -116,7 +124,7 @@ func startDaemon(t *testing.T, cfg runtime.Config) *daemon {
 		rt.Close()
 		hs.Shutdown(ctx)
 	})
-	return &daemon{url: "http://" + tl.Addr().String(), socket: sock, rt: rt, st: st}
+	return "http://" + tl.Addr().String(), sock
 }
 
 func (d *daemon) ollama(t *testing.T) *ollama.Client {
