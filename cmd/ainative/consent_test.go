@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,19 +15,6 @@ import (
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/bus"
 )
-
-func TestBusHelper(t *testing.T) {
-	args := os.Getenv("AINATIVE_BUS_HELPER")
-	if args == "" {
-		t.Skip("helper process for TestBusConsentTerminal")
-	}
-	root := newRootCmd()
-	root.SetArgs(strings.Split(args, "\n"))
-	if err := root.Execute(); err != nil {
-		os.Exit(exitCode(err))
-	}
-	os.Exit(0)
-}
 
 // TestBusConsentTerminal: a tool call between two processes needs consent;
 // `ainative bus consent`, a real process on a terminal, shows the request
@@ -52,8 +37,7 @@ func TestBusConsentTerminal(t *testing.T) {
 	go func() { done <- s.Serve(sctx, l) }()
 	defer func() { stop(); <-done; s.Close() }()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBusHelper$")
-	cmd.Env = append(os.Environ(), "AINATIVE_BUS_HELPER=bus\nconsent", "AINATIVE_BUS="+sock)
+	cmd := cliCommand([]string{"AINATIVE_BUS=" + sock}, "bus", "consent")
 	tty, err := pty.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
