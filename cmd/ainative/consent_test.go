@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/bus"
+	"github.com/raym33/ainative/internal/bus/bustest"
 )
 
 // TestBusConsentTerminal: a tool call between two processes needs consent;
@@ -22,20 +22,9 @@ import (
 func TestBusConsentTerminal(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "bus.sock")
-	s, err := bus.New(bus.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bustest.Serve(t, bus.Config{Dir: dir}, sock)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(sctx, l) }()
-	defer func() { stop(); <-done; s.Close() }()
 
 	cmd := cliCommand([]string{"AINATIVE_BUS=" + sock}, "bus", "consent")
 	tty, err := pty.Start(cmd)

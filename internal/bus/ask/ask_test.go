@@ -19,6 +19,7 @@ import (
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/api"
 	"github.com/raym33/ainative/internal/bus"
+	"github.com/raym33/ainative/internal/bus/bustest"
 	"github.com/raym33/ainative/internal/runtime"
 	"github.com/raym33/ainative/internal/store"
 	"github.com/raym33/ainative/internal/testdata/testmodel"
@@ -64,19 +65,8 @@ func startBus(t *testing.T, chat *client.Client) string {
 	if chat != nil {
 		cfg.Chat = bus.RuntimeChat(chat)
 	}
-	s, err := bus.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sock := filepath.Join(t.TempDir(), "bus.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	t.Cleanup(func() { cancel(); <-done; s.Close() })
+	bustest.Serve(t, cfg, sock)
 	return sock
 }
 
