@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/bus"
+	"github.com/raym33/ainative/internal/bus/bustest"
 )
 
 // TestBusAuditCLI: a denied call shows up in `bus audit`, in both forms,
@@ -19,18 +19,9 @@ func TestBusAuditCLI(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "bus.sock")
 	t.Setenv("AINATIVE_BUS", sock)
-	s, err := bus.New(bus.Config{Dir: dir, Policy: &bus.Policy{Rules: []bus.Rule{{Tools: []string{"system_info"}, Action: bus.Deny}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bustest.Serve(t, bus.Config{Dir: dir, Policy: &bus.Policy{Rules: []bus.Rule{{Tools: []string{"system_info"}, Action: bus.Deny}}}}, sock)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	defer func() { cancel(); <-done; s.Close() }()
+	defer cancel()
 	c, err := busapi.Dial(ctx, sock)
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,20 +13,8 @@ import (
 
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/bus"
+	"github.com/raym33/ainative/internal/bus/bustest"
 )
-
-func TestBusHelper(t *testing.T) {
-	args := os.Getenv("AINATIVE_BUS_HELPER")
-	if args == "" {
-		t.Skip("helper process for TestBusConsentTerminal")
-	}
-	root := newRootCmd()
-	root.SetArgs(strings.Split(args, "\n"))
-	if err := root.Execute(); err != nil {
-		os.Exit(exitCode(err))
-	}
-	os.Exit(0)
-}
 
 // TestBusConsentTerminal: a tool call between two processes needs consent;
 // `ainative bus consent`, a real process on a terminal, shows the request
@@ -37,23 +22,11 @@ func TestBusHelper(t *testing.T) {
 func TestBusConsentTerminal(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "bus.sock")
-	s, err := bus.New(bus.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bustest.Serve(t, bus.Config{Dir: dir}, sock)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(sctx, l) }()
-	defer func() { stop(); <-done; s.Close() }()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBusHelper$")
-	cmd.Env = append(os.Environ(), "AINATIVE_BUS_HELPER=bus\nconsent", "AINATIVE_BUS="+sock)
+	cmd := cliCommand([]string{"AINATIVE_BUS=" + sock}, "bus", "consent")
 	tty, err := pty.Start(cmd)
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
+	"context"
 
 	"github.com/spf13/cobra"
+
+	"github.com/raym33/ainative/internal/store"
 )
 
 func init() { register(newImportCmd) }
@@ -24,22 +23,9 @@ For a split GGUF, give its first part (NAME-00001-of-0000N.gguf): every part
 is imported, and they must lie beside it.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore()
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(contextOf(cmd), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			p := newProgressPrinter(cmd.OutOrStdout(), cmd.ErrOrStderr(), asJSON)
-			n, err := s.Import(ctx, args[0], args[1], p.report)
-			p.finish()
-			if err != nil {
-				return err
-			}
-			if !asJSON {
-				fmt.Fprintf(cmd.OutOrStdout(), "imported %s\n", n)
-			}
-			return nil
+			return storeWithProgress(cmd, asJSON, "imported", func(ctx context.Context, s *store.Store, report func(store.Progress)) (store.Name, error) {
+				return s.Import(ctx, args[0], args[1], report)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print progress as JSON lines")

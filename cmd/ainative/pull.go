@@ -53,28 +53,37 @@ interrupted pull (Ctrl-C, a crash, kill -9) resumes where it stopped, and
 every file is checked against its sha256 before it is stored.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore()
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(contextOf(cmd), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			p := newProgressPrinter(cmd.OutOrStdout(), cmd.ErrOrStderr(), asJSON)
-			n, err := s.Pull(ctx, args[0], store.PullOptions{Progress: p.report, Name: name, Verify: verify})
-			p.finish()
-			if err != nil {
-				return err
-			}
-			if !asJSON {
-				fmt.Fprintf(cmd.OutOrStdout(), "pulled %s\n", n)
-			}
-			return nil
+			return storeWithProgress(cmd, asJSON, "pulled", func(ctx context.Context, s *store.Store, report func(store.Progress)) (store.Name, error) {
+				return s.Pull(ctx, args[0], store.PullOptions{Progress: report, Name: name, Verify: verify})
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print progress as JSON lines, like Ollama's /api/pull")
 	cmd.Flags().StringVar(&name, "name", "", "name for a model pulled from a URL (default: from the file name)")
 	cmd.Flags().BoolVar(&verify, "verify", false, "hash the model's files already in the store again")
 	return cmd
+}
+
+// storeWithProgress runs a store operation that Ctrl-C or SIGTERM cancels,
+// showing its progress (JSON lines with asJSON), and prints "VERB NAME"
+// when it succeeds.
+func storeWithProgress(cmd *cobra.Command, asJSON bool, verb string, op func(context.Context, *store.Store, func(store.Progress)) (store.Name, error)) error {
+	s, err := openStore()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(contextOf(cmd), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p := newProgressPrinter(cmd.OutOrStdout(), cmd.ErrOrStderr(), asJSON)
+	n, err := op(ctx, s, p.report)
+	p.finish()
+	if err != nil {
+		return err
+	}
+	if !asJSON {
+		fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", verb, n)
+	}
+	return nil
 }
 
 func aliasHelp() string {

@@ -12,43 +12,8 @@ import (
 	"time"
 
 	"github.com/raym33/ainative/client"
-	"github.com/raym33/ainative/internal/gguf"
-	"github.com/raym33/ainative/internal/model/synth"
+	"github.com/raym33/ainative/internal/testdata/testmodel"
 )
-
-// chatModel writes a tiny synthesized model with Qwen 2.5's chat template.
-func chatModel(t *testing.T, dir string) string {
-	t.Helper()
-	m, err := synth.New(synth.Options{Shape: "tiny", Type: "Q8_0", Seed: 11})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := filepath.Join(dir, "raw.gguf")
-	if err := m.WriteFile(context.Background(), raw); err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := os.ReadFile("../../internal/chat/testdata/templates/qwen2.5.jinja")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Open(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b, err := f.Rebuild(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Set("tokenizer.chat_template", string(tmpl)); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "tiny.gguf")
-	if err := b.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TestServeAndRun starts the daemon as `ainative serve` does, imports a
 // model with `ainative import`, and chats with it through `ainative run`
@@ -56,7 +21,7 @@ func chatModel(t *testing.T, dir string) string {
 func TestServeAndRun(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("AINATIVE_HOME", filepath.Join(dir, "home"))
-	if out, err := runCLI(t, "", "import", chatModel(t, dir), "tiny"); err != nil {
+	if out, err := runCLI(t, "", "import", testmodel.ChatModel(t, dir), "tiny"); err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
 	sock := filepath.Join(dir, "ai.sock")
@@ -147,7 +112,7 @@ func TestRunWithoutRuntime(t *testing.T) {
 // is served and each count reports its figures.
 func TestBenchServe(t *testing.T) {
 	dir := t.TempDir()
-	path := chatModel(t, dir)
+	path := testmodel.ChatModel(t, dir)
 	out, err := runCLI(t, "", "bench", "--model", path, "--serve", "1,3", "-p", "16", "-n", "8", "--threads", "2", "--json")
 	if err != nil {
 		t.Fatalf("bench --serve: %v\n%s", err, out)

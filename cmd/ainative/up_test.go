@@ -15,21 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestUpHelper is `ainative up` run as a child process by the tests below
-// (the helper-process pattern of os/exec's tests); it skips otherwise.
-func TestUpHelper(t *testing.T) {
-	args := os.Getenv("AINATIVE_UP_HELPER")
-	if args == "" {
-		t.Skip("helper process for TestUpStopsOnSIGTERM")
-	}
-	root := newRootCmd()
-	root.SetArgs(strings.Split(args, "\n"))
-	if err := root.Execute(); err != nil {
-		os.Exit(exitCode(err))
-	}
-	os.Exit(0)
-}
-
 // `ainative up` ends on SIGTERM, stopping its services, even while its
 // shell is waiting for input.
 func TestUpStopsOnSIGTERM(t *testing.T) {
@@ -47,9 +32,7 @@ func TestUpStopsOnSIGTERM(t *testing.T) {
 	if err := os.WriteFile(config, []byte(svc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestUpHelper$")
-	cmd.Env = append(os.Environ(), "AINATIVE_UP_HELPER="+strings.Join([]string{
-		"up", "--config", config, "--status-addr", "", "--socket", filepath.Join(dir, "init.sock")}, "\n"))
+	cmd := cliCommand(nil, "up", "--config", config, "--status-addr", "", "--socket", filepath.Join(dir, "init.sock"))
 	// Standard input is a pipe that stays open and silent: the shell
 	// waits on it for ever.
 	stdin, err := cmd.StdinPipe()
@@ -132,9 +115,7 @@ func TestUpStatusPortBusy(t *testing.T) {
 	defer busy.Close()
 	addr := busy.Addr().String()
 	socket := filepath.Join(t.TempDir(), "init.sock")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestUpHelper$")
-	cmd.Env = append(os.Environ(), "AINATIVE_UP_HELPER="+strings.Join([]string{
-		"up", "--config", writeConfig(t, `{"services": []}`), "--status-addr", addr, "--socket", socket}, "\n"))
+	cmd := cliCommand(nil, "up", "--config", writeConfig(t, `{"services": []}`), "--status-addr", addr, "--socket", socket)
 	cmd.Stdin = strings.NewReader("exit 0\n") // the shell ends at once
 	out, err := cmd.CombinedOutput()
 	if err != nil {

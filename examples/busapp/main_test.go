@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,24 +10,14 @@ import (
 
 	"github.com/raym33/ainative/client/bus"
 	internalbus "github.com/raym33/ainative/internal/bus"
+	"github.com/raym33/ainative/internal/bus/bustest"
 )
 
 func TestBusapp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	s, err := internalbus.New(internalbus.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sock := filepath.Join(t.TempDir(), "bus.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(sctx, l) }()
-	defer func() { stop(); <-served; s.Close() }()
+	bustest.Serve(t, internalbus.Config{Dir: t.TempDir()}, sock)
 
 	app, err := bus.Dial(ctx, sock)
 	if err != nil {

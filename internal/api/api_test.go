@@ -25,10 +25,9 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/raym33/ainative/internal/gguf"
-	"github.com/raym33/ainative/internal/model/synth"
 	"github.com/raym33/ainative/internal/runtime"
 	"github.com/raym33/ainative/internal/store"
+	"github.com/raym33/ainative/internal/testdata/testmodel"
 )
 
 // The tests drive a real daemon (store, runtime, HTTP on loopback and a
@@ -38,53 +37,27 @@ import (
 // protocol, the streaming, the constraints and the errors.
 
 var (
-	fixtureOnce sync.Once
+	fixtureMu   sync.Mutex
 	fixtureDir  string
-	fixtureErr  error
+	fixturePath string
 )
 
 // tinyChatModel writes a tiny model with a chat template, once per run.
 func tinyChatModel(t testing.TB) string {
 	t.Helper()
-	fixtureOnce.Do(func() {
-		fixtureDir, fixtureErr = os.MkdirTemp("", "ainative-api-test")
-		if fixtureErr != nil {
-			return
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	if fixturePath == "" {
+		if fixtureDir == "" {
+			dir, err := os.MkdirTemp("", "ainative-api-test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fixtureDir = dir
 		}
-		m, err := synth.New(synth.Options{Shape: "tiny", Type: "Q8_0", Seed: 3})
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		raw := filepath.Join(fixtureDir, "raw.gguf")
-		if fixtureErr = m.WriteFile(context.Background(), raw); fixtureErr != nil {
-			return
-		}
-		tmpl, err := os.ReadFile("../chat/testdata/templates/qwen2.5.jinja")
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		f, err := gguf.Open(raw)
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		defer f.Close()
-		b, err := f.Rebuild(nil)
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		if fixtureErr = b.Set("tokenizer.chat_template", string(tmpl)); fixtureErr != nil {
-			return
-		}
-		fixtureErr = b.WriteFile(filepath.Join(fixtureDir, "tiny.gguf"))
-	})
-	if fixtureErr != nil {
-		t.Fatal(fixtureErr)
+		fixturePath = testmodel.ChatModel(t, fixtureDir)
 	}
-	return filepath.Join(fixtureDir, "tiny.gguf")
+	return fixturePath
 }
 
 func TestMain(m *testing.M) {
@@ -125,6 +98,14 @@ func startDaemon(t *testing.T, cfg runtime.Config) *daemon {
 		t.Fatal(err)
 	}
 	srv := New(Config{Runtime: rt, Models: st, AdminOverTCP: true, Logger: cfg.Logger, WriteTimeout: 5 * time.Second})
+	url, sock := serve(t, srv, rt, dir)
+	return &daemon{url: url, socket: sock, rt: rt, st: st}
+}
+
+// serve serves srv on loopback TCP and on dir/ai.sock as the daemon does,
+// until the test ends; then it closes rt and the server.
+func serve(t *testing.T, srv *Server, rt *runtime.Runtime, dir string) (tcpURL, socket string) {
+	t.Helper()
 	hs := &http.Server{Handler: srv.Handler(), ConnContext: ConnContext}
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -143,7 +124,7 @@ func startDaemon(t *testing.T, cfg runtime.Config) *daemon {
 		rt.Close()
 		hs.Shutdown(ctx)
 	})
-	return &daemon{url: "http://" + tl.Addr().String(), socket: sock, rt: rt, st: st}
+	return "http://" + tl.Addr().String(), sock
 }
 
 func (d *daemon) ollama(t *testing.T) *ollama.Client {
@@ -540,6 +521,19 @@ func TestBadRequests(t *testing.T) {
 		{"/api/generate", "application/json", `{"model":"tiny","prompt":"x","format":{"type":"object","not":{}}}`, 400, "not"},
 		{"/api/generate", "application/json", `{"model":"tiny","prompt":"x"} {}`, 400, "after its JSON"},
 		{"/api/generate", "", `{"model":"tiny","prompt":"x","raw":true,"stream":false,"options":{"num_predict":1},"unknown_field":1}`, 200, `"done":true`},
+		{"/api/generate", "application/json", `{"prompt":"x"}`, 400, `{"error":"model is required"}`},
+		{"/api/embed", "application/json", `{"input":"x"}`, 400, `{"error":"model is required"}`},
+		{"/api/embeddings", "application/json", `{"model":7}`, 400, "not allowed here"},
+		{"/api/show", "application/json", `{"name":""}`, 400, `{"error":"model is required"}`},
+		{"/api/show", "application/json", `{"name":"nope"}`, 404, "nope"},
+		{"/api/pull", "application/json", ``, 400, "request body is empty"},
+		{"/tokenize", "application/json", `{"content":"x"}`, 400, `{"error":"model is required"}`},
+		{"/detokenize", "application/json", `{"model":"nope","tokens":[1]}`, 404, "not found"},
+		{"/apply-template", "application/json", `{"model":"tiny","messages":[]} x`, 400, "after its JSON"},
+		{"/v1/embeddings", "application/json", `{"input":"x"}`, 400, `"message":"model is required"`},
+		{"/v1/chat/completions", "application/json", `[]`, 400, `"type":"invalid_request_error"`},
+		{"/v1/completions", "application/json", `{"prompt":"x"}`, 400, `"message":"model is required"`},
+		{"/v1/responses", "application/json", `{"model":"nope","input":"x"}`, 404, `"type":"not_found_error"`},
 		{"/v1/chat/completions", "application/json", `{"model":"tiny","messages":[]}`, 400, "at least one message"},
 		{"/v1/chat/completions", "application/json", `{"model":"tiny","messages":[{"role":"wizard","content":"x"}]}`, 400, "role"},
 		{"/v1/chat/completions", "application/json", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","patternProperties":{}}}}}`, 400, "patternProperties"},

@@ -118,12 +118,8 @@ func (s *Server) ollamaEmbed(w http.ResponseWriter, r *http.Request) {
 		KeepAlive  *duration       `json:"keep_alive"`
 		Options    map[string]any  `json:"options"`
 	}
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, nil); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	texts, err := embedInputs(req.Input, "input")
@@ -163,12 +159,8 @@ func (s *Server) ollamaEmbeddings(w http.ResponseWriter, r *http.Request) {
 		Prompt    string    `json:"prompt"`
 		KeepAlive *duration `json:"keep_alive"`
 	}
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, nil); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	m, err := s.acquire(r.Context(), req.Model)
@@ -201,12 +193,8 @@ func (s *Server) openaiEmbeddings(w http.ResponseWriter, r *http.Request) {
 		Dimensions     int             `json:"dimensions"`
 		User           string          `json:"user"`
 	}
-	if err := decode(r, &req); err != nil {
-		openaiError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		openaiError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, nil); err != nil {
+		openaiError(w, statusOf(err), err.Error())
 		return
 	}
 	switch req.EncodingFormat {

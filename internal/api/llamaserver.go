@@ -16,12 +16,8 @@ func (s *Server) llamaTokenize(w http.ResponseWriter, r *http.Request) {
 		ParseSpecial *bool  `json:"parse_special"`
 		WithPieces   bool   `json:"with_pieces"`
 	}
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, nil); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	m, err := s.acquire(r.Context(), req.Model)
@@ -58,12 +54,8 @@ func (s *Server) llamaDetokenize(w http.ResponseWriter, r *http.Request) {
 		Model  string  `json:"model"`
 		Tokens []int32 `json:"tokens"`
 	}
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, nil); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	m, err := s.acquire(r.Context(), req.Model)
@@ -91,12 +83,8 @@ func (s *Server) llamaApplyTemplate(w http.ResponseWriter, r *http.Request) {
 		Tools    []json.RawMessage `json:"tools"`
 		Think    json.RawMessage   `json:"think"`
 	}
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, nil); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	think, err := parseThink(req.Think)

@@ -94,6 +94,19 @@ func (s *Server) needStore(w http.ResponseWriter) bool {
 	return true
 }
 
+// needAdmin answers and returns false unless the server has a store and
+// the caller may change it.
+func (s *Server) needAdmin(w http.ResponseWriter, r *http.Request) bool {
+	if !s.needStore(w) {
+		return false
+	}
+	if err := s.adminAllowed(r); err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return false
+	}
+	return true
+}
+
 type ollamaListModel struct {
 	Name       string             `json:"name"`
 	Model      string             `json:"model"`
@@ -158,15 +171,8 @@ func (s *Server) ollamaShow(w http.ResponseWriter, r *http.Request) {
 		Name    string `json:"name"` // older clients
 		Verbose bool   `json:"verbose"`
 	}
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		req.Model = req.Name
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, &req.Name); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	if !s.needStore(w) {
@@ -235,22 +241,11 @@ func (s *Server) ollamaPull(w http.ResponseWriter, r *http.Request) {
 		Name   string `json:"name"`
 		Stream *bool  `json:"stream"`
 	}
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		req.Model = req.Name
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
-		return
-	}
-	if !s.needStore(w) {
-		return
-	}
-	if err := s.adminAllowed(r); err != nil {
+	if err := decodeForModel(r, &req, &req.Model, &req.Name); err != nil {
 		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	if !s.needAdmin(w, r) {
 		return
 	}
 	if !streaming(req.Stream) {
@@ -281,22 +276,11 @@ func (s *Server) ollamaDelete(w http.ResponseWriter, r *http.Request) {
 		Model string `json:"model"`
 		Name  string `json:"name"`
 	}
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		req.Model = req.Name
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
-		return
-	}
-	if !s.needStore(w) {
-		return
-	}
-	if err := s.adminAllowed(r); err != nil {
+	if err := decodeForModel(r, &req, &req.Model, &req.Name); err != nil {
 		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	if !s.needAdmin(w, r) {
 		return
 	}
 	s.rt.Unload(req.Model)
@@ -320,11 +304,7 @@ func (s *Server) ollamaCopy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "source and destination are required")
 		return
 	}
-	if !s.needStore(w) {
-		return
-	}
-	if err := s.adminAllowed(r); err != nil {
-		writeError(w, statusOf(err), err.Error())
+	if !s.needAdmin(w, r) {
 		return
 	}
 	if err := s.cfg.Models.Copy(r.Context(), req.Source, req.Destination); err != nil {

@@ -144,12 +144,8 @@ func parseThink(raw json.RawMessage) (*bool, error) {
 
 func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 	var req ollamaGenerateRequest
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, nil); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	opts, err := parseOllamaOptions(req.Options)
@@ -280,12 +276,8 @@ func withLoad(st runtime.Stats, start time.Time, m *runtime.Model) runtime.Stats
 
 func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 	var req ollamaChatRequest
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Model == "" {
-		writeError(w, http.StatusBadRequest, "model is required")
+	if err := decodeForModel(r, &req, &req.Model, nil); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	opts, err := parseOllamaOptions(req.Options)

@@ -135,6 +135,19 @@ type openaiChatResponse struct {
 }
 
 // openaiError is OpenAI's error shape.
+// serveOpenAI decodes the body into a fresh request and runs run on it,
+// answering a failure of either in OpenAI's error shape.
+func serveOpenAI[T any](w http.ResponseWriter, r *http.Request, run func(http.ResponseWriter, *http.Request, *T) error) {
+	var req T
+	if err := decode(r, &req); err != nil {
+		openaiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := run(w, r, &req); err != nil {
+		openaiError(w, statusOf(err), err.Error())
+	}
+}
+
 func openaiError(w http.ResponseWriter, status int, msg string) {
 	typ := "invalid_request_error"
 	switch {
@@ -241,14 +254,7 @@ func openaiOptions(temp, topP, freq, pres *float64, seed *int64, maxTokens *int,
 }
 
 func (s *Server) openaiChat(w http.ResponseWriter, r *http.Request) {
-	var req openaiChatRequest
-	if err := decode(r, &req); err != nil {
-		openaiError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := s.openaiChatRun(w, r, &req); err != nil {
-		openaiError(w, statusOf(err), err.Error())
-	}
+	serveOpenAI(w, r, s.openaiChatRun)
 }
 
 func (s *Server) openaiChatRun(w http.ResponseWriter, r *http.Request, req *openaiChatRequest) error {
@@ -669,14 +675,7 @@ type openaiCompletionResponse struct {
 }
 
 func (s *Server) openaiCompletions(w http.ResponseWriter, r *http.Request) {
-	var req openaiCompletionRequest
-	if err := decode(r, &req); err != nil {
-		openaiError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := s.openaiCompletionsRun(w, r, &req); err != nil {
-		openaiError(w, statusOf(err), err.Error())
-	}
+	serveOpenAI(w, r, s.openaiCompletionsRun)
 }
 
 func (s *Server) openaiCompletionsRun(w http.ResponseWriter, r *http.Request, req *openaiCompletionRequest) error {

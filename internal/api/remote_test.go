@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	ollama "github.com/ollama/ollama/api"
 	"github.com/openai/openai-go/v3"
@@ -45,22 +44,7 @@ func startFront(t *testing.T, remoteURL string, public bool, logs io.Writer) (tc
 		t.Fatal(err)
 	}
 	srv := New(Config{Runtime: rt, Models: st, Backends: backends, Logger: log})
-	hs := &http.Server{Handler: srv.Handler(), ConnContext: ConnContext}
-	tl, _ := net.Listen("tcp", "127.0.0.1:0")
-	sock := filepath.Join(dir, "ai.sock")
-	ul, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go hs.Serve(tl)
-	go hs.Serve(ul)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		rt.Close()
-		hs.Shutdown(ctx)
-	})
-	return "http://" + tl.Addr().String(), sock
+	return serve(t, srv, rt, dir)
 }
 
 type syncBuf struct {

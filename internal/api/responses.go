@@ -208,14 +208,7 @@ func responsesTools(raw []json.RawMessage) ([]json.RawMessage, error) {
 }
 
 func (s *Server) openaiResponses(w http.ResponseWriter, r *http.Request) {
-	var req responsesRequest
-	if err := decode(r, &req); err != nil {
-		openaiError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := s.responsesRun(w, r, &req); err != nil {
-		openaiError(w, statusOf(err), err.Error())
-	}
+	serveOpenAI(w, r, s.responsesRun)
 }
 
 func (s *Server) responsesRun(w http.ResponseWriter, r *http.Request, req *responsesRequest) error {

@@ -292,6 +292,23 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
+// decodeForModel decodes a request that must name a model into v; model
+// points at v's model field. Older Ollama clients name it "name": alias,
+// if not nil, points at that field and stands in when model is empty.
+// Its errors carry status 400.
+func decodeForModel(r *http.Request, v any, model, alias *string) error {
+	if err := decode(r, v); err != nil {
+		return &requestError{http.StatusBadRequest, err.Error()}
+	}
+	if *model == "" && alias != nil {
+		*model = *alias
+	}
+	if *model == "" {
+		return badRequest("model is required")
+	}
+	return nil
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"bytes"
 	"context"
 	"math"
 	"testing"
@@ -15,20 +14,13 @@ import (
 // chunks of a few tokens (as it does for long contexts) and to skip keys
 // before the sliding window, and checks the logits do not change.
 func TestAttentionChunks(t *testing.T) {
-	sm, err := synth.New(synth.Options{Arch: "gemma2", Shape: "tiny", Type: "F32", Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := sm.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
+	data := synthBytes(t, synth.Options{Arch: "gemma2", Shape: "tiny", Type: "F32", Seed: 3})
 	tokens := make([]int32, 40)
 	for i := range tokens {
 		tokens[i] = int32(i*37) % 512
 	}
 	run := func(window int) []float32 {
-		f, err := gguf.Parse(buf.Bytes())
+		f, err := gguf.Parse(data)
 		if err != nil {
 			t.Fatal(err)
 		}

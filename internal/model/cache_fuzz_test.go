@@ -1,13 +1,11 @@
 package model
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"math"
 	"testing"
 
-	"github.com/raym33/ainative/internal/gguf"
 	"github.com/raym33/ainative/internal/model/synth"
 )
 
@@ -21,18 +19,7 @@ func FuzzCacheOps(f *testing.F) {
 	f.Add([]byte{0, 9, 1, 5, 2, 0, 1, 3, 0, 40, 4, 1, 0, 3, 2, 6})
 	f.Add([]byte{0, 200, 0, 200, 3, 0, 2, 60, 1, 0, 1, 1, 2, 1, 3, 90, 0, 7})
 	f.Add([]byte{0, 70, 2, 0, 3, 2, 0, 70, 1, 35, 2, 3, 0, 64, 4, 0, 0, 3})
-	sm, err := synth.New(synth.Options{Arch: "gemma2", Shape: "micro", Type: "F32", Seed: 2})
-	if err != nil {
-		f.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := sm.WriteTo(&buf); err != nil {
-		f.Fatal(err)
-	}
-	g, err := gguf.Parse(buf.Bytes())
-	if err != nil {
-		f.Fatal(err)
-	}
+	g := synthParsed(f, synth.Options{Arch: "gemma2", Shape: "micro", Type: "F32", Seed: 2})
 	m, err := Load(g, Options{Threads: 2, BatchSize: 48})
 	if err != nil {
 		f.Fatal(err)

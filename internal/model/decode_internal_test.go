@@ -16,18 +16,7 @@ import (
 // hidden states: multiplied by the output matrix they give the logits
 // the same batch returns without Embeddings.
 func TestEmbeddingsOutput(t *testing.T) {
-	sm, err := synth.New(synth.Options{Arch: "qwen3", Shape: "tiny", Type: "F32", Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := sm.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := synthParsed(t, synth.Options{Arch: "qwen3", Shape: "tiny", Type: "F32", Seed: 5})
 	m, err := Load(f, Options{ContextLength: 32, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -70,18 +59,7 @@ func TestEmbeddingsOutput(t *testing.T) {
 // available is an error naming both, from NewCache and from the first
 // Forward of a sequence, instead of an allocation that kills the process.
 func TestCacheMemoryLimit(t *testing.T) {
-	sm, err := synth.New(synth.Options{Arch: "llama", Shape: "tiny", Type: "Q8_0", Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := sm.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := synthParsed(t, synth.Options{Arch: "llama", Shape: "tiny", Type: "Q8_0", Seed: 5})
 	m, err := Load(f, Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -114,4 +92,28 @@ func TestCacheMemoryLimit(t *testing.T) {
 	if avail, source := hwAvailableMemory(); avail > 0 && source == "" {
 		t.Error("available memory without a source")
 	}
+}
+
+// synthBytes synthesizes the model o describes, in memory.
+func synthBytes(t testing.TB, o synth.Options) []byte {
+	t.Helper()
+	sm, err := synth.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := sm.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// synthParsed synthesizes the model o describes and parses it.
+func synthParsed(t testing.TB, o synth.Options) *gguf.File {
+	t.Helper()
+	f, err := gguf.Parse(synthBytes(t, o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -160,27 +160,36 @@ func mustParse(t testing.TB, data []byte) *gguf.File {
 	return f
 }
 
-// TestModelOwnsMapping checks that a model keeps the file's mapping alive
-// after the file is closed, and releases it on Close: the daemon unloads
-// models while requests still run.
-func TestModelOwnsMapping(t *testing.T) {
+// loadMapped writes the model o describes to a file and loads it from the
+// file's mapping with a context of 8 and the given threads. The caller
+// closes both.
+func loadMapped(t *testing.T, o synth.Options, threads int) (*gguf.File, *model.Model) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "m.gguf")
-	m0, err := synth.New(synth.Options{Arch: "llama", Shape: "micro", Type: "Q8_0", Seed: 3})
+	sm, err := synth.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m0.WriteFile(context.Background(), path); err != nil {
+	if err := sm.WriteFile(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	f, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := model.Load(f, model.Options{ContextLength: 8, Threads: 1})
+	m, err := model.Load(f, model.Options{ContextLength: 8, Threads: threads})
 	if err != nil {
 		f.Close()
 		t.Fatal(err)
 	}
+	return f, m
+}
+
+// TestModelOwnsMapping checks that a model keeps the file's mapping alive
+// after the file is closed, and releases it on Close: the daemon unloads
+// models while requests still run.
+func TestModelOwnsMapping(t *testing.T) {
+	f, m := loadMapped(t, synth.Options{Arch: "llama", Shape: "micro", Type: "Q8_0", Seed: 3}, 1)
 	ctx := context.Background()
 	tokens := []int32{1, 2, 3}
 	want, err := m.Forward(ctx, m.NewSequence(), tokens, model.OutputAll, nil)
@@ -314,23 +323,7 @@ func FuzzLoadMetadata(f *testing.F) {
 // TestCloseFileDuringForward closes the file while forward passes run on
 // another goroutine: they keep working until the model is closed.
 func TestCloseFileDuringForward(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.gguf")
-	m0, err := synth.New(synth.Options{Arch: "qwen2", Shape: "micro", Type: "Q4_0", Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m0.WriteFile(context.Background(), path); err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.Load(f, model.Options{ContextLength: 8, Threads: 2})
-	if err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
+	f, m := loadMapped(t, synth.Options{Arch: "qwen2", Shape: "micro", Type: "Q4_0", Seed: 5}, 2)
 	started := make(chan struct{}, 1)
 	errc := make(chan error, 1)
 	go func() {

@@ -100,27 +100,35 @@ func rewrite(t testing.TB, data []byte, meta func(key string, v gguf.Value) any,
 	return out.Bytes()
 }
 
+// withKey returns data with metadata key set to val, added if missing.
+func withKey(t testing.TB, data []byte, key string, val any) []byte {
+	t.Helper()
+	if !parse(t, data).Has(key) {
+		return rewrite(t, data, nil, nil, key, val)
+	}
+	return rewrite(t, data, func(k string, v gguf.Value) any {
+		if k == key {
+			return val
+		}
+		return v
+	}, nil)
+}
+
+// withoutKey returns data without metadata key.
+func withoutKey(t testing.TB, data []byte, key string) []byte {
+	t.Helper()
+	return rewrite(t, data, func(k string, v gguf.Value) any {
+		if k == key {
+			return nil
+		}
+		return v
+	}, nil)
+}
+
 func TestLoadErrors(t *testing.T) {
 	base := tiny(t, "llama", "Q8_0")
-	setKey := func(key string, val any) []byte {
-		if !parse(t, base).Has(key) {
-			return rewrite(t, base, nil, nil, key, val)
-		}
-		return rewrite(t, base, func(k string, v gguf.Value) any {
-			if k == key {
-				return val
-			}
-			return v
-		}, nil)
-	}
-	dropKey := func(key string) []byte {
-		return rewrite(t, base, func(k string, v gguf.Value) any {
-			if k == key {
-				return nil
-			}
-			return v
-		}, nil)
-	}
+	setKey := func(key string, val any) []byte { return withKey(t, base, key, val) }
+	dropKey := func(key string) []byte { return withoutKey(t, base, key) }
 	for _, tc := range []struct {
 		name string
 		data []byte

@@ -17,25 +17,8 @@ import (
 // not fit its tensors is refused with an error naming what is wrong.
 func TestMoELoadErrors(t *testing.T) {
 	base := synthesize(t, "", "qwen3moe-tiny", "Q8_0")
-	setKey := func(key string, val any) []byte {
-		if !parse(t, base).Has(key) {
-			return rewrite(t, base, nil, nil, key, val)
-		}
-		return rewrite(t, base, func(k string, v gguf.Value) any {
-			if k == key {
-				return val
-			}
-			return v
-		}, nil)
-	}
-	dropKey := func(key string) []byte {
-		return rewrite(t, base, func(k string, v gguf.Value) any {
-			if k == key {
-				return nil
-			}
-			return v
-		}, nil)
-	}
+	setKey := func(key string, val any) []byte { return withKey(t, base, key, val) }
+	dropKey := func(key string) []byte { return withoutKey(t, base, key) }
 	for _, tc := range []struct {
 		name string
 		data []byte

@@ -45,15 +45,7 @@ func (s *Store) Import(ctx context.Context, file, name string, progress func(Pro
 		}
 		m.Layers = append(m.Layers, l)
 	}
-	if err := s.checkModel(n, m); err != nil {
-		return Name{}, err
-	}
-	progress(Progress{Status: "writing manifest"})
-	if err := s.writeManifest(n, m); err != nil {
-		return Name{}, err
-	}
-	progress(Progress{Status: "success"})
-	return n, nil
+	return s.nameModel(n, m, progress)
 }
 
 // splitSiblings returns file, or all the parts of the split GGUF whose

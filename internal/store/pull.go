@@ -108,6 +108,12 @@ func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (Name, erro
 		}
 		m.Layers = append(m.Layers, Layer{MediaType: MediaTypeGGUF, Digest: digest, Size: size, Filename: sp.filename})
 	}
+	return s.nameModel(n, m, report)
+}
+
+// nameModel checks that m's blobs form one usable model and then writes
+// m as n's manifest, reporting each step: a model is named only whole.
+func (s *Store) nameModel(n Name, m *Manifest, report func(Progress)) (Name, error) {
 	if err := s.checkModel(n, m); err != nil {
 		return Name{}, err
 	}

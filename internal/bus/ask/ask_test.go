@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,10 +19,10 @@ import (
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/api"
 	"github.com/raym33/ainative/internal/bus"
-	"github.com/raym33/ainative/internal/gguf"
-	"github.com/raym33/ainative/internal/model/synth"
+	"github.com/raym33/ainative/internal/bus/bustest"
 	"github.com/raym33/ainative/internal/runtime"
 	"github.com/raym33/ainative/internal/store"
+	"github.com/raym33/ainative/internal/testdata/testmodel"
 )
 
 // startRuntime serves a synthesized tiny model with Qwen 2.5's chat
@@ -32,34 +31,7 @@ import (
 func startRuntime(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	m, err := synth.New(synth.Options{Shape: "tiny", Type: "Q8_0", Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := filepath.Join(dir, "raw.gguf")
-	if err := m.WriteFile(context.Background(), raw); err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := os.ReadFile("../../chat/testdata/templates/qwen2.5.jinja")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Open(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := f.Rebuild(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Set("tokenizer.chat_template", string(tmpl)); err != nil {
-		t.Fatal(err)
-	}
-	model := filepath.Join(dir, "tiny.gguf")
-	if err := b.WriteFile(model); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	model := testmodel.ChatModel(t, dir)
 	st, err := store.Open(filepath.Join(dir, "store"))
 	if err != nil {
 		t.Fatal(err)
@@ -93,19 +65,8 @@ func startBus(t *testing.T, chat *client.Client) string {
 	if chat != nil {
 		cfg.Chat = bus.RuntimeChat(chat)
 	}
-	s, err := bus.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sock := filepath.Join(t.TempDir(), "bus.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	t.Cleanup(func() { cancel(); <-done; s.Close() })
+	bustest.Serve(t, cfg, sock)
 	return sock
 }
 
