@@ -120,7 +120,6 @@ func serveRound(ctx context.Context, c *client.Client, name, words string, promp
 	start := time.Now()
 	for i := range clients {
 		wg.Go(func() {
-			t0 := time.Now()
 			var first time.Duration
 			var got int
 			// A distinct prefix per client, so no prompt is served from
@@ -130,11 +129,11 @@ func serveRound(ctx context.Context, c *client.Client, name, words string, promp
 			err := c.Generate(ctx, &client.GenerateRequest{Model: name, Prompt: p, Raw: true,
 				Options: &client.Options{NumPredict: ptrTo(gen), Temperature: ptrTo(0.0), IgnoreEOS: ptrTo(true)}, KeepAlive: -1},
 				func(r client.GenerateResponse) error {
-					if first == 0 && r.Response != "" {
-						first = time.Since(t0)
-					}
 					if r.Done {
-						got = r.EvalCount
+						// The daemon's own clock: from queueing to the
+						// first token (a random model's first tokens may
+						// decode to no text, so the client cannot tell).
+						got, first = r.EvalCount, r.TotalDuration-r.EvalDuration
 					}
 					return nil
 				})
@@ -180,17 +179,13 @@ func asStatus(err error, se **client.StatusError) bool {
 // turn's prompt and answer) with a few more words.
 func secondTurn(ctx context.Context, c *client.Client, name, words string) (t1, t2 float64, err error) {
 	turn := func(prompt string, context []int) (float64, []int, error) {
-		t0 := time.Now()
 		var first time.Duration
 		var next []int
 		err := c.Generate(ctx, &client.GenerateRequest{Model: name, Prompt: prompt, Raw: true, Context: context,
 			Options: &client.Options{NumPredict: ptrTo(16), Temperature: ptrTo(0.0), IgnoreEOS: ptrTo(true)}, KeepAlive: -1},
 			func(r client.GenerateResponse) error {
-				if first == 0 && r.Response != "" {
-					first = time.Since(t0)
-				}
 				if r.Done {
-					next = r.Context
+					next, first = r.Context, r.TotalDuration-r.EvalDuration
 				}
 				return nil
 			})
