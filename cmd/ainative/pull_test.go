@@ -122,7 +122,7 @@ func TestStoreVerbsAreNotLinked(t *testing.T) {
 	}
 	var f imageFlags
 	links := f.options(img, t.TempDir()).Links
-	for _, verb := range []string{"rm", "cp", "list", "show", "pull", "import"} {
+	for _, verb := range []string{"rm", "cp", "list", "show", "pull", "import", "ps"} {
 		if slices.Contains(links, verb) {
 			t.Errorf("the image would link /bin/%s", verb)
 		}

@@ -336,6 +336,8 @@ func newPsCmd() *cobra.Command {
 		Use:   "ps",
 		Short: "List the models the runtime has loaded",
 		Args:  cobra.NoArgs,
+		// In the image /bin/ps is the process list, not this.
+		Annotations: map[string]string{noLinkAnnotation: "shadows ps"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := client.FromEnvironment()
 			if err != nil {
