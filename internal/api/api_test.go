@@ -535,6 +535,9 @@ func TestBadRequests(t *testing.T) {
 		{"/v1/completions", "application/json", `{"prompt":"x"}`, 400, `"message":"model is required"`},
 		{"/v1/responses", "application/json", `{"model":"nope","input":"x"}`, 404, `"type":"not_found_error"`},
 		{"/v1/chat/completions", "application/json", `{"model":"tiny","messages":[]}`, 400, "at least one message"},
+		{"/api/generate", "application/json", `{"model":"tiny","prompt":"x","options":{"priority":"urgent"}}`, 400, "priority"},
+		{"/v1/chat/completions", "application/json", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"service_tier":"gold"}`, 400, "service_tier"},
+		{"/api/generate", "application/json", `{"model":"tiny","prompt":"x","raw":true,"stream":false,"options":{"num_predict":1,"priority":"background"}}`, 200, `"done":true`},
 		{"/v1/chat/completions", "application/json", `{"model":"tiny","messages":[{"role":"wizard","content":"x"}]}`, 400, "role"},
 		{"/v1/chat/completions", "application/json", `{"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","patternProperties":{}}}}}`, 400, "patternProperties"},
 	}

@@ -80,6 +80,7 @@ type openaiChatRequest struct {
 	TopLogprobs         *int                  `json:"top_logprobs"`
 	User                string                `json:"user"`
 	ReasoningEffort     string                `json:"reasoning_effort"`
+	ServiceTier         string                `json:"service_tier"`
 }
 
 type openaiUsage struct {
@@ -288,6 +289,9 @@ func (s *Server) openaiChatRun(w http.ResponseWriter, r *http.Request, req *open
 		return err
 	}
 	var think *bool
+	if opts.Priority, err = serviceTier(req.ServiceTier); err != nil {
+		return err
+	}
 	if req.ReasoningEffort != "" {
 		think = ptr(req.ReasoningEffort != "none")
 	}

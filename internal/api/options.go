@@ -20,6 +20,7 @@ type genOptions struct {
 	Sampling    sample.Params
 	Stop        []string
 	IgnoreEOS   bool
+	Priority    runtime.Priority
 	seedSet     bool
 	Temperature float32
 }
@@ -75,6 +76,8 @@ func parseOllamaOptions(raw map[string]any) (genOptions, error) {
 			}
 		case "stop":
 			o.Stop, err = stopOpt(k, v)
+		case "priority": // ainative's: "interactive" (default) or "background"
+			o.Priority, err = priorityOpt(k, v)
 		case "ignore_eos": // llama-server's option, for benchmarks
 			b, ok := v.(bool)
 			if !ok {
@@ -162,7 +165,7 @@ func (o *genOptions) request(tokens []int32, numCtx int) runtime.Request {
 	if max < 0 {
 		max = -1 // -1 and -2: until the context is full
 	}
-	return runtime.Request{Tokens: tokens, MaxTokens: max, NumCtx: numCtx, Sampling: p, Stop: o.Stop, IgnoreEOS: o.IgnoreEOS}
+	return runtime.Request{Tokens: tokens, MaxTokens: max, NumCtx: numCtx, Sampling: p, Stop: o.Stop, IgnoreEOS: o.IgnoreEOS, Priority: o.Priority}
 }
 
 // duration is Ollama's keep_alive: a Go duration string ("5m", "1h"), a
@@ -216,4 +219,26 @@ func (d *duration) ptr() *time.Duration {
 		return nil
 	}
 	return &d.d
+}
+
+func priorityOpt(k string, v any) (runtime.Priority, error) {
+	switch v {
+	case "interactive":
+		return runtime.Interactive, nil
+	case "background":
+		return runtime.Background, nil
+	}
+	return 0, fmt.Errorf("option %s: %s is not \"interactive\" or \"background\"", k, jsonText(v))
+}
+
+// serviceTier maps OpenAI's service_tier onto a priority: "flex" (cheaper,
+// slower) waits behind interactive requests; the others are interactive.
+func serviceTier(tier string) (runtime.Priority, error) {
+	switch tier {
+	case "", "auto", "default", "priority", "scale":
+		return runtime.Interactive, nil
+	case "flex":
+		return runtime.Background, nil
+	}
+	return 0, badRequest("service_tier: %q is not auto, default, flex or priority", tier)
 }

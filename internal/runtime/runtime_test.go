@@ -461,3 +461,50 @@ func TestNumCtxBeyondTraining(t *testing.T) {
 		t.Fatalf("num_ctx beyond training: %v", err)
 	}
 }
+
+// Background requests wait behind interactive ones, whatever their order.
+func TestPriority(t *testing.T) {
+	rt := newRuntime(t, Config{NumParallel: 1})
+	m, err := rt.Acquire(context.Background(), "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release(nil)
+	// Hold the only slot, then queue a background request before an
+	// interactive one.
+	ctx, cancel := context.WithCancel(context.Background())
+	hold, err := m.Generate(ctx, Request{Tokens: prompt(1, 4), MaxTokens: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-hold
+	var order []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	bg, err := m.Generate(context.Background(), Request{Tokens: prompt(2, 4), MaxTokens: 1, Priority: Background})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fg, err := m.Generate(context.Background(), Request{Tokens: prompt(3, 4), MaxTokens: 1, Priority: Interactive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ch := range map[string]<-chan Event{"background": bg, "interactive": fg} {
+		wg.Go(func() {
+			for ev := range ch {
+				if ev.Done {
+					mu.Lock()
+					order = append(order, name)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	cancel()
+	for range hold {
+	}
+	wg.Wait()
+	if len(order) != 2 || order[0] != "interactive" {
+		t.Fatalf("finished in order %v, want interactive first", order)
+	}
+}
