@@ -20,10 +20,9 @@ import (
 	busapi "github.com/raym33/ainative/client/bus"
 
 	"github.com/raym33/ainative/internal/api"
-	"github.com/raym33/ainative/internal/gguf"
-	"github.com/raym33/ainative/internal/model/synth"
 	"github.com/raym33/ainative/internal/runtime"
 	"github.com/raym33/ainative/internal/store"
+	"github.com/raym33/ainative/internal/testdata/testmodel"
 )
 
 // startDaemon serves the API and the console from a real runtime holding
@@ -32,34 +31,7 @@ import (
 func startDaemon(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	m, err := synth.New(synth.Options{Shape: "tiny", Type: "Q8_0", Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := filepath.Join(dir, "raw.gguf")
-	if err := m.WriteFile(context.Background(), raw); err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := os.ReadFile("../chat/testdata/templates/qwen2.5.jinja")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Open(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b, err := f.Rebuild(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Set("tokenizer.chat_template", string(tmpl)); err != nil {
-		t.Fatal(err)
-	}
-	model := filepath.Join(dir, "tiny.gguf")
-	if err := b.WriteFile(model); err != nil {
-		t.Fatal(err)
-	}
+	model := testmodel.ChatModel(t, dir)
 	st, err := store.Open(filepath.Join(dir, "store"))
 	if err != nil {
 		t.Fatal(err)

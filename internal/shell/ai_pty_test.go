@@ -15,11 +15,10 @@ import (
 	"time"
 
 	"github.com/raym33/ainative/internal/api"
-	"github.com/raym33/ainative/internal/gguf"
 	"github.com/raym33/ainative/internal/leaktest"
-	"github.com/raym33/ainative/internal/model/synth"
 	"github.com/raym33/ainative/internal/runtime"
 	"github.com/raym33/ainative/internal/store"
+	"github.com/raym33/ainative/internal/testdata/testmodel"
 )
 
 // The AI tests drive the interactive shell on a pseudo-terminal against
@@ -80,34 +79,7 @@ func serve(t *testing.T, h http.Handler) string {
 func startRuntime(t *testing.T) (string, *recorder) {
 	t.Helper()
 	dir := t.TempDir()
-	m, err := synth.New(synth.Options{Shape: "tiny", Type: "Q8_0", Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := filepath.Join(dir, "raw.gguf")
-	if err := m.WriteFile(context.Background(), raw); err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := os.ReadFile("../chat/testdata/templates/qwen2.5.jinja")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Open(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close() // the builder reads the tensors from f
-	b, err := f.Rebuild(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Set("tokenizer.chat_template", string(tmpl)); err != nil {
-		t.Fatal(err)
-	}
-	model := filepath.Join(dir, "tiny.gguf")
-	if err := b.WriteFile(model); err != nil {
-		t.Fatal(err)
-	}
+	model := testmodel.ChatModel(t, dir)
 	st, err := store.Open(filepath.Join(dir, "store"))
 	if err != nil {
 		t.Fatal(err)
