@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"unicode/utf8"
 )
 
 // llama-server's extras: /tokenize, /detokenize and /apply-template, with
@@ -40,7 +41,7 @@ func (s *Server) llamaTokenize(w http.ResponseWriter, r *http.Request) {
 	pieces := make([]piece, 0, len(ids))
 	for _, id := range ids {
 		p := tok.Piece(id)
-		if json.Valid([]byte(`"`+string(p)+`"`)) || isUTF8(p) {
+		if utf8.Valid(p) {
 			pieces = append(pieces, piece{id, string(p)})
 		} else {
 			pieces = append(pieces, piece{id, bytesOf(string(p))})

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/raym33/ainative/internal/chat"
 	"github.com/raym33/ainative/internal/grammar"
@@ -20,7 +19,6 @@ import (
 type modelExtras struct {
 	once     sync.Once
 	tmpl     *chat.Template
-	tmplSrc  string
 	tmplErr  error
 	vocabOne sync.Once
 	vocab    *grammar.Vocab
@@ -35,24 +33,11 @@ func extrasOf(m *runtime.Model) *modelExtras {
 	return v.(*modelExtras)
 }
 
-// template returns the model's compiled chat template.
-func (s *Server) template(m *runtime.Model) (*chat.Template, string, error) {
+// templateOf returns the model's compiled chat template, compiled once.
+func templateOf(m *runtime.Model) (*chat.Template, error) {
 	x := extrasOf(m)
-	x.once.Do(func() {
-		f := m.File()
-		src, _ := f.OptString("tokenizer.chat_template", "")
-		tok := m.Tokenizer()
-		var toks chat.Tokens
-		if id, ok := tok.BOS(); ok {
-			toks.BOS = tok.Text(id)
-		}
-		if id, ok := tok.EOS(); ok {
-			toks.EOS = tok.Text(id)
-		}
-		x.tmplSrc = src
-		x.tmpl, x.tmplErr = chat.Compile(m.Name(), src, toks)
-	})
-	return x.tmpl, x.tmplSrc, x.tmplErr
+	x.once.Do(func() { x.tmpl, x.tmplErr = chat.FromGGUF(m.Name(), m.File(), "") })
+	return x.tmpl, x.tmplErr
 }
 
 // renderChat renders a conversation with the model's template (or the
@@ -61,21 +46,12 @@ func (s *Server) renderChat(m *runtime.Model, msgs []ollamaMessage, tools []json
 	var tmpl *chat.Template
 	var err error
 	if templateName != "" {
-		src, ok := chat.Builtin(templateName)
-		if !ok {
+		if _, ok := chat.Builtin(templateName); !ok {
 			return "", badRequest("template %q: only the built-in \"chatml\" can be named (Go-template overrides are not supported)", templateName)
 		}
-		tok := m.Tokenizer()
-		var toks chat.Tokens
-		if id, ok := tok.BOS(); ok {
-			toks.BOS = tok.Text(id)
-		}
-		if id, ok := tok.EOS(); ok {
-			toks.EOS = tok.Text(id)
-		}
-		tmpl, err = chat.Compile(m.Name(), src, toks)
+		tmpl, err = chat.FromGGUF(m.Name(), m.File(), templateName)
 	} else {
-		tmpl, _, err = s.template(m)
+		tmpl, err = templateOf(m)
 	}
 	if err != nil {
 		return "", &requestError{http.StatusBadRequest, err.Error()}
@@ -132,8 +108,6 @@ func (s *Server) tokenize(m *runtime.Model, text string, first bool) []int32 {
 func tokenText(tok *tokenizer.Tokenizer, id int32) string {
 	return string(tok.Piece(id))
 }
-
-func isUTF8(b []byte) bool { return utf8.Valid(b) }
 
 // vocab returns the model's vocabulary for constrained decoding.
 func (s *Server) vocab(m *runtime.Model) (*grammar.Vocab, error) {
@@ -268,7 +242,7 @@ type outputParser struct {
 }
 
 func newOutputParser(m *runtime.Model, tools []json.RawMessage, think bool, prompt string) *outputParser {
-	tmpl, _, err := (&Server{}).template(m)
+	tmpl, err := templateOf(m)
 	format := chat.ToolsNone
 	thinking := false
 	if err == nil {
