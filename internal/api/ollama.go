@@ -75,9 +75,11 @@ type ollamaMetrics struct {
 	EvalDuration       int64 `json:"eval_duration,omitempty"`
 }
 
-func metricsOf(st runtime.Stats) ollamaMetrics {
+// metricsOf reports a generation's stats; load is the time acquiring the
+// model took (loading it, if it was not loaded).
+func metricsOf(st runtime.Stats, load time.Duration) ollamaMetrics {
 	return ollamaMetrics{
-		TotalDuration: int64(st.Total), LoadDuration: int64(st.Load),
+		TotalDuration: int64(st.Total), LoadDuration: int64(load),
 		PromptEvalCount: st.PromptTokens, PromptEvalDuration: int64(st.PromptEval),
 		EvalCount: st.EvalTokens, EvalDuration: int64(st.Eval),
 	}
@@ -173,11 +175,12 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer m.Release(req.KeepAlive.ptr())
+	load := time.Since(start)
 	if req.Prompt == "" && req.System == "" && len(req.Context) == 0 {
 		// Ollama's idiom for "load the model" (or, with keep_alive 0,
 		// "unload it").
 		writeJSON(w, http.StatusOK, ollamaGenerateResponse{Model: req.Model, CreatedAt: time.Now().UTC(),
-			Done: true, DoneReason: "load", ollamaMetrics: ollamaMetrics{LoadDuration: int64(time.Since(start))}})
+			Done: true, DoneReason: "load", ollamaMetrics: ollamaMetrics{LoadDuration: int64(load)}})
 		return
 	}
 	var text string
@@ -248,7 +251,7 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 			if ev.Done {
 				writeJSON(w, http.StatusOK, ollamaGenerateResponse{Model: req.Model, CreatedAt: time.Now().UTC(),
 					Response: all.String(), Thinking: thinking.String(), Done: true, DoneReason: string(ev.Reason),
-					Context: generated, Logprobs: logprobs, ollamaMetrics: metricsOf(withLoad(ev.Stats, start, m))})
+					Context: generated, Logprobs: logprobs, ollamaMetrics: metricsOf(ev.Stats, load)})
 			}
 			continue
 		}
@@ -258,20 +261,12 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 		resp := ollamaGenerateResponse{Model: req.Model, CreatedAt: time.Now().UTC(), Response: content, Thinking: th, Logprobs: lps}
 		if ev.Done {
 			resp.Done, resp.DoneReason, resp.Context = true, string(ev.Reason), generated
-			resp.ollamaMetrics = metricsOf(withLoad(ev.Stats, start, m))
+			resp.ollamaMetrics = metricsOf(ev.Stats, load)
 		}
 		if err := sw.ndjson(resp); err != nil {
 			cancel() // the client is gone: free its sequence at the next step
 		}
 	}
-}
-
-// withLoad adds the time spent acquiring the model to the stats.
-func withLoad(st runtime.Stats, start time.Time, m *runtime.Model) runtime.Stats {
-	if st.Load == 0 && time.Since(start) > st.Total {
-		st.Load = max(0, time.Since(start)-st.Total)
-	}
-	return st
 }
 
 func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
@@ -309,10 +304,11 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer m.Release(req.KeepAlive.ptr())
+	load := time.Since(start)
 	if len(req.Messages) == 0 {
 		writeJSON(w, http.StatusOK, ollamaChatResponse{Model: req.Model, CreatedAt: time.Now().UTC(),
 			Message: ollamaMessage{Role: "assistant"}, Done: true, DoneReason: "load",
-			ollamaMetrics: ollamaMetrics{LoadDuration: int64(time.Since(start))}})
+			ollamaMetrics: ollamaMetrics{LoadDuration: int64(load)}})
 		return
 	}
 	text, err := s.renderChat(m, req.Messages, req.Tools, think, "")
@@ -372,7 +368,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 				writeJSON(w, http.StatusOK, ollamaChatResponse{Model: req.Model, CreatedAt: time.Now().UTC(),
 					Message: ollamaMessage{Role: "assistant", Content: content.String(), Thinking: thinking.String(), ToolCalls: calls},
 					Done:    true, DoneReason: string(ev.Reason), Logprobs: logprobs,
-					ollamaMetrics: metricsOf(withLoad(ev.Stats, start, m))})
+					ollamaMetrics: metricsOf(ev.Stats, load)})
 			}
 			continue
 		}
@@ -384,7 +380,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 			Message: ollamaMessage{Role: "assistant", Content: c, Thinking: th, ToolCalls: newCalls}, Logprobs: lps}
 		if ev.Done {
 			resp.Done, resp.DoneReason = true, string(ev.Reason)
-			resp.ollamaMetrics = metricsOf(withLoad(ev.Stats, start, m))
+			resp.ollamaMetrics = metricsOf(ev.Stats, load)
 		}
 		if err := sw.ndjson(resp); err != nil {
 			cancel()

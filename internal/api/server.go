@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -425,5 +424,3 @@ func clientKey(r *http.Request) string {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-var _ = slices.Contains[[]string]

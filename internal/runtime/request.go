@@ -122,7 +122,6 @@ type Stats struct {
 	CachedTokens int // of those, taken from the cache instead of computed
 	EvalTokens   int // tokens generated
 	Queued       time.Duration
-	Load         time.Duration
 	PromptEval   time.Duration // from admission to the first token
 	Eval         time.Duration // from the first token to the last
 	Total        time.Duration

@@ -53,7 +53,6 @@ type request struct {
 	req      Request
 	out      chan Event
 	enqueued time.Time
-	load     time.Duration
 }
 
 func openRunner(rt *Runtime, res Resolved) (_ *runner, err error) {
@@ -679,7 +678,6 @@ func (s *scheduler) finish(sl *slot, reason StopReason, err error) {
 	if !sl.first.IsZero() {
 		sl.stats.Eval = now.Sub(sl.first)
 	}
-	sl.stats.Load = sl.q.load
 	sl.stats.Total = now.Sub(sl.q.enqueued)
 	s.r.rt.metrics.latency.observe(sl.stats.Total.Seconds())
 	s.emit(sl, Event{Done: true, Reason: reason, Err: err, Stats: sl.stats})
