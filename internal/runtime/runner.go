@@ -597,10 +597,6 @@ func (s *scheduler) sample(sl *slot, logits []float32) {
 	if req.Logprobs > 0 {
 		lp = &TokenLogprob{Token: tok, Logprob: s.scratch[tok], Top: topK(s.scratch, req.Logprobs)}
 	}
-	if math.IsInf(float64(logits[tok]), -1) { // cannot happen: Sample skips masked tokens
-		s.finish(sl, StopError, fmt.Errorf("model %s: no token is allowed here (the output constraint has no valid continuation)", r.name))
-		return
-	}
 	if req.Constraint != nil {
 		if err := req.Constraint.Accept(tok); err != nil {
 			s.finish(sl, StopError, err)

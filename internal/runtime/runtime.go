@@ -16,7 +16,6 @@
 package runtime
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -348,6 +347,14 @@ func (m *Model) Release(keepAlive *time.Duration) {
 		r := m.r
 		r.refs--
 		r.lastUsed = time.Now()
+		if rt.runners[r.name] != r {
+			// Replaced by a newer file of the same name (or unloaded)
+			// while held: the last holder shuts it down.
+			if r.refs == 0 {
+				go r.shutdown()
+			}
+			return
+		}
 		ka := rt.cfg.KeepAlive
 		if keepAlive != nil {
 			ka = *keepAlive
@@ -357,7 +364,7 @@ func (m *Model) Release(keepAlive *time.Duration) {
 			r.expires = time.Time{}
 		case ka == 0:
 			r.expires = r.lastUsed
-			if r.refs == 0 && rt.runners[r.name] == r {
+			if r.refs == 0 {
 				rt.unloadLocked(r, "keep_alive 0")
 			}
 		default:
@@ -382,8 +389,13 @@ type Loaded struct {
 func (rt *Runtime) Loaded() []Loaded {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	var out []Loaded
+	runners := make([]*runner, 0, len(rt.runners))
 	for _, r := range rt.runners {
+		runners = append(runners, r)
+	}
+	slices.SortFunc(runners, func(a, b *runner) int { return b.lastUsed.Compare(a.lastUsed) })
+	var out []Loaded
+	for _, r := range runners {
 		active, queued := r.counts()
 		l := Loaded{Name: r.name, Digest: r.digest, Size: r.memory(), Context: r.numCtx,
 			Parallel: r.parallel, Active: active, Queued: queued}
@@ -392,7 +404,6 @@ func (rt *Runtime) Loaded() []Loaded {
 		}
 		out = append(out, l)
 	}
-	slices.SortFunc(out, func(a, b Loaded) int { return cmp.Compare(b.Name, a.Name) })
 	return out
 }
 

@@ -508,3 +508,49 @@ func TestPriority(t *testing.T) {
 		t.Fatalf("finished in order %v, want interactive first", order)
 	}
 }
+
+// swappable resolves "tiny" to one file under a digest the test changes,
+// as a re-pull of the same name does.
+type swappable struct {
+	mu     sync.Mutex
+	path   string
+	digest string
+}
+
+func (s *swappable) Resolve(_ context.Context, name string) (Resolved, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Resolved{Name: name, Path: s.path, Digest: s.digest}, nil
+}
+
+// A model replaced under its name while a request holds it is served
+// from the new file to new requests, and the old one is shut down when
+// its last holder lets go.
+func TestReplacedModelUnloadsWhenReleased(t *testing.T) {
+	src := &swappable{path: tinyModel(t), digest: "sha256:one"}
+	rt := newRuntime(t, Config{Source: src, NumCtx: 64, NumParallel: 1})
+	old, err := rt.Acquire(context.Background(), "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.mu.Lock()
+	src.digest = "sha256:two"
+	src.mu.Unlock()
+	cur, err := rt.Acquire(context.Background(), "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Release(nil)
+	if l := rt.Loaded(); len(l) != 1 || l[0].Digest != "sha256:two" {
+		t.Fatalf("loaded after the replacement: %+v", l)
+	}
+	old.Release(nil)
+	select {
+	case <-old.r.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replaced model was never shut down")
+	}
+	if _, err := cur.Generate(context.Background(), Request{Tokens: prompt(1, 4), MaxTokens: 1}); err != nil {
+		t.Fatalf("the new model: %v", err)
+	}
+}
