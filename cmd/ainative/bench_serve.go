@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -144,7 +145,7 @@ func serveRound(ctx context.Context, c *client.Client, name, words string, promp
 			case err == nil:
 				tokens += got
 				ttfts = append(ttfts, float64(first)/1e6)
-			case asStatus(err, &se) && se.StatusCode == http.StatusServiceUnavailable:
+			case errors.As(err, &se) && se.StatusCode == http.StatusServiceUnavailable:
 				res.Refused++
 			default:
 				res.Failed++
@@ -164,14 +165,6 @@ func percentile(sorted []float64, q float64) float64 {
 		return 0
 	}
 	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
-}
-
-func asStatus(err error, se **client.StatusError) bool {
-	e, ok := err.(*client.StatusError)
-	if ok {
-		*se = e
-	}
-	return ok
 }
 
 // secondTurn times the first token of a conversation's first turn and of
