@@ -229,12 +229,7 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 	for ev := range events {
 		generated = append(generated, ev.Tokens...)
 		lps := s.ollamaLogprobs(m, ev.Logprobs)
-		content, th, _ := out.add(ev.Text)
-		if ev.Done {
-			c2, th2, _ := out.finish()
-			content += c2
-			th += th2
-		}
+		content, th, _ := out.next(ev)
 		if ev.Done && ev.Err != nil && ev.Reason != runtime.StopCanceled {
 			if sw == nil {
 				writeError(w, statusOf(ev.Err), ev.Err.Error())
@@ -344,11 +339,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 	var logprobs []ollamaLogprob
 	for ev := range events {
 		lps := s.ollamaLogprobs(m, ev.Logprobs)
-		c, th, tc := out.add(ev.Text)
-		if ev.Done {
-			c2, th2, tc2 := out.finish()
-			c, th, tc = c+c2, th+th2, append(tc, tc2...)
-		}
+		c, th, tc := out.next(ev)
 		newCalls := toOllamaCalls(tc, len(calls))
 		if ev.Done && ev.Err != nil && ev.Reason != runtime.StopCanceled {
 			if sw == nil {

@@ -421,11 +421,7 @@ func (s *Server) openaiChatRun(w http.ResponseWriter, r *http.Request, req *open
 			var calls int
 			var all result
 			for ev := range ch {
-				c, th, tc := out.add(ev.Text)
-				if ev.Done {
-					c2, th2, tc2 := out.finish()
-					c, th, tc = c+c2, th+th2, append(tc, tc2...)
-				}
+				c, th, tc := out.next(ev)
 				all.content += c
 				all.thinking += th
 				if forced != nil {
@@ -518,17 +514,13 @@ func collect(events <-chan runtime.Event, out *outputParser) result {
 	var res result
 	var content, thinking strings.Builder
 	for ev := range events {
-		c, th, tc := out.add(ev.Text)
+		c, th, tc := out.next(ev)
 		content.WriteString(c)
 		thinking.WriteString(th)
 		res.calls = append(res.calls, tc...)
 		res.logprobs = append(res.logprobs, ev.Logprobs...)
 		res.tokens = append(res.tokens, ev.Tokens...)
 		if ev.Done {
-			c, th, tc := out.finish()
-			content.WriteString(c)
-			thinking.WriteString(th)
-			res.calls = append(res.calls, tc...)
 			res.reason, res.stats = ev.Reason, ev.Stats
 			if ev.Err != nil && ev.Reason != runtime.StopCanceled {
 				res.err = ev.Err

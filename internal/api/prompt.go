@@ -255,13 +255,19 @@ func newOutputParser(m *runtime.Model, tools []json.RawMessage, think bool, prom
 	return &outputParser{st: chat.NewStream(format, thinking, opens), calls: format != chat.ToolsNone}
 }
 
-// add takes the next piece of text.
-func (p *outputParser) add(text string) (content, thinking string, calls []toolCall) {
-	if text == "" {
-		return "", "", nil
+// next takes a generation event's text and returns what can be shown:
+// content and thinking let out so far, and on the last event what was
+// held back and the tool calls parsed from it.
+func (p *outputParser) next(ev runtime.Event) (content, thinking string, calls []toolCall) {
+	if ev.Text != "" {
+		d := p.st.Push(ev.Text)
+		content, thinking = d.Content, d.Thinking
 	}
-	d := p.st.Push(text)
-	return d.Content, d.Thinking, nil
+	if ev.Done {
+		c, th, tc := p.finish()
+		content, thinking, calls = content+c, thinking+th, tc
+	}
+	return content, thinking, calls
 }
 
 // finish ends the output and returns what was held back and the calls.

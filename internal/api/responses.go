@@ -352,11 +352,7 @@ func (s *Server) responsesRun(w http.ResponseWriter, r *http.Request, req *respo
 			"part": responseContent{Type: "output_text", Text: "", Annotations: []any{}}})
 	}
 	for ev := range events {
-		c, th, tc := out.add(ev.Text)
-		if ev.Done {
-			c2, th2, tc2 := out.finish()
-			c, th, tc = c+c2, th+th2, append(tc, tc2...)
-		}
+		c, th, tc := out.next(ev)
 		all.content += c
 		all.thinking += th
 		all.calls = append(all.calls, tc...)
