@@ -200,23 +200,12 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 	}
 	tokens := append([]int32(nil), req.Context...)
 	tokens = append(tokens, s.tokenize(m, text, len(tokens) == 0)...)
-	greq := opts.request(tokens, opts.NumCtx)
-	greq.KeepAlive = req.KeepAlive.ptr()
-	greq.Client = clientKey(r)
-	if req.Logprobs {
-		greq.Logprobs = max(1, req.TopLogprobs+1)
-	}
-	if greq.Constraint, err = s.constraint(m, req.Format); err != nil {
-		writeError(w, statusOf(err), err.Error())
-		return
-	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	events, err := m.Generate(ctx, greq)
+	events, cancel, err := s.ollamaStart(r, m, opts, tokens, req.KeepAlive, req.Logprobs, req.TopLogprobs, req.Format)
 	if err != nil {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
+	defer cancel()
 	out := newOutputParser(m, nil, think != nil && *think, text)
 	var sw *streamWriter
 	if streaming(req.Stream) {
@@ -231,12 +220,7 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 		lps := s.ollamaLogprobs(m, ev.Logprobs)
 		content, th, _ := out.next(ev)
 		if ev.Done && ev.Err != nil && ev.Reason != runtime.StopCanceled {
-			if sw == nil {
-				writeError(w, statusOf(ev.Err), ev.Err.Error())
-			} else {
-				sw.ndjson(map[string]string{"error": ev.Err.Error()})
-			}
-			cancel()
+			ollamaFail(w, sw, ev.Err)
 			continue
 		}
 		if sw == nil {
@@ -312,23 +296,12 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tokens := s.tokenize(m, text, true)
-	greq := opts.request(tokens, opts.NumCtx)
-	greq.KeepAlive = req.KeepAlive.ptr()
-	greq.Client = clientKey(r)
-	if req.Logprobs {
-		greq.Logprobs = max(1, req.TopLogprobs+1)
-	}
-	if greq.Constraint, err = s.constraint(m, req.Format); err != nil {
-		writeError(w, statusOf(err), err.Error())
-		return
-	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	events, err := m.Generate(ctx, greq)
+	events, cancel, err := s.ollamaStart(r, m, opts, tokens, req.KeepAlive, req.Logprobs, req.TopLogprobs, req.Format)
 	if err != nil {
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
+	defer cancel()
 	out := newOutputParser(m, req.Tools, think != nil && *think, text)
 	var sw *streamWriter
 	if streaming(req.Stream) {
@@ -342,12 +315,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 		c, th, tc := out.next(ev)
 		newCalls := toOllamaCalls(tc, len(calls))
 		if ev.Done && ev.Err != nil && ev.Reason != runtime.StopCanceled {
-			if sw == nil {
-				writeError(w, statusOf(ev.Err), ev.Err.Error())
-			} else {
-				sw.ndjson(map[string]string{"error": ev.Err.Error()})
-			}
-			cancel()
+			ollamaFail(w, sw, ev.Err)
 			continue
 		}
 		if sw == nil {
@@ -450,4 +418,38 @@ func (s *Server) ollamaPs(w http.ResponseWriter, r *http.Request) {
 		models = append(models, p)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"models": models})
+}
+
+// ollamaStart queues the generation both of Ollama's endpoints make from
+// their options, keep-alive, logprobs and format. The caller cancels the
+// returned function when it stops reading.
+func (s *Server) ollamaStart(r *http.Request, m *runtime.Model, opts genOptions, tokens []int32, keepAlive *duration,
+	logprobs bool, top int, format json.RawMessage) (<-chan runtime.Event, context.CancelFunc, error) {
+	greq := opts.request(tokens, opts.NumCtx)
+	greq.KeepAlive = keepAlive.ptr()
+	greq.Client = clientKey(r)
+	if logprobs {
+		greq.Logprobs = max(1, top+1)
+	}
+	var err error
+	if greq.Constraint, err = s.constraint(m, format); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	events, err := m.Generate(ctx, greq)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return events, cancel, nil
+}
+
+// ollamaFail reports a generation that failed: as the answer when nothing
+// was streamed, as Ollama's {"error"} line in a stream.
+func ollamaFail(w http.ResponseWriter, sw *streamWriter, err error) {
+	if sw == nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	sw.ndjson(map[string]string{"error": err.Error()})
 }
