@@ -185,11 +185,7 @@ func prompt(seed, n int) []int32 {
 // MaxTokens: the comparison covers every step.
 func TestBatchedEqualsSolo(t *testing.T) {
 	rt := newRuntime(t, Config{NumParallel: 8})
-	m, err := rt.Acquire(context.Background(), "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release(nil)
+	m := acquire(t, rt, "tiny")
 	const n = 12
 	prompts := make([][]int32, 8)
 	want := make([][]int32, 8)
@@ -225,11 +221,7 @@ func TestBatchedEqualsSolo(t *testing.T) {
 
 func TestPrefixReused(t *testing.T) {
 	rt := newRuntime(t, Config{NumParallel: 2})
-	m, err := rt.Acquire(context.Background(), "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release(nil)
+	m := acquire(t, rt, "tiny")
 	p := prompt(1, 40)
 	first, end1 := run(t, m, context.Background(), Request{Tokens: p, MaxTokens: 6})
 	if end1.Stats.CachedTokens != 0 {
@@ -250,11 +242,7 @@ func TestPrefixReused(t *testing.T) {
 
 func TestCancelFreesSlot(t *testing.T) {
 	rt := newRuntime(t, Config{NumParallel: 1})
-	m, err := rt.Acquire(context.Background(), "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release(nil)
+	m := acquire(t, rt, "tiny")
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, err := m.Generate(ctx, Request{Tokens: prompt(3, 8), MaxTokens: -1})
 	if err != nil {
@@ -278,11 +266,7 @@ func TestCancelFreesSlot(t *testing.T) {
 
 func TestQueueFull(t *testing.T) {
 	rt := newRuntime(t, Config{NumParallel: 1, MaxQueue: 2})
-	m, err := rt.Acquire(context.Background(), "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release(nil)
+	m := acquire(t, rt, "tiny")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var chans []<-chan Event
@@ -312,12 +296,8 @@ func TestQueueFull(t *testing.T) {
 
 func TestPromptTooLong(t *testing.T) {
 	rt := newRuntime(t, Config{NumCtx: 64})
-	m, err := rt.Acquire(context.Background(), "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release(nil)
-	_, err = m.Generate(context.Background(), Request{Tokens: prompt(1, 64)})
+	m := acquire(t, rt, "tiny")
+	_, err := m.Generate(context.Background(), Request{Tokens: prompt(1, 64)})
 	var tl *PromptTooLongError
 	if !errors.As(err, &tl) || tl.Limit != 64 || tl.Tokens != 64 {
 		t.Fatalf("64 tokens in a context of 64: %v", err)
@@ -390,11 +370,7 @@ func TestMemoryBudget(t *testing.T) {
 
 func TestStopStringsAndText(t *testing.T) {
 	rt := newRuntime(t, Config{})
-	m, err := rt.Acquire(context.Background(), "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release(nil)
+	m := acquire(t, rt, "tiny")
 	p := prompt(9, 10)
 	ch, err := m.Generate(context.Background(), Request{Tokens: p, MaxTokens: 20})
 	if err != nil {
@@ -425,11 +401,7 @@ func TestStopStringsAndText(t *testing.T) {
 
 func TestLogprobs(t *testing.T) {
 	rt := newRuntime(t, Config{})
-	m, err := rt.Acquire(context.Background(), "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release(nil)
+	m := acquire(t, rt, "tiny")
 	ch, err := m.Generate(context.Background(), Request{Tokens: prompt(2, 6), MaxTokens: 3, Logprobs: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -450,12 +422,8 @@ func TestLogprobs(t *testing.T) {
 
 func TestNumCtxBeyondTraining(t *testing.T) {
 	rt := newRuntime(t, Config{})
-	m, err := rt.Acquire(context.Background(), "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release(nil)
-	_, err = m.Generate(context.Background(), Request{Tokens: prompt(1, 4), NumCtx: 1 << 20})
+	m := acquire(t, rt, "tiny")
+	_, err := m.Generate(context.Background(), Request{Tokens: prompt(1, 4), NumCtx: 1 << 20})
 	var bad *BadRequestError
 	if !errors.As(err, &bad) || !strings.Contains(err.Error(), "trained for") {
 		t.Fatalf("num_ctx beyond training: %v", err)
@@ -465,11 +433,7 @@ func TestNumCtxBeyondTraining(t *testing.T) {
 // Background requests wait behind interactive ones, whatever their order.
 func TestPriority(t *testing.T) {
 	rt := newRuntime(t, Config{NumParallel: 1})
-	m, err := rt.Acquire(context.Background(), "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release(nil)
+	m := acquire(t, rt, "tiny")
 	// Hold the only slot, then queue a background request before an
 	// interactive one.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -553,4 +517,15 @@ func TestReplacedModelUnloadsWhenReleased(t *testing.T) {
 	if _, err := cur.Generate(context.Background(), Request{Tokens: prompt(1, 4), MaxTokens: 1}); err != nil {
 		t.Fatalf("the new model: %v", err)
 	}
+}
+
+// acquire holds the model name for the rest of the test.
+func acquire(t *testing.T, rt *Runtime, name string) *Model {
+	t.Helper()
+	m, err := rt.Acquire(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Release(nil) })
+	return m
 }
