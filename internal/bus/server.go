@@ -253,6 +253,11 @@ func (s *Server) drop(c *conn) {
 			delete(s.tools, name)
 		}
 	}
+	s.dropAgent(c)
+}
+
+// dropAgent removes c from its user's consent agents; s.mu is held.
+func (s *Server) dropAgent(c *conn) {
 	s.agents[c.p.UID] = slices.DeleteFunc(s.agents[c.p.UID], func(a *conn) bool { return a == c })
 	if len(s.agents[c.p.UID]) == 0 {
 		delete(s.agents, c.p.UID)
@@ -300,7 +305,7 @@ func (c *conn) handle(ctx context.Context, method string, raw json.RawMessage) (
 		case busapi.RoleGateway:
 			c.gateway.Store(true)
 			s.mu.Lock()
-			s.agents[c.p.UID] = slices.DeleteFunc(s.agents[c.p.UID], func(a *conn) bool { return a == c })
+			s.dropAgent(c)
 			s.mu.Unlock()
 		default:
 			return nil, invalidParams(method, fmt.Errorf("role %q is not app or gateway", p.Role))
