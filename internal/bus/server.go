@@ -482,7 +482,7 @@ func (s *Server) listTools(c *conn) []*mcp.Tool {
 // consent agent of the caller's user is connected.
 var ErrNoConsentPath = errors.New("no consent agent is connected for this user (run 'ainative bus consent' in a terminal)")
 
-// CallTool runs a tool for c under the policy: validation, decision,
+// callTool runs a tool for c under the policy: validation, decision,
 // consent, audit, then the call.
 func (s *Server) callTool(ctx context.Context, c *conn, name string, args json.RawMessage) (busapi.ToolResult, error) {
 	t := s.lookup(name)
