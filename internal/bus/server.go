@@ -466,7 +466,7 @@ func (s *Server) listTools(c *conn) []*mcp.Tool {
 		}
 		schema := t.spec.InputSchema
 		if len(schema) == 0 {
-			schema = json.RawMessage(`{"type":"object"}`)
+			schema = anyObject
 		}
 		ro := t.spec.Effect == busapi.EffectRead
 		destructive := t.spec.Effect == busapi.EffectDestructive
