@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -61,7 +62,7 @@ runs), under the same policy; secret context is never exposed and consent is nev
 // serveMCPHTTP serves srv over streamable HTTP on a loopback address. Any
 // local user can reach a loopback port, so every request must carry the
 // bearer token printed at start.
-func serveMCPHTTP(ctx context.Context, srv *mcp.Server, addr string, log interface{ Write([]byte) (int, error) }) error {
+func serveMCPHTTP(ctx context.Context, srv *mcp.Server, addr string, log io.Writer) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("--http %q: %w", addr, err)

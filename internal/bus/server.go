@@ -253,6 +253,11 @@ func (s *Server) drop(c *conn) {
 			delete(s.tools, name)
 		}
 	}
+	s.dropAgent(c)
+}
+
+// dropAgent removes c from its user's consent agents; s.mu is held.
+func (s *Server) dropAgent(c *conn) {
 	s.agents[c.p.UID] = slices.DeleteFunc(s.agents[c.p.UID], func(a *conn) bool { return a == c })
 	if len(s.agents[c.p.UID]) == 0 {
 		delete(s.agents, c.p.UID)
@@ -300,7 +305,7 @@ func (c *conn) handle(ctx context.Context, method string, raw json.RawMessage) (
 		case busapi.RoleGateway:
 			c.gateway.Store(true)
 			s.mu.Lock()
-			s.agents[c.p.UID] = slices.DeleteFunc(s.agents[c.p.UID], func(a *conn) bool { return a == c })
+			s.dropAgent(c)
 			s.mu.Unlock()
 		default:
 			return nil, invalidParams(method, fmt.Errorf("role %q is not app or gateway", p.Role))
@@ -461,7 +466,7 @@ func (s *Server) listTools(c *conn) []*mcp.Tool {
 		}
 		schema := t.spec.InputSchema
 		if len(schema) == 0 {
-			schema = json.RawMessage(`{"type":"object"}`)
+			schema = anyObject
 		}
 		ro := t.spec.Effect == busapi.EffectRead
 		destructive := t.spec.Effect == busapi.EffectDestructive
@@ -477,7 +482,7 @@ func (s *Server) listTools(c *conn) []*mcp.Tool {
 // consent agent of the caller's user is connected.
 var ErrNoConsentPath = errors.New("no consent agent is connected for this user (run 'ainative bus consent' in a terminal)")
 
-// CallTool runs a tool for c under the policy: validation, decision,
+// callTool runs a tool for c under the policy: validation, decision,
 // consent, audit, then the call.
 func (s *Server) callTool(ctx context.Context, c *conn, name string, args json.RawMessage) (busapi.ToolResult, error) {
 	t := s.lookup(name)

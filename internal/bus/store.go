@@ -107,7 +107,6 @@ func (s *store) query(ctx context.Context, q busapi.QueryParams, now time.Time, 
 	}
 	var rows *sql.Rows
 	var err error
-	const cols = `items.id, uid, gid, pid, exe, kind, sensitivity, items.text, created, expires`
 	if match := ftsQuery(q.Text); match != "" {
 		rows, err = s.db.QueryContext(ctx, `SELECT `+cols+` FROM items_fts JOIN items ON items.id = items_fts.rowid
 			WHERE items_fts MATCH ? AND expires > ? ORDER BY bm25(items_fts) LIMIT ?`, match, now.UnixNano(), maxScan)
@@ -124,17 +123,15 @@ func (s *store) query(ctx context.Context, q busapi.QueryParams, now time.Time, 
 	}
 	items := []busapi.Item{}
 	for rows.Next() && len(items) < limit {
-		var it busapi.Item
-		var created, expires int64
-		if err := rows.Scan(&it.ID, &it.Owner.UID, &it.Owner.GID, &it.Owner.PID, &it.Owner.Exe, &it.Kind, &it.Sensitivity, &it.Text, &created, &expires); err != nil {
+		it, err := scanItem(rows)
+		if err != nil {
 			return nil, fmt.Errorf("querying context: %w", err)
 		}
-		it.Created, it.Expires = time.Unix(0, created).UTC(), time.Unix(0, expires).UTC()
 		if len(kinds) > 0 && !kinds[it.Kind] {
 			continue
 		}
-		if visible(&it) {
-			items = append(items, it)
+		if visible(it) {
+			items = append(items, *it)
 		}
 	}
 	return items, rows.Err()
@@ -157,15 +154,26 @@ func ftsQuery(text string) string {
 
 // get returns the live item id, or nil.
 func (s *store) get(ctx context.Context, id int64, now time.Time) (*busapi.Item, error) {
-	var it busapi.Item
-	var created, expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, uid, gid, pid, exe, kind, sensitivity, text, created, expires FROM items WHERE id = ? AND expires > ?`, id, now.UnixNano()).
-		Scan(&it.ID, &it.Owner.UID, &it.Owner.GID, &it.Owner.PID, &it.Owner.Exe, &it.Kind, &it.Sensitivity, &it.Text, &created, &expires)
+	it, err := scanItem(s.db.QueryRowContext(ctx, `SELECT `+cols+` FROM items WHERE id = ? AND expires > ?`, id, now.UnixNano()))
 	if err == sql.ErrNoRows {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading context item %d: %w", id, err)
+	}
+	return it, nil
+}
+
+// cols are the columns scanItem reads, qualified so that they also name
+// the items table's in a join with items_fts.
+const cols = `items.id, uid, gid, pid, exe, kind, sensitivity, items.text, created, expires`
+
+// scanItem reads one row of cols.
+func scanItem(row interface{ Scan(...any) error }) (*busapi.Item, error) {
+	var it busapi.Item
+	var created, expires int64
+	if err := row.Scan(&it.ID, &it.Owner.UID, &it.Owner.GID, &it.Owner.PID, &it.Owner.Exe, &it.Kind, &it.Sensitivity, &it.Text, &created, &expires); err != nil {
+		return nil, err
 	}
 	it.Created, it.Expires = time.Unix(0, created).UTC(), time.Unix(0, expires).UTC()
 	return &it, nil

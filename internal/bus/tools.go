@@ -42,10 +42,13 @@ const (
 
 var toolName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
 
+// anyObject is the input schema of a tool that declares none.
+var anyObject = json.RawMessage(`{"type":"object"}`)
+
 // compileSchema compiles a tool's input schema; nil or empty means any object.
 func compileSchema(name string, raw json.RawMessage) (*jsonschema.Schema, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
-		raw = json.RawMessage(`{"type":"object"}`)
+		raw = anyObject
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {

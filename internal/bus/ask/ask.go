@@ -109,8 +109,12 @@ func Run(ctx context.Context, cfg Config, task string) (string, []Step, error) {
 		{Role: "user", Content: task},
 	}
 	var steps []Step
+	base, hc, err := httpClient(cfg.Runtime)
+	if err != nil {
+		return "", steps, fmt.Errorf("step 1: %w", err)
+	}
 	for n := 1; n <= cfg.MaxSteps; n++ {
-		reply, err := complete(ctx, cfg, msgs, tools)
+		reply, err := complete(ctx, cfg, base, hc, msgs, tools)
 		if err != nil {
 			return "", steps, fmt.Errorf("step %d: %w", n, err)
 		}
@@ -186,14 +190,11 @@ func compile(name string, raw []byte) (*jsonschema.Schema, error) {
 }
 
 // complete asks the runtime's OpenAI-compatible endpoint for the next
-// turn, forcing a tool call.
-func complete(ctx context.Context, cfg Config, msgs []message, tools []json.RawMessage) (message, error) {
+// turn, forcing a tool call; base and hc are httpClient's for cfg.Runtime,
+// made once per run so that its connections are reused across steps.
+func complete(ctx context.Context, cfg Config, base string, hc *http.Client, msgs []message, tools []json.RawMessage) (message, error) {
 	body, err := json.Marshal(map[string]any{"model": cfg.Model, "messages": msgs, "tools": tools,
 		"tool_choice": "required", "max_tokens": cfg.MaxTokens, "seed": cfg.Seed})
-	if err != nil {
-		return message{}, err
-	}
-	base, hc, err := httpClient(cfg.Runtime)
 	if err != nil {
 		return message{}, err
 	}
