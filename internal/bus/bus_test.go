@@ -104,9 +104,14 @@ func startBusAgents(t *testing.T, pol *Policy, childAgents bool) *testBus {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(dir, 0o755)
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	self, _ := os.Executable()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(dir, "child.test")
 	b, err := os.ReadFile(self)
 	if err != nil {
@@ -130,7 +135,9 @@ func startBusAgents(t *testing.T, pol *Policy, childAgents bool) *testBus {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(sock, 0o666)
+	if err := os.Chmod(sock, 0o666); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, l) }()
@@ -172,15 +179,21 @@ func (b *testBus) run(t *testing.T, uid uint32, mode string, out any, env ...str
 func (b *testBus) consentAgent(t *testing.T, uid uint32) {
 	t.Helper()
 	cmd := b.childCmd(uid, "consent")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	line, _ := bufio.NewReader(stdout).ReadString('\n')
-	if strings.TrimSpace(line) != "ready" {
-		t.Fatalf("consent agent as uid %d: %q", uid, line)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		t.Fatalf("consent agent as uid %d: %q, %v", uid, line, err)
 	}
 }
 
@@ -290,8 +303,12 @@ func TestDeniedTools(t *testing.T) {
 func TestRunCommandConsent(t *testing.T) {
 	b := startBus(t, nil)
 	w := filepath.Join(b.dir, "w")
-	os.Mkdir(w, 0o777)
-	os.Chmod(w, 0o777)
+	if err := os.Mkdir(w, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(w, 0o777); err != nil { // past the umask: uid 65534 writes here
+		t.Fatal(err)
+	}
 	out := filepath.Join(w, "ran")
 	args := fmt.Sprintf(`BUS_ARGS={"command":"id -u > %s; echo $BUS_TOKEN"}`, out)
 	// No consent path: never runs.
