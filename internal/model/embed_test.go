@@ -102,11 +102,7 @@ func convert(t *testing.T, f *gguf.File, variant string) *gguf.File {
 	if _, err := b.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gguf.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return parse(t, buf.Bytes())
 }
 
 func cosine(a, b []float32) float64 {
@@ -348,11 +344,7 @@ func rebuilt(t *testing.T, f *gguf.File, key string, val any, drop string) *gguf
 	if _, err := b.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gguf.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return parse(t, buf.Bytes())
 }
 
 func TestEncoderLoadErrors(t *testing.T) {
