@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -276,7 +274,7 @@ func TestPullResumesAfterCancel(t *testing.T) {
 // waitPartial waits until the stalled download has written all the
 // server sent into its partial file.
 func waitPartial(t *testing.T, s *Store, data []byte, size int64) {
-	partial := filepath.Join(s.Dir(), "tmp", strings.Replace(digestOf(data), ":", "-", 1)+".partial")
+	partial := filepath.Join(s.Dir(), "tmp", downloadKey(spec{digest: digestOf(data)})+".partial")
 	for i := 0; ; i++ {
 		if fi, err := os.Stat(partial); err == nil && fi.Size() == size {
 			return
@@ -292,7 +290,7 @@ func waitPartial(t *testing.T, s *Store, data []byte, size int64) {
 // download went on from where the partial file stops.
 func checkResume(t *testing.T, s *Store, srv *hubtest.Server, data []byte) {
 	t.Helper()
-	partial := filepath.Join(s.Dir(), "tmp", strings.Replace(digestOf(data), ":", "-", 1)+".partial")
+	partial := filepath.Join(s.Dir(), "tmp", downloadKey(spec{digest: digestOf(data)})+".partial")
 	fi, err := os.Stat(partial)
 	if err != nil || fi.Size() == 0 {
 		t.Fatalf("no partial download kept: %v", err)
@@ -367,7 +365,7 @@ func TestPullRestartsDamagedPartial(t *testing.T) {
 	// verify, and the pull starts over once.
 	bad := append([]byte(nil), data[:1000]...)
 	bad[10] ^= 1
-	writeFile(t, s.Dir()+"/tmp", strings.Replace(digestOf(data), ":", "-", 1)+".partial", bad)
+	writeFile(t, s.Dir()+"/tmp", downloadKey(spec{digest: digestOf(data)})+".partial", bad)
 	if _, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -490,8 +488,7 @@ func TestPullURLCompletePartial(t *testing.T) {
 	srv.Add("o/r", "u.gguf", data)
 	s := newStore(t, srv)
 	u := s.Hub.FileURL("o/r", "main", "u.gguf")
-	sum := sha256.Sum256([]byte(u))
-	writeFile(t, s.Dir()+"/tmp", "url-"+hex.EncodeToString(sum[:16])+".partial", data)
+	writeFile(t, s.Dir()+"/tmp", downloadKey(spec{url: u})+".partial", data)
 	if _, err := s.Pull(context.Background(), u, PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
