@@ -55,14 +55,12 @@ type CacheOptions struct {
 // Cache methods may be called from several goroutines; they wait for a
 // Decode in progress on the cache.
 type Cache struct {
-	m       *Model
-	mu      sync.Mutex
-	full    *kvStore // every position; holds the tokens too
-	swa     *kvStore // sliding-window layers, or nil when they use full
-	window  int      // sliding window (0: no SWA store)
-	seqs    []seqState
-	maxSeqs int
-	cells   int
+	m      *Model
+	mu     sync.Mutex
+	full   *kvStore   // every position; holds the tokens too
+	swa    *kvStore   // sliding-window layers, or nil when they use full
+	window int        // sliding window (0: no SWA store)
+	seqs   []seqState // one per sequence id
 
 	// Per layer: which store holds it and its index there.
 	layerStore []*kvStore
@@ -205,7 +203,7 @@ func (m *Model) NewCache(opts CacheOptions) (*Cache, error) {
 		return nil, fmt.Errorf("model: a KV cache of %d cells (%d sequences) needs %.1f MiB, more than the %.1f MiB of memory available (%s)",
 			cells, opts.MaxSeqs, float64(need)/(1<<20), float64(avail)/(1<<20), source)
 	}
-	kc := &Cache{m: m, window: window, maxSeqs: opts.MaxSeqs, cells: fullBlocks * blockCells,
+	kc := &Cache{m: m, window: window,
 		seqs: make([]seqState, opts.MaxSeqs), seqGroup: make([]int32, opts.MaxSeqs),
 		layerStore: make([]*kvStore, len(m.layers)), layerIdx: make([]int, len(m.layers))}
 	kc.full = newStore(fullBlocks, nFull, bb, true)
@@ -245,10 +243,10 @@ func (c *Cache) Bytes() int64 {
 
 // Cells is the number of positions the cache holds (the budget rounded
 // up to whole blocks).
-func (c *Cache) Cells() int { return c.cells }
+func (c *Cache) Cells() int { return c.full.blocks * blockCells }
 
 // MaxSeqs is the number of sequence ids.
-func (c *Cache) MaxSeqs() int { return c.maxSeqs }
+func (c *Cache) MaxSeqs() int { return len(c.seqs) }
 
 // FreeCells is the number of positions not held by any sequence.
 func (c *Cache) FreeCells() int {
@@ -262,15 +260,15 @@ func (c *Cache) FreeCells() int {
 func (c *Cache) SeqLen(s SeqID) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s < 0 || int(s) >= c.maxSeqs {
+	if s < 0 || int(s) >= len(c.seqs) {
 		return 0
 	}
 	return c.seqs[s].n
 }
 
 func (c *Cache) checkSeq(s SeqID) error {
-	if s < 0 || int(s) >= c.maxSeqs {
-		return fmt.Errorf("model: sequence %d does not exist (the cache has ids 0 to %d)", s, c.maxSeqs-1)
+	if s < 0 || int(s) >= len(c.seqs) {
+		return fmt.Errorf("model: sequence %d does not exist (the cache has ids 0 to %d)", s, len(c.seqs)-1)
 	}
 	return nil
 }
