@@ -185,7 +185,7 @@ func (m *Model) NewCache(opts CacheOptions) (*Cache, error) {
 		per := (window-1+blockCells-1)/blockCells + 3
 		swaBlocks = min(fullBlocks, opts.MaxSeqs*per+(m.ubatch+blockCells-1)/blockCells)
 		if swaBlocks == fullBlocks {
-			window = 0 // as large as the full store: no point releasing
+			window, swaBlocks = 0, 0 // as large as the full store: no point releasing
 		}
 	}
 	nFull := len(m.layers)
@@ -193,10 +193,7 @@ func (m *Model) NewCache(opts CacheOptions) (*Cache, error) {
 		nFull -= nSWA
 	}
 	bb := m.blockBytes()
-	need := int64(fullBlocks)*int64(nFull)*2*int64(bb) + int64(fullBlocks)*blockCells*4 + int64(fullBlocks)*8
-	if window > 0 {
-		need += int64(swaBlocks) * int64(nSWA) * 2 * int64(bb)
-	}
+	need := cacheBytes(int64(bb), fullBlocks, nFull, swaBlocks, nSWA)
 	if need < memCheckMin {
 		// Not worth the probe (which reads a dozen files).
 	} else if avail, source := availableMemory(); avail > 0 && need > avail {
@@ -233,12 +230,19 @@ func (m *Model) blockBytes() int {
 
 // Bytes is the memory the cache's blocks take.
 func (c *Cache) Bytes() int64 {
-	bb := int64(c.m.blockBytes())
-	n := int64(c.full.blocks) * (int64(len(c.full.k))*2*bb + blockCells*4 + 8)
+	swaBlocks, nSWA := 0, 0
 	if c.swa != nil {
-		n += int64(c.swa.blocks) * int64(len(c.swa.k)) * 2 * bb
+		swaBlocks, nSWA = c.swa.blocks, len(c.swa.k)
 	}
-	return n
+	return cacheBytes(int64(c.m.blockBytes()), c.full.blocks, len(c.full.k), swaBlocks, nSWA)
+}
+
+// cacheBytes is the memory of a cache's blocks of bb bytes per layer:
+// keys and values of the full store's nFull layers and the SWA store's
+// nSWA, and per full block its tokens (4 bytes a cell), reference count
+// and free-list entry.
+func cacheBytes(bb int64, fullBlocks, nFull, swaBlocks, nSWA int) int64 {
+	return int64(fullBlocks)*(int64(nFull)*2*bb+blockCells*4+8) + int64(swaBlocks)*int64(nSWA)*2*bb
 }
 
 // Cells is the number of positions the cache holds (the budget rounded
