@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"testing"
 
@@ -16,43 +15,6 @@ import (
 	"github.com/raym33/ainative/internal/testdata"
 	"github.com/raym33/ainative/internal/tokenizer"
 )
-
-type embedGoldenLine struct {
-	Text        string    `json:"text"`
-	IDs         []int32   `json:"ids"`
-	Embedding   []float32 `json:"embedding"`
-	EmbeddingL2 []float32 `json:"embedding_l2"`
-}
-
-func readGoldenLines(t *testing.T, name string) []embedGoldenLine {
-	t.Helper()
-	f, err := os.Open(testdata.Path(t, "embeddings", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var gs []embedGoldenLine
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var g embedGoldenLine
-		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
-			t.Fatal(err)
-		}
-		gs = append(gs, g)
-	}
-	return gs
-}
-
-func cos(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
-}
 
 // TestEmbedCommand feeds the golden texts, with bad lines between them,
 // through `ainative embed` and checks one answer per line, in order: the
@@ -69,7 +31,7 @@ func TestEmbedCommand(t *testing.T) {
 		{"bert-F32.embed.cls.jsonl", []string{"--pooling", "cls", "--batch", "1"}, false},
 	} {
 		t.Run(strings.Join(append([]string{c.golden}, c.args...), " "), func(t *testing.T) {
-			gs := readGoldenLines(t, c.golden)
+			gs := testdata.EmbedGoldens(t, c.golden)
 			var in strings.Builder
 			type want struct {
 				vec []float32
@@ -124,7 +86,7 @@ func TestEmbedCommand(t *testing.T) {
 				if res.Error != nil || len(res.Embedding) != len(w.vec) {
 					t.Fatalf("line %d: %.200s, want %d floats", i+1, lines[i], len(w.vec))
 				}
-				if c := cos(res.Embedding, w.vec); c < 0.9999 {
+				if c := testdata.Cosine(res.Embedding, w.vec); c < 0.9999 {
 					t.Errorf("line %d: cosine %g", i+1, c)
 				}
 				for d := range w.vec {

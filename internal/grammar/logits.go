@@ -16,7 +16,7 @@ import "math"
 func ApplyMask(logits []float32, mask []uint64) {
 	negInf := float32(math.Inf(-1))
 	for i := range logits {
-		if i/64 >= len(mask) || mask[i/64]&(1<<(i%64)) == 0 {
+		if !Allowed(mask, int32(i)) {
 			logits[i] = negInf
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/raym33/ainative/internal/gguf"
 	"github.com/raym33/ainative/internal/model"
 	"github.com/raym33/ainative/internal/model/synth"
+	"github.com/raym33/ainative/internal/sample"
 	"github.com/raym33/ainative/internal/tensor"
 	"github.com/raym33/ainative/internal/testdata"
 	"github.com/raym33/ainative/internal/testdata/testmodel"
@@ -231,7 +232,7 @@ func TestGreedyParallel(t *testing.T) {
 				if _, margin := argmax(l); float64(margin) < tol && firm[s] == steps {
 					firm[s] = len(want[s])
 				}
-				return argmax32(l)
+				return sample.Argmax(l)
 			},
 				func(tok int32) bool { want[s] = append(want[s], tok); return false })
 			if err != nil {
@@ -256,7 +257,7 @@ func TestGreedyParallel(t *testing.T) {
 			}
 			b.Reset()
 			for s := range nSeq {
-				tok := argmax32(out[s*V : (s+1)*V])
+				tok := sample.Argmax(out[s*V : (s+1)*V])
 				got[s] = append(got[s], tok)
 				b.Add(tok, c.SeqLen(model.SeqID(s)), model.SeqID(s), true)
 			}

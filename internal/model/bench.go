@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/raym33/ainative/internal/sample"
 )
 
 // BenchOptions configure Bench, after llama-bench: prompt processing of
@@ -191,7 +193,7 @@ func (m *Model) BenchParallel(ctx context.Context, o BenchOptions, parallel int)
 			}
 			// Greedy, so that the work is that of serving.
 			for s := range next {
-				next[s] = argmaxRow(out[s*m.cfg.Vocab : (s+1)*m.cfg.Vocab])
+				next[s] = sample.Argmax(out[s*m.cfg.Vocab : (s+1)*m.cfg.Vocab])
 			}
 		}
 		return float64(parallel*o.DecodeTokens) / time.Since(start).Seconds(), nil
@@ -231,14 +233,4 @@ func (m *Model) BenchParallel(ctx context.Context, o BenchOptions, parallel int)
 		r.DecodeStepMs = 1e3 * float64(parallel) / r.DecodeTokS
 	}
 	return r, nil
-}
-
-func argmaxRow(row []float32) int32 {
-	best := 0
-	for i, v := range row {
-		if v > row[best] {
-			best = i
-		}
-	}
-	return int32(best)
 }

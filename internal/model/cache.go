@@ -55,14 +55,12 @@ type CacheOptions struct {
 // Cache methods may be called from several goroutines; they wait for a
 // Decode in progress on the cache.
 type Cache struct {
-	m       *Model
-	mu      sync.Mutex
-	full    *kvStore // every position; holds the tokens too
-	swa     *kvStore // sliding-window layers, or nil when they use full
-	window  int      // sliding window (0: no SWA store)
-	seqs    []seqState
-	maxSeqs int
-	cells   int
+	m      *Model
+	mu     sync.Mutex
+	full   *kvStore   // every position; holds the tokens too
+	swa    *kvStore   // sliding-window layers, or nil when they use full
+	window int        // sliding window (0: no SWA store)
+	seqs   []seqState // one per sequence id
 
 	// Per layer: which store holds it and its index there.
 	layerStore []*kvStore
@@ -187,7 +185,7 @@ func (m *Model) NewCache(opts CacheOptions) (*Cache, error) {
 		per := (window-1+blockCells-1)/blockCells + 3
 		swaBlocks = min(fullBlocks, opts.MaxSeqs*per+(m.ubatch+blockCells-1)/blockCells)
 		if swaBlocks == fullBlocks {
-			window = 0 // as large as the full store: no point releasing
+			window, swaBlocks = 0, 0 // as large as the full store: no point releasing
 		}
 	}
 	nFull := len(m.layers)
@@ -195,17 +193,14 @@ func (m *Model) NewCache(opts CacheOptions) (*Cache, error) {
 		nFull -= nSWA
 	}
 	bb := m.blockBytes()
-	need := int64(fullBlocks)*int64(nFull)*2*int64(bb) + int64(fullBlocks)*blockCells*4 + int64(fullBlocks)*8
-	if window > 0 {
-		need += int64(swaBlocks) * int64(nSWA) * 2 * int64(bb)
-	}
+	need := cacheBytes(int64(bb), fullBlocks, nFull, swaBlocks, nSWA)
 	if need < memCheckMin {
 		// Not worth the probe (which reads a dozen files).
 	} else if avail, source := availableMemory(); avail > 0 && need > avail {
 		return nil, fmt.Errorf("model: a KV cache of %d cells (%d sequences) needs %.1f MiB, more than the %.1f MiB of memory available (%s)",
 			cells, opts.MaxSeqs, float64(need)/(1<<20), float64(avail)/(1<<20), source)
 	}
-	kc := &Cache{m: m, window: window, maxSeqs: opts.MaxSeqs, cells: fullBlocks * blockCells,
+	kc := &Cache{m: m, window: window,
 		seqs: make([]seqState, opts.MaxSeqs), seqGroup: make([]int32, opts.MaxSeqs),
 		layerStore: make([]*kvStore, len(m.layers)), layerIdx: make([]int, len(m.layers))}
 	kc.full = newStore(fullBlocks, nFull, bb, true)
@@ -235,20 +230,27 @@ func (m *Model) blockBytes() int {
 
 // Bytes is the memory the cache's blocks take.
 func (c *Cache) Bytes() int64 {
-	bb := int64(c.m.blockBytes())
-	n := int64(c.full.blocks) * (int64(len(c.full.k))*2*bb + blockCells*4 + 8)
+	swaBlocks, nSWA := 0, 0
 	if c.swa != nil {
-		n += int64(c.swa.blocks) * int64(len(c.swa.k)) * 2 * bb
+		swaBlocks, nSWA = c.swa.blocks, len(c.swa.k)
 	}
-	return n
+	return cacheBytes(int64(c.m.blockBytes()), c.full.blocks, len(c.full.k), swaBlocks, nSWA)
+}
+
+// cacheBytes is the memory of a cache's blocks of bb bytes per layer:
+// keys and values of the full store's nFull layers and the SWA store's
+// nSWA, and per full block its tokens (4 bytes a cell), reference count
+// and free-list entry.
+func cacheBytes(bb int64, fullBlocks, nFull, swaBlocks, nSWA int) int64 {
+	return int64(fullBlocks)*(int64(nFull)*2*bb+blockCells*4+8) + int64(swaBlocks)*int64(nSWA)*2*bb
 }
 
 // Cells is the number of positions the cache holds (the budget rounded
 // up to whole blocks).
-func (c *Cache) Cells() int { return c.cells }
+func (c *Cache) Cells() int { return c.full.blocks * blockCells }
 
 // MaxSeqs is the number of sequence ids.
-func (c *Cache) MaxSeqs() int { return c.maxSeqs }
+func (c *Cache) MaxSeqs() int { return len(c.seqs) }
 
 // FreeCells is the number of positions not held by any sequence.
 func (c *Cache) FreeCells() int {
@@ -262,15 +264,15 @@ func (c *Cache) FreeCells() int {
 func (c *Cache) SeqLen(s SeqID) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s < 0 || int(s) >= c.maxSeqs {
+	if s < 0 || int(s) >= len(c.seqs) {
 		return 0
 	}
 	return c.seqs[s].n
 }
 
 func (c *Cache) checkSeq(s SeqID) error {
-	if s < 0 || int(s) >= c.maxSeqs {
-		return fmt.Errorf("model: sequence %d does not exist (the cache has ids 0 to %d)", s, c.maxSeqs-1)
+	if s < 0 || int(s) >= len(c.seqs) {
+		return fmt.Errorf("model: sequence %d does not exist (the cache has ids 0 to %d)", s, len(c.seqs)-1)
 	}
 	return nil
 }

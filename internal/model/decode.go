@@ -122,7 +122,7 @@ func (m *Model) checkBatch(c *Cache, b *Batch) error {
 	// counts the tokens seen per sequence meanwhile.
 	defer func() {
 		for _, s := range b.Seq {
-			if s >= 0 && int(s) < c.maxSeqs {
+			if s >= 0 && int(s) < len(c.seqs) {
 				c.seqGroup[s] = -1
 			}
 		}
@@ -203,7 +203,7 @@ func (c *Cache) prepare(u *ubatch, b *Batch) error {
 		}
 	}
 	if needF > len(c.full.free) {
-		return fmt.Errorf("%w: the batch needs %d more cells, %d of %d are free", ErrCacheFull, needF*blockCells, len(c.full.free)*blockCells, c.cells)
+		return fmt.Errorf("%w: the batch needs %d more cells, %d of %d are free", ErrCacheFull, needF*blockCells, len(c.full.free)*blockCells, c.Cells())
 	}
 	if c.swa != nil && needS > len(c.swa.free) {
 		return fmt.Errorf("%w: the batch needs %d more sliding-window cells, %d of %d are free (more sequences than the cache was made for?)",

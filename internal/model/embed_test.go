@@ -1,15 +1,12 @@
 package model_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"testing"
 
@@ -19,36 +16,10 @@ import (
 	"github.com/raym33/ainative/internal/testdata"
 )
 
-// embedGolden is one line of an embeddings golden (see the fixtures'
-// README-moe-embeddings.md).
-type embedGolden struct {
-	Text      string    `json:"text"`
-	IDs       []int32   `json:"ids"`
-	Embedding []float32 `json:"embedding"`
-}
-
-func readEmbedGoldens(t *testing.T, name string) []embedGolden { return readEmbedGoldensTB(t, name) }
-
-func readEmbedGoldensTB(t testing.TB, name string) []embedGolden {
+// readEmbedGoldens reads the embeddings golden name, of the 43 texts.
+func readEmbedGoldens(t testing.TB, name string) []testdata.EmbedGolden {
 	t.Helper()
-	f, err := os.Open(testdata.Path(t, "embeddings", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var gs []embedGolden
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var g embedGolden
-		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
-			t.Fatal(err)
-		}
-		gs = append(gs, g)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	gs := testdata.EmbedGoldens(t, name)
 	if len(gs) != 43 {
 		t.Fatalf("%s: %d lines, want 43", name, len(gs))
 	}
@@ -102,21 +73,7 @@ func convert(t *testing.T, f *gguf.File, variant string) *gguf.File {
 	if _, err := b.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gguf.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
-
-func cosine(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
+	return parse(t, buf.Bytes())
 }
 
 // TestEmbedGolden compares Embed with llama.cpp's embeddings of the 43
@@ -152,7 +109,7 @@ func TestEmbedGolden(t *testing.T) {
 			}
 			defer m.Close()
 			var inputs [][]int32
-			var want []embedGolden
+			var want []testdata.EmbedGolden
 			for _, g := range gs {
 				switch {
 				case len(g.IDs) == 0:
@@ -186,7 +143,7 @@ func TestEmbedGolden(t *testing.T) {
 				for d := range g.Embedding {
 					maxDiff = max(maxDiff, math.Abs(float64(got[i][d]-g.Embedding[d])))
 				}
-				cos := cosine(got[i], g.Embedding)
+				cos := testdata.Cosine(got[i], g.Embedding)
 				worst = min(worst, cos)
 				if !(cos >= c.minCos) {
 					t.Errorf("%q: cosine %.6f < %g", g.Text, cos, c.minCos)
@@ -226,8 +183,8 @@ func TestEmbedNormalizeAndErrors(t *testing.T) {
 		for _, v := range unit[i] {
 			n += float64(v) * float64(v)
 		}
-		if math.Abs(n-1) > 1e-5 || cosine(raw[i], unit[i]) < 0.999999 {
-			t.Errorf("input %d: normalized norm² %g, cosine to raw %g", i, n, cosine(raw[i], unit[i]))
+		if math.Abs(n-1) > 1e-5 || testdata.Cosine(raw[i], unit[i]) < 0.999999 {
+			t.Errorf("input %d: normalized norm² %g, cosine to raw %g", i, n, testdata.Cosine(raw[i], unit[i]))
 		}
 	}
 	// Alone or in a batch: the same vector (texts do not see each other).
@@ -310,7 +267,7 @@ func TestEmbedDecoderChunks(t *testing.T) {
 			continue
 		}
 		for i := range in {
-			if c := cosine(got[i], ref[i]); c < 0.999999 {
+			if c := testdata.Cosine(got[i], ref[i]); c < 0.999999 {
 				t.Errorf("BatchSize %d, input %d: cosine %g to one ubatch", bs, i, c)
 			}
 		}
@@ -348,11 +305,7 @@ func rebuilt(t *testing.T, f *gguf.File, key string, val any, drop string) *gguf
 	if _, err := b.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gguf.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return parse(t, buf.Bytes())
 }
 
 func TestEncoderLoadErrors(t *testing.T) {
@@ -413,7 +366,7 @@ func TestEmbedConcurrent(t *testing.T) {
 				got, err := m.Embed(context.Background(), in, opts)
 				if err == nil {
 					for i := range want {
-						if cosine(got[i], want[i]) < 0.999999 {
+						if testdata.Cosine(got[i], want[i]) < 0.999999 {
 							err = fmt.Errorf("%s: input %d differs", c.name, i)
 						}
 					}
@@ -446,7 +399,7 @@ func BenchmarkEmbed(b *testing.B) {
 			defer m.Close()
 			var in [][]int32
 			n := 0
-			for _, l := range readEmbedGoldensTB(b, name+"-F16.embed.mean.jsonl") {
+			for _, l := range readEmbedGoldens(b, name+"-F16.embed.mean.jsonl") {
 				in = append(in, l.IDs)
 				n += len(l.IDs)
 			}

@@ -280,16 +280,7 @@ func (m *Model) encode(ctx context.Context, s *encScratch, tokens []int32, lens 
 			m.encoderAttention(s, starts[i], lens[i])
 		}
 		pool.MatMul(s.o, l.wo, s.attn, n)
-		pool.For(n, func(lo, hi int) {
-			for t := lo; t < hi; t++ {
-				o, x := s.o[t*E:(t+1)*E], s.x[t*E:(t+1)*E]
-				if l.bo != nil {
-					add(o, l.bo)
-				}
-				add(o, x)
-				layerNorm(x, o, l.attnNormW, l.attnNormB, c.NormEps)
-			}
-		})
+		addNorm(pool, n, E, s.o, s.x, l.bo, l.attnNormW, l.attnNormB, c.NormEps)
 		pool.MatMul(s.up, l.up, s.x, n)
 		if l.gate != nil {
 			pool.MatMul(s.gate, l.gate, s.x, n)
@@ -304,18 +295,25 @@ func (m *Model) encode(ctx context.Context, s *encScratch, tokens []int32, lens 
 			})
 		}
 		pool.MatMul(s.o, l.down, s.gate, n)
-		pool.For(n, func(lo, hi int) {
-			for t := lo; t < hi; t++ {
-				o, x := s.o[t*E:(t+1)*E], s.x[t*E:(t+1)*E]
-				if l.bDown != nil {
-					add(o, l.bDown)
-				}
-				add(o, x)
-				layerNorm(x, o, l.outNormW, l.outNormB, c.NormEps)
-			}
-		})
+		addNorm(pool, n, E, s.o, s.x, l.bDown, l.outNormW, l.outNormB, c.NormEps)
 	}
 	return ctx.Err()
+}
+
+// addNorm ends a post-norm sublayer over n rows of E values: each row
+// of x becomes LayerNorm(o + bias + x), with no bias when it is nil; o
+// is overwritten.
+func addNorm(pool *tensor.Pool, n, E int, o, x, bias, w, b []float32, eps float32) {
+	pool.For(n, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			ot, xt := o[t*E:(t+1)*E], x[t*E:(t+1)*E]
+			if bias != nil {
+				add(ot, bias)
+			}
+			add(ot, xt)
+			layerNorm(xt, ot, w, b, eps)
+		}
+	})
 }
 
 // encoderAttention is full (non-causal) softmax attention of the text in

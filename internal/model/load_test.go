@@ -145,19 +145,10 @@ func TestNonFiniteMetadata(t *testing.T) {
 	}
 	// A tiny scaling factor makes an infinite frequency scale.
 	data := withMeta(t, micro(t, "llama"), "llama.rope.scaling.factor", float32(1e-40))
-	if m, err := model.Load(mustParse(t, data), model.Options{ContextLength: 8, Threads: 1}); err == nil {
+	if m, err := model.Load(parse(t, data), model.Options{ContextLength: 8, Threads: 1}); err == nil {
 		m.Close()
 		t.Error("rope.scaling.factor 1e-40: loaded")
 	}
-}
-
-func mustParse(t testing.TB, data []byte) *gguf.File {
-	t.Helper()
-	f, err := gguf.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
 }
 
 // loadMapped writes the model o describes to a file and loads it from the
@@ -288,7 +279,7 @@ func FuzzLoadMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, archIdx uint8, keyIdx uint16, kind uint8, i int64, x float64) {
 		arch := synth.Archs[int(archIdx)%len(synth.Archs)]
 		base := micro(t, arch)
-		g := mustParse(t, base)
+		g := parse(t, base)
 		var key string
 		if k := int(keyIdx); k < len(g.Metadata) {
 			key = g.Metadata[k].Key

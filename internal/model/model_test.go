@@ -13,6 +13,7 @@ import (
 	"github.com/raym33/ainative/internal/leaktest"
 	"github.com/raym33/ainative/internal/model"
 	"github.com/raym33/ainative/internal/model/synth"
+	"github.com/raym33/ainative/internal/sample"
 	"github.com/raym33/ainative/internal/tensor"
 )
 
@@ -355,7 +356,7 @@ func TestConcurrentSequences(t *testing.T) {
 	greedy := func(prompt []int32) []int32 {
 		var out []int32
 		_, err := m.Generate(ctx, m.NewSequence(), prompt, 8,
-			func(l []float32) int32 { return argmax32(l) },
+			sample.Argmax,
 			func(tok int32) bool { out = append(out, tok); return false })
 		if err != nil {
 			t.Error(err)
@@ -376,16 +377,6 @@ func TestConcurrentSequences(t *testing.T) {
 		})
 	}
 	wg.Wait()
-}
-
-func argmax32(x []float32) int32 {
-	b := 0
-	for i, v := range x {
-		if v > x[b] {
-			b = i
-		}
-	}
-	return int32(b)
 }
 
 func equal(a, b []int32) bool {

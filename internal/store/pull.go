@@ -243,9 +243,18 @@ func (s *Store) urlSpecs(ref, name string) (Name, []spec, error) {
 	return n, specs, nil
 }
 
+// downloadKey names a download's lock and partial file under tmp: by
+// the blob's digest when the hub gave one, else by a hash of the URL.
+func downloadKey(sp spec) string {
+	if sp.digest != "" {
+		return strings.Replace(sp.digest, ":", "-", 1)
+	}
+	sum := sha256.Sum256([]byte(sp.url))
+	return "url-" + hex.EncodeToString(sum[:16])
+}
+
 // fetch brings one file into the store and returns its digest and size.
 func (s *Store) fetch(ctx context.Context, sp spec, report func(Progress), verify bool) (string, int64, error) {
-	var key string
 	if sp.digest != "" {
 		if err := s.checkBlob(ctx, sp.digest, sp.size, verify); err == nil {
 			report(Progress{Status: "pulling " + shortDigest(sp.digest), Digest: sp.digest, Total: sp.size, Completed: sp.size})
@@ -253,12 +262,8 @@ func (s *Store) fetch(ctx context.Context, sp spec, report func(Progress), verif
 		} else if ctx.Err() != nil {
 			return "", 0, ctx.Err()
 		}
-		key = strings.Replace(sp.digest, ":", "-", 1)
-	} else {
-		sum := sha256.Sum256([]byte(sp.url))
-		key = "url-" + hex.EncodeToString(sum[:16])
 	}
-	tmp := filepath.Join(s.dir, "tmp", key)
+	tmp := filepath.Join(s.dir, "tmp", downloadKey(sp))
 	unlock, err := flock(ctx, tmp+".lock", lockExclusive, func() {
 		report(Progress{Status: "waiting for another pull of " + sp.filename, Digest: sp.digest})
 	})

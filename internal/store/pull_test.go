@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -276,7 +274,7 @@ func TestPullResumesAfterCancel(t *testing.T) {
 // waitPartial waits until the stalled download has written all the
 // server sent into its partial file.
 func waitPartial(t *testing.T, s *Store, data []byte, size int64) {
-	partial := filepath.Join(s.Dir(), "tmp", strings.Replace(digestOf(data), ":", "-", 1)+".partial")
+	partial := filepath.Join(s.Dir(), "tmp", downloadKey(spec{digest: digestOf(data)})+".partial")
 	for i := 0; ; i++ {
 		if fi, err := os.Stat(partial); err == nil && fi.Size() == size {
 			return
@@ -288,25 +286,32 @@ func waitPartial(t *testing.T, s *Store, data []byte, size int64) {
 	}
 }
 
+// pullVerified pulls ref, checks the stored model against its digests
+// and returns where the server's downloads started.
+func pullVerified(t *testing.T, s *Store, srv *hubtest.Server, ref string) []int64 {
+	t.Helper()
+	if _, err := s.Pull(context.Background(), ref, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(context.Background(), ref); err != nil {
+		t.Error(err)
+	}
+	return srv.Ranges()
+}
+
 // checkResume pulls again after an interrupted pull and checks that the
 // download went on from where the partial file stops.
 func checkResume(t *testing.T, s *Store, srv *hubtest.Server, data []byte) {
 	t.Helper()
-	partial := filepath.Join(s.Dir(), "tmp", strings.Replace(digestOf(data), ":", "-", 1)+".partial")
+	partial := filepath.Join(s.Dir(), "tmp", downloadKey(spec{digest: digestOf(data)})+".partial")
 	fi, err := os.Stat(partial)
 	if err != nil || fi.Size() == 0 {
 		t.Fatalf("no partial download kept: %v", err)
 	}
 	srv.SetStall(0, nil)
-	if _, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ranges := srv.Ranges()
+	ranges := pullVerified(t, s, srv, "hf.co/o/r")
 	if ranges[len(ranges)-1] != fi.Size() {
 		t.Errorf("downloads started at %v, want the last at %d", ranges, fi.Size())
-	}
-	if err := s.Verify(context.Background(), "hf.co/o/r"); err != nil {
-		t.Error(err)
 	}
 	if _, err := os.Stat(partial); !os.IsNotExist(err) {
 		t.Error("the partial file outlived the pull")
@@ -367,15 +372,9 @@ func TestPullRestartsDamagedPartial(t *testing.T) {
 	// verify, and the pull starts over once.
 	bad := append([]byte(nil), data[:1000]...)
 	bad[10] ^= 1
-	writeFile(t, s.Dir()+"/tmp", strings.Replace(digestOf(data), ":", "-", 1)+".partial", bad)
-	if _, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if got := srv.Ranges(); !slices.Equal(got, []int64{1000, 0}) {
+	writeFile(t, s.Dir()+"/tmp", downloadKey(spec{digest: digestOf(data)})+".partial", bad)
+	if got := pullVerified(t, s, srv, "hf.co/o/r"); !slices.Equal(got, []int64{1000, 0}) {
 		t.Errorf("downloads started at %v, want [1000 0]", got)
-	}
-	if err := s.Verify(context.Background(), "hf.co/o/r"); err != nil {
-		t.Error(err)
 	}
 }
 
@@ -449,14 +448,8 @@ func TestPullResumesStalledConnection(t *testing.T) {
 	srv.SetStall(3000, nil) // the first connection goes quiet after 3000 bytes
 	s := newStore(t, srv)
 	s.StallTimeout = 50 * time.Millisecond
-	if _, err := s.Pull(context.Background(), "hf.co/o/r", PullOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if got := srv.Ranges(); !slices.Equal(got, []int64{0, 3000}) {
+	if got := pullVerified(t, s, srv, "hf.co/o/r"); !slices.Equal(got, []int64{0, 3000}) {
 		t.Errorf("downloads started at %v, want [0 3000]", got)
-	}
-	if err := s.Verify(context.Background(), "hf.co/o/r"); err != nil {
-		t.Error(err)
 	}
 }
 
@@ -490,8 +483,7 @@ func TestPullURLCompletePartial(t *testing.T) {
 	srv.Add("o/r", "u.gguf", data)
 	s := newStore(t, srv)
 	u := s.Hub.FileURL("o/r", "main", "u.gguf")
-	sum := sha256.Sum256([]byte(u))
-	writeFile(t, s.Dir()+"/tmp", "url-"+hex.EncodeToString(sum[:16])+".partial", data)
+	writeFile(t, s.Dir()+"/tmp", downloadKey(spec{url: u})+".partial", data)
 	if _, err := s.Pull(context.Background(), u, PullOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -163,10 +163,10 @@ func TestRequantizeMoE(t *testing.T) {
 	}
 }
 
-// TestQuantizeErrors checks the refusals: an unknown type, a quantized
-// input, and a cancelled run, which leaves no file.
-func TestQuantizeErrors(t *testing.T) {
-	sm, err := synth.New(synth.Options{Shape: "micro", Type: "Q8_0", Seed: 1})
+// synthModel synthesizes the model o describes and parses it.
+func synthModel(t *testing.T, o synth.Options) *gguf.File {
+	t.Helper()
+	sm, err := synth.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,10 +174,17 @@ func TestQuantizeErrors(t *testing.T) {
 	if _, err := sm.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	q8, err := gguf.Parse(buf.Bytes())
+	f, err := gguf.Parse(buf.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+// TestQuantizeErrors checks the refusals: an unknown type, a quantized
+// input, and a cancelled run, which leaves no file.
+func TestQuantizeErrors(t *testing.T) {
+	q8 := synthModel(t, synth.Options{Shape: "micro", Type: "Q8_0", Seed: 1})
 	dir := t.TempDir()
 	if _, err := quantize.File(context.Background(), q8, filepath.Join(dir, "a.gguf"), quantize.Options{Type: "Q4_0"}); err == nil ||
 		!strings.Contains(err.Error(), "only F32, F16 and BF16 weights can be quantized") {
@@ -188,21 +195,10 @@ func TestQuantizeErrors(t *testing.T) {
 		t.Errorf("IQ2_XXS: error %v", err)
 	}
 
-	sm, err = synth.New(synth.Options{Shape: "tiny", Type: "F32", Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf.Reset()
-	if _, err := sm.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	f32, err := gguf.Parse(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f32 := synthModel(t, synth.Options{Shape: "tiny", Type: "F32", Seed: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	path := filepath.Join(dir, "c.gguf")
-	_, err = quantize.File(ctx, f32, path, quantize.Options{Type: "Q4_K_M", Threads: 1,
+	_, err := quantize.File(ctx, f32, path, quantize.Options{Type: "Q4_K_M", Threads: 1,
 		Progress: func(done, total int64) {
 			if done > total/4 {
 				cancel()
