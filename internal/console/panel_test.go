@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,31 +14,15 @@ import (
 
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/bus"
+	"github.com/raym33/ainative/internal/bus/bustest"
 )
 
 // startBus serves a bus with the default policy; this test binary is the
 // bus's own executable, so its connections may answer consent.
 func startBus(t *testing.T) string {
 	t.Helper()
-	s, err := bus.New(bus.Config{Dir: t.TempDir(), Policy: &bus.Policy{}, ConsentTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sock := filepath.Join(t.TempDir(), "bus.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		s.Close()
-	})
+	bustest.Serve(t, bus.Config{Dir: t.TempDir(), Policy: &bus.Policy{}, ConsentTimeout: time.Minute}, sock)
 	return sock
 }
 
