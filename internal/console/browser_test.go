@@ -20,6 +20,7 @@ import (
 	busapi "github.com/raym33/ainative/client/bus"
 
 	"github.com/raym33/ainative/internal/api"
+	"github.com/raym33/ainative/internal/bus/bustest"
 	"github.com/raym33/ainative/internal/runtime"
 	"github.com/raym33/ainative/internal/store"
 	"github.com/raym33/ainative/internal/testdata/testmodel"
@@ -215,11 +216,11 @@ func TestBrowserConsent(t *testing.T) {
 	}
 	chromium(t)
 	sock := startBus(t)
-	panel, token, err := NewPanel(context.Background(), dialBus(t, sock))
+	panel, token, err := NewPanel(context.Background(), bustest.Dial(t, sock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := dialBus(t, sock)
+	other := bustest.Dial(t, sock)
 	if _, err := other.Publish(context.Background(), busapi.PublishParams{Kind: "cwd", Text: "/home/someone/project", Sensitivity: busapi.Private}); err != nil {
 		t.Fatal(err)
 	}

@@ -26,28 +26,16 @@ func startBus(t *testing.T) string {
 	return sock
 }
 
-func dialBus(t *testing.T, sock string) *busapi.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := busapi.Dial(ctx, sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // A panel with its session: the console handler, the session cookie, and
 // a second client of the same user to ask for consent and publish.
 func startPanel(t *testing.T) (http.Handler, string, *busapi.Client, string) {
 	t.Helper()
 	sock := startBus(t)
-	p, token, err := NewPanel(context.Background(), dialBus(t, sock))
+	p, token, err := NewPanel(context.Background(), bustest.Dial(t, sock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Config{Panel: p}), token, dialBus(t, sock), sock
+	return New(Config{Panel: p}), token, bustest.Dial(t, sock), sock
 }
 
 func request(t *testing.T, h http.Handler, method, target, body string, cookies ...*http.Cookie) *httptest.ResponseRecorder {

@@ -26,18 +26,6 @@ func startTestBus(t *testing.T) string {
 	return sock
 }
 
-func dialTestBus(t *testing.T, sock string) *busapi.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := busapi.Dial(ctx, sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // waitItem waits until the bus holds an item of kind whose text contains
 // want, as the shell publishes it in the background. The deadline only
 // guards against a hang.
@@ -69,7 +57,7 @@ func waitItem(t *testing.T, c *busapi.Client, kind, want string) busapi.Item {
 func TestShellOnTheBus(t *testing.T) {
 	sock := startTestBus(t)
 	p := startShell(t, "AINATIVE_BUS="+sock)
-	c := dialTestBus(t, sock)
+	c := bustest.Dial(t, sock)
 
 	it := waitItem(t, c, "cwd", p.dir)
 	if it.Sensitivity != busapi.Private || it.Text != p.dir {
