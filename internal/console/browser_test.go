@@ -264,7 +264,13 @@ func TestBrowserConsent(t *testing.T) {
 		if allow {
 			button = `#consent li[data-id] button.allow`
 		}
-		if err := chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(button))); err != nil {
+		// Wait for this request alone: the one answered before may
+		// still be on the page for a moment.
+		err := chromedp.Do(tctx,
+			chromedp.WaitVisible(chromedp.CSS(button)),
+			chromedp.Poll[chromedp.Void](`(l => l.length == 1 && l[0].textContent.includes(`+strconv.Quote(mark)+`))(document.querySelectorAll("#consent li[data-id]"))`),
+		)
+		if err != nil {
 			t.Fatalf("the request in the page: %v", err)
 		}
 		shown, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(`#consent li[data-id]`)))
