@@ -45,17 +45,22 @@ func startDaemon(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { rt.Close() }) // after the server, which is closed first
 	srv := api.New(api.Config{Runtime: rt, Models: st, Logger: logger, Console: New(Config{})})
+	return serveHTTP(t, srv.Handler())
+}
+
+// serveHTTP serves h on a loopback TCP port until the test ends and
+// returns its base URL.
+func serveHTTP(t *testing.T, h http.Handler) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv.Handler()}
+	hs := &http.Server{Handler: h}
 	go hs.Serve(l)
-	t.Cleanup(func() {
-		hs.Close()
-		rt.Close()
-	})
+	t.Cleanup(func() { hs.Close() })
 	return "http://" + l.Addr().String()
 }
 
@@ -110,17 +115,10 @@ func TestBrowserStop(t *testing.T) {
 		<-r.Context().Done()
 		close(cancelled)
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: mux}
-	go hs.Serve(l)
-	t.Cleanup(func() { hs.Close() })
-	ctx := browser(t, "http://"+l.Addr().String()+"/console/")
+	ctx := browser(t, serveHTTP(t, mux)+"/console/")
 	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	err = chromedp.Do(tctx,
+	err := chromedp.Do(tctx,
 		chromedp.WaitReady(chromedp.CSS(`#model option[value="slow:latest"]`)),
 		chromedp.SendKeys(chromedp.CSS(`#input`), "Tell me a long story"),
 		chromedp.Click(chromedp.CSS(`#send`)),
@@ -235,14 +233,7 @@ func TestBrowserConsent(t *testing.T) {
 	mux.Handle("/console/", New(Config{Panel: panel, System: system}))
 	mux.HandleFunc("GET /api/tags", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"models":[]}`) })
 	mux.HandleFunc("GET /api/ps", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"models":[]}`) })
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: mux}
-	go hs.Serve(l)
-	t.Cleanup(func() { hs.Close() })
-	ctx := browser(t, "http://"+l.Addr().String()+"/console/?session="+token)
+	ctx := browser(t, serveHTTP(t, mux)+"/console/?session="+token)
 	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	err = chromedp.Do(tctx,
