@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,9 +20,7 @@ import (
 
 	"github.com/raym33/ainative/internal/api"
 	"github.com/raym33/ainative/internal/bus/bustest"
-	"github.com/raym33/ainative/internal/runtime"
-	"github.com/raym33/ainative/internal/store"
-	"github.com/raym33/ainative/internal/testdata/testmodel"
+	"github.com/raym33/ainative/internal/testdata/testruntime"
 )
 
 // startDaemon serves the API and the console from a real runtime holding
@@ -31,21 +28,7 @@ import (
 // but real tokens streamed by the real server).
 func startDaemon(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	model := testmodel.ChatModel(t, dir)
-	st, err := store.Open(filepath.Join(dir, "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Import(context.Background(), model, "tiny", nil); err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rt, err := runtime.New(runtime.Config{Source: api.StoreSource{Store: st}, Threads: 2, NumCtx: 192, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() }) // after the server, which is closed first
+	rt, st, logger := testruntime.Tiny(t, 192)
 	srv := api.New(api.Config{Runtime: rt, Models: st, Logger: logger, Console: New(Config{})})
 	return serveHTTP(t, srv.Handler())
 }
