@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,9 +19,8 @@ import (
 	busapi "github.com/raym33/ainative/client/bus"
 
 	"github.com/raym33/ainative/internal/api"
-	"github.com/raym33/ainative/internal/runtime"
-	"github.com/raym33/ainative/internal/store"
-	"github.com/raym33/ainative/internal/testdata/testmodel"
+	"github.com/raym33/ainative/internal/bus/bustest"
+	"github.com/raym33/ainative/internal/testdata/testruntime"
 )
 
 // startDaemon serves the API and the console from a real runtime holding
@@ -30,31 +28,22 @@ import (
 // but real tokens streamed by the real server).
 func startDaemon(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	model := testmodel.ChatModel(t, dir)
-	st, err := store.Open(filepath.Join(dir, "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Import(context.Background(), model, "tiny", nil); err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rt, err := runtime.New(runtime.Config{Source: api.StoreSource{Store: st}, Threads: 2, NumCtx: 192, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, st, logger := testruntime.Tiny(t, 192)
 	srv := api.New(api.Config{Runtime: rt, Models: st, Logger: logger, Console: New(Config{})})
+	return serveHTTP(t, srv.Handler())
+}
+
+// serveHTTP serves h on a loopback TCP port until the test ends and
+// returns its base URL.
+func serveHTTP(t *testing.T, h http.Handler) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv.Handler()}
+	hs := &http.Server{Handler: h}
 	go hs.Serve(l)
-	t.Cleanup(func() {
-		hs.Close()
-		rt.Close()
-	})
+	t.Cleanup(func() { hs.Close() })
 	return "http://" + l.Addr().String()
 }
 
@@ -109,17 +98,10 @@ func TestBrowserStop(t *testing.T) {
 		<-r.Context().Done()
 		close(cancelled)
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: mux}
-	go hs.Serve(l)
-	t.Cleanup(func() { hs.Close() })
-	ctx := browser(t, "http://"+l.Addr().String()+"/console/")
+	ctx := browser(t, serveHTTP(t, mux)+"/console/")
 	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	err = chromedp.Do(tctx,
+	err := chromedp.Do(tctx,
 		chromedp.WaitReady(chromedp.CSS(`#model option[value="slow:latest"]`)),
 		chromedp.SendKeys(chromedp.CSS(`#input`), "Tell me a long story"),
 		chromedp.Click(chromedp.CSS(`#send`)),
@@ -215,11 +197,11 @@ func TestBrowserConsent(t *testing.T) {
 	}
 	chromium(t)
 	sock := startBus(t)
-	panel, token, err := NewPanel(context.Background(), dialBus(t, sock))
+	panel, token, err := NewPanel(context.Background(), bustest.Dial(t, sock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := dialBus(t, sock)
+	other := bustest.Dial(t, sock)
 	if _, err := other.Publish(context.Background(), busapi.PublishParams{Kind: "cwd", Text: "/home/someone/project", Sensitivity: busapi.Private}); err != nil {
 		t.Fatal(err)
 	}
@@ -234,14 +216,7 @@ func TestBrowserConsent(t *testing.T) {
 	mux.Handle("/console/", New(Config{Panel: panel, System: system}))
 	mux.HandleFunc("GET /api/tags", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"models":[]}`) })
 	mux.HandleFunc("GET /api/ps", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"models":[]}`) })
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: mux}
-	go hs.Serve(l)
-	t.Cleanup(func() { hs.Close() })
-	ctx := browser(t, "http://"+l.Addr().String()+"/console/?session="+token)
+	ctx := browser(t, serveHTTP(t, mux)+"/console/?session="+token)
 	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	err = chromedp.Do(tctx,
@@ -263,7 +238,13 @@ func TestBrowserConsent(t *testing.T) {
 		if allow {
 			button = `#consent li[data-id] button.allow`
 		}
-		if err := chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(button))); err != nil {
+		// Wait for this request alone: the one answered before may
+		// still be on the page for a moment.
+		err := chromedp.Do(tctx,
+			chromedp.WaitVisible(chromedp.CSS(button)),
+			chromedp.Poll[chromedp.Void](`(l => l.length == 1 && l[0].textContent.includes(`+strconv.Quote(mark)+`))(document.querySelectorAll("#consent li[data-id]"))`),
+		)
+		if err != nil {
 			t.Fatalf("the request in the page: %v", err)
 		}
 		shown, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(`#consent li[data-id]`)))

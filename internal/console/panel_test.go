@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,44 +14,16 @@ import (
 
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/bus"
+	"github.com/raym33/ainative/internal/bus/bustest"
 )
 
 // startBus serves a bus with the default policy; this test binary is the
 // bus's own executable, so its connections may answer consent.
 func startBus(t *testing.T) string {
 	t.Helper()
-	s, err := bus.New(bus.Config{Dir: t.TempDir(), Policy: &bus.Policy{}, ConsentTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sock := filepath.Join(t.TempDir(), "bus.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		s.Close()
-	})
+	bustest.Serve(t, bus.Config{Dir: t.TempDir(), Policy: &bus.Policy{}, ConsentTimeout: time.Minute}, sock)
 	return sock
-}
-
-func dialBus(t *testing.T, sock string) *busapi.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := busapi.Dial(ctx, sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // A panel with its session: the console handler, the session cookie, and
@@ -60,11 +31,11 @@ func dialBus(t *testing.T, sock string) *busapi.Client {
 func startPanel(t *testing.T) (http.Handler, string, *busapi.Client, string) {
 	t.Helper()
 	sock := startBus(t)
-	p, token, err := NewPanel(context.Background(), dialBus(t, sock))
+	p, token, err := NewPanel(context.Background(), bustest.Dial(t, sock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Config{Panel: p}), token, dialBus(t, sock), sock
+	return New(Config{Panel: p}), token, bustest.Dial(t, sock), sock
 }
 
 func request(t *testing.T, h http.Handler, method, target, body string, cookies ...*http.Cookie) *httptest.ResponseRecorder {

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/raym33/ainative/internal/bus/bustest"
 )
 
 func TestSessionHandler(t *testing.T) {
@@ -20,7 +22,7 @@ func TestSessionHandler(t *testing.T) {
 	defer daemon.Close()
 	u, _ := url.Parse(daemon.URL)
 	sock := startBus(t)
-	p, token, err := NewPanel(context.Background(), dialBus(t, sock))
+	p, token, err := NewPanel(context.Background(), bustest.Dial(t, sock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +78,7 @@ func TestSessionSystem(t *testing.T) {
 	})}
 	go status.Serve(l)
 	defer status.Close()
-	p, token, err := NewPanel(context.Background(), dialBus(t, startBus(t)))
+	p, token, err := NewPanel(context.Background(), bustest.Dial(t, startBus(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

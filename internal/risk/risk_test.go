@@ -1,9 +1,11 @@
 package risk
 
 import (
-	"mvdan.cc/sh/v3/syntax"
+	"slices"
 	"strings"
 	"testing"
+
+	"mvdan.cc/sh/v3/syntax"
 )
 
 func TestTable(t *testing.T) {
@@ -91,7 +93,7 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("oversized input: %s", v.Level)
 	}
 	deep := strings.Repeat("eval ", 40) + "rm -rf /"
-	if v := Classify(deep); v.Level == None || !contains(v.Reasons, "nested too deeply to classify") {
+	if v := Classify(deep); v.Level == None || !slices.Contains(v.Reasons, "nested too deeply to classify") {
 		t.Errorf("deep nesting: %s %q", v.Level, v.Reasons)
 	}
 	// Long pipelines and function bodies are judged in linear time (a
@@ -142,12 +144,3 @@ func FuzzClassify(f *testing.F) {
 }
 
 func syntaxQuote(s string) (string, error) { return syntax.Quote(s, syntax.LangBash) }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,9 +15,7 @@ import (
 
 	"github.com/raym33/ainative/internal/api"
 	"github.com/raym33/ainative/internal/leaktest"
-	"github.com/raym33/ainative/internal/runtime"
-	"github.com/raym33/ainative/internal/store"
-	"github.com/raym33/ainative/internal/testdata/testmodel"
+	"github.com/raym33/ainative/internal/testdata/testruntime"
 )
 
 // The AI tests drive the interactive shell on a pseudo-terminal against
@@ -78,21 +75,7 @@ func serve(t *testing.T, h http.Handler) string {
 // real store and runtime, as `ainative serve` does.
 func startRuntime(t *testing.T) (string, *recorder) {
 	t.Helper()
-	dir := t.TempDir()
-	model := testmodel.ChatModel(t, dir)
-	st, err := store.Open(filepath.Join(dir, "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Import(context.Background(), model, "tiny", nil); err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rt, err := runtime.New(runtime.Config{Source: api.StoreSource{Store: st}, Threads: 2, NumCtx: 2048, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
+	rt, st, logger := testruntime.Tiny(t, 2048)
 	rec := &recorder{}
 	srv := api.New(api.Config{Runtime: rt, Models: st, Logger: logger})
 	return serve(t, rec.wrap(srv.Handler())), rec

@@ -47,7 +47,6 @@ type consentAsk struct {
 // busAgent is the shell's side of the bus.
 type busAgent struct {
 	s      *Shell
-	dial   func(context.Context) (*busapi.Client, error)
 	kick   chan struct{} // "state may have changed": cap 1
 	asks   chan *consentAsk
 	wake   [2]int // a pipe: a byte in it wakes the prompt (see interruptReader)
@@ -65,15 +64,14 @@ type busAgent struct {
 	lastTry  time.Time
 }
 
-// joinBus starts the shell's bus agent; stop ends it. dial is
-// busapi.FromEnvironment unless a test says otherwise.
+// joinBus starts the shell's bus agent; stop ends it.
 func (s *Shell) joinBus(ctx context.Context) (*busAgent, error) {
 	var wake [2]int
 	if err := unix.Pipe2(wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	a := &busAgent{s: s, dial: busapi.FromEnvironment, kick: make(chan struct{}, 1),
+	a := &busAgent{s: s, kick: make(chan struct{}, 1),
 		asks: make(chan *consentAsk, consentQueue), wake: wake, cancel: cancel, done: make(chan struct{})}
 	go a.run(ctx)
 	return a, nil
@@ -198,7 +196,7 @@ func (a *busAgent) connect(ctx context.Context) *busapi.Client {
 	a.mu.Unlock()
 	dctx, cancel := context.WithTimeout(ctx, busDialWait)
 	defer cancel()
-	c, err := a.dial(dctx)
+	c, err := busapi.FromEnvironment(dctx)
 	if err != nil {
 		return nil
 	}

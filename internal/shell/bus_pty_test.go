@@ -13,6 +13,7 @@ import (
 
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/bus"
+	"github.com/raym33/ainative/internal/bus/bustest"
 )
 
 // startTestBus serves a bus with the default policy on a socket in a
@@ -20,38 +21,9 @@ import (
 // bus's own executable, so it may answer consent as ainative does.
 func startTestBus(t *testing.T) string {
 	t.Helper()
-	s, err := bus.New(bus.Config{Dir: t.TempDir(), Policy: &bus.Policy{}, ConsentTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sock := filepath.Join(t.TempDir(), "bus.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		s.Close()
-	})
+	bustest.Serve(t, bus.Config{Dir: t.TempDir(), Policy: &bus.Policy{}, ConsentTimeout: time.Minute}, sock)
 	return sock
-}
-
-func dialTestBus(t *testing.T, sock string) *busapi.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := busapi.Dial(ctx, sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // waitItem waits until the bus holds an item of kind whose text contains
@@ -85,7 +57,7 @@ func waitItem(t *testing.T, c *busapi.Client, kind, want string) busapi.Item {
 func TestShellOnTheBus(t *testing.T) {
 	sock := startTestBus(t)
 	p := startShell(t, "AINATIVE_BUS="+sock)
-	c := dialTestBus(t, sock)
+	c := bustest.Dial(t, sock)
 
 	it := waitItem(t, c, "cwd", p.dir)
 	if it.Sensitivity != busapi.Private || it.Text != p.dir {

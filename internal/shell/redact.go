@@ -30,7 +30,7 @@ var secretPatterns = []struct {
 	{regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|sk-[A-Za-z0-9_-]{16,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|glpat-[A-Za-z0-9_-]{16,}|hf_[A-Za-z0-9]{20,})\b`), "[REDACTED TOKEN]"},
 	// JSON Web Tokens.
 	{regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b`), "[REDACTED TOKEN]"},
-	// Password options: -p'x', --password x.
+	// Password options: --password x, --pass=x (not the short -p).
 	{regexp.MustCompile(`(--pass(?:word)?(?:=|\s+))("[^"]*"|'[^']*'|\S+)`), "${1}[REDACTED]"},
 }
 
