@@ -17,7 +17,7 @@ fi
 
 # ./... leaves out directories named testdata: the fixture helpers are
 # listed by name.
-helpers="./internal/testdata ./internal/testdata/testmodel"
+helpers="./internal/testdata ./internal/testdata/testmodel ./internal/testdata/testruntime"
 
 step go vet
 go vet ./... $helpers

@@ -4,6 +4,7 @@ package bustest
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 
@@ -26,6 +27,12 @@ func Serve(t testing.TB, cfg bus.Config, sock string) *bus.Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, l) }()
-	t.Cleanup(func() { cancel(); <-done; s.Close() })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("bus: Serve: %v", err)
+		}
+		s.Close()
+	})
 	return s
 }
