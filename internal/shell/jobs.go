@@ -222,8 +222,9 @@ func (s *Shell) startJob(ctx context.Context, st *syntax.Stmt, w io.Writer) {
 }
 
 // jobExec runs the programs of a job in process groups of their own, so
-// that ^C typed for the foreground does not reach them, and records
-// them for `kill %N`. Outside jobs it passes the call on.
+// that ^C typed for the foreground does not reach them (save one typed
+// in the instant between fork and setpgid, as in any shell), and
+// records them for `kill %N`. Outside jobs it passes the call on.
 func (s *Shell) jobExec(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 	return func(ctx context.Context, args []string) error {
 		j, _ := ctx.Value(jobKey{}).(*job)

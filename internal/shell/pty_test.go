@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,8 +213,14 @@ func TestBackgroundJobs(t *testing.T) {
 		sleep = "sleep" // the built-in
 	}
 	sh := startShell(t)
-	if out := sh.run(sleep + ` 30 & echo st""arted`); !strings.Contains(out, "[1] "+sleep+" 30\r\n") || !strings.Contains(out, "started") {
+	if out := sh.run(sleep + ` 37 & echo st""arted`); !strings.Contains(out, "[1] "+sleep+" 37\r\n") || !strings.Contains(out, "started") {
 		t.Errorf("starting a job: %q", out)
+	}
+	// The job's goroutine may start its program later than the prompt
+	// comes back; a ^C in the instant between fork and setpgid would
+	// reach it, as in any shell, so the test waits for its own group.
+	if sleep != "sleep" {
+		waitOwnGroup(t, sleep, "37")
 	}
 	// ^C stops the foreground command only.
 	sh.send(`echo fo""re; sleep 30` + "\r")
@@ -378,4 +385,39 @@ func TestCtrlCLeftToProgramThatHandlesIt(t *testing.T) {
 	if out := sh.run(`echo st""atus $?`); !strings.Contains(out, "status 0") {
 		t.Errorf("%q, want status 0", out)
 	}
+}
+
+// waitOwnGroup waits until a process runs with exactly these arguments
+// as the leader of a process group of its own.
+func waitOwnGroup(t *testing.T, args ...string) {
+	t.Helper()
+	want := strings.Join(args, "\x00") + "\x00"
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		dirs, err := os.ReadDir("/proc")
+		if err != nil {
+			t.Skipf("no /proc: %v", err)
+		}
+		for _, d := range dirs {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if err != nil || string(cmdline) != want {
+				continue
+			}
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil {
+				continue
+			}
+			// pid (comm) state ppid pgrp ...: comm may hold spaces.
+			fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+			if len(fields) > 2 && fields[2] == d.Name() {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no process %q in a group of its own after 10s", args)
 }
