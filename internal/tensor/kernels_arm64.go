@@ -65,6 +65,8 @@ func installNEON(table *opsTable, dotProd bool) {
 		{Q3_K, pair{dotQ3_Kx1SDOT, dotQ3_Kx4SDOT}, pair{dotQ3_Kx1NEON, dotQ3_Kx4NEON}},
 		{IQ4_NL, pair{dotIQ4_NLx1SDOT, dotIQ4_NLx4SDOT}, pair{dotIQ4_NLx1NEON, dotIQ4_NLx4NEON}},
 		{IQ4_XS, pair{dotIQ4_XSx1SDOT, dotIQ4_XSx4SDOT}, pair{dotIQ4_XSx1NEON, dotIQ4_XSx4NEON}},
+		{IQ3_S, pair{dotIQ3_Sx1SDOT, dotIQ3_Sx4SDOT}, pair{dotIQ3_Sx1NEON, dotIQ3_Sx4NEON}},
+		{IQ3_XXS, pair{dotIQ3_XXSx1SDOT, dotIQ3_XXSx4SDOT}, pair{dotIQ3_XXSx1NEON, dotIQ3_XXSx4NEON}},
 	}
 	for _, k := range integer {
 		p := k.neon
@@ -103,6 +105,20 @@ func installNEON(table *opsTable, dotProd bool) {
 	table[Q8_K].fromFloat = asmQuantizer(QKK, q8_KBytes, quantizeQ8_KNEON)
 	table[F16].fromFloat = asmConverter(2, fp32ToFP16NEON, quantizeF16)
 }
+
+// byteSignMasks expands a byte of IQ3_S sign bits into eight byte masks,
+// 0xFF for each set bit (a negative value), for the NEON kernels, which
+// have no instruction for it (ksignMasks does the same for IQ3_XXS).
+var byteSignMasks = func() (t [256]uint64) {
+	for i := range t {
+		for j := range 8 {
+			if i>>j&1 != 0 {
+				t[i] |= 0xff << (8 * j)
+			}
+		}
+	}
+	return t
+}()
 
 //go:noescape
 func dotQ8_0x1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
@@ -286,3 +302,27 @@ func dotIQ4_XSx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *f
 
 //go:noescape
 func dotIQ4_XSx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ3_Sx1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ3_Sx4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ3_Sx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ3_Sx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ3_XXSx1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ3_XXSx4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ3_XXSx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ3_XXSx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
