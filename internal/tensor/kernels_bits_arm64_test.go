@@ -150,6 +150,48 @@ func TestKernelsBitIdentical(t *testing.T) {
 	}
 }
 
+// TestKernelsBitIdenticalGarbage is the same check on blocks and
+// activations of nothing but random bytes, as a hostile file could hold
+// (NaN and Inf scales included): the results may be anything, but the
+// same anything. (Fuzzing cannot run under qemu-user, whose emulated
+// process cannot start the fuzzer's workers; this takes its place.)
+func TestKernelsBitIdenticalGarbage(t *testing.T) {
+	r := rand.New(rand.NewPCG(63, 64))
+	for iter := range 300 {
+		for _, typ := range bitExactTypes {
+			xt := VecDotType(typ)
+			n := (1 + iter%3) * typ.BlockSize()
+			wrb, _ := typ.RowBytes(int64(n))
+			xrb, _ := xt.RowBytes(int64(n))
+			w, x := make([]byte, wrb), make([]byte, maxTok*int(xrb))
+			for i := range w {
+				w[i] = byte(r.Uint32())
+			}
+			for i := range x {
+				x[i] = byte(r.Uint32())
+			}
+			want := make([]float32, maxTok)
+			for j := range want {
+				want[j] = goOps[typ].dot(n, w, x[j*int(xrb):(j+1)*int(xrb)])
+			}
+			for _, s := range kernelSets {
+				if s.table == &goOps {
+					continue
+				}
+				out := make([]float32, maxTok)
+				s.table[typ].rows(n, w, int(wrb), 1, x, int(xrb), maxTok, out, 1)
+				for j, got := range out {
+					dot := s.table[typ].dot(n, w, x[j*int(xrb):(j+1)*int(xrb)])
+					if !bitsEqual(got, want[j]) || !bitsEqual(dot, want[j]) {
+						t.Fatalf("%s %s case %d token %d = %g (%#x) in rows, %g (%#x) in dot; Go gives %g (%#x)", s.name, typ, iter, j,
+							got, math.Float32bits(got), dot, math.Float32bits(dot), want[j], math.Float32bits(want[j]))
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestKernelsBitIdenticalCover makes sure the test above compares the
 // assembly: the portable table has no rows kernel for the six types (MatMul
 // falls back to dot), every arm64 kernel set has its own.
