@@ -25,6 +25,10 @@
 // mla vd.4s, vn.4s, vm.s[i]
 #define MLA_S(d, n, m, i) WORD $(0x6f800000 | ((i)&1)<<21 | ((i)>>1)<<11 | (m)<<16 | (n)<<5 | (d))
 #define ZERO(d) WORD $(0x6f00e400 | (d)) // movi vd.2d, #0
+#define SMLAL_4S(d, n, m) WORD $(0x0e608000 | (m)<<16 | (n)<<5 | (d)) // smlal vd.4s, vn.4h, vm.4h
+#define MLA_4S(d, n, m) WORD $(0x4ea09400 | (m)<<16 | (n)<<5 | (d)) // mla vd.4s, vn.4s, vm.4s
+#define ADDP_4S(d, n, m) WORD $(0x4ea0bc00 | (m)<<16 | (n)<<5 | (d)) // addp vd.4s, vn.4s, vm.4s
+#define ADDV_S(d, n) WORD $(0x4eb1b800 | (n)<<5 | (d)) // addv sd, vn.4s
 
 // Widening (sign-extending) moves: sshll with shift 0.
 #define SXTL_8H(d, n) WORD $(0x0f08a400 | (n)<<5 | (d)) // sxtl vd.8h, vn.8b
@@ -42,6 +46,8 @@
 #define FADD_4S(d, n, m) WORD $(0x4e20d400 | (m)<<16 | (n)<<5 | (d)) // fadd vd.4s, vn.4s, vm.4s
 #define FADDP_4S(d, n, m) WORD $(0x6e20d400 | (m)<<16 | (n)<<5 | (d)) // faddp vd.4s, vn.4s, vm.4s
 #define FMUL_4S(d, n, m) WORD $(0x6e20dc00 | (m)<<16 | (n)<<5 | (d)) // fmul vd.4s, vn.4s, vm.4s
+#define FSUB_4S(d, n, m) WORD $(0x4ea0d400 | (m)<<16 | (n)<<5 | (d)) // fsub vd.4s, vn.4s, vm.4s
+#define FMLA_4S(d, n, m) WORD $(0x4e20cc00 | (m)<<16 | (n)<<5 | (d)) // fmla vd.4s, vn.4s, vm.4s (fused)
 #define FABS_4S(d, n) WORD $(0x4ea0f800 | (n)<<5 | (d)) // fabs vd.4s, vn.4s
 #define FMAX_4S(d, n, m) WORD $(0x4e20f400 | (m)<<16 | (n)<<5 | (d)) // fmax vd.4s, vn.4s, vm.4s
 #define FMAXNM_4S(d, n, m) WORD $(0x4e20c400 | (m)<<16 | (n)<<5 | (d)) // fmaxnm vd.4s, vn.4s, vm.4s

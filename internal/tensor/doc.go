@@ -28,8 +28,9 @@
 // the AVX2 (or portable) set. On arm64, NEON kernels replace them
 // (kernels_arm64.go), using the dot-product instruction SDOT where the CPU
 // has it and widening multiplies otherwise (AINATIVE_SIMD=neon forces
-// those); Q2_K, Q3_K and the IQ types have AVX2 kernels but run the
-// portable ones on arm64 so far. Other architectures plug in the same way: a kernels_<arch>.go
+// those). The arm64 kernels of Q2_K, Q3_K, IQ4_NL, IQ4_XS, IQ3_S and
+// IQ3_XXS return the portable kernels' results bit for bit
+// (klow_arm64.h). Other architectures plug in the same way: a kernels_<arch>.go
 // file whose archInit replaces entries of the ops table (kernels_asm.go
 // holds what the assembly sets share; kernels_other.go is the fallback).
 //

@@ -61,6 +61,12 @@ func installNEON(table *opsTable, dotProd bool) {
 		{Q4_K, pair{dotQ4_Kx1SDOT, dotQ4_Kx4SDOT}, pair{dotQ4_Kx1NEON, dotQ4_Kx4NEON}},
 		{Q5_K, pair{dotQ5_Kx1SDOT, dotQ5_Kx4SDOT}, pair{dotQ5_Kx1NEON, dotQ5_Kx4NEON}},
 		{Q6_K, pair{dotQ6_Kx1SDOT, dotQ6_Kx4SDOT}, pair{dotQ6_Kx1NEON, dotQ6_Kx4NEON}},
+		{Q2_K, pair{dotQ2_Kx1SDOT, dotQ2_Kx4SDOT}, pair{dotQ2_Kx1NEON, dotQ2_Kx4NEON}},
+		{Q3_K, pair{dotQ3_Kx1SDOT, dotQ3_Kx4SDOT}, pair{dotQ3_Kx1NEON, dotQ3_Kx4NEON}},
+		{IQ4_NL, pair{dotIQ4_NLx1SDOT, dotIQ4_NLx4SDOT}, pair{dotIQ4_NLx1NEON, dotIQ4_NLx4NEON}},
+		{IQ4_XS, pair{dotIQ4_XSx1SDOT, dotIQ4_XSx4SDOT}, pair{dotIQ4_XSx1NEON, dotIQ4_XSx4NEON}},
+		{IQ3_S, pair{dotIQ3_Sx1SDOT, dotIQ3_Sx4SDOT}, pair{dotIQ3_Sx1NEON, dotIQ3_Sx4NEON}},
+		{IQ3_XXS, pair{dotIQ3_XXSx1SDOT, dotIQ3_XXSx4SDOT}, pair{dotIQ3_XXSx1NEON, dotIQ3_XXSx4NEON}},
 	}
 	for _, k := range integer {
 		p := k.neon
@@ -99,6 +105,20 @@ func installNEON(table *opsTable, dotProd bool) {
 	table[Q8_K].fromFloat = asmQuantizer(QKK, q8_KBytes, quantizeQ8_KNEON)
 	table[F16].fromFloat = asmConverter(2, fp32ToFP16NEON, quantizeF16)
 }
+
+// byteSignMasks expands a byte of IQ3_S sign bits into eight byte masks,
+// 0xFF for each set bit (a negative value), for the NEON kernels, which
+// have no instruction for it (ksignMasks does the same for IQ3_XXS).
+var byteSignMasks = func() (t [256]uint64) {
+	for i := range t {
+		for j := range 8 {
+			if i>>j&1 != 0 {
+				t[i] |= 0xff << (8 * j)
+			}
+		}
+	}
+	return t
+}()
 
 //go:noescape
 func dotQ8_0x1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
@@ -234,3 +254,75 @@ func fp32ToFP16NEON(x *float32, y *byte, n int)
 
 //go:noescape
 func roundF16NEON(x *float32, y *byte, n int)
+
+//go:noescape
+func dotQ2_Kx1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ2_Kx4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ2_Kx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ2_Kx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ3_Kx1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ3_Kx4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotQ3_Kx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotQ3_Kx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ4_NLx1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ4_NLx4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ4_NLx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ4_NLx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ4_XSx1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ4_XSx4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ4_XSx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ4_XSx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ3_Sx1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ3_Sx4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ3_Sx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ3_Sx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ3_XXSx1SDOT(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ3_XXSx4SDOT(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotIQ3_XXSx1NEON(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
+
+//go:noescape
+func dotIQ3_XXSx4NEON(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
