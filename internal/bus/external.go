@@ -1,0 +1,634 @@
+package bus
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	busapi "github.com/raym33/ainative/client/bus"
+)
+
+// Limits of external MCP servers' tools and answers.
+const (
+	// MaxExternalTools is how many tools one server may offer; the rest
+	// are left out (and logged).
+	MaxExternalTools = 256
+	// MaxExternalOutput caps the text of one tool result.
+	MaxExternalOutput = 64 << 10
+	// MaxExternalMessage caps one JSON-RPC message from a stdio server.
+	MaxExternalMessage = 4 << 20
+	// maxExternalSchema caps a tool's input schema, maxExternalDesc its
+	// description.
+	maxExternalSchema = 64 << 10
+	maxExternalDesc   = 4 << 10
+	// externalKeepAlive pings each server; one that stops answering is
+	// dropped and reconnected.
+	externalKeepAlive = 15 * time.Second
+	// Reconnection back-off: doubling from the first to the last; a
+	// session that lived longer than backoffReset starts again from the
+	// first.
+	backoffFirst = time.Second
+	backoffLast  = time.Minute
+	backoffReset = time.Minute
+	// minStartTimeout is the least time a server gets to start and list
+	// its tools.
+	minStartTimeout = 30 * time.Second
+)
+
+// States of an external server, as MCPStatus reports them.
+const (
+	StateStarting  = "starting"
+	StateConnected = "connected"
+	StateFailed    = "failed"
+)
+
+// externalToolName is what a namespaced external tool name must look like
+// (MCP allows A-Z a-z 0-9 _ . - and clients expect at most 128).
+var externalToolName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,127}$`)
+
+// externals supervises the bus's external MCP servers.
+type externals struct {
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	servers []*extServer
+}
+
+// extServer is one supervised external server.
+type extServer struct {
+	s   *Server
+	cfg MCPServer
+	log *slog.Logger
+
+	mu       sync.Mutex
+	state    string
+	lastErr  string
+	tools    int
+	restarts int
+	since    time.Time
+}
+
+// startExternal connects to every configured server in the background;
+// a server that fails is retried with back-off and never stops the bus.
+func (s *Server) startExternal(servers []MCPServer) *externals {
+	ctx, cancel := context.WithCancel(context.Background())
+	x := &externals{cancel: cancel}
+	for _, cfg := range servers {
+		e := &extServer{s: s, cfg: cfg, log: s.log.With("mcp_server", cfg.Name), state: StateStarting, since: time.Now()}
+		x.servers = append(x.servers, e)
+		x.wg.Add(1)
+		go func() {
+			defer x.wg.Done()
+			e.supervise(ctx)
+		}()
+	}
+	return x
+}
+
+// stop ends every session, stops the stdio servers and waits for them.
+func (x *externals) stop() {
+	if x == nil {
+		return
+	}
+	x.cancel()
+	x.wg.Wait()
+}
+
+// MCPStatus reports the external MCP servers, in config order.
+func (s *Server) MCPStatus() []busapi.MCPServerStatus {
+	out := []busapi.MCPServerStatus{}
+	if s.ext == nil {
+		return out
+	}
+	for _, e := range s.ext.servers {
+		e.mu.Lock()
+		st := busapi.MCPServerStatus{Name: e.cfg.Name, Transport: "stdio", State: e.state, Error: e.lastErr,
+			Tools: e.tools, Restarts: e.restarts, Since: e.since.UTC()}
+		e.mu.Unlock()
+		if e.cfg.URL != "" {
+			st.Transport = "http"
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func (e *extServer) set(state string, err error, tools int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if state != e.state {
+		e.since = time.Now()
+	}
+	e.state = state
+	e.tools = tools
+	e.lastErr = ""
+	if err != nil {
+		e.lastErr = err.Error()
+	}
+}
+
+// supervise keeps the server connected until ctx ends.
+func (e *extServer) supervise(ctx context.Context) {
+	backoff := backoffFirst
+	for {
+		start := time.Now()
+		err := e.connect(ctx)
+		e.s.setExternalTools(e.cfg.Name, nil)
+		if ctx.Err() != nil {
+			return
+		}
+		e.set(StateFailed, err, 0)
+		e.log.Warn("bus: MCP server down; retrying", "err", err, "in", backoff)
+		if time.Since(start) > backoffReset {
+			backoff = backoffFirst
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, backoffLast)
+		e.mu.Lock()
+		e.restarts++
+		e.mu.Unlock()
+	}
+}
+
+// connect runs one session: start (or reach) the server, list its tools,
+// and follow it until it dies or ctx ends. It returns why it ended.
+func (e *extServer) connect(ctx context.Context) error {
+	changed := make(chan struct{}, 1)
+	client := mcp.NewClient(&mcp.Implementation{Name: "ainative-bus", Version: "1"}, &mcp.ClientOptions{
+		Logger:       slog.New(slog.DiscardHandler),
+		Capabilities: &mcp.ClientCapabilities{},
+		KeepAlive:    externalKeepAlive,
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		},
+	})
+	var transport mcp.Transport
+	var proc *extProcess
+	if e.cfg.Command != "" {
+		p, err := e.start()
+		if err != nil {
+			return err
+		}
+		proc = p
+		defer proc.stop()
+		transport = &mcp.IOTransport{Reader: p.stdout, Writer: p.stdin, MaxLineLength: MaxExternalMessage}
+	} else {
+		t, hc, err := e.httpTransport()
+		if err != nil {
+			return err
+		}
+		defer hc.CloseIdleConnections()
+		transport = t
+	}
+	cctx, cancel := context.WithTimeout(ctx, e.startTimeout())
+	cs, err := client.Connect(cctx, transport, nil)
+	cancel()
+	if err != nil {
+		return proc.explain(fmt.Errorf("initialize: %w", err))
+	}
+	defer cs.Close()
+	done := make(chan error, 1)
+	go func() { done <- cs.Wait() }()
+	var exited <-chan struct{}
+	if proc != nil {
+		exited = proc.exited
+	}
+	if err := e.refresh(ctx, cs); err != nil {
+		return proc.explain(err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			cs.Close()
+			<-done
+			return ctx.Err()
+		case err := <-done:
+			return proc.explain(fmt.Errorf("connection closed: %v", err))
+		case <-exited:
+			cs.Close()
+			<-done
+			return proc.explain(errors.New("server exited"))
+		case <-changed:
+			if err := e.refresh(ctx, cs); err != nil {
+				return proc.explain(err)
+			}
+		}
+	}
+}
+
+// startTimeout bounds starting a session and listing tools: the tool
+// call limit, but never under minStartTimeout, as a server may take a
+// while to start.
+func (e *extServer) startTimeout() time.Duration { return max(e.cfg.Timeout, minStartTimeout) }
+
+// refresh lists the server's tools and puts them on the bus.
+func (e *extServer) refresh(ctx context.Context, cs *mcp.ClientSession) error {
+	lctx, cancel := context.WithTimeout(ctx, e.startTimeout())
+	defer cancel()
+	var ts []*tool
+	params := &mcp.ListToolsParams{}
+	for page := 0; ; page++ {
+		res, err := cs.ListTools(lctx, params)
+		if err != nil {
+			return fmt.Errorf("tools/list: %w", err)
+		}
+		for _, mt := range res.Tools {
+			if len(ts) >= MaxExternalTools {
+				e.log.Warn("bus: MCP server offers too many tools; the rest are left out", "limit", MaxExternalTools)
+				break
+			}
+			t, err := e.tool(cs, mt)
+			if err != nil {
+				e.log.Warn("bus: MCP tool left out", "err", err)
+				continue
+			}
+			ts = append(ts, t)
+		}
+		if res.NextCursor == "" || len(ts) >= MaxExternalTools || page >= 64 {
+			break
+		}
+		params = &mcp.ListToolsParams{Cursor: res.NextCursor}
+	}
+	e.s.setExternalTools(e.cfg.Name, ts)
+	e.set(StateConnected, nil, len(ts))
+	e.log.Info("bus: MCP server connected", "tools", len(ts))
+	return nil
+}
+
+// tool makes the bus's tool for one of the server's: namespaced, with the
+// effect the config gives it, its input schema (never loading anything a
+// $ref names) and a call routed to the server with the time limit and the
+// output cap. The server sees the arguments, never the caller.
+func (e *extServer) tool(cs *mcp.ClientSession, mt *mcp.Tool) (*tool, error) {
+	if mt == nil {
+		return nil, errors.New("empty tool")
+	}
+	name := e.cfg.namespace() + mt.Name
+	if !externalToolName.MatchString(name) {
+		return nil, fmt.Errorf("tool name %q is not a valid bus tool name", name)
+	}
+	var schema json.RawMessage
+	if mt.InputSchema != nil {
+		b, err := json.Marshal(mt.InputSchema)
+		if err != nil {
+			return nil, fmt.Errorf("tool %q: input schema: %w", name, err)
+		}
+		if len(b) > maxExternalSchema {
+			return nil, fmt.Errorf("tool %q: input schema of %d bytes exceeds %d", name, len(b), maxExternalSchema)
+		}
+		schema = b
+	}
+	sch, err := compileExternalSchema(name, schema)
+	if err != nil {
+		return nil, err
+	}
+	desc := mt.Description
+	if len(desc) > maxExternalDesc {
+		desc = desc[:maxExternalDesc]
+	}
+	remote, timeout, server := mt.Name, e.cfg.Timeout, e.cfg.Name
+	t := &tool{spec: busapi.ToolSpec{Name: name, Description: desc, InputSchema: schema, Effect: e.cfg.effectOf(mt.Name)}, schema: sch}
+	t.run = func(ctx context.Context, _ *conn, args json.RawMessage) (busapi.ToolResult, error) {
+		if len(bytes.TrimSpace(args)) == 0 {
+			args = json.RawMessage(`{}`)
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		res, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: remote, Arguments: args})
+		if err != nil {
+			if errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+				return busapi.ToolResult{}, fmt.Errorf("tool %q: MCP server %q did not answer within %s", name, server, timeout)
+			}
+			return busapi.ToolResult{}, fmt.Errorf("tool %q: MCP server %q: %w", name, server, err)
+		}
+		return busapi.ToolResult{Text: resultText(res), IsError: res.IsError}, nil
+	}
+	return t, nil
+}
+
+// noLoader refuses every URL: an external server's schema may not make
+// the bus read files or the network through a $ref.
+type noLoader struct{}
+
+func (noLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("schema $ref %q: external references are not loaded", url)
+}
+
+func compileExternalSchema(name string, raw json.RawMessage) (*jsonschema.Schema, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = anyObject
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("tool %q: input schema: %w", name, err)
+	}
+	c := jsonschema.NewCompiler()
+	c.UseLoader(noLoader{})
+	url := "mem:///external/" + name + ".json"
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("tool %q: input schema: %w", name, err)
+	}
+	sch, err := c.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("tool %q: input schema: %w", name, err)
+	}
+	return sch, nil
+}
+
+// resultText renders a tool result as text, at most MaxExternalOutput
+// bytes: text and embedded text resources as they are, binary content as
+// a note, structured content as JSON when there is nothing else.
+func resultText(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		switch c := c.(type) {
+		case *mcp.TextContent:
+			b.WriteString(c.Text)
+		case *mcp.ImageContent:
+			fmt.Fprintf(&b, "[image %s, %d bytes]", c.MIMEType, len(c.Data))
+		case *mcp.AudioContent:
+			fmt.Fprintf(&b, "[audio %s, %d bytes]", c.MIMEType, len(c.Data))
+		case *mcp.ResourceLink:
+			fmt.Fprintf(&b, "[resource %s]", c.URI)
+		case *mcp.EmbeddedResource:
+			if c.Resource != nil && c.Resource.Text != "" {
+				b.WriteString(c.Resource.Text)
+			} else if c.Resource != nil {
+				fmt.Fprintf(&b, "[resource %s, %d bytes]", c.Resource.URI, len(c.Resource.Blob))
+			}
+		default:
+			fmt.Fprintf(&b, "[%T]", c)
+		}
+		if b.Len() > MaxExternalOutput {
+			break
+		}
+	}
+	if b.Len() == 0 && res.StructuredContent != nil {
+		if j, err := json.Marshal(res.StructuredContent); err == nil {
+			b.Write(j)
+		}
+	}
+	s := b.String()
+	if len(s) > MaxExternalOutput {
+		s = s[:MaxExternalOutput] + fmt.Sprintf("\n[output cut: %d more bytes]", len(s)-MaxExternalOutput)
+	}
+	return s
+}
+
+// setExternalTools replaces the server's tools on the bus (none: removes
+// them). Its namespace is reserved, so no process's tool is touched.
+func (s *Server) setExternalTools(server string, ts []*tool) {
+	prefix := server + "."
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, t := range s.tools {
+		if t.owner == nil && strings.HasPrefix(name, prefix) {
+			delete(s.tools, name)
+		}
+	}
+	for _, t := range ts {
+		s.tools[t.spec.Name] = t
+	}
+}
+
+// httpTransport reaches a streamable-HTTP server, with the token header
+// when the config names one.
+func (e *extServer) httpTransport() (mcp.Transport, *http.Client, error) {
+	var rt http.RoundTripper = http.DefaultTransport.(*http.Transport).Clone()
+	if e.cfg.TokenEnv != "" {
+		tok := os.Getenv(e.cfg.TokenEnv)
+		if tok == "" {
+			return nil, nil, fmt.Errorf("token_env %s is not set in the bus's environment", e.cfg.TokenEnv)
+		}
+		name, value := "Authorization", "Bearer "+tok
+		if e.cfg.Header != "" {
+			name, value = e.cfg.Header, tok
+		}
+		rt = headerTransport{next: rt, name: name, value: value}
+	}
+	hc := &http.Client{Transport: rt}
+	return &mcp.StreamableClientTransport{Endpoint: e.cfg.URL, HTTPClient: hc, MaxRetries: 2}, hc, nil
+}
+
+type headerTransport struct {
+	next        http.RoundTripper
+	name, value string
+}
+
+// CloseIdleConnections lets http.Client close the idle connections of
+// the transport underneath.
+func (h headerTransport) CloseIdleConnections() {
+	if c, ok := h.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(h.name, h.value)
+	return h.next.RoundTrip(r)
+}
+
+// extProcess is a running stdio server.
+type extProcess struct {
+	cmd    *exec.Cmd
+	stdin  *os.File // ours: the server's stdin
+	stdout *os.File // ours: the server's stdout
+	stderr *tailWriter
+	exited chan struct{}
+}
+
+// start runs the server's command as its run_as user, in its own process
+// group, with only the environment the config gives it.
+func (e *extServer) start() (*extProcess, error) {
+	uid, gid, home, err := runAsUser(e.cfg.RunAs)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(e.cfg.Command, e.cfg.Args...)
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home}
+	for _, k := range e.cfg.PassEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(e.cfg.Env)) {
+		cmd.Env = append(cmd.Env, k+"="+e.cfg.Env[k])
+	}
+	cmd.Dir = e.cfg.Dir
+	if cmd.Dir == "" {
+		cmd.Dir = "/"
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if os.Geteuid() == 0 && uid != 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	p := &extProcess{cmd: cmd, stdin: inW, stdout: outR, stderr: &tailWriter{log: e.log}, exited: make(chan struct{})}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, p.stderr
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		return nil, fmt.Errorf("start %s: %w", e.cfg.Command, err)
+	}
+	go func() { cmd.Wait(); close(p.exited) }()
+	return p, nil
+}
+
+// stop closes the server's stdin, gives it a moment to leave, then kills
+// its process group, and waits for it.
+func (p *extProcess) stop() {
+	p.stdin.Close()
+	t := time.NewTimer(2 * time.Second)
+	select {
+	case <-p.exited:
+		t.Stop()
+	case <-t.C:
+	}
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
+	p.stdout.Close()
+}
+
+// explain adds the last line the server wrote on stderr, which usually
+// says why it failed.
+func (p *extProcess) explain(err error) error {
+	if p == nil {
+		return err
+	}
+	if line := p.stderr.last(); line != "" {
+		return fmt.Errorf("%w (stderr: %s)", err, line)
+	}
+	return err
+}
+
+// tailWriter logs a server's stderr line by line (each cut to 512 bytes)
+// and keeps the last line.
+type tailWriter struct {
+	log *slog.Logger
+
+	mu      sync.Mutex
+	partial []byte
+	lastLn  string
+}
+
+func (w *tailWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			room := 512 - len(w.partial)
+			w.partial = append(w.partial, b[:min(len(b), max(room, 0))]...)
+			break
+		}
+		room := 512 - len(w.partial)
+		w.partial = append(w.partial, b[:min(i, max(room, 0))]...)
+		if line := strings.TrimSpace(string(w.partial)); line != "" {
+			w.lastLn = line
+			w.log.Debug("bus: MCP server stderr", "line", line)
+		}
+		w.partial = w.partial[:0]
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+func (w *tailWriter) last() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p := strings.TrimSpace(string(w.partial)); p != "" {
+		return p
+	}
+	return w.lastLn
+}
+
+// runAsUser resolves run_as: a user name or number; empty means nobody
+// when the bus is root and the bus's own user otherwise. A bus that is not
+// root can run servers only as itself.
+func runAsUser(runAs string) (uid, gid uint32, home string, err error) {
+	euid := os.Geteuid()
+	if runAs == "" {
+		if euid != 0 {
+			return uint32(euid), uint32(os.Getegid()), homeOf(strconv.Itoa(euid)), nil
+		}
+		runAs = "nobody"
+	}
+	var u *user.User
+	if n, perr := strconv.ParseUint(runAs, 10, 32); perr == nil {
+		u, err = user.LookupId(runAs)
+		if err != nil {
+			u = &user.User{Uid: runAs, Gid: strconv.FormatUint(n, 10), HomeDir: "/"}
+		}
+	} else {
+		u, err = user.Lookup(runAs)
+		if err != nil {
+			if runAs != "nobody" {
+				return 0, 0, "", fmt.Errorf("run_as %q: %w", runAs, err)
+			}
+			u = &user.User{Uid: "65534", Gid: "65534", HomeDir: "/"}
+		}
+	}
+	uv, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gv, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err1 != nil || err2 != nil {
+		return 0, 0, "", fmt.Errorf("run_as %q: uid %q gid %q are not numbers", runAs, u.Uid, u.Gid)
+	}
+	if euid != 0 && uint32(uv) != uint32(euid) {
+		return 0, 0, "", fmt.Errorf("run_as %q: the bus runs as uid %d and cannot start a server as uid %d", runAs, euid, uv)
+	}
+	home = u.HomeDir
+	if home == "" {
+		home = "/"
+	}
+	return uint32(uv), uint32(gv), home, nil
+}
+
+func homeOf(uid string) string {
+	if u, err := user.LookupId(uid); err == nil && u.HomeDir != "" {
+		return u.HomeDir
+	}
+	return "/"
+}
