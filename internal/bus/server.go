@@ -21,6 +21,16 @@
 //	ainative/consent.ask        bus -> agent: may the caller run this? -> approve
 //	ainative/audit.query        filters -> audit records (non-root: own only)
 //	ainative/ai.chat            model, messages, context -> answer
+//	ainative/mcp.status         -> external MCP servers: state, tools, last error
+//
+// # External MCP servers
+//
+// Servers listed in bus.toml (see MCPServer) are started or reached when
+// the bus starts and supervised (reconnected with back-off); their tools
+// join the bus as "NAME.tool" and are called under the same policy,
+// consent and audit as any other tool, with a time limit and an output
+// cap. The server sees the arguments, never the caller's identity or
+// environment.
 //
 // # Identity
 //
