@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -421,41 +422,62 @@ func (s *Server) setExternalTools(server string, ts []*tool) {
 }
 
 // httpTransport reaches a streamable-HTTP server, with the token header
-// when the config names one.
+// when the config names one, and answers of at most MaxExternalMessage
+// bytes (each server-sent event, and each plain response body).
 func (e *extServer) httpTransport() (mcp.Transport, *http.Client, error) {
-	var rt http.RoundTripper = http.DefaultTransport.(*http.Transport).Clone()
+	bt := boundedTransport{next: http.DefaultTransport.(*http.Transport).Clone()}
 	if e.cfg.TokenEnv != "" {
 		tok := os.Getenv(e.cfg.TokenEnv)
 		if tok == "" {
 			return nil, nil, fmt.Errorf("token_env %s is not set in the bus's environment", e.cfg.TokenEnv)
 		}
-		name, value := "Authorization", "Bearer "+tok
+		bt.name, bt.value = "Authorization", "Bearer "+tok
 		if e.cfg.Header != "" {
-			name, value = e.cfg.Header, tok
+			bt.name, bt.value = e.cfg.Header, tok
 		}
-		rt = headerTransport{next: rt, name: name, value: value}
 	}
-	hc := &http.Client{Transport: rt}
-	return &mcp.StreamableClientTransport{Endpoint: e.cfg.URL, HTTPClient: hc, MaxRetries: 2}, hc, nil
+	hc := &http.Client{Transport: bt}
+	return &mcp.StreamableClientTransport{Endpoint: e.cfg.URL, HTTPClient: hc, MaxRetries: 2, MaxEventSize: MaxExternalMessage}, hc, nil
 }
 
-type headerTransport struct {
-	next        http.RoundTripper
+// boundedTransport adds the token header and caps response bodies that
+// are not event streams (the SDK reads those whole).
+type boundedTransport struct {
+	next        *http.Transport
 	name, value string
 }
 
-// CloseIdleConnections lets http.Client close the idle connections of
-// the transport underneath.
-func (h headerTransport) CloseIdleConnections() {
-	if c, ok := h.next.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
+// CloseIdleConnections lets http.Client close the idle connections.
+func (b boundedTransport) CloseIdleConnections() { b.next.CloseIdleConnections() }
+
+func (b boundedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.name != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set(b.name, b.value)
 	}
+	resp, err := b.next.RoundTrip(r)
+	if err == nil && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		resp.Body = &cappedBody{ReadCloser: resp.Body, left: MaxExternalMessage}
+	}
+	return resp, err
 }
 
-func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set(h.name, h.value)
-	return h.next.RoundTrip(r)
+// cappedBody fails a read past its limit instead of growing without end.
+type cappedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (c *cappedBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, fmt.Errorf("MCP server answer exceeds %d bytes", MaxExternalMessage)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.ReadCloser.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // extProcess is a running stdio server.

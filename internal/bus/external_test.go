@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -483,5 +485,30 @@ func TestRunAsDefault(t *testing.T) {
 	}
 	if _, _, _, err := runAsUser("no-such-user-here"); err == nil {
 		t.Fatal("run_as of an unknown user: no error")
+	}
+}
+
+func TestCappedBody(t *testing.T) {
+	small := &cappedBody{ReadCloser: io.NopCloser(strings.NewReader("hello")), left: MaxExternalMessage}
+	if b, err := io.ReadAll(small); err != nil || string(b) != "hello" {
+		t.Fatalf("small body: %q, %v", b, err)
+	}
+	huge := &cappedBody{ReadCloser: io.NopCloser(strings.NewReader(strings.Repeat("z", MaxExternalMessage+10))), left: MaxExternalMessage}
+	b, err := io.ReadAll(huge)
+	if err == nil || !strings.Contains(err.Error(), "exceeds") || len(b) != MaxExternalMessage {
+		t.Fatalf("huge body: %d bytes, %v", len(b), err)
+	}
+}
+
+func TestTailWriterKeepsLastLineCut(t *testing.T) {
+	w := &tailWriter{log: slog.New(slog.DiscardHandler)}
+	fmt.Fprintf(w, "first\nsecond line\n%s", strings.Repeat("x", 2000))
+	if got := w.last(); len(got) != 512 || strings.Trim(got, "x") != "" {
+		t.Fatalf("partial last line: %d bytes", len(got))
+	}
+	w.Write([]byte("\n"))
+	fmt.Fprint(w, "fatal: no config\n\n")
+	if got := w.last(); got != "fatal: no config" {
+		t.Fatalf("last line %q", got)
 	}
 }
