@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -131,6 +132,9 @@ func startExtBus(t *testing.T, pol *Policy, servers func(bin string) []MCPServer
 		s.Close()
 		t.Fatal(err)
 	}
+	if err := os.Chmod(sock, 0o666); err != nil { // other uids connect too
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, l) }()
@@ -210,7 +214,10 @@ func TestExternalStdioServer(t *testing.T) {
 	}
 	leaktest.Check(t)
 	t.Setenv("BUS_TEST_SECRET", "hunter2") // in the bus's environment, never the server's
-	pol := &Policy{Rules: []Rule{{Tools: []string{"ext.big"}, Action: Deny}}}
+	pol := &Policy{Rules: []Rule{
+		{UIDs: []uint32{nobody}, Tools: []string{"ext.*"}, Action: Deny},
+		{Tools: []string{"ext.b*"}, Action: Deny},
+	}}
 	b := startExtBus(t, pol, func(bin string) []MCPServer {
 		return []MCPServer{
 			{Name: "ext", Command: bin, Env: map[string]string{testMCPServerEnv: "1", "GREETING": "hello"},
@@ -292,6 +299,45 @@ func TestExternalStdioServer(t *testing.T) {
 		if err != nil || len(recs) != 1 || recs[0].Decision != busapi.DecisionDenied {
 			t.Fatalf("audit of ext.big: %+v, %v", recs, err)
 		}
+	})
+
+	t.Run("the caller's identity decides", func(t *testing.T) {
+		cmd := exec.Command(b.binary)
+		cmd.Env = []string{"BUS_CHILD=call", "AINATIVE_BUS=" + b.sock, "BUS_TOOL=ext.echo", `BUS_ARGS={"text":"hi"}`}
+		cmd.Dir = b.dir
+		cmd.Stderr = os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		out, err := cmd.Output()
+		if err != nil || !strings.Contains(string(out), "denied: policy rule 1") {
+			t.Fatalf("uid %d calling ext.echo: %s, %v", nobody, out, err)
+		}
+	})
+
+	t.Run("write call with consent runs as nobody", func(t *testing.T) {
+		agent := b.dial(t)
+		if err := agent.ServeConsent(ctx, func(_ context.Context, r busapi.ConsentRequest) (bool, error) {
+			return r.Tool == "ext.touch" && r.Effect == busapi.EffectWrite, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		target := filepath.Join(b.dir, "consented")
+		if out, err := c.CallTool(ctx, "ext.touch", map[string]any{"path": target}); err != nil || out != "touched" {
+			t.Fatalf("ext.touch with consent: %q, %v", out, err)
+		}
+		fi, err := os.Stat(target)
+		if err != nil || fi.Sys().(*syscall.Stat_t).Uid != nobody {
+			t.Fatalf("the file ext.touch made: %v, %v", fi, err)
+		}
+		recs, err := c.Audit(ctx, busapi.AuditQuery{Target: "ext.touch"})
+		var decisions []string
+		for _, r := range recs {
+			decisions = append(decisions, r.Decision)
+		}
+		if err != nil || !slices.Contains(decisions, busapi.DecisionNoAgent) || !slices.Contains(decisions, busapi.DecisionAsked) ||
+			!slices.Contains(decisions, busapi.DecisionApproved) {
+			t.Fatalf("audit of ext.touch: %v, %v", decisions, err)
+		}
+		agent.Close()
 	})
 
 	t.Run("namespace is reserved", func(t *testing.T) {
