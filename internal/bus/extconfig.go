@@ -62,7 +62,9 @@ type MCPServer struct {
 	Header   string `toml:"header"`
 	// Effect is the default effect of the server's tools (write when
 	// unset); ToolEffects overrides it per tool (keys: the server's own
-	// tool names). The server's own annotations are never trusted.
+	// tool names). The server's annotations can only tighten: a tool
+	// without an entry here that the server marks destructive is
+	// destructive; its read-only hints are ignored.
 	Effect      string            `toml:"effect"`
 	ToolEffects map[string]string `toml:"tool_effects"`
 	// Timeout bounds each tool call (default DefaultMCPTimeout, at most

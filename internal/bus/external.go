@@ -283,7 +283,9 @@ func (e *extServer) refresh(ctx context.Context, cs *mcp.ClientSession) error {
 }
 
 // tool makes the bus's tool for one of the server's: namespaced, with the
-// effect the config gives it, its input schema (never loading anything a
+// effect the config gives it (or destructive, when the config has no
+// entry for the tool and the server marks it so; its read-only hints are
+// never trusted), its input schema (never loading anything a
 // $ref names) and a call routed to the server with the time limit and the
 // output cap. The server sees the arguments, never the caller.
 func (e *extServer) tool(cs *mcp.ClientSession, mt *mcp.Tool) (*tool, error) {
@@ -313,8 +315,12 @@ func (e *extServer) tool(cs *mcp.ClientSession, mt *mcp.Tool) (*tool, error) {
 	if len(desc) > maxExternalDesc {
 		desc = desc[:maxExternalDesc]
 	}
+	effect := e.cfg.effectOf(mt.Name)
+	if _, set := e.cfg.ToolEffects[mt.Name]; !set && mt.Annotations != nil && mt.Annotations.DestructiveHint != nil && *mt.Annotations.DestructiveHint {
+		effect = busapi.EffectDestructive // a server's hint may only tighten
+	}
 	remote, timeout, server := mt.Name, e.cfg.Timeout, e.cfg.Name
-	t := &tool{spec: busapi.ToolSpec{Name: name, Description: desc, InputSchema: schema, Effect: e.cfg.effectOf(mt.Name)}, schema: sch}
+	t := &tool{spec: busapi.ToolSpec{Name: name, Description: desc, InputSchema: schema, Effect: effect}, schema: sch}
 	t.run = func(ctx context.Context, _ *conn, args json.RawMessage) (busapi.ToolResult, error) {
 		if len(bytes.TrimSpace(args)) == 0 {
 			args = json.RawMessage(`{}`)

@@ -52,7 +52,8 @@ func textResult(s string) *mcp.CallToolResult {
 
 // newTestMCPServer is the external server of these tests: echo (read),
 // touch (writes a file: a side effect to check), env, hang (never
-// answers), big (more than the output cap) and grow (adds the tool
+// answers), big (more than the output cap), wipe (annotated destructive,
+// with no config entry) and grow (adds the tool
 // "extra", so that the server announces tools/list_changed).
 func newTestMCPServer() *mcp.Server {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "testsrv", Version: "1"}, nil)
@@ -71,6 +72,11 @@ func newTestMCPServer() *mcp.Server {
 	mcp.AddTool(srv, &mcp.Tool{Name: "big", Description: "too much output"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
 		return textResult(strings.Repeat("y", 3*MaxExternalOutput)), nil, nil
 	})
+	yes := true
+	mcp.AddTool(srv, &mcp.Tool{Name: "wipe", Description: "marked destructive", Annotations: &mcp.ToolAnnotations{DestructiveHint: &yes}},
+		func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+			return textResult("wiped"), nil, nil
+		})
 	mcp.AddTool(srv, &mcp.Tool{Name: "grow", Description: "adds a tool"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
 		mcp.AddTool(srv, &mcp.Tool{Name: "extra"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
 			return textResult("extra here"), nil, nil
@@ -236,7 +242,7 @@ func TestExternalStdioServer(t *testing.T) {
 			t.Fatalf("broken's error %q does not name its command", st.Error)
 		}
 		sts, err := c.MCPStatus(ctx)
-		if err != nil || len(sts) != 2 || sts[0].Name != "ext" || sts[0].State != StateConnected || sts[0].Tools != 6 {
+		if err != nil || len(sts) != 2 || sts[0].Name != "ext" || sts[0].State != StateConnected || sts[0].Tools != 7 {
 			t.Fatalf("status over the bus: %+v, %v", sts, err)
 		}
 	})
@@ -252,10 +258,12 @@ func TestExternalStdioServer(t *testing.T) {
 			t.Errorf("tools/list shows ext.big, which the policy denies")
 		}
 		ts, _ := c.ListTools(ctx)
+		effects := map[string]any{}
 		for _, tl := range ts {
-			if tl.Name == "ext.touch" && tl.Meta["ainative/effect"] != "write" {
-				t.Errorf("ext.touch has effect %v, want the default write", tl.Meta["ainative/effect"])
-			}
+			effects[tl.Name] = tl.Meta["ainative/effect"]
+		}
+		if effects["ext.touch"] != "write" || effects["ext.echo"] != "read" || effects["ext.wipe"] != "destructive" {
+			t.Errorf("effects %v: want touch write (default), echo read (config), wipe destructive (server's hint)", effects)
 		}
 	})
 
