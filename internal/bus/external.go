@@ -155,11 +155,11 @@ func (e *extServer) supervise(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		e.set(StateFailed, err, 0)
-		e.log.Warn("bus: MCP server down; retrying", "err", err, "in", backoff)
 		if time.Since(start) > backoffReset {
 			backoff = backoffFirst
 		}
+		e.set(StateFailed, err, 0)
+		e.log.Warn("bus: MCP server down; retrying", "err", err, "in", backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -313,7 +313,7 @@ func (e *extServer) tool(cs *mcp.ClientSession, mt *mcp.Tool) (*tool, error) {
 	}
 	desc := mt.Description
 	if len(desc) > maxExternalDesc {
-		desc = desc[:maxExternalDesc]
+		desc = strings.ToValidUTF8(desc[:maxExternalDesc], "")
 	}
 	effect := e.cfg.effectOf(mt.Name)
 	if _, set := e.cfg.ToolEffects[mt.Name]; !set && mt.Annotations != nil && mt.Annotations.DestructiveHint != nil && *mt.Annotations.DestructiveHint {

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -564,5 +565,29 @@ func TestTailWriterKeepsLastLineCut(t *testing.T) {
 	fmt.Fprint(w, "fatal: no config\n\n")
 	if got := w.last(); got != "fatal: no config" {
 		t.Fatalf("last line %q", got)
+	}
+}
+
+func TestExternalSchemaLoadsNothing(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "s.json")
+	if err := os.WriteFile(secret, []byte(`{"type":"string"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"file://" + secret, "http://127.0.0.1:1/s.json"} {
+		_, err := compileExternalSchema("x.y", json.RawMessage(`{"$ref":"`+ref+`"}`))
+		if err == nil || !strings.Contains(err.Error(), "not loaded") {
+			t.Errorf("$ref %s: %v", ref, err)
+		}
+	}
+	sch, err := compileExternalSchema("x.y", json.RawMessage(`{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &tool{spec: busapi.ToolSpec{Name: "x.y"}, schema: sch}
+	if err := tl.validateArgs(json.RawMessage(`{"n":"three"}`)); err == nil {
+		t.Fatal("arguments against the server's schema: no error")
+	}
+	if err := tl.validateArgs(json.RawMessage(`{"n":3}`)); err != nil {
+		t.Fatal(err)
 	}
 }
