@@ -215,14 +215,22 @@ func echoPID(t *testing.T, c *busapi.Client, tool string) (uid, pid int) {
 	return uid, pid
 }
 
+// TestExternalStdioServer runs the test binary as a stdio MCP server under
+// the bus: as uid nobody when the test runs as root (the default run_as),
+// as the test's own user otherwise.
 func TestExternalStdioServer(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the server runs as uid nobody")
-	}
 	leaktest.Check(t)
+	serverUID := os.Geteuid()
+	if serverUID == 0 {
+		serverUID = nobody
+	}
 	t.Setenv("BUS_TEST_SECRET", "hunter2") // in the bus's environment, never the server's
+	deniedUID := uint32(nobody) // a caller the test starts as root
+	if os.Geteuid() != 0 {
+		deniedUID = 4242 // not this test's user
+	}
 	pol := &Policy{Rules: []Rule{
-		{UIDs: []uint32{nobody}, Tools: []string{"ext.*"}, Action: Deny},
+		{UIDs: []uint32{deniedUID}, Tools: []string{"ext.*"}, Action: Deny},
 		{Tools: []string{"ext.b*"}, Action: Deny},
 	}}
 	b := startExtBus(t, pol, func(bin string) []MCPServer {
@@ -268,10 +276,10 @@ func TestExternalStdioServer(t *testing.T) {
 		}
 	})
 
-	t.Run("read call runs as nobody", func(t *testing.T) {
+	t.Run("read call runs as the default run_as", func(t *testing.T) {
 		uid, _ := echoPID(t, c, "ext.echo")
-		if uid != nobody {
-			t.Fatalf("server ran as uid %d, want %d", uid, nobody)
+		if uid != serverUID {
+			t.Fatalf("server ran as uid %d, want %d", uid, serverUID)
 		}
 	})
 
@@ -311,6 +319,9 @@ func TestExternalStdioServer(t *testing.T) {
 	})
 
 	t.Run("the caller's identity decides", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to run a caller as uid nobody")
+		}
 		cmd := exec.Command(b.binary)
 		cmd.Env = []string{"BUS_CHILD=call", "AINATIVE_BUS=" + b.sock, "BUS_TOOL=ext.echo", `BUS_ARGS={"text":"hi"}`}
 		cmd.Dir = b.dir
@@ -322,7 +333,7 @@ func TestExternalStdioServer(t *testing.T) {
 		}
 	})
 
-	t.Run("write call with consent runs as nobody", func(t *testing.T) {
+	t.Run("write call with consent runs as the server's user", func(t *testing.T) {
 		agent := b.dial(t)
 		if err := agent.ServeConsent(ctx, func(_ context.Context, r busapi.ConsentRequest) (bool, error) {
 			return r.Tool == "ext.touch" && r.Effect == busapi.EffectWrite, nil
@@ -334,7 +345,7 @@ func TestExternalStdioServer(t *testing.T) {
 			t.Fatalf("ext.touch with consent: %q, %v", out, err)
 		}
 		fi, err := os.Stat(target)
-		if err != nil || fi.Sys().(*syscall.Stat_t).Uid != nobody {
+		if err != nil || fi.Sys().(*syscall.Stat_t).Uid != uint32(serverUID) {
 			t.Fatalf("the file ext.touch made: %v, %v", fi, err)
 		}
 		recs, err := c.Audit(ctx, busapi.AuditQuery{Target: "ext.touch"})
