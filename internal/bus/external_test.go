@@ -225,7 +225,7 @@ func TestExternalStdioServer(t *testing.T) {
 		serverUID = nobody
 	}
 	t.Setenv("BUS_TEST_SECRET", "hunter2") // in the bus's environment, never the server's
-	deniedUID := uint32(nobody) // a caller the test starts as root
+	deniedUID := uint32(nobody)            // a caller the test starts as root
 	if os.Geteuid() != 0 {
 		deniedUID = 4242 // not this test's user
 	}
