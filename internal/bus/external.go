@@ -436,7 +436,10 @@ func (e *extServer) httpTransport() (mcp.Transport, *http.Client, error) {
 			bt.name, bt.value = e.cfg.Header, tok
 		}
 	}
-	hc := &http.Client{Transport: bt}
+	hc := &http.Client{Transport: bt, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		// The token would follow the redirect to wherever it points.
+		return fmt.Errorf("MCP server redirects to %s: redirects are not followed", r.URL.Redacted())
+	}}
 	return &mcp.StreamableClientTransport{Endpoint: e.cfg.URL, HTTPClient: hc, MaxRetries: 2, MaxEventSize: MaxExternalMessage}, hc, nil
 }
 

@@ -463,6 +463,30 @@ func TestExternalHTTPServer(t *testing.T) {
 	}
 }
 
+// TestExternalHTTPRedirect: a server that redirects is not followed, so
+// its token never reaches the redirect's target.
+func TestExternalHTTPRedirect(t *testing.T) {
+	var leaked atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			leaked.Add(1)
+		}
+		http.Error(w, "no", http.StatusNotFound)
+	}))
+	defer target.Close()
+	redir := httptest.NewServer(http.RedirectHandler(target.URL+"/mcp", http.StatusTemporaryRedirect))
+	defer redir.Close()
+	t.Setenv("BUS_TEST_MCP_TOKEN", "s3cret")
+	b := startExtBus(t, nil, func(string) []MCPServer {
+		return []MCPServer{{Name: "redir", URL: redir.URL + "/mcp", TokenEnv: "BUS_TEST_MCP_TOKEN"}}
+	})
+	var st busapi.MCPServerStatus
+	waitFor(t, "redir failed", func() bool { st = statusOf(b.s, "redir"); return st.State == StateFailed })
+	if !strings.Contains(st.Error, "redirects are not followed") || leaked.Load() != 0 {
+		t.Fatalf("status %q; token sent to the redirect target %d times", st.Error, leaked.Load())
+	}
+}
+
 // TestGatewayExposesExternal checks that mcp serve's gateway relays the
 // external tools, under the same policy, both from a running bus and from
 // a bus it starts in-process.
