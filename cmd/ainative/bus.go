@@ -28,19 +28,26 @@ import (
 func init() { register(newBusCmd) }
 
 func newBusCmd() *cobra.Command {
-	var socket, policyFile string
+	var socket, policyFile, configFile string
 	cmd := &cobra.Command{
 		Use:   "bus",
 		Short: "Run the AI bus: identity, context, tools, policy, consent and audit over MCP",
 		Long: `Run the AI bus on a Unix socket ($AINATIVE_BUS, else $XDG_RUNTIME_DIR/ainative/bus.sock,
 else /run/ainative/bus.sock). It speaks MCP; see the client/bus package for its own methods.
 The policy is read from /etc/ainative/policy.toml or $AINATIVE_HOME/policy.toml; without one,
-a user's processes see their own context, may call read tools and need consent for the rest.`,
+a user's processes see their own context, may call read tools and need consent for the rest.
+External MCP servers listed as [[mcp_server]] in /etc/ainative/bus.toml or
+$AINATIVE_HOME/bus.toml are attached as tool providers ("NAME.tool", same policy); one that
+fails is retried with back-off and shown by 'ainative bus status'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			s, err := newBusServer(policyFile)
+			cfg, err := busConfig(policyFile, configFile)
+			if err != nil {
+				return err
+			}
+			s, err := bus.New(cfg)
 			if err != nil {
 				return err
 			}
@@ -59,16 +66,18 @@ a user's processes see their own context, may call read tools and need consent f
 	}
 	cmd.Flags().StringVar(&socket, "socket", busapi.SocketPath(), "Unix socket to listen on")
 	cmd.Flags().StringVar(&policyFile, "policy", "", "policy file (default: /etc/ainative/policy.toml, then $AINATIVE_HOME/policy.toml)")
-	cmd.AddCommand(newBusConsentCmd(), newBusAuditCmd())
+	cmd.Flags().StringVar(&configFile, "config", "", "bus config with [[mcp_server]] tables (default: /etc/ainative/bus.toml, then $AINATIVE_HOME/bus.toml)")
+	cmd.AddCommand(newBusConsentCmd(), newBusAuditCmd(), newBusStatusCmd())
 	return cmd
 }
 
-// newBusServer opens the bus's state under AINATIVE_HOME with its policy,
-// forwarding ai.chat to the runtime found the usual way.
-func newBusServer(policyFile string) (*bus.Server, error) {
+// busConfig is the bus's configuration: its state under AINATIVE_HOME,
+// its policy, its external MCP servers, and ai.chat forwarded to the
+// runtime found the usual way. Empty file names mean the default places.
+func busConfig(policyFile, configFile string) (bus.Config, error) {
 	storeDir, err := store.DefaultDir()
 	if err != nil {
-		return nil, err
+		return bus.Config{}, err
 	}
 	paths := bus.PolicyPaths(filepath.Dir(storeDir)) // AINATIVE_HOME
 	if policyFile != "" {
@@ -76,16 +85,27 @@ func newBusServer(policyFile string) (*bus.Server, error) {
 	}
 	pol, from, err := bus.LoadPolicy(paths...)
 	if err != nil {
-		return nil, err
+		return bus.Config{}, err
 	}
 	if policyFile != "" && from == "" {
-		return nil, fmt.Errorf("policy %s: no such file", policyFile)
+		return bus.Config{}, fmt.Errorf("policy %s: no such file", policyFile)
+	}
+	paths = bus.ConfigPaths(filepath.Dir(storeDir))
+	if configFile != "" {
+		paths = []string{configFile}
+	}
+	servers, from, err := bus.LoadMCPServers(paths...)
+	if err != nil {
+		return bus.Config{}, err
+	}
+	if configFile != "" && from == "" {
+		return bus.Config{}, fmt.Errorf("bus config %s: no such file", configFile)
 	}
 	rt, err := client.FromEnvironment()
 	if err != nil {
-		return nil, err
+		return bus.Config{}, err
 	}
-	return bus.New(bus.Config{Dir: bus.DefaultDir(storeDir), Policy: pol, Chat: bus.RuntimeChat(rt)})
+	return bus.Config{Dir: bus.DefaultDir(storeDir), Policy: pol, Chat: bus.RuntimeChat(rt), MCPServers: servers}, nil
 }
 
 func newBusConsentCmd() *cobra.Command {

@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/raym33/ainative/internal/bus"
-	"github.com/raym33/ainative/internal/store"
 )
 
 func init() { register(newMCPCmd) }
@@ -38,11 +37,11 @@ runs), under the same policy; secret context is never exposed and consent is nev
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			storeDir, err := store.DefaultDir()
+			cfg, err := busConfig("", "") // for a bus started here: the same policy and servers
 			if err != nil {
 				return err
 			}
-			c, closeBus, err := bus.ConnectGateway(ctx, bus.Config{Dir: bus.DefaultDir(storeDir)})
+			c, closeBus, err := bus.ConnectGateway(ctx, cfg)
 			if err != nil {
 				return err
 			}

@@ -27,6 +27,9 @@ const nobody = 65534
 // TestMain runs the child modes: the test binary re-executed (as another
 // uid) is a real second process on the bus.
 func TestMain(m *testing.M) {
+	if os.Getenv(testMCPServerEnv) != "" {
+		runTestMCPServer() // exits
+	}
 	if mode := os.Getenv("BUS_CHILD"); mode != "" {
 		if err := child(mode); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)

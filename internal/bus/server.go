@@ -21,6 +21,16 @@
 //	ainative/consent.ask        bus -> agent: may the caller run this? -> approve
 //	ainative/audit.query        filters -> audit records (non-root: own only)
 //	ainative/ai.chat            model, messages, context -> answer
+//	ainative/mcp.status         -> external MCP servers: state, tools, last error
+//
+// # External MCP servers
+//
+// Servers listed in bus.toml (see MCPServer) are started or reached when
+// the bus starts and supervised (reconnected with back-off); their tools
+// join the bus as "NAME.tool" and are called under the same policy,
+// consent and audit as any other tool, with a time limit and an output
+// cap. The server sees the arguments, never the caller's identity or
+// environment.
 //
 // # Identity
 //
@@ -87,6 +97,9 @@ type Config struct {
 	Chat func(ctx context.Context, caller busapi.Identity, p busapi.ChatParams) (busapi.ChatResult, error)
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// MCPServers are external MCP servers attached as tool providers
+	// (see external.go); their tools are "NAME.tool".
+	MCPServers []MCPServer
 }
 
 // Server is a running bus.
@@ -98,6 +111,7 @@ type Server struct {
 	self   string
 	log    *slog.Logger
 	system map[string]*tool
+	ext    *externals
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -145,6 +159,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, policy: cfg.Policy, store: st, audit: au, self: self, log: cfg.Logger,
 		conns: map[*conn]struct{}{}, perUID: map[uint32]int{}, tools: map[string]*tool{}, agents: map[uint32][]*conn{}}
 	s.system = s.systemTools()
+	if len(cfg.MCPServers) > 0 {
+		s.ext = s.startExternal(cfg.MCPServers)
+	}
 	return s, nil
 }
 
@@ -266,6 +283,7 @@ func (s *Server) dropAgent(c *conn) {
 
 // Close closes the bus's state; call after Serve returned.
 func (s *Server) Close() error {
+	s.ext.stop()
 	return errors.Join(s.store.close(), s.audit.close())
 }
 
@@ -364,6 +382,8 @@ func (c *conn) handle(ctx context.Context, method string, raw json.RawMessage) (
 			return nil, err
 		}
 		return busapi.AuditResult{Records: recs}, nil
+	case busapi.MethodMCPStatus:
+		return busapi.MCPStatusResult{Servers: s.MCPStatus()}, nil
 	case busapi.MethodChat:
 		var p busapi.ChatParams
 		if err := decode(method, raw, &p); err != nil {
@@ -387,6 +407,9 @@ func (s *Server) register(c *conn, specs []busapi.ToolSpec) error {
 	for _, sp := range specs {
 		if !toolName.MatchString(sp.Name) {
 			return fmt.Errorf("tool name %q must be a letter then up to 63 of A-Z a-z 0-9 _ . -", sp.Name)
+		}
+		if srv, ok := isReserved(s.cfg.MCPServers, sp.Name); ok {
+			return fmt.Errorf("tool %q is in the namespace of MCP server %q", sp.Name, srv)
 		}
 		if !validEffect(sp.Effect) {
 			return fmt.Errorf("tool %q: effect %q is not read, write, destructive or network", sp.Name, sp.Effect)
