@@ -22,6 +22,18 @@
 //	ainative/audit.query        filters -> audit records (non-root: own only)
 //	ainative/ai.chat            model, messages, context -> answer
 //
+// Relevance: with an embedding model configured (policy.toml's
+// embedding_model), context.query with text ranks the caller's visible
+// items by the cosine similarity of embeddings from the runtime, among the
+// newest maxVecScan items that have one, topped up from the full-text
+// index with items not embedded yet; without one, or while the runtime
+// cannot embed, the full-text index (SQLite FTS5) ranks.
+//
+// ai.chat forwards to the runtime naming the caller (see
+// client.OnBehalfOfHeader), attaches context only when asked and never a
+// secret item, and refuses a model served by a remote backend unless a
+// [[backend]] grant of the policy names the caller.
+//
 // # Identity
 //
 // Every connection's uid, gid and pid come from SO_PEERCRED, pinned by a
