@@ -105,6 +105,11 @@ type Config struct {
 	// (RuntimeEmbed); without them the full-text index ranks.
 	EmbedModel string
 	Embed      EmbedFunc
+	// AuditMaxBytes caps the live audit file (default
+	// DefaultAuditMaxBytes); AuditKeep rotated files are kept beside it
+	// (default DefaultAuditKeep) and read by audit queries.
+	AuditMaxBytes int64
+	AuditKeep     int
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -157,7 +162,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	au, err := openAudit(filepath.Join(cfg.Dir, "audit.jsonl"))
+	au, err := openAudit(filepath.Join(cfg.Dir, "audit.jsonl"), cfg.AuditMaxBytes, cfg.AuditKeep)
 	if err != nil {
 		st.close()
 		return nil, err
