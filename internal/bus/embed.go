@@ -52,7 +52,7 @@ type embedder struct {
 	embed EmbedFunc
 	store *store
 	log   *slog.Logger
-	mu    sync.Mutex    // one backfill at a time
+	mu    sync.Mutex    // one batch at a time
 	down  atomic.Bool   // the last attempt failed (logged once per outage)
 	kick  chan struct{} // a publish wakes the worker
 }
@@ -108,38 +108,48 @@ func (e *embedder) loop(ctx context.Context) {
 // backfill embeds up to max live items that have no vector of the
 // current model, newest first, and returns how many it stored.
 func (e *embedder) backfill(ctx context.Context, max int) (int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	done := 0
 	for done < max {
-		ids, texts, err := e.store.pending(ctx, e.model, time.Now(), min(embedBatch, max-done))
-		if err != nil || len(ids) == 0 {
+		n, err := e.batch(ctx, min(embedBatch, max-done))
+		done += n
+		if err != nil || n == 0 {
 			return done, err
 		}
-		vecs, err := e.call(ctx, texts)
-		if errors.Is(err, ErrUnembeddable) {
-			// One text spoils the batch: find it by embedding each alone.
-			vecs = make([][]float32, len(texts))
-			for i, t := range texts {
-				v, err := e.call(ctx, []string{t})
-				if err != nil && !errors.Is(err, ErrUnembeddable) {
-					return done, err
-				}
-				if err == nil {
-					vecs[i] = v[0]
-				}
-			}
-		} else if err != nil {
-			return done, err
-		}
-		for i, id := range ids {
-			if err := e.store.setVector(ctx, id, e.model, vecs[i]); err != nil {
-				return done, err
-			}
-		}
-		done += len(ids)
 	}
 	return done, nil
+}
+
+// batch embeds up to n waiting items. The lock is held per batch, so a
+// query waits for at most one batch of the background worker.
+func (e *embedder) batch(ctx context.Context, n int) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ids, texts, err := e.store.pending(ctx, e.model, time.Now(), n)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	vecs, err := e.call(ctx, texts)
+	if errors.Is(err, ErrUnembeddable) {
+		// One text spoils the batch: find it by embedding each alone.
+		vecs = make([][]float32, len(texts))
+		for i, t := range texts {
+			v, err := e.call(ctx, []string{t})
+			if err != nil && !errors.Is(err, ErrUnembeddable) {
+				return 0, err
+			}
+			if err == nil {
+				vecs[i] = v[0]
+			}
+		}
+	} else if err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := e.store.setVector(ctx, id, e.model, vecs[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(ids), nil
 }
 
 // call embeds texts within embedTimeout and checks the answer's shape.
