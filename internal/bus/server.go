@@ -50,7 +50,10 @@
 // floods without reading its answers blocks only its own socket, other
 // connections have their own goroutines), keepalive pings close dead
 // peers, MaxItemText per context item, MaxToolsPerConn tools per
-// connection.
+// connection. A relevance query by embeddings compares at most maxVecScan
+// items and waits for the runtime at most embedTimeout per call (plus one
+// batch of the background worker). The audit log rotates when its file
+// would pass Config.AuditMaxBytes, keeping Config.AuditKeep older files.
 package bus
 
 import (
