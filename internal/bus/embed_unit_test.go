@@ -225,6 +225,43 @@ name = "cloud"
 	}
 }
 
+// The example of Policy's doc comment parses to what it says.
+func TestPolicyDocExample(t *testing.T) {
+	p, err := ParsePolicy([]byte(`consent_agents = ["/usr/local/bin/my-consent-ui"]
+read_roots = ["/home", "/tmp"]
+embedding_model = "nomic-embed-text"  # relevance by embeddings (a local model)
+
+[[rule]]            # uid 65534 may never run commands
+uids = [65534]
+tools = ["run_command"]
+action = "deny"
+
+[[rule]]            # the editor may write files without asking
+exes = ["/usr/bin/editor"]
+effects = ["write"]
+action = "allow"
+
+[[context]]         # uid 1001 may read uid 1000's private "cwd" items
+uids = [1001]
+owners = [1000]
+kinds = ["cwd"]
+
+[[backend]]         # uid 1000's editor may use the remote backend "lab"
+name = "lab"
+uids = [1000]
+exes = ["/usr/bin/editor"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.EmbeddingModel != "nomic-embed-text" || len(p.Rules) != 2 || len(p.Context) != 1 || len(p.Backends) != 1 {
+		t.Fatalf("parsed %+v", p)
+	}
+	if ok, _ := p.mayUseBackend(busapi.Identity{UID: 1000, Exe: "/usr/bin/editor"}, false, "lab"); !ok {
+		t.Fatal("the editor of uid 1000 may not use lab")
+	}
+}
+
 func FuzzParsePolicy(f *testing.F) {
 	for _, s := range []string{
 		"embedding_model = \"m\"\n[[backend]]\nname = \"lab\"\nuids = [1]\nexes = [\"/x\"]",

@@ -23,6 +23,7 @@ import (
 //
 //	consent_agents = ["/usr/local/bin/my-consent-ui"]
 //	read_roots = ["/home", "/tmp"]
+//	embedding_model = "nomic-embed-text"  # relevance by embeddings (a local model)
 //
 //	[[rule]]            # uid 65534 may never run commands
 //	uids = [65534]
@@ -43,8 +44,6 @@ import (
 //	name = "lab"
 //	uids = [1000]
 //	exes = ["/usr/bin/editor"]
-//
-//	embedding_model = "nomic-embed-text"  # relevance search by embeddings
 type Policy struct {
 	// ConsentAgents are executables, beside ainative itself, that may
 	// register as consent agents.
