@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,9 @@ import (
 	"github.com/raym33/ainative/client"
 	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/api"
+	"github.com/raym33/ainative/internal/runtime"
+	modelstore "github.com/raym33/ainative/internal/store"
+	"github.com/raym33/ainative/internal/testdata/testmodel"
 	"github.com/raym33/ainative/internal/testdata/testruntime"
 )
 
@@ -132,17 +136,21 @@ func startRuntime(t *testing.T, sock string, rec *logRecorder, backends *api.Bac
 func startBusConfig(t *testing.T, cfg Config) *testBus {
 	t.Helper()
 	b := startBusAgents(t, cfg.Policy, false)
-	// startBusAgents made a bus without the hooks: replace it by one on
-	// a socket of its own in the same world-reachable directory.
+	// startBusAgents made a bus without the hooks: beside it, in the same
+	// world-reachable directory, serve one with them.
+	sock := filepath.Join(b.dir, "hooked.sock")
+	return &testBus{s: serveBus(t, cfg, sock), sock: sock, dir: b.dir, binary: b.binary}
+}
+
+// serveBus serves a bus with cfg (in a fresh directory) on the socket
+// sock, open to every uid, until the test ends.
+func serveBus(t *testing.T, cfg Config, sock string) *Server {
+	t.Helper()
 	cfg.Dir = t.TempDir()
-	if cfg.Policy == nil {
-		cfg.Policy = &Policy{}
-	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(b.dir, "hooked.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +168,7 @@ func startBusConfig(t *testing.T, cfg Config) *testBus {
 		}
 		s.Close()
 	})
-	return &testBus{s: s, sock: sock, dir: b.dir, binary: b.binary}
+	return s
 }
 
 // sharedDir is a scratch directory every uid can reach.
@@ -398,5 +406,68 @@ func TestBackendPolicy(t *testing.T) {
 	}
 	if n := len(remote.seen()); n != 1 {
 		t.Fatalf("the refused embedding reached the remote (%d requests)", n)
+	}
+}
+
+// TestEmbeddingRelevanceBert ranks with a real embedding architecture
+// (the fixtures' BERT, mean-pooled and normalized as its file says): the
+// exact text comes first and every vector has the model's width.
+func TestEmbeddingRelevanceBert(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a model")
+	}
+	model := testmodel.Path(t, "bert-F16.gguf")
+	st, err := modelstore.Open(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Import(context.Background(), model, "bert", nil); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := runtime.New(runtime.Config{Source: api.StoreSource{Store: st}, Threads: 2, NumCtx: 512, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	hs := httptest.NewServer(api.New(api.Config{Runtime: rt, Models: st, Logger: slog.New(slog.DiscardHandler)}).Handler())
+	t.Cleanup(hs.Close)
+	c, err := client.New(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "bus.sock")
+	s := serveBus(t, Config{EmbedModel: "bert", Embed: RuntimeEmbed(c, "bert", RuntimeBackends(c))}, sock)
+	ctx := context.Background()
+	bc, err := busapi.Dial(ctx, sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bc.Close()
+	all := []string{"The quick brown fox jumps over the lazy dog.", "Machine learning models embed text into vectors.",
+		"What is the capital of France? Paris!", "hello world"}
+	for _, text := range all {
+		if _, err := bc.Publish(ctx, busapi.PublishParams{Kind: "note", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range all {
+		items, err := bc.Query(ctx, busapi.QueryParams{Text: q})
+		if err != nil || len(items) != len(all) || items[0].Text != q {
+			t.Fatalf("query %q: %q, %v: want all items, the exact text first", q, texts(items), err)
+		}
+	}
+	var widths []int
+	rows, err := s.store.db.Query(`SELECT length(vec) FROM items`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n int
+		rows.Scan(&n)
+		widths = append(widths, n)
+	}
+	if len(widths) != len(all) || slices.ContainsFunc(widths, func(n int) bool { return n != widths[0] || n == 0 }) {
+		t.Fatalf("vector bytes %v, want one width for all", widths)
 	}
 }
