@@ -17,8 +17,8 @@ import (
 // through the client package (non-streaming, the answer in one piece),
 // naming the caller in client.OnBehalfOfHeader so that the runtime's
 // scheduler counts the caller, not the bus, for fairness. The runtime
-// believes the header only because the bus runs as root or as the
-// runtime's own user (see internal/api's relay).
+// believes the header only when the bus runs as root or as the runtime's
+// own user (see internal/api's relay); otherwise it counts the bus's uid.
 func RuntimeChat(rt *client.Client) func(context.Context, busapi.Identity, busapi.ChatParams) (busapi.ChatResult, error) {
 	return func(ctx context.Context, caller busapi.Identity, p busapi.ChatParams) (busapi.ChatResult, error) {
 		req := &client.ChatRequest{Model: p.Model, Stream: new(bool)}
