@@ -139,6 +139,9 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (*http.R
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json, application/x-ndjson")
+	if caller, ok := callerFrom(ctx); ok {
+		req.Header.Set(OnBehalfOfHeader, caller.Encode())
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -35,7 +35,10 @@ func newBusCmd() *cobra.Command {
 		Long: `Run the AI bus on a Unix socket ($AINATIVE_BUS, else $XDG_RUNTIME_DIR/ainative/bus.sock,
 else /run/ainative/bus.sock). It speaks MCP; see the client/bus package for its own methods.
 The policy is read from /etc/ainative/policy.toml or $AINATIVE_HOME/policy.toml; without one,
-a user's processes see their own context, may call read tools and need consent for the rest.
+a user's processes see their own context, may call read tools and need consent for the rest,
+and ai.chat reaches local models only ([[backend]] grants open remote backends to named programs).
+With embedding_model = "NAME" in that file, relevance queries rank context by embeddings from
+that local model; without it, or while the runtime cannot embed, by the full-text index.
 External MCP servers listed as [[mcp_server]] in /etc/ainative/bus.toml or
 $AINATIVE_HOME/bus.toml are attached as tool providers ("NAME.tool", same policy); one that
 fails is retried with back-off and shown by 'ainative bus status'.`,
@@ -105,7 +108,11 @@ func busConfig(policyFile, configFile string) (bus.Config, error) {
 	if err != nil {
 		return bus.Config{}, err
 	}
-	return bus.Config{Dir: bus.DefaultDir(storeDir), Policy: pol, Chat: bus.RuntimeChat(rt), MCPServers: servers}, nil
+	cfg := bus.Config{Dir: bus.DefaultDir(storeDir), Policy: pol, Chat: bus.RuntimeChat(rt), ModelBackend: bus.RuntimeBackends(rt), MCPServers: servers}
+	if pol.EmbeddingModel != "" {
+		cfg.EmbedModel, cfg.Embed = pol.EmbeddingModel, bus.RuntimeEmbed(rt, pol.EmbeddingModel, cfg.ModelBackend)
+	}
+	return cfg, nil
 }
 
 func newBusConsentCmd() *cobra.Command {

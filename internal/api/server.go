@@ -51,6 +51,10 @@ type Config struct {
 	// Backends are the remote servers that serve chosen model names;
 	// nil: none (the default).
 	Backends *BackendsConfig
+	// RelayUIDs are the uids whose Unix-socket requests may name the
+	// process they relay for (client.OnBehalfOfHeader, sent by the AI
+	// bus); nil means root and the daemon's own uid.
+	RelayUIDs []uint32
 	// AdminOverTCP lets TCP clients, whose identity is unknown, pull,
 	// delete and copy models. On the Unix socket the caller's uid decides.
 	AdminOverTCP bool
@@ -155,10 +159,15 @@ func (s *Server) Handler() http.Handler {
 				return
 			}
 		}
+		r, err := s.relay(r)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		sw := &statusWriter{ResponseWriter: w}
 		s.mux.ServeHTTP(sw, r)
-		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start), "client", clientKey(r))
 	})
 }
 
@@ -409,7 +418,14 @@ func (sw *streamWriter) sse(event string, v any) error {
 	return sw.write(buf)
 }
 
+// clientKey names the client for the scheduler's fairness: the uid on
+// the Unix socket (the relayed caller's when a trusted relay names one,
+// so a user's direct and bus-relayed requests count together), the
+// address on TCP.
 func clientKey(r *http.Request) string {
+	if rel := RelayedFrom(r.Context()); rel != nil {
+		return "uid:" + strconv.FormatUint(uint64(rel.Caller.UID), 10)
+	}
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && la.Network() == "unix" {
 		if cred, ok := r.Context().Value(peerCredKey{}).(*PeerCred); ok && cred != nil {
 			return "uid:" + strconv.Itoa(int(cred.UID))

@@ -23,6 +23,7 @@ import (
 //
 //	consent_agents = ["/usr/local/bin/my-consent-ui"]
 //	read_roots = ["/home", "/tmp"]
+//	embedding_model = "nomic-embed-text"  # relevance by embeddings (a local model)
 //
 //	[[rule]]            # uid 65534 may never run commands
 //	uids = [65534]
@@ -38,6 +39,11 @@ import (
 //	uids = [1001]
 //	owners = [1000]
 //	kinds = ["cwd"]
+//
+//	[[backend]]         # uid 1000's editor may use the remote backend "lab"
+//	name = "lab"
+//	uids = [1000]
+//	exes = ["/usr/bin/editor"]
 type Policy struct {
 	// ConsentAgents are executables, beside ainative itself, that may
 	// register as consent agents.
@@ -49,6 +55,23 @@ type Policy struct {
 	Rules []Rule `toml:"rule"`
 	// Context grants let callers see other users' private items.
 	Context []ContextGrant `toml:"context"`
+	// Backends let matching callers use remote backends through ai.chat;
+	// without a grant a caller gets local models only.
+	Backends []BackendGrant `toml:"backend"`
+	// EmbeddingModel, when set, ranks relevance queries by the cosine
+	// similarity of embeddings from this (local) model instead of the
+	// full-text index. It is read here because this file is the bus's
+	// only configuration.
+	EmbeddingModel string `toml:"embedding_model"`
+}
+
+// BackendGrant lets matching callers (every listed uid and exe must match;
+// an empty list matches anyone; grants for one backend add up) send
+// ai.chat to models the runtime serves from the remote backend Name.
+type BackendGrant struct {
+	Name string   `toml:"name"`
+	UIDs []uint32 `toml:"uids"`
+	Exes []string `toml:"exes"`
 }
 
 // Rule matches a call by caller and tool; empty lists match anything.
@@ -128,6 +151,11 @@ func ParsePolicy(b []byte) (*Policy, error) {
 			}
 		}
 	}
+	for i, b := range p.Backends {
+		if b.Name == "" {
+			return nil, fmt.Errorf("backend %d: name is required", i+1)
+		}
+	}
 	for _, r := range p.ReadRoots {
 		if !filepath.IsAbs(r) {
 			return nil, fmt.Errorf("read_roots: %q is not an absolute path", r)
@@ -172,6 +200,21 @@ func (p *Policy) decide(caller busapi.Identity, tool, effect string, registered 
 		return Allow, "default: read tools are allowed"
 	}
 	return Ask, "default: " + effect + " tools need consent"
+}
+
+// mayUseBackend reports whether caller may reach the remote backend name.
+// Gateways relay for outside clients the bus cannot identify, so they
+// get local models only.
+func (p *Policy) mayUseBackend(caller busapi.Identity, gateway bool, name string) (bool, string) {
+	if gateway {
+		return false, "a gateway for outside MCP clients gets local models only"
+	}
+	for i, b := range p.Backends {
+		if b.Name == name && matchCaller(b.UIDs, b.Exes, caller) {
+			return true, fmt.Sprintf("policy backend %d", i+1)
+		}
+	}
+	return false, "no [[backend]] grant in the policy names this program (default: local models only)"
 }
 
 // canSee reports whether caller may see item. Gateways never see secrets.

@@ -32,6 +32,18 @@
 // cap. The server sees the arguments, never the caller's identity or
 // environment.
 //
+// Relevance: with an embedding model configured (policy.toml's
+// embedding_model), context.query with text ranks the caller's visible
+// items by the cosine similarity of embeddings from the runtime, among the
+// newest maxVecScan items that have one, topped up from the full-text
+// index with items not embedded yet; without one, or while the runtime
+// cannot embed, the full-text index (SQLite FTS5) ranks.
+//
+// ai.chat forwards to the runtime naming the caller (see
+// client.OnBehalfOfHeader), attaches context only when asked and never a
+// secret item, and refuses a model served by a remote backend unless a
+// [[backend]] grant of the policy names the caller.
+//
 // # Identity
 //
 // Every connection's uid, gid and pid come from SO_PEERCRED, pinned by a
@@ -48,7 +60,10 @@
 // floods without reading its answers blocks only its own socket, other
 // connections have their own goroutines), keepalive pings close dead
 // peers, MaxItemText per context item, MaxToolsPerConn tools per
-// connection.
+// connection. A relevance query by embeddings compares at most maxVecScan
+// items and waits for the runtime at most embedTimeout per call (plus one
+// batch of the background worker). The audit log rotates when its file
+// would pass Config.AuditMaxBytes, keeping Config.AuditKeep older files.
 package bus
 
 import (
@@ -95,6 +110,19 @@ type Config struct {
 	CommandTimeout time.Duration
 	// Chat answers ai.chat; nil makes ai.chat fail with a clear error.
 	Chat func(ctx context.Context, caller busapi.Identity, p busapi.ChatParams) (busapi.ChatResult, error)
+	// ModelBackend names the remote backend serving a model ("" when
+	// local), so that ai.chat applies the policy's [[backend]] grants;
+	// nil treats every model as local (RuntimeBackends asks the runtime).
+	ModelBackend func(ctx context.Context, model string) (string, error)
+	// EmbedModel and Embed rank relevance queries by embeddings
+	// (RuntimeEmbed); without them the full-text index ranks.
+	EmbedModel string
+	Embed      EmbedFunc
+	// AuditMaxBytes caps the live audit file (default
+	// DefaultAuditMaxBytes); AuditKeep rotated files are kept beside it
+	// (default DefaultAuditKeep) and read by audit queries.
+	AuditMaxBytes int64
+	AuditKeep     int
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// MCPServers are external MCP servers attached as tool providers
@@ -112,6 +140,7 @@ type Server struct {
 	log    *slog.Logger
 	system map[string]*tool
 	ext    *externals
+	emb    *embedder // nil: full-text relevance only
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -150,7 +179,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	au, err := openAudit(filepath.Join(cfg.Dir, "audit.jsonl"))
+	au, err := openAudit(filepath.Join(cfg.Dir, "audit.jsonl"), cfg.AuditMaxBytes, cfg.AuditKeep)
 	if err != nil {
 		st.close()
 		return nil, err
@@ -159,6 +188,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, policy: cfg.Policy, store: st, audit: au, self: self, log: cfg.Logger,
 		conns: map[*conn]struct{}{}, perUID: map[uint32]int{}, tools: map[string]*tool{}, agents: map[uint32][]*conn{}}
 	s.system = s.systemTools()
+	if cfg.Embed != nil && cfg.EmbedModel != "" {
+		s.emb = newEmbedder(cfg.EmbedModel, cfg.Embed, st, cfg.Logger)
+	}
 	if len(cfg.MCPServers) > 0 {
 		s.ext = s.startExternal(cfg.MCPServers)
 	}
@@ -176,6 +208,13 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	defer cancel()
 	go func() { <-ctx.Done(); l.Close() }()
 	go s.expireLoop(ctx)
+	if s.emb != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.emb.loop(ctx)
+		}()
+	}
 	for {
 		nc, err := l.Accept()
 		if err != nil {
@@ -341,6 +380,9 @@ func (c *conn) handle(ctx context.Context, method string, raw json.RawMessage) (
 		if err != nil {
 			return nil, err
 		}
+		if s.emb != nil {
+			s.emb.published()
+		}
 		return busapi.PublishResult{ID: id}, nil
 	case busapi.MethodContextQuery:
 		var q busapi.QueryParams
@@ -394,9 +436,35 @@ func (c *conn) handle(ctx context.Context, method string, raw json.RawMessage) (
 	return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: fmt.Sprintf("no bus method %q", method)}
 }
 
+// visibleItems answers a query with the items c may see: ranked by
+// embeddings when they are available (topped up from the full-text index
+// with items not embedded yet), else by the full-text index.
 func (s *Server) visibleItems(ctx context.Context, c *conn, q busapi.QueryParams) ([]busapi.Item, error) {
 	gw := c.gateway.Load()
-	return s.store.query(ctx, q, time.Now(), func(it *busapi.Item) bool { return s.policy.canSee(c.p.Identity, gw, it) })
+	visible := func(it *busapi.Item) bool { return s.policy.canSee(c.p.Identity, gw, it) }
+	now := time.Now()
+	if s.emb == nil || q.Text == "" {
+		return s.store.query(ctx, q, now, visible)
+	}
+	items, ok, err := s.emb.rank(ctx, q, now, visible)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return s.store.query(ctx, q, now, visible)
+	}
+	if len(items) >= queryLimit(q.Limit) {
+		return items, nil
+	}
+	seen := map[int64]bool{}
+	for _, it := range items {
+		seen[it.ID] = true
+	}
+	more, err := s.store.query(ctx, q, now, func(it *busapi.Item) bool { return !seen[it.ID] && visible(it) })
+	if err != nil {
+		return nil, err
+	}
+	return append(items, more[:min(len(more), queryLimit(q.Limit)-len(items))]...), nil
 }
 
 func (s *Server) register(c *conn, specs []busapi.ToolSpec) error {
@@ -582,6 +650,23 @@ func (s *Server) chat(ctx context.Context, c *conn, p busapi.ChatParams) (any, e
 	if len(p.Messages) == 0 {
 		return nil, invalidParams(busapi.MethodChat, errors.New("no messages"))
 	}
+	detail := ""
+	if s.cfg.ModelBackend != nil {
+		backend, err := s.cfg.ModelBackend(ctx, p.Model)
+		if err != nil {
+			s.record(c, "ai.chat", p.Model, busapi.DecisionDenied, "cannot tell where the model is served: "+err.Error())
+			return nil, fmt.Errorf("ai.chat: cannot tell whether model %q is local: %w", p.Model, err)
+		}
+		if backend != "" {
+			ok, why := s.policy.mayUseBackend(c.p.Identity, c.gateway.Load(), backend)
+			if !ok {
+				s.record(c, "ai.chat", p.Model, busapi.DecisionDenied, "remote backend "+backend+": "+why)
+				return nil, fmt.Errorf("ai.chat: model %q is served by the remote backend %q, which uid %d (%s) may not use: %s",
+					p.Model, backend, c.p.UID, c.p.Exe, why)
+			}
+			detail = "remote backend " + backend + ": " + why
+		}
+	}
 	if p.Context {
 		items, err := s.visibleItems(ctx, c, busapi.QueryParams{Text: p.Messages[len(p.Messages)-1].Content, Limit: 5})
 		if err != nil {
@@ -597,7 +682,7 @@ func (s *Server) chat(ctx context.Context, c *conn, p busapi.ChatParams) (any, e
 			p.Messages = append([]busapi.ChatMessage{{Role: "system", Content: "Context from this machine:\n" + b.String()}}, p.Messages...)
 		}
 	}
-	s.record(c, "ai.chat", p.Model, busapi.DecisionAllowed, "")
+	s.record(c, "ai.chat", p.Model, busapi.DecisionAllowed, detail)
 	return s.cfg.Chat(ctx, c.p.Identity, p)
 }
 

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS items (
 	kind TEXT NOT NULL, sensitivity TEXT NOT NULL, text TEXT NOT NULL,
 	created INTEGER NOT NULL, expires INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS items_expires ON items(expires);
+CREATE INDEX IF NOT EXISTS items_created ON items(created);
 CREATE VIRTUAL TABLE IF NOT EXISTS items_fts USING fts5(text, content='items', content_rowid='id');
 CREATE TRIGGER IF NOT EXISTS items_ai AFTER INSERT ON items BEGIN
 	INSERT INTO items_fts(rowid, text) VALUES (new.id, new.text); END;
@@ -48,7 +49,43 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("context store %s: %w", path, err)
 	}
+	if err := addVectorColumns(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("context store %s: %w", path, err)
+	}
 	return &store{db: db}, nil
+}
+
+// addVectorColumns adds the embedding columns to a database made before
+// they existed: vec (little-endian float32, L2-normalized; empty when the
+// text cannot be embedded) and vec_model (the model that made it, so a
+// change of model re-embeds rather than compares unlike vectors).
+func addVectorColumns(db *sql.DB) error {
+	rows, err := db.Query(`SELECT name FROM pragma_table_info('items')`)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		have[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, col := range []string{"vec BLOB", "vec_model TEXT"} {
+		if name, _, _ := strings.Cut(col, " "); !have[name] {
+			if _, err := db.Exec(`ALTER TABLE items ADD COLUMN ` + col); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *store) close() error { return s.db.Close() }
@@ -101,10 +138,7 @@ func (s *store) expire(ctx context.Context, now time.Time) error {
 // query returns up to limit live items that visible lets through: by
 // full-text relevance when q.Text is set, else newest first.
 func (s *store) query(ctx context.Context, q busapi.QueryParams, now time.Time, visible func(*busapi.Item) bool) ([]busapi.Item, error) {
-	limit := q.Limit
-	if limit <= 0 || limit > MaxQueryLimit {
-		limit = min(max(limit, 10), MaxQueryLimit)
-	}
+	limit := queryLimit(q.Limit)
 	var rows *sql.Rows
 	var err error
 	if match := ftsQuery(q.Text); match != "" {
@@ -117,25 +151,33 @@ func (s *store) query(ctx context.Context, q busapi.QueryParams, now time.Time, 
 		return nil, fmt.Errorf("querying context: %w", err)
 	}
 	defer rows.Close()
-	kinds := map[string]bool{}
-	for _, k := range q.Kinds {
-		kinds[k] = true
-	}
+	kinds := kindSetOf(q.Kinds)
 	items := []busapi.Item{}
 	for rows.Next() && len(items) < limit {
 		it, err := scanItem(rows)
 		if err != nil {
 			return nil, fmt.Errorf("querying context: %w", err)
 		}
-		if len(kinds) > 0 && !kinds[it.Kind] {
-			continue
-		}
-		if visible(it) {
+		if kinds.admits(it.Kind) && visible(it) {
 			items = append(items, *it)
 		}
 	}
 	return items, rows.Err()
 }
+
+// queryLimit is the number of items a query returns: 10 by default, at
+// most MaxQueryLimit.
+func queryLimit(n int) int {
+	if n <= 0 {
+		return 10
+	}
+	return min(n, MaxQueryLimit)
+}
+
+// kindSet filters items by kind; empty admits every kind.
+type kindSet map[string]bool
+
+func (k kindSet) admits(kind string) bool { return len(k) == 0 || k[kind] }
 
 // ftsQuery turns free text into an FTS5 query matching any of its words,
 // each quoted so that no FTS5 syntax in the text is interpreted.
@@ -177,4 +219,13 @@ func scanItem(row interface{ Scan(...any) error }) (*busapi.Item, error) {
 	}
 	it.Created, it.Expires = time.Unix(0, created).UTC(), time.Unix(0, expires).UTC()
 	return &it, nil
+}
+
+// kindSet builds the filter of a query's kinds.
+func kindSetOf(kinds []string) kindSet {
+	k := kindSet{}
+	for _, kind := range kinds {
+		k[kind] = true
+	}
+	return k
 }
