@@ -26,6 +26,13 @@ import (
 // "far-tiny" from the backend at remoteURL; its log goes to logs.
 func startFront(t *testing.T, remoteURL string, public bool, logs io.Writer) (tcpURL, socket string) {
 	t.Helper()
+	return startFrontWith(t, Backend{Name: "lab", URL: remoteURL + "/v1", Models: map[string]string{"far-tiny": "tiny"}, Public: public}, logs)
+}
+
+// startFrontWith starts a daemon with no model of its own whose one
+// remote backend is b.
+func startFrontWith(t *testing.T, b Backend, logs io.Writer) (tcpURL, socket string) {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(filepath.Join(dir, "store"))
 	if err != nil {
@@ -37,7 +44,7 @@ func startFront(t *testing.T, remoteURL string, public bool, logs io.Writer) (tc
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "backends.json")
-	cfg, _ := json.Marshal(BackendsConfig{Backends: []Backend{{Name: "lab", URL: remoteURL + "/v1", Models: map[string]string{"far-tiny": "tiny"}, Public: public}}})
+	cfg, _ := json.Marshal(BackendsConfig{Backends: []Backend{b}})
 	os.WriteFile(cfgPath, cfg, 0o644)
 	backends, err := LoadBackends(cfgPath)
 	if err != nil {
