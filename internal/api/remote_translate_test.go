@@ -352,3 +352,41 @@ func TestRemoteResponsesRefusals(t *testing.T) {
 func openaiClient(base string) openai.Client {
 	return openai.NewClient(optionsFor(base)...)
 }
+
+// FuzzRelayBackend feeds arbitrary backend answers, whole and as event
+// streams, to the reader of backend answers: a backend is another machine,
+// so none may panic, and the tool calls it returns are always valid JSON
+// arguments once converted for Ollama.
+func FuzzRelayBackend(f *testing.F) {
+	for _, seed := range []string{
+		`{"choices":[{"message":{"role":"assistant","content":"hi","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}`,
+		`{"choices":[{"text":"raw","finish_reason":"length"}]}`,
+		"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":3,\"function\":{\"arguments\":\"x\"}}]}}]}\n\ndata: [DONE]\n",
+		"data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":-1,\"id\":\"c\",\"function\":{\"name\":\"f\"}}]},\"finish_reason\":\"stop\"}],\"usage\":null}\n",
+		`{"choices":[]}`, `[]`, `null`, ": comment\n\ndata:\n",
+	} {
+		f.Add([]byte(seed), false)
+		f.Add([]byte(seed), true)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, stream bool) {
+		pieces := 0
+		a, err := relayBackend(bytes.NewReader(body), stream, func(text, thinking string) error {
+			pieces++
+			return nil
+		})
+		if err != nil {
+			return
+		}
+		if !stream && pieces != 0 {
+			t.Fatalf("a whole answer was delivered in %d pieces", pieces)
+		}
+		if a.doneReason != "stop" && a.doneReason != "length" {
+			t.Fatalf("done reason %q", a.doneReason)
+		}
+		for _, c := range a.toolCalls() {
+			if !json.Valid(c.Function.Arguments) {
+				t.Fatalf("tool call arguments %q are not JSON", c.Function.Arguments)
+			}
+		}
+	})
+}

@@ -64,7 +64,8 @@ type Options struct {
 	// best.
 	Threads int
 	// ContextLength caps the tokens a sequence can hold; <= 0 means the
-	// model's training context.
+	// model's training context, or the longer one its RoPE scaling
+	// reaches (Config.MaxContext), which also bounds it.
 	ContextLength int
 	// KVType is the element type of the KV cache: tensor.F32 (the zero
 	// value) or tensor.F16, which halves its size as llama.cpp's default
@@ -174,7 +175,7 @@ func Load(f *gguf.File, opts Options) (_ *Model, err error) {
 	if m.emb, err = readEmbedMeta(f, name); err != nil {
 		return nil, fmt.Errorf("model: %s: %w", name, err)
 	}
-	m.ctxLen = cfg.ContextLength
+	m.ctxLen = cfg.MaxContext()
 	if opts.ContextLength > 0 && (m.ctxLen <= 0 || opts.ContextLength < m.ctxLen) {
 		m.ctxLen = opts.ContextLength
 	}
