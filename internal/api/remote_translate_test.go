@@ -390,3 +390,40 @@ func FuzzRelayBackend(f *testing.F) {
 		}
 	})
 }
+
+// A backend's own error comes back with its status, naming the backend,
+// in each API's error shape.
+func TestRemoteTranslatedErrors(t *testing.T) {
+	remote := startDaemon(t, runtime.Config{})
+	front, _ := startFrontWith(t, Backend{Name: "lab", URL: remote.url + "/v1", Models: map[string]string{"far-tiny": "missing"}, Public: true}, io.Discard)
+	for _, c := range []struct{ path, body, want string }{
+		{"/api/generate", `{"model":"far-tiny","prompt":"hi"}`, `{"error":"remote backend \"lab\": `},
+		{"/api/generate", `{"model":"far-tiny","prompt":"hi","raw":true,"stream":false}`, `{"error":"remote backend \"lab\": `},
+		{"/v1/responses", `{"model":"far-tiny","input":"hi"}`, `"message":"remote backend \"lab\": `},
+	} {
+		resp, err := http.Post(front+c.path, "application/json", strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), c.want) || !strings.Contains(string(b), "missing") {
+			t.Errorf("%s %s: %d %s", c.path, c.body, resp.StatusCode, b)
+		}
+	}
+	// An unreachable backend is a 502.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	front2, _ := startFrontWith(t, Backend{Name: "gone", URL: dead.URL + "/v1", Models: map[string]string{"far-tiny": "tiny"}, Public: true}, io.Discard)
+	for _, path := range []string{"/api/generate", "/v1/responses"} {
+		resp, err := http.Post(front2+path, "application/json", strings.NewReader(`{"model":"far-tiny","prompt":"hi","input":"hi"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(b), `remote backend \"gone\"`) {
+			t.Errorf("%s to a dead backend: %d %s", path, resp.StatusCode, b)
+		}
+	}
+}
