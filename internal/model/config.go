@@ -207,8 +207,9 @@ func (m *meta) uniform(k string, layers int, def int) int {
 }
 
 // readConfig reads the hyperparameters common to the llama family. The
-// architecture files adjust what differs (see archs).
-func readConfig(f *gguf.File, arch string) (Config, error) {
+// architecture files adjust what differs (see archs). rope, when set,
+// replaces the file's RoPE scaling.
+func readConfig(f *gguf.File, arch string, rope *RopeScaling) (Config, error) {
 	m := &meta{f: f, arch: arch}
 	c := Config{Arch: arch}
 	c.Embed = m.dim("embedding_length")
@@ -258,7 +259,7 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 		m.fail(fmt.Errorf("%w: rope.dimension_count %d must be even and at most the head size %d", errBadConfig, r.Dims, c.HeadDim))
 	}
 	r.Base = m.optFloat("rope.freq_base", 10000)
-	readRopeScaling(m, &c)
+	readRopeScaling(m, &c, rope)
 	if !(r.Base > 0) || !(r.FreqScale > 0) || math.IsInf(float64(r.FreqScale), 0) {
 		m.fail(fmt.Errorf("%w: rope.freq_base %g and scale %g must be positive", errBadConfig, r.Base, r.FreqScale))
 	}

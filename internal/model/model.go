@@ -71,6 +71,9 @@ type Options struct {
 	// value) or tensor.F16, which halves its size as llama.cpp's default
 	// does.
 	KVType tensor.Type
+	// RopeScaling, when set, replaces the file's RoPE scaling (see
+	// RopeScaling); ContextLength may then reach what it extends to.
+	RopeScaling *RopeScaling
 	// BatchSize is the number of prompt tokens computed at once (the
 	// "ubatch"); <= 0 means up to 512, fewer if the scratch memory it
 	// needs would exceed 16 MiB (64 MiB for a mixture of experts, whose
@@ -161,7 +164,7 @@ func Load(f *gguf.File, opts Options) (_ *Model, err error) {
 		}
 		return nil, fmt.Errorf("model: architecture %q is not supported (supported: %s)", name, supported())
 	}
-	cfg, err := readConfig(f, name)
+	cfg, err := readConfig(f, name, opts.RopeScaling)
 	if err != nil {
 		return nil, fmt.Errorf("model: %s: %w", name, err)
 	}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -112,8 +113,9 @@ func (r *rope) apply(x, cs []float32) {
 //   - "longrope" (Phi-3) scales by per-frequency factors read from
 //     tensors (phi3.go) and by attn_factor.
 //
-// Any other type is an error naming the supported ones.
-func readRopeScaling(m *meta, c *Config) {
+// Any other type is an error naming the supported ones. o, when set,
+// replaces what the file says (Options.RopeScaling).
+func readRopeScaling(m *meta, c *Config, o *RopeScaling) {
 	r := &c.Rope
 	r.AttnFactor = m.optFloat("rope.scaling.attn_factor", 1)
 	r.BetaFast = m.optFloat("rope.scaling.yarn_beta_fast", 32)
@@ -124,11 +126,26 @@ func readRopeScaling(m *meta, c *Config) {
 	if factor == 0 {
 		factor = m.optFloat("rope.scale_linear", 0)
 	}
+	r.Scaling = m.optString("rope.scaling.type", "linear")
+	if o != nil {
+		if err := o.check(); err != nil {
+			m.fail(err)
+			return
+		}
+		if o.Type != "" {
+			r.Scaling = o.Type
+		}
+		if o.Factor != 0 {
+			factor = o.Factor
+		}
+		if o.OrigContext != 0 {
+			r.OrigContext, origSet = o.OrigContext, true
+		}
+	}
 	r.FreqScale = 1
 	if factor != 0 {
 		r.FreqScale = 1 / factor
 	}
-	r.Scaling = m.optString("rope.scaling.type", "linear")
 	switch r.Scaling {
 	case "none":
 		r.FreqScale = 1
@@ -179,3 +196,31 @@ func yarnAttnFactor(freqScale, logMul float32) float32 {
 // context) and that is longer; Load lets Options.ContextLength go up to
 // it.
 func (c Config) MaxContext() int { return max(c.ContextLength, c.ropeContext) }
+
+// RopeScaling replaces a file's RoPE scaling, as llama.cpp's
+// --rope-scaling, --rope-scale and --yarn-orig-ctx do: for a model whose
+// file lacks it (Qwen2.5's GGUFs, trained for 32768 tokens, are
+// documented to reach 131072 with YaRN and a factor of 4). A zero field
+// keeps what the file says.
+type RopeScaling struct {
+	Type        string  // "none", "linear" or "yarn"
+	Factor      float32 // context extension factor; angles are divided by it
+	OrigContext int     // the context the model was trained with
+}
+
+func (o RopeScaling) check() error {
+	switch o.Type {
+	case "", "none", "linear", "yarn":
+	case "longrope":
+		return errors.New("RoPE scaling longrope comes from the file's factor tensors (Phi-3) and cannot be chosen")
+	default:
+		return fmt.Errorf("RoPE scaling %q is not supported (none, linear, yarn)", o.Type)
+	}
+	if math.IsNaN(float64(o.Factor)) || math.IsInf(float64(o.Factor), 0) || o.Factor < 0 {
+		return fmt.Errorf("RoPE scaling factor %g must be a positive number", o.Factor)
+	}
+	if o.OrigContext < 0 {
+		return fmt.Errorf("RoPE original context %d must be positive", o.OrigContext)
+	}
+	return nil
+}

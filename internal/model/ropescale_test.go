@@ -122,3 +122,47 @@ func TestRopeScalingErrors(t *testing.T) {
 		}
 	}
 }
+
+// Options.RopeScaling replaces the file's scaling as llama.cpp's
+// --rope-scaling/--rope-scale/--yarn-orig-ctx do: the same logits and
+// context as a file that says the same.
+func TestRopeScalingOverride(t *testing.T) {
+	ctx := context.Background()
+	base := synthesize(t, "llama", "micro", "F32") // trained context: 64
+	tokens := []int32{3, 141, 59, 26, 53}
+	run := func(data []byte, o *model.RopeScaling) ([]float32, int) {
+		t.Helper()
+		m := load(t, data, model.Options{Threads: 1, ContextLength: 1 << 20, RopeScaling: o})
+		out, err := m.Forward(ctx, m.NewSequence(), tokens, model.OutputAll, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, m.ContextLength()
+	}
+	fileYarn, fileCtx := run(withKeys(t, base, "llama.rope.scaling.type", "yarn", "llama.rope.scaling.factor", float32(4),
+		"llama.rope.scaling.original_context_length", uint32(32)), nil)
+	got, gotCtx := run(base, &model.RopeScaling{Type: "yarn", Factor: 4, OrigContext: 32})
+	if maxAbsDiff(fileYarn, got) != 0 || gotCtx != fileCtx || gotCtx != 128 {
+		t.Errorf("override: context %d (file: %d), logits differ by %g", gotCtx, fileCtx, maxAbsDiff(fileYarn, got))
+	}
+	// Type none over a file's YaRN gives the unscaled model.
+	plain, plainCtx := run(base, nil)
+	got, gotCtx = run(withKeys(t, base, "llama.rope.scaling.type", "yarn", "llama.rope.scaling.factor", float32(4)), &model.RopeScaling{Type: "none"})
+	if maxAbsDiff(plain, got) != 0 || gotCtx != plainCtx {
+		t.Errorf("type none over YaRN: context %d, logits differ by %g", gotCtx, maxAbsDiff(plain, got))
+	}
+	for _, c := range []struct {
+		o    model.RopeScaling
+		want string
+	}{
+		{model.RopeScaling{Type: "longrope"}, "longrope"},
+		{model.RopeScaling{Type: "ntk"}, `"ntk" is not supported (none, linear, yarn)`},
+		{model.RopeScaling{Type: "yarn", Factor: -1}, "factor -1"},
+		{model.RopeScaling{Type: "yarn", OrigContext: -5}, "original context -5"},
+	} {
+		_, err := model.Load(parse(t, base), model.Options{Threads: 1, RopeScaling: &c.o})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want an error with %q", c.o, err, c.want)
+		}
+	}
+}
