@@ -286,9 +286,9 @@ func (s *Server) ollamaChatRemote(w http.ResponseWriter, r *http.Request, b *Bac
 	if f := ollamaFormat(req.Format); f != nil {
 		oreq["response_format"] = f
 	}
-	s.ollamaRelay(w, r, b, "/chat/completions", oreq, stream, func(a *backendAnswer, text, thinking string) any {
+	s.ollamaRelay(w, r, b, "/chat/completions", oreq, stream, func(a *backendAnswer, text, thinking string, m ollamaMetrics) any {
 		out := ollamaChatResponse{Model: req.Model, CreatedAt: time.Now().UTC(),
-			Message: ollamaMessage{Role: "assistant", Content: text, Thinking: thinking}}
+			Message: ollamaMessage{Role: "assistant", Content: text, Thinking: thinking}, ollamaMetrics: m}
 		if a != nil {
 			out.Message.ToolCalls = a.toolCalls()
 			out.Done, out.DoneReason = true, a.doneReason
@@ -361,8 +361,8 @@ func (s *Server) ollamaGenerateRemote(w http.ResponseWriter, r *http.Request, b 
 			oreq["response_format"] = format
 		}
 	}
-	s.ollamaRelay(w, r, b, path, oreq, stream, func(a *backendAnswer, text, thinking string) any {
-		out := ollamaGenerateResponse{Model: req.Model, CreatedAt: time.Now().UTC(), Response: text, Thinking: thinking}
+	s.ollamaRelay(w, r, b, path, oreq, stream, func(a *backendAnswer, text, thinking string, m ollamaMetrics) any {
+		out := ollamaGenerateResponse{Model: req.Model, CreatedAt: time.Now().UTC(), Response: text, Thinking: thinking, ollamaMetrics: m}
 		if a != nil {
 			out.Done, out.DoneReason = true, a.doneReason
 		}
@@ -371,10 +371,10 @@ func (s *Server) ollamaGenerateRemote(w http.ResponseWriter, r *http.Request, b 
 }
 
 // ollamaRelay sends oreq to the backend and answers in Ollama's shape:
-// shape makes one NDJSON line (a is nil for a streamed piece) or, with a
-// set, the final answer, to which relay adds the counts and durations.
+// shape makes a streamed piece (done is nil) or the final answer (done
+// is the whole answer, metrics its counts and durations).
 func (s *Server) ollamaRelay(w http.ResponseWriter, r *http.Request, b *Backend, path string, oreq map[string]any, stream bool,
-	shape func(a *backendAnswer, text, thinking string) any) {
+	shape func(done *backendAnswer, text, thinking string, metrics ollamaMetrics) any) {
 	start := time.Now()
 	resp, status, msg := s.callBackend(r.Context(), b, path, oreq)
 	if resp == nil {
@@ -383,16 +383,7 @@ func (s *Server) ollamaRelay(w http.ResponseWriter, r *http.Request, b *Backend,
 	}
 	defer resp.Body.Close()
 	final := func(a *backendAnswer, text, thinking string) any {
-		v := shape(a, text, thinking)
-		switch o := v.(type) {
-		case ollamaChatResponse:
-			o.ollamaMetrics = a.metrics(start)
-			return o
-		case ollamaGenerateResponse:
-			o.ollamaMetrics = a.metrics(start)
-			return o
-		}
-		return v
+		return shape(a, text, thinking, a.metrics(start))
 	}
 	if !stream {
 		a, err := relayBackend(resp.Body, false, nil)
@@ -405,7 +396,7 @@ func (s *Server) ollamaRelay(w http.ResponseWriter, r *http.Request, b *Backend,
 	}
 	sw := s.newStream(w, "application/x-ndjson")
 	a, err := relayBackend(resp.Body, true, func(text, thinking string) error {
-		return sw.ndjson(shape(nil, text, thinking))
+		return sw.ndjson(shape(nil, text, thinking, ollamaMetrics{}))
 	})
 	if err != nil {
 		if r.Context().Err() == nil && !errors.Is(err, context.Canceled) {
