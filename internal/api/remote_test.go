@@ -143,6 +143,20 @@ func TestRemoteBackendNotPublic(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "Unix socket") {
 		t.Fatalf("TCP caller: %d %s", resp.StatusCode, b)
 	}
+	for path, body := range map[string]string{
+		"/api/generate": `{"model":"far-tiny","prompt":"hi"}`,
+		"/v1/responses": `{"model":"far-tiny","input":"hi"}`,
+	} {
+		resp, err := http.Post(front+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "Unix socket") {
+			t.Errorf("TCP caller of %s: %d %s", path, resp.StatusCode, b)
+		}
+	}
 	uc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}
