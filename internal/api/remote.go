@@ -33,10 +33,9 @@ type Backend struct {
 	// Public lets TCP callers, whose identity is unknown, use it.
 	Public bool `json:"public,omitempty"`
 	// Responses says the backend serves OpenAI's /v1/responses itself,
-	// so requests to it are forwarded as they are. Most OpenAI-compatible
-	// servers (vLLM, llama.cpp's server, older gateways) lack it or serve
-	// only part of it, so by default /v1/responses is translated to the
-	// backend's /v1/chat/completions.
+	// so requests to it are forwarded as they are. Not every
+	// OpenAI-compatible server serves /v1/responses, or all of it, so by
+	// default it is translated to the backend's /v1/chat/completions.
 	Responses bool `json:"responses,omitempty"`
 }
 
