@@ -211,6 +211,7 @@ type modelFlags struct {
 	threads int
 	ctx     int
 	kvType  string
+	rope    model.RopeScaling
 }
 
 func (mf *modelFlags) register(f *pflag.FlagSet, defaultKV string) {
@@ -223,6 +224,11 @@ func (mf *modelFlags) registerRun(f *pflag.FlagSet, defaultKV string) {
 	f.IntVarP(&mf.threads, "threads", "t", 0, "threads (default: physical cores)")
 	f.IntVar(&mf.ctx, "ctx", 4096, "context length cap (0: the model's)")
 	f.StringVar(&mf.kvType, "kv-type", defaultKV, "KV cache type: f16 or f32")
+	// llama.cpp's names, for models whose file lacks the scaling their
+	// makers document (Qwen2.5: --rope-scaling yarn --rope-scale 4).
+	f.StringVar(&mf.rope.Type, "rope-scaling", "", "RoPE scaling: none, linear or yarn (default: the file's)")
+	f.Float32Var(&mf.rope.Factor, "rope-scale", 0, "RoPE context extension factor (default: the file's)")
+	f.IntVar(&mf.rope.OrigContext, "yarn-orig-ctx", 0, "context the model was trained with, for YaRN (default: the file's)")
 }
 
 // open maps the model file and loads the model; the caller closes both.
@@ -257,7 +263,11 @@ func (mf *modelFlags) open() (*gguf.File, *model.Model, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := model.Load(f, model.Options{Threads: threads, ContextLength: mf.ctx, KVType: kv})
+	opts := model.Options{Threads: threads, ContextLength: mf.ctx, KVType: kv}
+	if mf.rope != (model.RopeScaling{}) {
+		opts.RopeScaling = &mf.rope
+	}
+	m, err := model.Load(f, opts)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", mf.path, err)

@@ -281,12 +281,32 @@ func TestCLIBadInput(t *testing.T) {
 		{[]string{"logits", "--model", path, "--tokens", "1", "--out", filepath.Join(t.TempDir(), "x"), "--ctx", "1", "--kv-type", "q8"}, "--kv-type"},
 		{[]string{"logits", "--model", path, "--tokens", strings.Repeat("1,", 70) + "1", "--out", filepath.Join(t.TempDir(), "x")}, "context is full"},
 		{[]string{"bench", "--model", path, "-p", "100", "--ctx", "64"}, "exceeds the context length"},
+		{[]string{"generate", "--model", path, "--tokens", "1", "--rope-scaling", "ntk"}, `RoPE scaling "ntk" is not supported (none, linear, yarn)`},
+		{[]string{"generate", "--model", path, "--tokens", "1", "--rope-scaling", "yarn", "--rope-scale", "-2"}, "RoPE scaling factor -2"},
 		{[]string{"gguf", "synth", "--shape", "nope", "--type", "Q8_0", "--out", path}, `unknown shape "nope"`},
 		{[]string{"generate", "--model", filepath.Join(t.TempDir(), "missing.gguf"), "--tokens", "1"}, "no such file"},
 	} {
 		if out, err := runCLI(t, "", tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want %q\n%s", tc.args, err, tc.want, out)
 		}
+	}
+}
+
+// TestRopeScalingFlags: --rope-scaling yarn --rope-scale 4 lets a model
+// trained for 64 tokens take 71, which is "context is full" without them
+// (TestCLIBadInput).
+func TestRopeScalingFlags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if out, err := runCLI(t, "", "gguf", "synth", "--shape", "micro", "--type", "F16", "--out", path); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out := filepath.Join(t.TempDir(), "l.f32")
+	if o, err := runCLI(t, "", "logits", "--model", path, "--tokens", strings.Repeat("1,", 70)+"1", "--out", out,
+		"--rope-scaling", "yarn", "--rope-scale", "4", "--ctx", "0"); err != nil {
+		t.Fatalf("%v\n%s", err, o)
+	}
+	if st, err := os.Stat(out); err != nil || st.Size() == 0 {
+		t.Fatalf("logits file: %v", err)
 	}
 }
 

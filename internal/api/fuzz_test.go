@@ -47,6 +47,11 @@ func FuzzDecodeRequests(f *testing.F) {
 		var rr responsesRequest
 		if decode(req(), &rr) == nil {
 			responsesInput(rr.Input, rr.Instructions)
+			if oreq, err := responsesChatRequest(&rr, "remote"); err == nil {
+				if _, err := json.Marshal(oreq); err != nil {
+					t.Fatalf("translated request does not marshal: %v", err)
+				}
+			}
 			if tools, err := responsesTools(rr.Tools); err == nil {
 				if _, forced, err := openaiTools(tools, rr.ToolChoice); err == nil && forced != nil {
 					if schema, err := forced.schema(); err == nil && !json.Valid(schema) {

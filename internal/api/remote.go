@@ -1,11 +1,9 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,6 +32,11 @@ type Backend struct {
 	Models map[string]string `json:"models"`
 	// Public lets TCP callers, whose identity is unknown, use it.
 	Public bool `json:"public,omitempty"`
+	// Responses says the backend serves OpenAI's /v1/responses itself,
+	// so requests to it are forwarded as they are. Not every
+	// OpenAI-compatible server serves /v1/responses, or all of it, so by
+	// default it is translated to the backend's /v1/chat/completions.
+	Responses bool `json:"responses,omitempty"`
 }
 
 // BackendsConfig is the file of `serve --backends`.
@@ -110,9 +113,12 @@ func (c *BackendsConfig) lookup(model string) (*Backend, string) {
 }
 
 // remote routes a request for a remotely served model to its backend and
-// any other to local. kind is the endpoint: "chat" and "completions" and
-// "embeddings" (OpenAI's, proxied as they are) or "ollama-chat"
-// (translated to OpenAI's chat and back).
+// any other to local. kind is the endpoint: "chat/completions",
+// "completions" and "embeddings" (OpenAI's, proxied as they are),
+// "ollama-chat" and "ollama-generate" (translated to OpenAI's and back:
+// remote_ollama.go) or "responses" (proxied to a backend that declares
+// it serves /v1/responses, else translated to its chat completions:
+// remote_responses.go).
 func (s *Server) remote(kind string, local http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Backends == nil || len(s.cfg.Backends.Backends) == 0 {
@@ -139,11 +145,16 @@ func (s *Server) remote(kind string, local http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		s.log.Info("remote request", "model", peek.Model, "backend", b.Name, "remote_model", remoteModel, "endpoint", r.URL.Path, "client", clientKey(r))
-		if kind == "ollama-chat" {
-			s.ollamaChatRemote(w, r, body, b, remoteModel)
-			return
+		switch {
+		case kind == "ollama-chat":
+			s.ollamaChatRemote(w, r, b, remoteModel)
+		case kind == "ollama-generate":
+			s.ollamaGenerateRemote(w, r, b, remoteModel)
+		case kind == "responses" && !b.Responses:
+			s.responsesRemote(w, r, b, remoteModel)
+		default:
+			s.proxy(w, r, body, b, remoteModel, "/"+kind)
 		}
-		s.proxy(w, r, body, b, remoteModel, "/"+kind)
 	}
 }
 
@@ -212,160 +223,6 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, b *B
 			return
 		}
 	}
-}
-
-// ollamaChatRemote serves Ollama's /api/chat from a remote backend's
-// /chat/completions, translating the request and the answer.
-func (s *Server) ollamaChatRemote(w http.ResponseWriter, r *http.Request, body []byte, b *Backend, remoteModel string) {
-	var req ollamaChatRequest
-	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	opts, err := parseOllamaOptions(req.Options)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	type msg struct {
-		Role       string           `json:"role"`
-		Content    string           `json:"content"`
-		ToolCalls  []openaiToolCall `json:"tool_calls,omitempty"`
-		ToolCallID string           `json:"tool_call_id,omitempty"`
-	}
-	oreq := map[string]any{"model": remoteModel, "stream": streaming(req.Stream),
-		"temperature": opts.Sampling.Temperature, "top_p": opts.Sampling.TopP}
-	if streaming(req.Stream) {
-		oreq["stream_options"] = map[string]bool{"include_usage": true}
-	}
-	if opts.NumPredict > 0 {
-		oreq["max_tokens"] = opts.NumPredict
-	}
-	if opts.seedSet {
-		oreq["seed"] = opts.Sampling.Seed
-	}
-	if len(opts.Stop) > 0 {
-		oreq["stop"] = opts.Stop
-	}
-	var msgs []msg
-	for _, m := range req.Messages {
-		om := msg{Role: m.Role, Content: m.Content, ToolCallID: m.ToolCallID}
-		for _, c := range m.ToolCalls {
-			om.ToolCalls = append(om.ToolCalls, openaiToolCall{ID: c.ID, Type: "function", Function: openaiFunctionCall{Name: c.Function.Name, Arguments: string(c.Function.Arguments)}})
-		}
-		msgs = append(msgs, om)
-	}
-	oreq["messages"] = msgs
-	if len(req.Tools) > 0 {
-		oreq["tools"] = req.Tools
-	}
-	if f := bytes.TrimSpace(req.Format); len(f) > 0 && string(f) != "null" {
-		if string(f) == `"json"` {
-			oreq["response_format"] = map[string]string{"type": "json_object"}
-		} else {
-			oreq["response_format"] = map[string]any{"type": "json_schema", "json_schema": map[string]any{"name": "format", "schema": json.RawMessage(f), "strict": true}}
-		}
-	}
-	ob, _ := json.Marshal(oreq)
-	start := time.Now()
-	resp, err := s.backendRequest(r.Context(), b, "/chat/completions", ob)
-	if err != nil {
-		writeError(w, http.StatusBadGateway, fmt.Sprintf("remote backend %q: %v", b.Name, err))
-		return
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		writeError(w, resp.StatusCode, fmt.Sprintf("remote backend %q: %s", b.Name, remoteError(msg)))
-		return
-	}
-	toCalls := func(tc []openaiToolCall) []ollamaToolCall {
-		var out []ollamaToolCall
-		for i, c := range tc {
-			out = append(out, ollamaToolCall{ID: c.ID, Function: ollamaToolFunction{Index: i, Name: c.Function.Name, Arguments: json.RawMessage(c.Function.Arguments)}})
-		}
-		return out
-	}
-	if !streaming(req.Stream) {
-		var cr openaiChatResponse
-		if err := json.NewDecoder(resp.Body).Decode(&cr); err != nil || len(cr.Choices) == 0 || cr.Choices[0].Message == nil {
-			writeError(w, http.StatusBadGateway, fmt.Sprintf("remote backend %q: unreadable answer", b.Name))
-			return
-		}
-		m := cr.Choices[0].Message
-		out := ollamaChatResponse{Model: req.Model, CreatedAt: time.Now().UTC(), Done: true,
-			Message: ollamaMessage{Role: "assistant", Thinking: m.Reasoning, ToolCalls: toCalls(m.ToolCalls)}}
-		if m.Content != nil {
-			out.Message.Content = *m.Content
-		}
-		if fr := cr.Choices[0].FinishReason; fr != nil {
-			out.DoneReason = *fr
-		}
-		if cr.Usage != nil {
-			out.PromptEvalCount, out.EvalCount = cr.Usage.PromptTokens, cr.Usage.CompletionTokens
-		}
-		out.TotalDuration = int64(time.Since(start))
-		writeJSON(w, http.StatusOK, out)
-		return
-	}
-	sw := s.newStream(w, "application/x-ndjson")
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 8<<20)
-	final := ollamaChatResponse{Model: req.Model, Message: ollamaMessage{Role: "assistant"}, Done: true, DoneReason: "stop"}
-	var calls []openaiToolCall
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok || data == "[DONE]" {
-			continue
-		}
-		var chunk openaiChatResponse
-		if json.Unmarshal([]byte(data), &chunk) != nil {
-			continue
-		}
-		if chunk.Usage != nil {
-			final.PromptEvalCount, final.EvalCount = chunk.Usage.PromptTokens, chunk.Usage.CompletionTokens
-		}
-		for _, ch := range chunk.Choices {
-			if ch.FinishReason != nil {
-				final.DoneReason = *ch.FinishReason
-			}
-			d := ch.Delta
-			if d == nil {
-				continue
-			}
-			for _, tc := range d.ToolCalls {
-				i := 0
-				if tc.Index != nil {
-					i = *tc.Index
-				}
-				for len(calls) <= i {
-					calls = append(calls, openaiToolCall{})
-				}
-				if tc.ID != "" {
-					calls[i].ID = tc.ID
-				}
-				calls[i].Function.Name += tc.Function.Name
-				calls[i].Function.Arguments += tc.Function.Arguments
-			}
-			if (d.Content != nil && *d.Content != "") || d.Reasoning != "" {
-				piece := ollamaChatResponse{Model: req.Model, CreatedAt: time.Now().UTC(), Message: ollamaMessage{Role: "assistant", Thinking: d.Reasoning}}
-				if d.Content != nil {
-					piece.Message.Content = *d.Content
-				}
-				if err := sw.ndjson(piece); err != nil {
-					return
-				}
-			}
-		}
-	}
-	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
-		sw.ndjson(map[string]string{"error": fmt.Sprintf("remote backend %q: %v", b.Name, err)})
-		return
-	}
-	final.Message.ToolCalls = toCalls(calls)
-	final.CreatedAt = time.Now().UTC()
-	final.TotalDuration = int64(time.Since(start))
-	sw.ndjson(final)
 }
 
 func remoteError(body []byte) string {

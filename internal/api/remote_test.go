@@ -26,6 +26,13 @@ import (
 // "far-tiny" from the backend at remoteURL; its log goes to logs.
 func startFront(t *testing.T, remoteURL string, public bool, logs io.Writer) (tcpURL, socket string) {
 	t.Helper()
+	return startFrontWith(t, Backend{Name: "lab", URL: remoteURL + "/v1", Models: map[string]string{"far-tiny": "tiny"}, Public: public}, logs)
+}
+
+// startFrontWith starts a daemon with no model of its own whose one
+// remote backend is b.
+func startFrontWith(t *testing.T, b Backend, logs io.Writer) (tcpURL, socket string) {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(filepath.Join(dir, "store"))
 	if err != nil {
@@ -37,7 +44,7 @@ func startFront(t *testing.T, remoteURL string, public bool, logs io.Writer) (tc
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "backends.json")
-	cfg, _ := json.Marshal(BackendsConfig{Backends: []Backend{{Name: "lab", URL: remoteURL + "/v1", Models: map[string]string{"far-tiny": "tiny"}, Public: public}}})
+	cfg, _ := json.Marshal(BackendsConfig{Backends: []Backend{b}})
 	os.WriteFile(cfgPath, cfg, 0o644)
 	backends, err := LoadBackends(cfgPath)
 	if err != nil {
@@ -135,6 +142,20 @@ func TestRemoteBackendNotPublic(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "Unix socket") {
 		t.Fatalf("TCP caller: %d %s", resp.StatusCode, b)
+	}
+	for path, body := range map[string]string{
+		"/api/generate": `{"model":"far-tiny","prompt":"hi"}`,
+		"/v1/responses": `{"model":"far-tiny","input":"hi"}`,
+	} {
+		resp, err := http.Post(front+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "Unix socket") {
+			t.Errorf("TCP caller of %s: %d %s", path, resp.StatusCode, b)
+		}
 	}
 	uc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)

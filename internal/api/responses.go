@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/raym33/ainative/internal/runtime"
@@ -277,19 +278,7 @@ func (s *Server) responsesRun(w http.ResponseWriter, r *http.Request, req *respo
 	if err != nil {
 		return err
 	}
-	resp := responseObject{ID: newID("resp_"), Object: "response", CreatedAt: time.Now().Unix(), Status: "in_progress",
-		Instructions: nilIfEmpty(req.Instructions), MaxOutputTokens: req.MaxOutputTokens, Model: req.Model,
-		Output: []responseItem{}, ParallelToolCalls: true, Temperature: req.Temperature, TopP: req.TopP,
-		ToolChoice: "auto", Tools: []any{}, Truncation: "disabled", Metadata: req.Metadata,
-		Text: map[string]any{"format": map[string]any{"type": "text"}}}
-	if resp.Metadata == nil {
-		resp.Metadata = map[string]any{}
-	}
-	for _, t := range req.Tools {
-		var v any
-		json.Unmarshal(t, &v)
-		resp.Tools = append(resp.Tools, v)
-	}
+	resp := newResponse(req)
 	out := newOutputParser(m, tools, think != nil && *think || forced != nil, text)
 
 	finish := func(res result) {
@@ -302,11 +291,7 @@ func (s *Server) responsesRun(w http.ResponseWriter, r *http.Request, req *respo
 			resp.Status = "incomplete"
 			resp.IncompleteDetails = map[string]string{"reason": "max_output_tokens"}
 		}
-		resp.Usage = map[string]any{
-			"input_tokens": res.stats.PromptTokens, "input_tokens_details": map[string]int{"cached_tokens": res.stats.CachedTokens},
-			"output_tokens": res.stats.EvalTokens, "output_tokens_details": map[string]int{"reasoning_tokens": 0},
-			"total_tokens": res.stats.PromptTokens + res.stats.EvalTokens,
-		}
+		resp.Usage = responsesUsage(res.stats.PromptTokens, res.stats.CachedTokens, res.stats.EvalTokens)
 	}
 
 	if !req.Stream {
@@ -325,82 +310,144 @@ func (s *Server) responsesRun(w http.ResponseWriter, r *http.Request, req *respo
 		return nil
 	}
 
-	sw := s.newStream(w, "text/event-stream")
-	seq := 0
-	emit := func(typ string, fields map[string]any) {
-		fields["type"] = typ
-		fields["sequence_number"] = seq
-		seq++
-		if err := sw.sse(typ, fields); err != nil {
-			cancel()
-		}
-	}
-	emit("response.created", map[string]any{"response": resp})
-	emit("response.in_progress", map[string]any{"response": resp})
-	msgID := newID("msg_")
-	var msgOpen bool
-	var textSoFar string
+	ev := &responsesEvents{sw: s.newStream(w, "text/event-stream"), cancel: cancel, resp: &resp, msgID: newID("msg_")}
+	ev.begin()
 	var all result
-	openMsg := func() {
-		if msgOpen {
-			return
-		}
-		msgOpen = true
-		item := responseItem{Type: "message", ID: msgID, Status: "in_progress", Role: "assistant", Content: []responseContent{}}
-		emit("response.output_item.added", map[string]any{"output_index": 0, "item": item})
-		emit("response.content_part.added", map[string]any{"item_id": msgID, "output_index": 0, "content_index": 0,
-			"part": responseContent{Type: "output_text", Text: "", Annotations: []any{}}})
-	}
-	for ev := range events {
-		c, th, tc := out.next(ev)
+	for e := range events {
+		c, th, tc := out.next(e)
 		all.content += c
 		all.thinking += th
 		all.calls = append(all.calls, tc...)
-		if ev.Done {
-			all.reason, all.stats, all.err = ev.Reason, ev.Stats, ev.Err
-			if ev.Reason == runtime.StopCanceled {
+		if e.Done {
+			all.reason, all.stats, all.err = e.Reason, e.Stats, e.Err
+			if e.Reason == runtime.StopCanceled {
 				all.err = nil
 			}
 		}
 		if forced == nil && c != "" {
-			openMsg()
-			textSoFar += c
-			emit("response.output_text.delta", map[string]any{"item_id": msgID, "output_index": 0, "content_index": 0, "delta": c, "logprobs": []any{}})
+			ev.delta(c)
 		}
 	}
 	if all.err != nil {
-		resp.Status = "failed"
-		resp.Error = map[string]string{"code": "server_error", "message": all.err.Error()}
-		emit("response.failed", map[string]any{"response": resp})
+		ev.fail(all.err.Error())
 		return nil
 	}
 	finish(all)
-	if forced == nil && (textSoFar != "" || len(all.calls) == 0) {
-		openMsg()
-		emit("response.output_text.done", map[string]any{"item_id": msgID, "output_index": 0, "content_index": 0, "text": textSoFar, "logprobs": []any{}})
-		part := responseContent{Type: "output_text", Text: textSoFar, Annotations: []any{}}
-		emit("response.content_part.done", map[string]any{"item_id": msgID, "output_index": 0, "content_index": 0, "part": part})
-		item := messageItem(msgID, textSoFar)
-		emit("response.output_item.done", map[string]any{"output_index": 0, "item": item})
-		resp.Output = append(resp.Output, item)
-	}
 	calls := all.calls
 	if forced != nil {
 		calls = forcedCalls(forced, all)
 	}
+	var items []responseItem
 	for _, c := range calls {
-		idx := len(resp.Output)
-		item := callItem(c)
+		items = append(items, callItem(c))
+	}
+	ev.end(forced == nil && (ev.text.Len() > 0 || len(all.calls) == 0), items)
+	return nil
+}
+
+// responsesEvents writes a streamed response's events in the order the
+// Responses API defines: created, in_progress, one assistant message
+// (opened by its first text), then each function call, then completed
+// (or failed). The local runtime and remote backends share it.
+type responsesEvents struct {
+	sw      *streamWriter
+	cancel  func() // called when the client is gone, to stop generating
+	resp    *responseObject
+	seq     int
+	msgID   string
+	msgOpen bool
+	text    strings.Builder
+}
+
+func (e *responsesEvents) emit(typ string, fields map[string]any) {
+	fields["type"] = typ
+	fields["sequence_number"] = e.seq
+	e.seq++
+	if err := e.sw.sse(typ, fields); err != nil {
+		e.cancel()
+	}
+}
+
+func (e *responsesEvents) begin() {
+	e.emit("response.created", map[string]any{"response": *e.resp})
+	e.emit("response.in_progress", map[string]any{"response": *e.resp})
+}
+
+func (e *responsesEvents) openMessage() {
+	if e.msgOpen {
+		return
+	}
+	e.msgOpen = true
+	item := responseItem{Type: "message", ID: e.msgID, Status: "in_progress", Role: "assistant", Content: []responseContent{}}
+	e.emit("response.output_item.added", map[string]any{"output_index": 0, "item": item})
+	e.emit("response.content_part.added", map[string]any{"item_id": e.msgID, "output_index": 0, "content_index": 0,
+		"part": responseContent{Type: "output_text", Text: "", Annotations: []any{}}})
+}
+
+// delta streams a piece of the message's text.
+func (e *responsesEvents) delta(text string) {
+	e.openMessage()
+	e.text.WriteString(text)
+	e.emit("response.output_text.delta", map[string]any{"item_id": e.msgID, "output_index": 0, "content_index": 0, "delta": text, "logprobs": []any{}})
+}
+
+// fail ends the stream with response.failed.
+func (e *responsesEvents) fail(msg string) {
+	e.resp.Status = "failed"
+	e.resp.Error = map[string]string{"code": "server_error", "message": msg}
+	e.emit("response.failed", map[string]any{"response": *e.resp})
+}
+
+// end closes the message when withMessage is set, emits each call and
+// response.completed; the response's status and usage are set by then.
+func (e *responsesEvents) end(withMessage bool, calls []responseItem) {
+	if withMessage {
+		e.openMessage()
+		text := e.text.String()
+		e.emit("response.output_text.done", map[string]any{"item_id": e.msgID, "output_index": 0, "content_index": 0, "text": text, "logprobs": []any{}})
+		part := responseContent{Type: "output_text", Text: text, Annotations: []any{}}
+		e.emit("response.content_part.done", map[string]any{"item_id": e.msgID, "output_index": 0, "content_index": 0, "part": part})
+		item := messageItem(e.msgID, text)
+		e.emit("response.output_item.done", map[string]any{"output_index": 0, "item": item})
+		e.resp.Output = append(e.resp.Output, item)
+	}
+	for _, item := range calls {
+		idx := len(e.resp.Output)
 		started := item
 		started.Status, started.Arguments = "in_progress", ptr("")
-		emit("response.output_item.added", map[string]any{"output_index": idx, "item": started})
-		emit("response.function_call_arguments.delta", map[string]any{"item_id": item.ID, "output_index": idx, "delta": *item.Arguments})
-		emit("response.function_call_arguments.done", map[string]any{"item_id": item.ID, "output_index": idx, "name": item.Name, "arguments": *item.Arguments})
-		emit("response.output_item.done", map[string]any{"output_index": idx, "item": item})
-		resp.Output = append(resp.Output, item)
+		e.emit("response.output_item.added", map[string]any{"output_index": idx, "item": started})
+		e.emit("response.function_call_arguments.delta", map[string]any{"item_id": item.ID, "output_index": idx, "delta": *item.Arguments})
+		e.emit("response.function_call_arguments.done", map[string]any{"item_id": item.ID, "output_index": idx, "name": item.Name, "arguments": *item.Arguments})
+		e.emit("response.output_item.done", map[string]any{"output_index": idx, "item": item})
+		e.resp.Output = append(e.resp.Output, item)
 	}
-	emit("response.completed", map[string]any{"response": resp})
-	return nil
+	e.emit("response.completed", map[string]any{"response": *e.resp})
+}
+
+// newResponse is the response object of req, in progress, with no output.
+func newResponse(req *responsesRequest) responseObject {
+	resp := responseObject{ID: newID("resp_"), Object: "response", CreatedAt: time.Now().Unix(), Status: "in_progress",
+		Instructions: nilIfEmpty(req.Instructions), MaxOutputTokens: req.MaxOutputTokens, Model: req.Model,
+		Output: []responseItem{}, ParallelToolCalls: true, Temperature: req.Temperature, TopP: req.TopP,
+		ToolChoice: "auto", Tools: []any{}, Truncation: "disabled", Metadata: req.Metadata,
+		Text: map[string]any{"format": map[string]any{"type": "text"}}}
+	if resp.Metadata == nil {
+		resp.Metadata = map[string]any{}
+	}
+	for _, t := range req.Tools {
+		var v any
+		json.Unmarshal(t, &v)
+		resp.Tools = append(resp.Tools, v)
+	}
+	return resp
+}
+
+func responsesUsage(input, cached, output int) map[string]any {
+	return map[string]any{
+		"input_tokens": input, "input_tokens_details": map[string]int{"cached_tokens": cached},
+		"output_tokens": output, "output_tokens_details": map[string]int{"reasoning_tokens": 0},
+		"total_tokens": input + output,
+	}
 }
 
 func messageItem(id, text string) responseItem {

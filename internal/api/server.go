@@ -96,7 +96,7 @@ func (s *Server) routes() {
 	h("GET /health", s.health)
 	h("GET /metrics", s.metrics)
 
-	h("POST /api/generate", s.ollamaGenerate)
+	h("POST /api/generate", s.remote("ollama-generate", s.ollamaGenerate))
 	h("POST /api/chat", s.remote("ollama-chat", s.ollamaChat))
 	h("POST /api/embed", s.ollamaEmbed)
 	h("POST /api/embeddings", s.ollamaEmbeddings)
@@ -114,7 +114,7 @@ func (s *Server) routes() {
 	h("GET /v1/models", s.openaiModels)
 	h("GET /v1/models/{model...}", s.openaiModel)
 	h("POST /v1/embeddings", s.remote("embeddings", s.openaiEmbeddings))
-	h("POST /v1/responses", s.openaiResponses)
+	h("POST /v1/responses", s.remote("responses", s.openaiResponses))
 
 	h("POST /tokenize", s.llamaTokenize)
 	h("POST /detokenize", s.llamaDetokenize)

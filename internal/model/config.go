@@ -22,6 +22,7 @@ type Config struct {
 	FFN           int // feed-forward hidden size
 	Vocab         int
 	ContextLength int // the training context (context_length)
+	ropeContext   int // the context RoPE scaling reaches, 0 if none (MaxContext)
 	NormEps       float32
 
 	Rope RopeConfig
@@ -65,11 +66,17 @@ type RopeConfig struct {
 	Dims int  // rotated dimensions of a head (n_rot)
 	Neox bool // NeoX layout: pairs (i, i+Dims/2) instead of (2i, 2i+1)
 	Base float32
+	// Scaling is the file's rope.scaling.type: "none", "linear", "yarn"
+	// or "longrope" (see readRopeScaling).
+	Scaling string
 	// FreqScale is 1/factor for linear and YaRN scaling, else 1.
 	FreqScale float32
 	// ExtFactor > 0 turns on YaRN's mix of interpolation and extrapolation.
-	ExtFactor          float32
-	AttnFactor         float32 // scales cos and sin (YaRN magnitude; Phi-3 long-rope factor)
+	ExtFactor float32
+	// AttnFactor scales cos and sin: rope.scaling.attn_factor (Phi-3's
+	// long-rope magnitude), and for YaRN the correction of
+	// yarn_log_multiplier (see readRopeScaling).
+	AttnFactor         float32
 	BetaFast, BetaSlow float32
 	OrigContext        int // context the model was trained with before scaling
 }
@@ -200,8 +207,9 @@ func (m *meta) uniform(k string, layers int, def int) int {
 }
 
 // readConfig reads the hyperparameters common to the llama family. The
-// architecture files adjust what differs (see archs).
-func readConfig(f *gguf.File, arch string) (Config, error) {
+// architecture files adjust what differs (see archs). rope, when set,
+// replaces the file's RoPE scaling.
+func readConfig(f *gguf.File, arch string, rope *RopeScaling) (Config, error) {
 	m := &meta{f: f, arch: arch}
 	c := Config{Arch: arch}
 	c.Embed = m.dim("embedding_length")
@@ -251,30 +259,7 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 		m.fail(fmt.Errorf("%w: rope.dimension_count %d must be even and at most the head size %d", errBadConfig, r.Dims, c.HeadDim))
 	}
 	r.Base = m.optFloat("rope.freq_base", 10000)
-	r.AttnFactor = m.optFloat("rope.scaling.attn_factor", 1)
-	r.BetaFast = m.optFloat("rope.scaling.yarn_beta_fast", 32)
-	r.BetaSlow = m.optFloat("rope.scaling.yarn_beta_slow", 1)
-	r.OrigContext = m.optUint("rope.scaling.original_context_length", c.ContextLength)
-	factor := m.optFloat("rope.scaling.factor", 0)
-	if factor == 0 {
-		factor = m.optFloat("rope.scale_linear", 0)
-	}
-	r.FreqScale = 1
-	if factor != 0 {
-		r.FreqScale = 1 / factor
-	}
-	switch typ := m.optString("rope.scaling.type", "linear"); typ {
-	case "none":
-		r.FreqScale = 1
-	case "linear", "longrope":
-	case "yarn":
-		// llama_context sets its YaRN attention factor to
-		// mscale/(1+0.1 ln factor) = 1, so only the metadata factor and
-		// the magnitude correction inside ggml's rope remain (see rope.go).
-		r.ExtFactor = m.optFloat("rope.scaling.yarn_ext_factor", 1)
-	default:
-		m.fail(fmt.Errorf("%w: rope.scaling.type %q is not supported (none, linear, yarn, longrope)", errBadConfig, typ))
-	}
+	readRopeScaling(m, &c, rope)
 	if !(r.Base > 0) || !(r.FreqScale > 0) || math.IsInf(float64(r.FreqScale), 0) {
 		m.fail(fmt.Errorf("%w: rope.freq_base %g and scale %g must be positive", errBadConfig, r.Base, r.FreqScale))
 	}

@@ -64,12 +64,16 @@ type Options struct {
 	// best.
 	Threads int
 	// ContextLength caps the tokens a sequence can hold; <= 0 means the
-	// model's training context.
+	// model's training context, or the longer one its RoPE scaling
+	// reaches (Config.MaxContext), which also bounds it.
 	ContextLength int
 	// KVType is the element type of the KV cache: tensor.F32 (the zero
 	// value) or tensor.F16, which halves its size as llama.cpp's default
 	// does.
 	KVType tensor.Type
+	// RopeScaling, when set, replaces the file's RoPE scaling (see
+	// RopeScaling); ContextLength may then reach what it extends to.
+	RopeScaling *RopeScaling
 	// BatchSize is the number of prompt tokens computed at once (the
 	// "ubatch"); <= 0 means up to 512, fewer if the scratch memory it
 	// needs would exceed 16 MiB (64 MiB for a mixture of experts, whose
@@ -160,7 +164,7 @@ func Load(f *gguf.File, opts Options) (_ *Model, err error) {
 		}
 		return nil, fmt.Errorf("model: architecture %q is not supported (supported: %s)", name, supported())
 	}
-	cfg, err := readConfig(f, name)
+	cfg, err := readConfig(f, name, opts.RopeScaling)
 	if err != nil {
 		return nil, fmt.Errorf("model: %s: %w", name, err)
 	}
@@ -174,7 +178,7 @@ func Load(f *gguf.File, opts Options) (_ *Model, err error) {
 	if m.emb, err = readEmbedMeta(f, name); err != nil {
 		return nil, fmt.Errorf("model: %s: %w", name, err)
 	}
-	m.ctxLen = cfg.ContextLength
+	m.ctxLen = cfg.MaxContext()
 	if opts.ContextLength > 0 && (m.ctxLen <= 0 || opts.ContextLength < m.ctxLen) {
 		m.ctxLen = opts.ContextLength
 	}
