@@ -178,7 +178,7 @@ func (m *Model) Generate(ctx context.Context, req Request) (<-chan Event, error)
 	r := m.r
 	numCtx := r.numCtx
 	if req.NumCtx > r.model.ContextLength() {
-		return nil, &BadRequestError{fmt.Sprintf("num_ctx %d is beyond the %d tokens model %s was trained for", req.NumCtx, r.model.ContextLength(), r.name)}
+		return nil, &BadRequestError{fmt.Sprintf("num_ctx %d is beyond the context of model %s (%d tokens, with its RoPE scaling)", req.NumCtx, r.name, r.model.ContextLength())}
 	}
 	if req.NumCtx > 0 {
 		// The cache was sized for the daemon's context: a request may

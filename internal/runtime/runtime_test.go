@@ -425,7 +425,7 @@ func TestNumCtxBeyondTraining(t *testing.T) {
 	m := acquire(t, rt, "tiny")
 	_, err := m.Generate(context.Background(), Request{Tokens: prompt(1, 4), NumCtx: 1 << 20})
 	var bad *BadRequestError
-	if !errors.As(err, &bad) || !strings.Contains(err.Error(), "trained for") {
+	if !errors.As(err, &bad) || !strings.Contains(err.Error(), "beyond the context of model tiny (2048 tokens") {
 		t.Fatalf("num_ctx beyond training: %v", err)
 	}
 }
