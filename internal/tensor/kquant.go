@@ -227,9 +227,10 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, laux []uint8, rmin, rde
 			laux[i] = uint8(l)
 			w := weights[i]
 			fl := float32(l)
-			sumL = fma32(w, fl, sumL)
-			sumL2 = fma32(float32(w*fl), fl, sumL2)
-			sumXL = fma32(float32(w*fl), x[i], sumXL)
+			wl := float32(w * fl)
+			sumL += wl
+			sumL2 = fma32(wl, fl, sumL2)
+			sumXL = fma32(wl, x[i], sumXL)
 		}
 		D := fma32(sumW, sumL2, -float32(sumL*sumL))
 		if D > 0 {
