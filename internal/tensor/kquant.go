@@ -190,9 +190,12 @@ func quantizeQ8_K(dst []byte, src []float32) {
 // absolute with useMAD. The fused operations (fma32, nearestProd) are
 // where GCC contracts multiply and add in llama.cpp's FMA builds; w*l is
 // computed once for sum_l, sum_l2 and sum_xl (common subexpression), so
-// it is rounded and only the two products of it are fused. So the
-// fixtures' Q2_K, Q4_K and Q5_K blocks are reproduced byte for byte
-// (TestRequantizeFixtures in package quantize).
+// it is rounded and only the two products of it are fused. In the
+// differences of products (D, this_scale, this_min) one product is fused
+// and the other rounded: the first for D and this_min, the second
+// (sum_x*sum_l) for this_scale, the only choice that gives every block of
+// the fixtures. So the fixtures' Q2_K, Q4_K and Q5_K blocks are
+// reproduced byte for byte (TestRequantizeFixtures in package quantize).
 func makeQKX2Quants(nmax int32, x, weights []float32, L, laux []uint8, rmin, rdelta float32, nstep int, useMAD bool) (scale, theMin float32) {
 	n := len(x)
 	lo, hi := x[0], x[0]
@@ -236,7 +239,7 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, laux []uint8, rmin, rde
 		}
 		D := fma32(sumW, sumL2, -float32(sumL*sumL))
 		if D > 0 {
-			thisScale := fma32(sumW, sumXL, -float32(sumX*sumL)) / D
+			thisScale := fma32(-sumX, sumL, float32(sumW*sumXL)) / D
 			thisMin := fma32(sumL2, sumX, -float32(sumL*sumXL)) / D
 			if thisMin > 0 {
 				thisMin = 0
