@@ -193,9 +193,10 @@ func quantizeQ8_K(dst []byte, src []float32) {
 // it is rounded and only the two products of it are fused. In the
 // differences of products (D, this_scale, this_min) one product is fused
 // and the other rounded: the first for D and this_min, the second
-// (sum_x*sum_l) for this_scale, the only choice that gives every block of
-// the fixtures. So the fixtures' Q2_K, Q4_K and Q5_K blocks are
-// reproduced byte for byte (TestRequantizeFixtures in package quantize).
+// (sum_x*sum_l) for this_scale: fusing the first there leaves 3 of the
+// fixtures' 32896 Q4_K blocks different, the other choices hundreds. So
+// the fixtures' Q2_K, Q4_K and Q5_K blocks are reproduced byte for byte
+// (TestRequantizeFixtures in package quantize).
 func makeQKX2Quants(nmax int32, x, weights []float32, L, laux []uint8, rmin, rdelta float32, nstep int, useMAD bool) (scale, theMin float32) {
 	n := len(x)
 	lo, hi := x[0], x[0]

@@ -129,7 +129,7 @@ func absMax(x []float32) (amax, max float32) {
 // float64 step toward the exact one (the error of the addition, Knuth's
 // TwoSum) before the float32 rounding.
 func fma32(a, b, c float32) float32 {
-	p, c64 := float64(a)*float64(b), float64(c)
+	p, c64 := float64(float64(a)*float64(b)), float64(c)
 	s := float64(p + c64)
 	r := float32(s)
 	if float64(r) == s || math.IsInf(float64(r), 0) || math.IsNaN(s) {
