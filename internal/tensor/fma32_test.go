@@ -7,22 +7,35 @@ import (
 	"testing"
 )
 
-// exactFMA32 is a*b+c rounded once to float32 (half to even), by
-// math/big; results below float32's normal range are not compared.
-func exactFMA32(a, b, c float32) (float32, bool) {
-	p := new(big.Float).SetPrec(64).Mul(big.NewFloat(float64(a)), big.NewFloat(float64(b)))
-	z := new(big.Float).SetPrec(24).SetMode(big.ToNearestEven).Add(p, big.NewFloat(float64(c)))
-	f, _ := z.Float32()
-	if f != 0 && math.Abs(float64(f)) < 0x1p-126 {
-		return 0, false
-	}
-	return f, true
+// exactFMA32 is a*b+c rounded once to float32 (half to even, subnormals
+// included), by math/big: 1000 bits hold any such sum exactly.
+func exactFMA32(a, b, c float32) float32 {
+	p := new(big.Float).SetPrec(1000).Mul(big.NewFloat(float64(a)), big.NewFloat(float64(b)))
+	f, _ := p.Add(p, big.NewFloat(float64(c))).Float32()
+	return f
 }
 
 // TestFMA32 checks fma32 against exact arithmetic, on products whose
 // float64 sum lands halfway between two float32 values (where rounding
 // through float64 goes wrong) and on random values.
 func TestFMA32(t *testing.T) {
+	for _, c := range []struct{ a, b, c, want float32 }{
+		{0, 0, 0, 0},
+		{1, 1, -1, 0},
+		{2, 3, float32(math.Inf(-1)), float32(math.Inf(-1))},
+		{math.MaxFloat32, 2, 0, float32(math.Inf(1))},
+		{0x1p-75, 0x1p-74, 0, 0x1p-149},   // the smallest subnormal, exactly
+		{0x1p-75, 0x1p-75, 0, 0},          // half of it: to even, 0
+		{0x1p-75, 0x1.8p-75, 0, 0x1p-149}, // three quarters of it
+		{0x1p-75, 0x1.8p-74, 0, 0x1p-148}, // one and a half: to even
+	} {
+		if got := fma32(c.a, c.b, c.c); got != c.want {
+			t.Errorf("fma32(%g, %g, %g) = %g, want %g", c.a, c.b, c.c, got, c.want)
+		}
+	}
+	if got := fma32(float32(math.NaN()), 1, 1); !math.IsNaN(float64(got)) {
+		t.Errorf("fma32(NaN, 1, 1) = %g", got)
+	}
 	// (1+2^-12)^2 = 1 + 2^-11 + 2^-24, halfway between two float32s; a
 	// tiny c decides the side, but vanishes in the float64 sum.
 	a := float32(1 + 0x1p-12)
@@ -37,9 +50,14 @@ func TestFMA32(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	halfway := 0
-	for i := range 200000 {
+	for i := range 300000 {
 		var a, b, c float32
-		if i%2 == 0 { // few significant bits: halfway sums are common
+		switch {
+		case i%3 == 2: // results near and below float32's smallest normal
+			a = float32(r.NormFloat64() * 0x1p-63)
+			b = float32(r.NormFloat64() * 0x1p-63)
+			c = float32(r.NormFloat64() * math.Ldexp(1, -r.IntN(30)-120))
+		case i%3 == 0: // few significant bits: halfway sums are common
 			a = float32(1+float64(r.IntN(1<<12))*0x1p-12) * float32(math.Ldexp(1, r.IntN(20)-10))
 			b = float32(1+float64(r.IntN(1<<12))*0x1p-12) * float32(math.Ldexp(1, r.IntN(20)-10))
 			c = float32(math.Ldexp(1, r.IntN(80)-90))
@@ -49,15 +67,12 @@ func TestFMA32(t *testing.T) {
 			if r.IntN(2) == 0 {
 				a = -a
 			}
-		} else {
+		default:
 			a = float32(r.NormFloat64() * math.Ldexp(1, r.IntN(40)-20))
 			b = float32(r.NormFloat64() * math.Ldexp(1, r.IntN(40)-20))
 			c = float32(r.NormFloat64() * math.Ldexp(1, r.IntN(40)-20))
 		}
-		want, ok := exactFMA32(a, b, c)
-		if !ok {
-			continue
-		}
+		want := exactFMA32(a, b, c)
 		if float32(math.FMA(float64(a), float64(b), float64(c))) != want {
 			halfway++
 		}

@@ -131,6 +131,12 @@ func absMax(x []float32) (amax, max float32) {
 func fma32(a, b, c float32) float32 {
 	p, c64 := float64(float64(a)*float64(b)), float64(c)
 	s := float64(p + c64)
+	// A float64 in float32's normal range lies halfway between two
+	// float32s exactly when its 29 bits beyond float32's precision are
+	// 1000...0.
+	if math.Float64bits(s)&(1<<29-1) != 1<<28 && math.Abs(s) >= 0x1p-126 {
+		return float32(s)
+	}
 	r := float32(s)
 	if float64(r) == s || math.IsInf(float64(r), 0) || math.IsNaN(s) {
 		return r
