@@ -38,3 +38,41 @@ func TestActivationBytesDrift(t *testing.T) {
 		}
 	}
 }
+
+// weightHashes are SHA-256 sums of the weight quantizations of a fixed
+// input, pinned on amd64 where the quantizers reproduce every block of
+// llama.cpp's fixture files (TestRequantizeFixtures in package quantize).
+// Those quantizers round float32 products and sums exactly where GCC does
+// in llama.cpp's build, so they must give these bytes on every
+// architecture, whatever the Go compiler would fuse (it fuses x*y+z on
+// arm64 unless a conversion rounds the product).
+var weightHashes = map[Type]string{
+	Q4_0:   "19af408e6c59533b901a5e6f717a215ced3b4745a54042db790f8a7f6d24402c",
+	Q4_1:   "108be58b07dc2ad00dafc0c56c0f930d5833c5a2bdbd05c1db43c5e4968cbcd7",
+	Q5_0:   "ceca5192a9879e1621d152ba03e5582135d2aab1d538b740ff6141db65646da6",
+	Q5_1:   "3963f1efd2d367ca4a96903e184489ed6339c1d717339426ec2abac04cfcbdf5",
+	Q2_K:   "86543f487b7a85956c3d12ac53fcce2b42b496332ca8e3c9f19d9eb088e8b21c",
+	Q3_K:   "95e1e9cd367fa3635882f1e9c582d97cac509ba067242cd9606b81147fb92d5f",
+	Q4_K:   "acd6aaa5fe314f02711af9b75b1b46068f8814893d3c13072c5edb8c779fcaa2",
+	Q5_K:   "f9bdfe29942f8b754a9434018470288f6f97a035985fc4e4beb79ea1394053da",
+	Q6_K:   "727c8e362639a020d78a2f49ecd40bcb4f6970f9e8bdcd97dacd4bfdeb2ce0bc",
+	IQ4_NL: "036fdb4758119e88157e30d0d57ac6ad82b550e786380fcb5070f4d7eb522449",
+	IQ4_XS: "01f8e5c67ba3ae88f42777638bcf1897e0d5bbfc73bb6ec7cbc1228797eb59c2",
+}
+
+func TestWeightBytesDrift(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	x := testVector(r, 64*QKK)
+	for _, typ := range []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS} {
+		rb, _ := typ.RowBytes(int64(len(x)))
+		b := make([]byte, rb)
+		if err := Quantize(typ, b, x); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		got := hex.EncodeToString(sum[:])
+		if want := weightHashes[typ]; got != want {
+			t.Errorf("%s: sha256 %s, want %s", typ, got, want)
+		}
+	}
+}

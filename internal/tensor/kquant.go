@@ -187,10 +187,16 @@ func quantizeQ8_K(dst []byte, src []float32) {
 // makeQKX2Quants is ggml's make_qkx2_quants: it fits x ≈ scale*L - min with
 // L in [0, nmax] by weighted least squares over a few candidate scales, and
 // returns scale and min (min >= 0). The error it minimizes is squared, or
-// absolute with useMAD. The fused operations (fma32,
-// nearestProd) are where llama.cpp's FMA builds contract multiply and add;
-// with them the fixtures' Q4_K and Q5_K blocks are reproduced byte for
-// byte but for about 1 in 100 (1 in 4 without).
+// absolute with useMAD. The fused operations (fma32, nearestProd) are
+// where GCC contracts multiply and add in llama.cpp's FMA builds; w*l is
+// computed once for sum_l, sum_l2 and sum_xl (common subexpression), so
+// it is rounded and only the two products of it are fused. In the
+// differences of products (D, this_scale, this_min) one product is fused
+// and the other rounded: the first for D and this_min, the second
+// (sum_x*sum_l) for this_scale: fusing the first there leaves 3 of the
+// fixtures' 32896 Q4_K blocks different, the other choices hundreds. So
+// the fixtures' Q2_K, Q4_K and Q5_K blocks are reproduced byte for byte
+// (TestRequantizeFixtures in package quantize).
 func makeQKX2Quants(nmax int32, x, weights []float32, L, laux []uint8, rmin, rdelta float32, nstep int, useMAD bool) (scale, theMin float32) {
 	n := len(x)
 	lo, hi := x[0], x[0]
@@ -227,13 +233,14 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, laux []uint8, rmin, rde
 			laux[i] = uint8(l)
 			w := weights[i]
 			fl := float32(l)
-			sumL = fma32(w, fl, sumL)
-			sumL2 = fma32(float32(w*fl), fl, sumL2)
-			sumXL = fma32(float32(w*fl), x[i], sumXL)
+			wl := float32(w * fl)
+			sumL += wl
+			sumL2 = fma32(wl, fl, sumL2)
+			sumXL = fma32(wl, x[i], sumXL)
 		}
 		D := fma32(sumW, sumL2, -float32(sumL*sumL))
 		if D > 0 {
-			thisScale := fma32(sumW, sumXL, -float32(sumX*sumL)) / D
+			thisScale := fma32(-sumX, sumL, float32(sumW*sumXL)) / D
 			thisMin := fma32(sumL2, sumX, -float32(sumL*sumXL)) / D
 			if thisMin > 0 {
 				thisMin = 0
@@ -357,6 +364,12 @@ func quantizeQ5_K(dst []byte, src []float32) {
 // makeQXQuants is ggml's make_qx_quants with rmse_type 1 and no importance
 // weights (weights x²), the variant quantize_row_q6_K_ref uses: symmetric
 // quants L in [0, 2*nmax) around nmax, refined over 18 nearby scales.
+// The first fit's sums are fused multiply-adds and the refinements' are
+// not (products rounded, then added in order): of the 32 combinations of
+// fused and unfused sums and rounding products, only this one gives the
+// scales of all 15872 Q6_K blocks of the fixtures (the next best misses
+// 4); the refinement loop is presumably the one GCC vectorizes, with an
+// in-order reduction that cannot fuse.
 func makeQXQuants(nmax int32, x []float32, L []int8) float32 {
 	amax, vmax := absMax(x)
 	if amax < groupMaxEps {
@@ -370,8 +383,8 @@ func makeQXQuants(nmax int32, x []float32, L []int8) float32 {
 		L[i] = int8(l + nmax)
 		w := float32(v * v)
 		fl := float32(l)
-		sumLX += float32(float32(w*v) * fl)
-		sumL2 += float32(float32(w*fl) * fl)
+		sumLX = fma32(float32(w*v), fl, sumLX)
+		sumL2 = fma32(float32(w*fl), fl, sumL2)
 	}
 	var scale float32
 	if sumL2 != 0 {

@@ -117,13 +117,41 @@ func absMax(x []float32) (amax, max float32) {
 	return amax, max
 }
 
-// fma32 is a*b+c with one rounding. The weight quantizers below use it
-// where ggml's reference code has x*id + 0.5 and the like: llama.cpp's
-// builds contract those into fused multiply-adds (measured on the llama
-// fixtures: with fma32 Q4_0 files are reproduced byte for byte but for 1
-// block in 40000, without it 14 differ).
+// fma32 is a*b+c with one rounding to float32, as the FMA instruction
+// that C compilers contract a*b+c into computes it. ggml's quantizers are
+// built that way (the fixtures show it), so the quantizers here use fma32
+// where GCC contracts: x*id + 0.5 and the like, and sums of products.
+//
+// The float64 product of two float32 values is exact, so p+c rounded to
+// float64 is the exact sum rounded once; rounding that again to float32
+// is wrong only when the float64 sum lies exactly halfway between two
+// float32 values but the exact sum does not: then the sum is moved one
+// float64 step toward the exact one (the error of the addition, Knuth's
+// TwoSum) before the float32 rounding.
 func fma32(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
+	p, c64 := float64(float64(a)*float64(b)), float64(c)
+	s := float64(p + c64)
+	// A float64 in float32's normal range lies halfway between two
+	// float32s exactly when its 29 bits beyond float32's precision are
+	// 1000...0.
+	if math.Float64bits(s)&(1<<29-1) != 1<<28 && math.Abs(s) >= 0x1p-126 {
+		return float32(s)
+	}
+	r := float32(s)
+	if float64(r) == s || math.IsInf(float64(r), 0) || math.IsNaN(s) {
+		return r
+	}
+	bv := float64(s - p)
+	e := float64(p-float64(s-bv)) + float64(c64-bv)
+	if e == 0 {
+		return r
+	}
+	// r2 is the float32 on s's other side; s - r and r2 - s are exact.
+	r2 := math.Nextafter32(r, float32(math.Copysign(math.Inf(1), s-float64(r))))
+	if s-float64(r) != float64(r2)-s {
+		return r
+	}
+	return float32(math.Nextafter(s, math.Copysign(math.Inf(1), e)))
 }
 
 // quantizeQ4_0 is quantize_row_q4_0_ref: the scale maps the value of
