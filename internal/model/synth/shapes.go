@@ -60,6 +60,18 @@ var Shapes = map[string]Shape{
 	"llama3.2-1b": {Name: "llama3.2-1b", Arch: "llama", Embed: 2048, Layers: 16, Heads: 32, KVHeads: 8, HeadDim: 64, FFN: 8192,
 		Vocab: 128256, Context: 131072, NormEps: 1e-5, RopeBase: 500000, Tied: true,
 		Llama3Rope: &Llama3Rope{Factor: 32, LowFreqFactor: 1, HighFreqFactor: 4, OrigContext: 8192}},
+	// Dense sizes people run at home (Q4_K_M files of 2-5 GB), for
+	// benchmarks of what a user would see before downloading.
+	"llama3.2-3b": {Name: "llama3.2-3b", Arch: "llama", Embed: 3072, Layers: 28, Heads: 24, KVHeads: 8, HeadDim: 128, FFN: 8192,
+		Vocab: 128256, Context: 131072, NormEps: 1e-5, RopeBase: 500000, Tied: true,
+		Llama3Rope: &Llama3Rope{Factor: 32, LowFreqFactor: 1, HighFreqFactor: 4, OrigContext: 8192}},
+	"qwen2.5-7b": {Name: "qwen2.5-7b", Arch: "qwen2", Embed: 3584, Layers: 28, Heads: 28, KVHeads: 4, HeadDim: 128, FFN: 18944,
+		Vocab: 152064, Context: 32768, NormEps: 1e-6, RopeBase: 1e6},
+	// Gemma 3 4B's language model (its vision tower is not part of a
+	// text GGUF); the linear RoPE scaling of its global layers, which
+	// changes no byte read per token, is left out.
+	"gemma3-4b": {Name: "gemma3-4b", Arch: "gemma3", Embed: 2560, Layers: 34, Heads: 8, KVHeads: 4, HeadDim: 256, FFN: 10240,
+		Vocab: 262208, Context: 131072, NormEps: 1e-6, RopeBase: 1e6, Tied: true, SlidingWindow: 1024},
 	"smollm2-135m": {Name: "smollm2-135m", Arch: "llama", Embed: 576, Layers: 30, Heads: 9, KVHeads: 3, HeadDim: 64, FFN: 1536,
 		Vocab: 49152, Context: 8192, NormEps: 1e-5, RopeBase: 100000, Tied: true},
 	"gemma2-2b": {Name: "gemma2-2b", Arch: "gemma2", Embed: 2304, Layers: 26, Heads: 8, KVHeads: 4, HeadDim: 256, FFN: 9216,

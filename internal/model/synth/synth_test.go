@@ -322,3 +322,18 @@ func TestMoEShapes(t *testing.T) {
 		t.Error("gemma2 accepted a mixture-of-experts shape")
 	}
 }
+
+// TestDenseShapes checks the real-sized dense shapes against the
+// parameter counts their model cards publish: a Q8_0 file holds 34
+// bytes per 32 weights (norms, in F32, are a rounding error).
+func TestDenseShapes(t *testing.T) {
+	for shape, params := range map[string]float64{"llama3.2-3b": 3.21e9, "qwen2.5-7b": 7.62e9, "gemma3-4b": 3.88e9} {
+		m, err := synth.New(synth.Options{Shape: shape, Type: "Q8_0"})
+		if err != nil {
+			t.Fatalf("%s: %v", shape, err)
+		}
+		if got := float64(m.Bytes) * 32 / 34; got < params*0.99 || got > params*1.01 {
+			t.Errorf("%s: %.3g parameters, its model card says %.3g", shape, got, params)
+		}
+	}
+}
