@@ -434,6 +434,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 			sys.log.Info("models disk mounted", "device", p.modelsDisk)
 		}
 	}
+	slot := startSlotHealth(ctx, sys.log)
 	if err := mountData(ctx, sys.log, p.dataDisk); err != nil {
 		sys.log.Error("data disk", "err", err)
 	}
@@ -470,6 +471,8 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	if err := sup.Start(ctx); err != nil {
 		return failure(err)
 	}
+	// PID 1 is up and its services started: the slot is healthy.
+	go safely(sys.log, "slot commit", slot.markHealthy)
 
 	requests := make(chan bool, 1) // true: reboot
 	request := func(r bool) {

@@ -226,7 +226,7 @@ func (s *System) Status() (*Status, error) {
 		st.Slots = append(st.Slots, *sl)
 	}
 	var err error
-	if st.Committed, err = s.committed(); err != nil {
+	if st.Committed, err = s.Committed(); err != nil {
 		st.Problem = err.Error()
 	}
 	if n, ok, err := s.Vars.Number("BootNext"); err == nil && ok {
@@ -246,8 +246,10 @@ func slotOf(n uint16) string {
 	return ""
 }
 
-// committed is the slot whose entry comes first in BootOrder.
-func (s *System) committed() (string, error) {
+// Committed is the slot whose entry comes first in BootOrder, "" if
+// none has an entry there.
+func (s *System) Committed() (string, error) {
+	s.init()
 	order, err := s.Vars.BootOrder()
 	if err != nil {
 		return "", err
@@ -337,9 +339,9 @@ type Result struct {
 // Install verifies the bundle that open returns (it is opened twice:
 // once to verify, once to write), writes it into the inactive slot and
 // makes the next boot try it once. pub, when not nil, must have signed
-// the bundle. progress receives the bytes read in each pass (verify,
-// then write): twice the files' size in all.
-func (s *System) Install(ctx context.Context, open func() (io.ReadCloser, error), pub ed25519.PublicKey, progress func(phase string, n int64)) (*Result, error) {
+// the bundle. progress receives, in each pass ("verifying", then
+// "writing slot X"), the bytes of the files done and their total.
+func (s *System) Install(ctx context.Context, open func() (io.ReadCloser, error), pub ed25519.PublicKey, progress func(phase string, done, total int64)) (*Result, error) {
 	s.init()
 	st, err := s.Status()
 	if err != nil {
@@ -355,10 +357,13 @@ func (s *System) Install(ctx context.Context, open func() (io.ReadCloser, error)
 		return nil, fmt.Errorf("slot %s, booted now, is on trial and not committed yet (slot %s is): wait until it is healthy", st.Current, st.Committed)
 	}
 	target := Other(st.Current)
+	var total int64
 	pass := func(phase string) func(int64) {
+		var done int64
 		return func(n int64) {
+			done += n
 			if progress != nil {
-				progress(phase, n)
+				progress(phase, done, total)
 			}
 		}
 	}
@@ -372,13 +377,17 @@ func (s *System) Install(ctx context.Context, open func() (io.ReadCloser, error)
 		r.Close()
 		return nil, err
 	}
+	for _, f := range br.manifest.Files {
+		total += f.Size
+	}
+	verifying := pass("verifying")
 	for {
 		f, fr, err := br.nextFile()
 		if err == io.EOF {
 			break
 		}
 		if err == nil {
-			err = checkedCopy(nil, fr, f, pass("verify"))
+			err = checkedCopy(nil, fr, f, verifying)
 		}
 		if err != nil {
 			r.Close()
@@ -406,7 +415,7 @@ func (s *System) Install(ctx context.Context, open func() (io.ReadCloser, error)
 	}
 	defer r.Close()
 	size := int64(sl.Partition.SizeLBA) * sl.sectors
-	m, err := WriteSlot(file.New(dev, false), 0, size, "AINATIVE-"+strings.ToUpper(target), &ctxReader{ctx, r}, pub, br.raw, pass("write"))
+	m, err := WriteSlot(file.New(dev, false), 0, size, "AINATIVE-"+strings.ToUpper(target), &ctxReader{ctx, r}, pub, br.raw, pass("writing slot "+target))
 	if err != nil {
 		return nil, fmt.Errorf("writing slot %s: %w (the next boot still starts slot %s)", target, err, st.Current)
 	}

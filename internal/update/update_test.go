@@ -260,13 +260,18 @@ func TestInstallCommitRollback(t *testing.T) {
 		t.Fatal("BootNext set by a refused bundle")
 	}
 
-	var seen int64
-	res, err := a.Install(context.Background(), opener(good), nil, func(_ string, n int64) { seen += n })
+	seen := map[string]int64{}
+	res, err := a.Install(context.Background(), opener(good), nil, func(phase string, done, total int64) {
+		if total != int64(len("KERNEL-2INITRD-2")) {
+			t.Errorf("progress total %d", total)
+		}
+		seen[phase] = done
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Slot != "b" || res.Previous != "a" || seen != 2*int64(len("KERNEL-2INITRD-2")) {
-		t.Errorf("result %+v, progress %d", res, seen)
+	if res.Slot != "b" || res.Previous != "a" || seen["verifying"] != 16 || seen["writing slot b"] != 16 {
+		t.Errorf("result %+v, progress %v", res, seen)
 	}
 	st, err := a.Status()
 	if err != nil {
