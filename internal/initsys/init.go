@@ -129,6 +129,7 @@ type System struct {
 	statusURL string // where the TCP status page listens; "" if it does not
 	statusErr error  // why it does not
 	socket    *ownSocket
+	updates   *updateHandler // shared by the TCP and socket servers
 }
 
 // SocketEnv names the environment variable that tells `ainative logs`
