@@ -77,13 +77,33 @@ func ReadSlot(st backend.Storage, start, size int64) (*SlotManifest, error) {
 	if err != nil {
 		return nil, errors.New("no system (not a FAT32 file system)")
 	}
-	f, err := fs.OpenFile("/"+ManifestFile, os.O_RDONLY)
+	// The directory entry gives the size: go-diskfs can return bytes
+	// past a file's end to a read that asks for more than is left.
+	msize := int64(-1)
+	entries, err := fs.ReadDir(".")
 	if err != nil {
+		return nil, fmt.Errorf("no system (its directory is unreadable: %v)", err)
+	}
+	for _, e := range entries {
+		if e.Name() == ManifestFile {
+			if info, err := e.Info(); err == nil {
+				msize = info.Size()
+			}
+		}
+	}
+	if msize < 0 {
 		return nil, errors.New("no system (no manifest: empty, or its write did not finish)")
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxManifest+1))
+	if msize > maxManifest {
+		return nil, fmt.Errorf("its manifest of %d bytes is larger than %d", msize, maxManifest)
+	}
+	f, err := fs.OpenFile("/"+ManifestFile, os.O_RDONLY)
 	if err != nil {
+		return nil, fmt.Errorf("opening its manifest: %w", err)
+	}
+	defer f.Close()
+	b := make([]byte, msize)
+	if _, err := io.ReadFull(f, b); err != nil {
 		return nil, fmt.Errorf("reading its manifest: %w", err)
 	}
 	return ParseManifest(b)

@@ -30,7 +30,8 @@ func system(t testing.TB, kernel, initrd string) (*SlotManifest, map[string]stri
 	os.WriteFile(k, []byte(kernel), 0o644)
 	os.WriteFile(i, []byte(initrd), 0o644)
 	paths, order := BundleFiles(k, i)
-	m, err := NewManifest("", "amd64", []string{"console=ttyS0", "panic=-1"}, paths, order)
+	// A manifest longer than a sector, as a real one is.
+	m, err := NewManifest("", "amd64", []string{"console=ttyS0", "panic=-1", "ainative.data=PARTLABEL=" + strings.Repeat("x", 300)}, paths, order)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +243,7 @@ func TestInstallCommitRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantPart := efiboot.Partition{Number: 2, StartLBA: 4096, SizeLBA: slotSize / 512, UniqueGUID: fm.guidA}
-	if opt.Partition != wantPart || opt.File != `\vmlinuz` || efiboot.DecodeUCS2(opt.OptionalData) != `initrd=\initrd console=ttyS0 panic=-1 ainative.slot=a` {
+	if opt.Partition != wantPart || opt.File != `\vmlinuz` || efiboot.DecodeUCS2(opt.OptionalData) != `initrd=\initrd console=ttyS0 panic=-1 ainative.data=PARTLABEL=`+strings.Repeat("x", 300)+` ainative.slot=a` {
 		t.Errorf("Boot0A0A: %+v %q", opt, efiboot.DecodeUCS2(opt.OptionalData))
 	}
 	if changed, err := a.Commit(); err != nil || changed {
