@@ -400,8 +400,15 @@ func RunPID1() {
 // command of command mode ends), then stops the services. It returns
 // whether to reboot and whether PID 1 failed.
 func (sys *System) boot(params *bootParams) (reboot, failed bool) {
+	var slot *slotHealth
 	failure := func(err error) (bool, bool) {
 		sys.log.Error("boot failed", "err", err)
+		if slot.onTrial() {
+			// A new slot that fails here is abandoned at once: the
+			// reboot follows BootOrder to the committed slot.
+			sys.log.Error("rebooting into the committed slot")
+			return true, true
+		}
 		return false, true
 	}
 	if err := mountEarly(); err != nil {
@@ -435,7 +442,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 			sys.log.Info("models disk mounted", "device", p.modelsDisk)
 		}
 	}
-	slot := startSlotHealth(ctx, sys.log)
+	slot = startSlotHealth(ctx, sys.log)
 	if err := mountData(ctx, sys.log, p.dataDisk); err != nil {
 		sys.log.Error("data disk", "err", err)
 	}

@@ -22,6 +22,7 @@ type slotHealth struct {
 	log     *slog.Logger
 	sys     *update.System
 	current string
+	trial   bool // booted once through BootNext, not committed yet
 	healthy chan struct{}
 	once    sync.Once
 	// reboot restarts the machine; a field so tests need not.
@@ -46,9 +47,9 @@ func startSlotHealth(ctx context.Context, log *slog.Logger) *slotHealth {
 	if err != nil {
 		log.Error("reading the boot order", "err", err)
 	}
-	trial := committed != "" && committed != cur
-	log.Info("booted from slot "+cur, "committed", committed, "trial", trial)
-	if trial {
+	h.trial = committed != "" && committed != cur
+	log.Info("booted from slot "+cur, "committed", committed, "trial", h.trial)
+	if h.trial {
 		deadline := sys.HealthDeadline()
 		go safely(log, "slot deadline", func() { h.watch(ctx, deadline, committed) })
 	}
@@ -67,6 +68,10 @@ func (h *slotHealth) watch(ctx context.Context, deadline time.Duration, committe
 		h.reboot()
 	}
 }
+
+// onTrial reports whether this boot is a new slot's single try (h may
+// be nil).
+func (h *slotHealth) onTrial() bool { return h != nil && h.trial }
 
 // markHealthy commits the current slot (once; h may be nil).
 func (h *slotHealth) markHealthy() {

@@ -33,4 +33,7 @@ func TestSlotDeadline(t *testing.T) {
 	}
 	var none *slotHealth
 	none.markHealthy() // a boot not from a slot: nothing to commit
+	if none.onTrial() || h.onTrial() || !(&slotHealth{trial: true}).onTrial() {
+		t.Error("onTrial")
+	}
 }
