@@ -143,12 +143,14 @@ func TestVMDiskUpdateRollback(t *testing.T) {
 	// QEMU (a real machine would reset).
 	b = bootDisk(t, disk, code, vars, good)
 	logs = append(logs, b.con)
+	b.con.expect(t, `starting Boot0B0B "ainative B"`, 3*time.Minute)
 	b.con.expect(t, "Kernel panic", 5*time.Minute)
 	b.waitExit(time.Minute)
 
 	// Boot 3: BootOrder starts slot A again, straight from the firmware.
 	b = bootDisk(t, disk, code, vars, good)
 	logs = append(logs, b.con)
+	b.con.expect(t, `starting Boot0A0A "ainative A"`, 3*time.Minute)
 	b.con.expect(t, "booted from slot a", 5*time.Minute)
 	b.con.expect(t, prompt, 2*time.Minute)
 	out = b.run("ainative update --status && ainative update /dev/vdb", 3*time.Minute)
@@ -164,6 +166,8 @@ func TestVMDiskUpdateRollback(t *testing.T) {
 	// Boot 4: slot B on trial, healthy, committed.
 	b = bootDisk(t, disk, code, vars, good)
 	logs = append(logs, b.con)
+	b.con.expect(t, `starting Boot0B0B "ainative B"`, 3*time.Minute)
+	b.con.expect(t, `booted from slot b" committed=a trial=true`, 5*time.Minute)
 	b.con.expect(t, "slot b committed", 5*time.Minute)
 	b.con.expect(t, prompt, time.Minute)
 	out = b.run("ainative update --status", time.Minute)

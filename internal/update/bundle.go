@@ -24,8 +24,10 @@
 // state (PID 1 up and its services started) before a deadline, PID 1
 // commits it by putting it first in BootOrder; if it panics, or PID 1
 // reboots at the deadline, the next boot follows BootOrder back to the
-// old slot. This works on any UEFI firmware, without a UEFI shell or a
-// boot loader. The first boot of a fresh disk (NVRAM without our entries)
+// old slot. No UEFI shell or boot loader takes part: only what the UEFI
+// spec asks of every boot manager (BootNext, BootOrder, short-form HD()
+// device paths). It is tested under OVMF, not yet on other firmware.
+// The first boot of a fresh disk (NVRAM without our entries)
 // goes through the ESP's startup.nsh under a UEFI shell (OVMF has one),
 // or through an entry made once with efibootmgr; PID 1 then writes the
 // entries itself.
@@ -38,8 +40,10 @@
 // the whole bundle once to verify it (sizes, SHA-256, the signature when
 // a public key is configured) before it writes anything, and checks the
 // hashes again while writing: a truncated or tampered bundle is refused
-// before the next boot is switched. Tar ends with zero blocks, so a
-// bundle can be read from a block device (a disk attached to a VM).
+// before the next boot is switched. (The archive's trailer after the
+// last file holds nothing that is hashed, and is not required.) Tar ends
+// with zero blocks, so a bundle can be read from a block device padded
+// with more (a disk attached to a VM).
 //
 // # Power loss
 //

@@ -312,6 +312,16 @@ func TestInstallCommitRollback(t *testing.T) {
 	if st, _ := b.Status(); st.Slots[0].Manifest != nil || !strings.Contains(st.Slots[0].Problem, "no manifest") {
 		t.Errorf("slot a after a cut write: %+v", st.Slots[0])
 	}
+	// A bundle that changed between the verifying pass and the write is
+	// refused, and so is one whose file changed under a same manifest.
+	f, _ = os.OpenFile(filepath.Join(fm.dev, "vda2"), os.O_RDWR, 0)
+	defer f.Close()
+	if _, err := WriteSlot(file.New(f, false), 0, slotSize, "X", bytes.NewReader(good), nil, []byte("{}"), nil); err == nil || !strings.Contains(err.Error(), "changed after it was verified") {
+		t.Errorf("changed manifest: %v", err)
+	}
+	if _, err := WriteSlot(file.New(f, false), 0, slotSize, "X", bytes.NewReader(bad), nil, nil, nil); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Errorf("changed file: %v", err)
+	}
 }
 
 func TestNotASlotSystem(t *testing.T) {
