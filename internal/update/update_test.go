@@ -3,9 +3,13 @@ package update
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"os"
@@ -336,5 +340,45 @@ func TestNotASlotSystem(t *testing.T) {
 	}
 	if d := (&System{Cmdline: HealthDeadlineParam + "=5s"}).HealthDeadline(); d.Seconds() != 5 {
 		t.Errorf("deadline %v", d)
+	}
+}
+
+func TestKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	privDER, _ := x509.MarshalPKCS8PrivateKey(priv)
+	pubDER, _ := x509.MarshalPKIXPublicKey(pub)
+	privPath, pubPath := filepath.Join(dir, "key.pem"), filepath.Join(dir, "update.pub")
+	os.WriteFile(privPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}), 0o600)
+	os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
+
+	k, err := LoadPrivateKey(privPath)
+	if err != nil || !k.Equal(priv) {
+		t.Fatalf("private key: %v", err)
+	}
+	missing := filepath.Join(dir, "none.pub")
+	got, from, err := LoadPublicKey([]string{missing, pubPath})
+	if err != nil || !got.Equal(pub) || from != pubPath {
+		t.Fatalf("public key: %v from %q, %v", got, from, err)
+	}
+	if got, _, err := LoadPublicKey([]string{missing}); got != nil || err != nil {
+		t.Errorf("no key configured: %v %v", got, err)
+	}
+	// A key file that is there but unusable is an error, never "no key".
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalPKIXPublicKey(&ecKey.PublicKey)
+	for name, body := range map[string][]byte{
+		"garbage": []byte("not a key"),
+		"ecdsa":   pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecDER}),
+		"private": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}),
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, body, 0o644)
+		if k, _, err := LoadPublicKey([]string{p, pubPath}); err == nil {
+			t.Errorf("%s key file: accepted (%v)", name, k)
+		}
+	}
+	if _, err := LoadPrivateKey(pubPath); err == nil {
+		t.Error("a public key loaded as a private one")
 	}
 }
