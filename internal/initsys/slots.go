@@ -21,6 +21,7 @@ import (
 type slotHealth struct {
 	log     *slog.Logger
 	sys     *update.System
+	ctx     context.Context
 	current string
 	trial   bool // booted once through BootNext, not committed yet
 	healthy chan struct{}
@@ -42,7 +43,7 @@ func startSlotHealth(ctx context.Context, log *slog.Logger) *slotHealth {
 		log.Warn("booted from slot "+cur+", but its boot entries cannot be managed", "err", err)
 		return nil
 	}
-	h := &slotHealth{log: log, sys: sys, current: cur, healthy: make(chan struct{}), reboot: rebootNow}
+	h := &slotHealth{ctx: ctx, log: log, sys: sys, current: cur, healthy: make(chan struct{}), reboot: rebootNow}
 	committed, err := sys.Committed()
 	if err != nil {
 		log.Error("reading the boot order", "err", err)
@@ -80,7 +81,7 @@ func (h *slotHealth) markHealthy() {
 	}
 	h.once.Do(func() {
 		close(h.healthy)
-		changed, err := h.sys.Commit()
+		changed, err := h.sys.Commit(h.ctx)
 		if err != nil {
 			h.log.Error("committing slot "+h.current, "err", err)
 			return

@@ -14,7 +14,7 @@ import (
 func TestUpdateNeedsToken(t *testing.T) {
 	noSlots := func() *update.System {
 		dir := t.TempDir()
-		return &update.System{Vars: efiboot.Vars{Dir: dir}, SysBlock: filepath.Join(dir, "none"), DevDir: dir, Cmdline: update.SlotParam + "=a"}
+		return &update.System{Vars: efiboot.Vars{Dir: dir}, SysBlock: filepath.Join(dir, "none"), DevDir: dir, Cmdline: update.SlotParam + "=a", LockPath: filepath.Join(dir, "lock")}
 	}
 	h := &updateHandler{token: "secret", system: noSlots}
 	post := func(auth string) *httptest.ResponseRecorder {

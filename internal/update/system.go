@@ -16,6 +16,7 @@ import (
 	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/partition/gpt"
+	"golang.org/x/sys/unix"
 
 	"github.com/raym33/ainative/internal/efiboot"
 )
@@ -65,6 +66,39 @@ type System struct {
 	SysBlock string       // "" means /sys/class/block
 	DevDir   string       // "" means /dev
 	Cmdline  string       // "" means /proc/cmdline's contents
+	// LockPath is the file locked while the slots or boot variables
+	// change, so that two updates (the CLI and the status server) or an
+	// update and PID 1's commit never interleave; "" means
+	// /run/ainative/update.lock.
+	LockPath string
+}
+
+// lock takes the update lock, waiting for another holder to finish or
+// ctx to end.
+func (s *System) lock(ctx context.Context) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(s.LockPath), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(s.LockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("update lock: %w", err)
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if err != unix.EWOULDBLOCK {
+			f.Close()
+			return nil, fmt.Errorf("update lock %s: %w", s.LockPath, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for another update to finish: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (s *System) init() {
@@ -80,6 +114,9 @@ func (s *System) init() {
 	if s.Cmdline == "" {
 		b, _ := os.ReadFile("/proc/cmdline")
 		s.Cmdline = string(b)
+	}
+	if s.LockPath == "" {
+		s.LockPath = "/run/ainative/update.lock"
 	}
 }
 
@@ -287,12 +324,17 @@ func (s *System) writeEntry(sl *Slot, m *SlotManifest) error {
 // healthy boot, so a machine first booted through startup.nsh or with
 // fresh NVRAM gets them) and puts the current slot first in BootOrder,
 // the other after it. It reports whether BootOrder changed.
-func (s *System) Commit() (bool, error) {
+func (s *System) Commit(ctx context.Context) (bool, error) {
 	s.init()
 	cur := s.Current()
 	if cur == "" {
 		return false, errors.New("not booted from a slot (no " + SlotParam + " parameter)")
 	}
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	var ours []uint16
 	for _, name := range []string{cur, Other(cur)} {
 		sl, err := s.findSlot(name)
@@ -343,6 +385,11 @@ type Result struct {
 // "writing slot X"), the bytes of the files done and their total.
 func (s *System) Install(ctx context.Context, open func() (io.ReadCloser, error), pub ed25519.PublicKey, progress func(phase string, done, total int64)) (*Result, error) {
 	s.init()
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	st, err := s.Status()
 	if err != nil {
 		return nil, err

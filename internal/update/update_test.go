@@ -158,13 +158,14 @@ type fakeMachine struct {
 	sys       string
 	dev       string
 	vars      efiboot.Vars
+	lock      string
 	guidA, gB string
 }
 
 func newFakeMachine(t *testing.T) *fakeMachine {
 	t.Helper()
 	root := t.TempDir()
-	fm := &fakeMachine{sys: filepath.Join(root, "sys"), dev: filepath.Join(root, "dev"), vars: efiboot.Vars{Dir: filepath.Join(root, "efivars")}}
+	fm := &fakeMachine{sys: filepath.Join(root, "sys"), dev: filepath.Join(root, "dev"), vars: efiboot.Vars{Dir: filepath.Join(root, "efivars")}, lock: filepath.Join(root, "run", "update.lock")}
 	for _, d := range []string{fm.sys, fm.dev, fm.vars.Dir, filepath.Join(root, "devices", "vda", "queue")} {
 		os.MkdirAll(d, 0o755)
 	}
@@ -206,7 +207,7 @@ func newFakeMachine(t *testing.T) *fakeMachine {
 }
 
 func (fm *fakeMachine) booted(slot string) *System {
-	return &System{Vars: fm.vars, SysBlock: fm.sys, DevDir: fm.dev, Cmdline: "console=ttyS0 " + SlotParam + "=" + slot}
+	return &System{Vars: fm.vars, SysBlock: fm.sys, DevDir: fm.dev, Cmdline: "console=ttyS0 " + SlotParam + "=" + slot, LockPath: fm.lock}
 }
 
 func (fm *fakeMachine) writeSlot(t *testing.T, name string, b []byte) {
@@ -232,7 +233,7 @@ func TestInstallCommitRollback(t *testing.T) {
 	a := fm.booted("a")
 
 	// First healthy boot of slot A: entries written, A first.
-	if changed, err := a.Commit(); err != nil || !changed {
+	if changed, err := a.Commit(context.Background()); err != nil || !changed {
 		t.Fatalf("commit: %v %v", changed, err)
 	}
 	if o, _ := fm.vars.BootOrder(); !reflect.DeepEqual(o, []uint16{0x0A0A, 1, 2}) {
@@ -250,7 +251,7 @@ func TestInstallCommitRollback(t *testing.T) {
 	if opt.Partition != wantPart || opt.File != `\vmlinuz` || efiboot.DecodeUCS2(opt.OptionalData) != `initrd=\initrd console=ttyS0 panic=-1 ainative.data=PARTLABEL=`+strings.Repeat("x", 300)+` ainative.slot=a` {
 		t.Errorf("Boot0A0A: %+v %q", opt, efiboot.DecodeUCS2(opt.OptionalData))
 	}
-	if changed, err := a.Commit(); err != nil || changed {
+	if changed, err := a.Commit(context.Background()); err != nil || changed {
 		t.Errorf("second commit changed BootOrder: %v %v", changed, err)
 	}
 
@@ -299,7 +300,7 @@ func TestInstallCommitRollback(t *testing.T) {
 	if _, err := b.Install(context.Background(), opener(good), nil, nil); err == nil || !strings.Contains(err.Error(), "on trial") {
 		t.Errorf("install on trial: %v", err)
 	}
-	if changed, err := b.Commit(); err != nil || !changed {
+	if changed, err := b.Commit(context.Background()); err != nil || !changed {
 		t.Fatalf("commit b: %v %v", changed, err)
 	}
 	if o, _ := fm.vars.BootOrder(); !reflect.DeepEqual(o, []uint16{0x0B0B, 0x0A0A, 1, 2}) {
@@ -328,13 +329,36 @@ func TestInstallCommitRollback(t *testing.T) {
 	}
 }
 
+func TestInstallWaitsForTheLock(t *testing.T) {
+	fm := newFakeMachine(t)
+	fm.writeSlot(t, "a", bundle(t, nil, "KERNEL-1", "INITRD-1"))
+	a := fm.booted("a")
+	a.init()
+	unlock, err := a.lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := a.Install(ctx, opener(bundle(t, nil, "K", "I")), nil, nil); err == nil || !strings.Contains(err.Error(), "another update") {
+		t.Errorf("install while another holds the lock: %v", err)
+	}
+	if _, err := fm.booted("a").Commit(ctx); err == nil {
+		t.Error("commit while an update holds the lock")
+	}
+	unlock()
+	if _, err := a.Install(context.Background(), opener(bundle(t, nil, "K", "I")), nil, nil); err != nil {
+		t.Errorf("install after the lock was released: %v", err)
+	}
+}
+
 func TestNotASlotSystem(t *testing.T) {
 	fm := newFakeMachine(t)
-	s := &System{Vars: fm.vars, SysBlock: fm.sys, DevDir: fm.dev, Cmdline: "console=ttyS0"}
+	s := &System{Vars: fm.vars, SysBlock: fm.sys, DevDir: fm.dev, Cmdline: "console=ttyS0", LockPath: fm.lock}
 	if _, err := s.Install(context.Background(), opener(nil), nil, nil); err == nil || !strings.Contains(err.Error(), "not booted from a slot") {
 		t.Errorf("install: %v", err)
 	}
-	empty := &System{Vars: fm.vars, SysBlock: t.TempDir(), DevDir: fm.dev, Cmdline: SlotParam + "=a"}
+	empty := &System{Vars: fm.vars, SysBlock: t.TempDir(), DevDir: fm.dev, Cmdline: SlotParam + "=a", LockPath: fm.lock}
 	if _, err := empty.Status(); err == nil || !strings.Contains(err.Error(), "no partition named") {
 		t.Errorf("status without slots: %v", err)
 	}
