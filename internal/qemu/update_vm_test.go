@@ -47,6 +47,25 @@ func bootDisk(t *testing.T, disk, code, vars, bundle string) *diskBoot {
 	return b
 }
 
+// logged waits until want is anywhere on the console, leaving expect's
+// position alone: PID 1's log lines and the shell's prompt come in
+// either order.
+func (c *console) logged(t *testing.T, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for !strings.Contains(c.String(), want) {
+		select {
+		case <-c.notify:
+		case <-c.exited:
+			if !strings.Contains(c.String(), want) {
+				t.Fatalf("QEMU exited before %q appeared on the console", want)
+			}
+		case <-deadline:
+			t.Fatalf("no %q on the console after %v", want, timeout)
+		}
+	}
+}
+
 // run types a shell command and returns its output.
 func (b *diskBoot) run(cmd string, timeout time.Duration) string {
 	b.t.Helper()
@@ -124,8 +143,8 @@ func TestVMDiskUpdateRollback(t *testing.T) {
 	// commits slot A, which writes its boot entry.
 	b := bootDisk(t, disk, code, vars, broken)
 	logs = append(logs, b.con)
-	b.con.expect(t, "slot a committed", 5*time.Minute)
-	b.con.expect(t, prompt, time.Minute)
+	b.con.expect(t, prompt, 5*time.Minute)
+	b.con.logged(t, "slot a committed", time.Minute)
 	out := b.run("ainative update /dev/vdb", 3*time.Minute)
 	if !strings.Contains(out, "installed version v2-broken into slot b") {
 		t.Fatalf("update: %q", out)
@@ -168,8 +187,8 @@ func TestVMDiskUpdateRollback(t *testing.T) {
 	logs = append(logs, b.con)
 	b.con.expect(t, `starting Boot0B0B "ainative B"`, 3*time.Minute)
 	b.con.expect(t, `booted from slot b" committed=a trial=true`, 5*time.Minute)
-	b.con.expect(t, "slot b committed", 5*time.Minute)
-	b.con.expect(t, prompt, time.Minute)
+	b.con.expect(t, prompt, 5*time.Minute)
+	b.con.logged(t, "slot b committed", time.Minute)
 	out = b.run("ainative update --status", time.Minute)
 	for _, want := range []string{"current slot:   b", "committed slot: b", "version v2-good"} {
 		if !strings.Contains(out, want) {
