@@ -24,6 +24,7 @@ func init() { register(newUpdateCmd) }
 func newUpdateCmd() *cobra.Command {
 	var (
 		status    bool
+		check     bool
 		asJSON    bool
 		publicKey string
 	)
@@ -45,7 +46,8 @@ state (PID 1 up, services started) within the deadline
 comes back on the old slot. The data partition is not touched.
 
 --status prints the slot running now, the committed slot, the slot the
-next boot tries, and each slot's version.`,
+next boot tries, and each slot's version. --check only verifies a bundle,
+on any machine.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if status {
 				return cobra.NoArgs(cmd, args)
@@ -94,6 +96,23 @@ next boot tries, and each slot's version.`,
 				src = tmp
 			}
 			open := func() (io.ReadCloser, error) { return os.Open(src) }
+			if check {
+				f, err := open()
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				m, err := update.Verify(f, pub, nil)
+				if err != nil {
+					return fmt.Errorf("bundle refused: %w", err)
+				}
+				if asJSON {
+					return writeJSONValue(cmd.OutOrStdout(), m)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "bundle %s: version %s, built %s, %d files, signature checked: %v\n",
+					args[0], m.Version, m.Built.Format(time.RFC3339), len(m.Files), pub != nil)
+				return nil
+			}
 			res, err := sys.Install(ctx, open, pub, func(phase string, done, total int64) {
 				p.report(store.Progress{Status: phase, Total: total, Completed: done})
 			})
@@ -114,6 +133,7 @@ next boot tries, and each slot's version.`,
 		},
 	}
 	cmd.Flags().BoolVar(&status, "status", false, "print the slots and which one boots")
+	cmd.Flags().BoolVar(&check, "check", false, "only verify the bundle (checksums, and the signature when a key is configured or given)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result (or --status) as JSON")
 	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM Ed25519 public key the bundle must be signed with (default: the configured one, if any)")
 	return cmd
