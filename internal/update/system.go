@@ -385,6 +385,9 @@ type Result struct {
 // "writing slot X"), the bytes of the files done and their total.
 func (s *System) Install(ctx context.Context, open func() (io.ReadCloser, error), pub ed25519.PublicKey, progress func(phase string, done, total int64)) (*Result, error) {
 	s.init()
+	if s.Current() == "" {
+		return nil, errors.New("this system was not booted from a slot of an ainative disk image (no " + SlotParam + " parameter): nothing to update")
+	}
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return nil, err
@@ -393,9 +396,6 @@ func (s *System) Install(ctx context.Context, open func() (io.ReadCloser, error)
 	st, err := s.Status()
 	if err != nil {
 		return nil, err
-	}
-	if st.Current == "" {
-		return nil, errors.New("not booted from a slot (no " + SlotParam + " parameter): nothing to update")
 	}
 	if st.Problem != "" {
 		return nil, fmt.Errorf("reading the boot variables: %s", st.Problem)
