@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/raym33/ainative/internal/image"
 	"github.com/raym33/ainative/internal/store"
+	"github.com/raym33/ainative/internal/update"
 )
 
 func init() { register(newImageCmd) }
@@ -104,6 +106,9 @@ func newImageBuildCmd() *cobra.Command {
 		asJSON   bool
 		diskPath string
 		diskSize string
+		bundle   string
+		signKey  string
+		version  string
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -117,10 +122,16 @@ Boot it with 'ainative vm --image DIR'.
 
 With --disk FILE it also writes a bootable GPT disk image (amd64, UEFI):
 an EFI system partition holding the kernel, the initramfs and a
-startup.nsh that boots them, root slots A and B (reserved for updates),
-and the data partition (ext4, mounted at /var/lib/ainative). Boot it
-with 'ainative vm --disk FILE' (QEMU with OVMF), or write it to a USB
-stick with dd.`,
+startup.nsh that boots them, root slots A and B (A holds the system, B
+the first update), and the data partition (ext4, mounted at
+/var/lib/ainative). Boot it with 'ainative vm --disk FILE' (QEMU with
+OVMF), or write it to a USB stick with dd.
+
+With --update-bundle FILE it also writes an update bundle of the image
+(a tar of manifest.json with SHA-256 sums, the kernel and the
+initramfs; signed with --sign-key, a PEM Ed25519 private key from
+'openssl genpkey -algorithm ed25519'), which 'ainative update FILE'
+installs on a running disk system.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			size, err := parseSize(diskSize)
@@ -140,6 +151,19 @@ stick with dd.`,
 					return err
 				}
 			}
+			if bundle != "" {
+				var key ed25519.PrivateKey
+				if signKey != "" {
+					if key, err = update.LoadPrivateKey(signKey); err != nil {
+						return fmt.Errorf("--sign-key: %w", err)
+					}
+				}
+				bm, err := image.WriteUpdateBundle(bundle, out, version, key)
+				if err != nil {
+					return fmt.Errorf("update bundle: %w", err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote update bundle %s (version %s, signed: %v)\n", bundle, bm.Version, key != nil)
+			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -158,6 +182,9 @@ stick with dd.`,
 	cmd.Flags().StringVarP(&out, "out", "o", "ainative-image", "output directory")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the image manifest as JSON")
 	cmd.Flags().StringVar(&diskPath, "disk", "", "also write a bootable GPT disk image (UEFI) to this file")
+	cmd.Flags().StringVar(&bundle, "update-bundle", "", "also write an update bundle of the image to this file, for 'ainative update'")
+	cmd.Flags().StringVar(&signKey, "sign-key", "", "sign the --update-bundle with this PEM Ed25519 private key")
+	cmd.Flags().StringVar(&version, "version", "", "version of the --update-bundle (default: a hash of its files)")
 	cmd.Flags().StringVar(&diskSize, "size", "8G", "size of the --disk image (K, M, G, T suffixes); the data partition takes what the system does not")
 	return cmd
 }

@@ -53,6 +53,7 @@ func newVMCmd() *cobra.Command {
 		dataSize   string
 		ephemeral  bool
 		bootDisk   string
+		attach     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "vm [-c COMMAND]",
@@ -81,7 +82,7 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 			hasCommand := cmd.Flags().Changed("command")
 			ctx := cmd.Context()
 			if bootDisk != "" {
-				return runVMDisk(ctx, bootDisk, memory, cpus, accel, timeout, hasCommand)
+				return runVMDisk(ctx, bootDisk, attach, memory, cpus, accel, timeout, hasCommand)
 			}
 			dir := imageDir
 			if dir == "" {
@@ -149,7 +150,8 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 	fl.BoolVar(&console, "console", false, "with -c, also show the guest's console (kernel and PID 1 messages) on standard error")
 	fl.StringVar(&dataDisk, "data", "", "data disk image for /var/lib/ainative (default: one per image in the cache directory)")
 	fl.StringVar(&dataSize, "data-size", "16G", "size of a data disk made here (sparse: it takes room as it fills)")
-	fl.StringVar(&bootDisk, "disk", "", "boot this disk image (from 'ainative image build --disk') with UEFI firmware (OVMF); it keeps its own state")
+	fl.StringVar(&bootDisk, "disk", "", "boot this disk image (from 'ainative image build --disk') with UEFI firmware (OVMF); it keeps its own state, and its firmware variables in DISK.vars")
+	fl.StringArrayVar(&attach, "attach", nil, "with --disk: a file attached read-only as the next virtio disk (/dev/vdb...), e.g. an update bundle for 'ainative update /dev/vdb' (repeatable)")
 	fl.BoolVar(&ephemeral, "ephemeral", false, "no data disk: state lives in memory and is gone at power-off")
 	fl.StringVar(&kernelArgs, "append", "loglevel=4", "extra kernel command-line parameters")
 	return cmd
@@ -286,18 +288,32 @@ func parseSize(s string) (int64, error) {
 // runVMDisk boots a disk image with OVMF on this terminal. Its kernel
 // command line is on the disk, so -c and the exit port do not apply, and
 // a clean power-off cannot be told from a panic (both end with status 0).
-func runVMDisk(ctx context.Context, disk string, memory, cpus int, accel string, timeout time.Duration, hasCommand bool) error {
+func runVMDisk(ctx context.Context, disk string, attach []string, memory, cpus int, accel string, timeout time.Duration, hasCommand bool) error {
 	if hasCommand {
 		return &vmError{qemu.ExitHost, "--disk boots the disk's own command line; -c needs an image directory"}
-	}
-	fw, err := qemu.FindOVMF()
-	if err != nil {
-		return &vmError{qemu.ExitHost, err.Error()}
 	}
 	if _, err := os.Stat(disk); err != nil {
 		return &vmError{qemu.ExitHost, err.Error()}
 	}
-	cfg := &qemu.Config{Arch: "amd64", BootDisk: disk, Firmware: fw, MemoryMiB: memory, CPUs: cpus, Accel: accel, Interactive: true}
+	cfg := &qemu.Config{Arch: "amd64", BootDisk: disk, MemoryMiB: memory, CPUs: cpus, Accel: accel, Interactive: true, Disks: attach}
+	code, template, err := qemu.FindOVMFSplit()
+	if err == nil {
+		cfg.Firmware = code
+		if cfg.FirmwareVars, err = qemu.DiskVars(disk, template); err != nil {
+			return &vmError{qemu.ExitHost, fmt.Sprintf("firmware variables for %s: %v", disk, err)}
+		}
+	} else {
+		// One-file OVMF: it boots, but its NVRAM is lost at every run,
+		// so each boot goes through startup.nsh and updates cannot
+		// switch slots.
+		fw, err := qemu.FindOVMF()
+		if err != nil {
+			return &vmError{qemu.ExitHost, err.Error()}
+		}
+		fmt.Fprintf(os.Stderr, "ainative vm: no OVMF_CODE/OVMF_VARS pair; boot entries will not persist\n")
+		cfg.Firmware = fw
+	}
+	fw := cfg.Firmware
 	vm, err := qemu.Start(ctx, cfg)
 	if err != nil {
 		return &vmError{qemu.ExitHost, err.Error()}

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +14,10 @@ import (
 	"github.com/diskfs/go-diskfs/filesystem"
 	"github.com/diskfs/go-diskfs/partition/gpt"
 
+	"github.com/raym33/ainative/internal/atomicfile"
 	"github.com/raym33/ainative/internal/datafs"
 	"github.com/raym33/ainative/internal/initsys"
+	"github.com/raym33/ainative/internal/update"
 )
 
 // The partitions of a disk image, in order (1 to 4).
@@ -47,12 +50,14 @@ var DiskCmdline = []string{"console=tty0", "console=ttyS0", "panic=-1", "oops=pa
 // the image in dir: an EFI system partition (FAT32) holding the kernel,
 // the initramfs and startup.nsh, the UEFI shell script that boots the
 // kernel through its EFI stub with the initramfs and DiskCmdline; two
-// root slots A and B, reserved for updates with rollback (empty today:
-// the system is the kernel and initramfs on the ESP); and the data
-// partition, an ext4 file system PID 1 mounts at /var/lib/ainative.
+// root slots A and B (package update: slot A holds the same system, B
+// is blank until the first update); and the data partition, an ext4 file
+// system PID 1 mounts at /var/lib/ainative.
 //
-// Firmware without a UEFI shell needs a boot entry with the same
-// arguments (efibootmgr): the stub gets its command line from the loader.
+// The ESP's copy boots a machine whose firmware has no ainative boot
+// entry yet (through a UEFI shell, or an efibootmgr entry with the same
+// arguments); its first healthy boot writes the boot entries of the
+// slots, and from then on the firmware starts the slots directly.
 func WriteDisk(path, dir string, size int64) (err error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
@@ -116,6 +121,7 @@ func WriteDisk(path, dir string, size int64) (err error) {
 		return fmt.Errorf("EFI system partition: %w", err)
 	}
 	initrdCmdline := append([]string{`\vmlinuz`, `initrd=\initrd`}, DiskCmdline...)
+	initrdCmdline = append(initrdCmdline, update.SlotParam+"=a")
 	files := []struct{ name, src, text string }{
 		{name: "/vmlinuz", src: filepath.Join(dir, m.Kernel)},
 		{name: "/initrd", src: filepath.Join(dir, m.Initramfs)},
@@ -125,6 +131,9 @@ func WriteDisk(path, dir string, size int64) (err error) {
 		if err := copyIntoFS(esp, fl.name, fl.src, fl.text); err != nil {
 			return fmt.Errorf("EFI system partition: %w", err)
 		}
+	}
+	if err := writeSlotA(f, dir, int64(table.Partitions[1].Start)*sector, rootSize); err != nil {
+		return err
 	}
 	dataStart := int64(table.Partitions[3].Start) * sector
 	if err := datafs.FormatAt(f, dataStart, int64(dataBytes)); err != nil {
@@ -166,4 +175,55 @@ func copyIntoFS(fs filesystem.FileSystem, name, src, text string) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// writeSlotA installs the image's system into slot A through a bundle,
+// the path an update takes, so that both write slots alike.
+func writeSlotA(disk *os.File, dir string, start, size int64) error {
+	bundle, err := os.CreateTemp(filepath.Dir(disk.Name()), ".slot-a.bundle*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(bundle.Name())
+	defer bundle.Close()
+	if _, err := writeBundle(bundle, dir, "", nil); err != nil {
+		return err
+	}
+	if _, err := bundle.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if _, err := update.WriteSlot(file.New(disk, false), start, size, "AINATIVE-A", bundle, nil, nil, nil); err != nil {
+		return fmt.Errorf("slot A: %w", err)
+	}
+	return nil
+}
+
+// WriteUpdateBundle writes the update bundle of the image in dir to path
+// (`ainative update` installs it), signed with key when key is not nil,
+// and returns its manifest. version "" means a hash of its files.
+func WriteUpdateBundle(path, dir, version string, key ed25519.PrivateKey) (m *update.SlotManifest, err error) {
+	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		m, err = writeBundle(w, dir, version, key)
+		return err
+	})
+	return m, err
+}
+
+func writeBundle(w io.Writer, dir, version string, key ed25519.PrivateKey) (*update.SlotManifest, error) {
+	im, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if im.Arch != "amd64" {
+		return nil, fmt.Errorf("update bundles are for amd64 disk images so far; the image in %s is %s", dir, im.Arch)
+	}
+	if im.ModelsDisk != "" {
+		return nil, fmt.Errorf("the image in %s has a models disk, which slots do not hold yet", dir)
+	}
+	paths, order := update.BundleFiles(filepath.Join(dir, im.Kernel), filepath.Join(dir, im.Initramfs))
+	m, err := update.NewManifest(version, im.Arch, DiskCmdline, paths, order)
+	if err != nil {
+		return nil, err
+	}
+	return m, update.WriteBundle(w, m, paths, key)
 }

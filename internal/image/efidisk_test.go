@@ -4,13 +4,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/partition/gpt"
 
 	"github.com/raym33/ainative/internal/datafs"
+	"github.com/raym33/ainative/internal/update"
 )
 
 // fakeImage writes an image directory with small stand-ins for the
@@ -67,12 +70,41 @@ func TestWriteDiskLayout(t *testing.T) {
 		if !strings.HasPrefix(string(b), want) {
 			t.Errorf("ESP %s = %q, want it to start with %q", name, b, want)
 		}
+		if name == "/startup.nsh" && !strings.HasSuffix(string(b), " ainative.slot=a\r\n") {
+			t.Errorf("startup.nsh %q does not boot as slot A", b)
+		}
 	}
 	raw, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
+	// Slot A holds the system, as an update would have written it; B is
+	// blank until the first update.
+	a, b := table.Partitions[1], table.Partitions[2]
+	m, err := update.ReadSlot(file.New(raw, true), int64(a.Start)*512, int64(a.Size))
+	if err != nil {
+		t.Fatalf("slot A: %v", err)
+	}
+	if len(m.Files) != 2 || m.Files[0].Name != "vmlinuz" || m.Files[0].Size != int64(len("kernel")) || !slices.Contains(m.Cmdline, "ainative.data=PARTLABEL=ainative-data") {
+		t.Errorf("slot A manifest %+v", m)
+	}
+	if _, err := update.ReadSlot(file.New(raw, true), int64(b.Start)*512, int64(b.Size)); err == nil {
+		t.Error("slot B holds a system")
+	}
+	bundle := filepath.Join(t.TempDir(), "b.bundle")
+	bm, err := WriteUpdateBundle(bundle, dir, "v9", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf, err := os.Open(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bf.Close()
+	if vm, err := update.Verify(bf, nil, nil); err != nil || vm.Version != "v9" || bm.Files[1].SHA256 != m.Files[1].SHA256 {
+		t.Errorf("bundle: %+v %v", vm, err)
+	}
 	data := table.Partitions[3]
 	c, err := datafs.Probe(io.NewSectionReader(raw, int64(data.Start)*512, int64(data.Size)))
 	if err != nil || c.Kind != datafs.Ext4 || c.Label != datafs.Label {

@@ -129,6 +129,7 @@ type System struct {
 	statusURL string // where the TCP status page listens; "" if it does not
 	statusErr error  // why it does not
 	socket    *ownSocket
+	updates   *updateHandler // shared by the TCP and socket servers
 }
 
 // SocketEnv names the environment variable that tells `ainative logs`
@@ -399,8 +400,15 @@ func RunPID1() {
 // command of command mode ends), then stops the services. It returns
 // whether to reboot and whether PID 1 failed.
 func (sys *System) boot(params *bootParams) (reboot, failed bool) {
+	var slot *slotHealth
 	failure := func(err error) (bool, bool) {
 		sys.log.Error("boot failed", "err", err)
+		if slot.onTrial() {
+			// A new slot that fails here is abandoned at once: the
+			// reboot follows BootOrder to the committed slot.
+			sys.log.Error("rebooting into the committed slot")
+			return true, true
+		}
 		return false, true
 	}
 	if err := mountEarly(); err != nil {
@@ -434,6 +442,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 			sys.log.Info("models disk mounted", "device", p.modelsDisk)
 		}
 	}
+	slot = startSlotHealth(ctx, sys.log)
 	if err := mountData(ctx, sys.log, p.dataDisk); err != nil {
 		sys.log.Error("data disk", "err", err)
 	}
@@ -470,6 +479,8 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	if err := sup.Start(ctx); err != nil {
 		return failure(err)
 	}
+	// PID 1 is up and its services started: the slot is healthy.
+	go safely(sys.log, "slot commit", slot.markHealthy)
 
 	requests := make(chan bool, 1) // true: reboot
 	request := func(r bool) {

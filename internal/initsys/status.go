@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/raym33/ainative/internal/hw"
+	"github.com/raym33/ainative/internal/update"
 )
 
 // StatusPort is the TCP port of the status page inside the image;
@@ -54,13 +55,20 @@ const statusLines = 10
 // InitLogName is the pseudo-service whose log is the supervisor's own.
 const InitLogName = "init"
 
-// Handler serves the status page (/), its JSON (/status) and service logs
-// (/logs?service=NAME&n=LINES). It only reads: nothing here changes the
-// system. It checks no access itself: the Unix socket serves it as is,
-// and TCP serves it through StatusAccess.Guard, since command lines and
-// logs are not for every network.
+// Handler serves the status page (/), its JSON (/status), service logs
+// (/logs?service=NAME&n=LINES) and the slots (GET /update). Those only
+// read, and it checks no access for them itself: the Unix socket serves
+// them as is, and TCP serves them through StatusAccess.Guard, since
+// command lines and logs are not for every network. The one change it
+// makes, POST /update (install an update bundle), always needs the
+// token (updateHandler).
 func (sys *System) Handler() http.Handler {
+	if sys.updates == nil {
+		sys.updates = &updateHandler{token: sys.token, system: func() *update.System { return &update.System{} }}
+	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /update", sys.updates.status)
+	mux.HandleFunc("POST /update", sys.updates.install)
 	mux.HandleFunc("GET /{$}", sys.servePage)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, sys.Status())

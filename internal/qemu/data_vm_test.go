@@ -181,11 +181,10 @@ func TestVMDiskImageBootsUEFI(t *testing.T) {
 		}
 		t.Skip(err)
 	}
-	bin := ainative(t)
-	dir := t.TempDir()
-	disk := filepath.Join(dir, "disk.img")
-	if out, err := exec.Command(bin, "image", "build", "-o", filepath.Join(dir, "img"), "--disk", disk, "--size", "3G").CombinedOutput(); err != nil {
-		t.Fatalf("image build --disk: %v\n%s", err, out)
+	// The image directory is the one the other VM tests share.
+	disk := filepath.Join(t.TempDir(), "disk.img")
+	if err := image.WriteDisk(disk, plainImageDir(t, ainative(t)), 3<<30); err != nil {
+		t.Fatal(err)
 	}
 	con := &console{notify: make(chan struct{}, 1)}
 	stdin, typeIn := io.Pipe()

@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/raym33/ainative/internal/atomicfile"
 	"github.com/raym33/ainative/internal/initsys"
 )
 
@@ -71,6 +72,12 @@ type Config struct {
 	// clean power-off and a panic both end QEMU with status 0. The guest
 	// gets no network card (see Args).
 	BootDisk, Firmware string
+	// FirmwareVars, with BootDisk, is a writable copy of the firmware's
+	// variable store (OVMF_VARS): Firmware is then the code alone
+	// (OVMF_CODE), and both are attached as flash, so that boot entries
+	// written by the guest survive a reboot. Empty: Firmware is one
+	// image whose variables live in RAM.
+	FirmwareVars string
 	// Interactive attaches the console to the terminal with QEMU's
 	// monitor multiplexed on it (Ctrl-A x quits, Ctrl-A h helps).
 	// Otherwise the console is Stdin and Stdout.
@@ -211,11 +218,23 @@ func (c *Config) Args() (args []string, accel string, err error) {
 		if arch != "amd64" {
 			return nil, "", fmt.Errorf("booting a disk image is for amd64 so far")
 		}
-		if strings.Contains(c.BootDisk, ",") || strings.Contains(c.Firmware, ",") {
-			return nil, "", fmt.Errorf("disk %q or firmware %q: QEMU cannot take a comma in it", c.BootDisk, c.Firmware)
+		if strings.Contains(c.BootDisk, ",") || strings.Contains(c.Firmware, ",") || strings.Contains(c.FirmwareVars, ",") {
+			return nil, "", fmt.Errorf("disk %q or firmware %q %q: QEMU cannot take a comma in it", c.BootDisk, c.Firmware, c.FirmwareVars)
 		}
-		args = append(args, "-bios", c.Firmware, "-machine", "q35",
-			"-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,cache=writeback", c.BootDisk))
+		if c.FirmwareVars != "" {
+			args = append(args, "-machine", "q35",
+				"-drive", fmt.Sprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", c.Firmware),
+				"-drive", fmt.Sprintf("if=pflash,format=raw,unit=1,file=%s", c.FirmwareVars))
+		} else {
+			args = append(args, "-bios", c.Firmware, "-machine", "q35")
+		}
+		args = append(args, "-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,cache=writeback", c.BootDisk))
+		for _, d := range c.Disks {
+			if strings.Contains(d, ",") {
+				return nil, "", fmt.Errorf("disk path %q: QEMU cannot take a comma in it", d)
+			}
+			args = append(args, "-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,readonly=on", d))
+		}
 		// No network card: OVMF would try PXE and HTTP boot on it for
 		// minutes before its shell runs startup.nsh.
 		if c.Interactive {
@@ -310,6 +329,30 @@ func FindOVMF() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no OVMF UEFI firmware in %s: install it (Debian/Ubuntu: apt-get install ovmf; Fedora: dnf install edk2-ovmf)", strings.Join(OVMFPaths, ", "))
+}
+
+// OVMFSplit are where distributions install OVMF as separate code and
+// variable-store templates, which `vm --disk` needs for boot entries
+// that persist: {code, vars}.
+var OVMFSplit = [][2]string{
+	{"/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"},           // Debian, Ubuntu
+	{"/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd"},                 // older Debian
+	{"/usr/share/edk2/ovmf/OVMF_CODE.fd", "/usr/share/edk2/ovmf/OVMF_VARS.fd"},       // Fedora
+	{"/usr/share/edk2/x64/OVMF_CODE.4m.fd", "/usr/share/edk2/x64/OVMF_VARS.4m.fd"},   // Arch
+	{"/usr/share/qemu/ovmf-x86_64-code.bin", "/usr/share/qemu/ovmf-x86_64-vars.bin"}, // openSUSE
+}
+
+// FindOVMFSplit returns the first OVMF code and variable-store template
+// found, or an error that says how to install them.
+func FindOVMFSplit() (code, vars string, err error) {
+	for _, p := range OVMFSplit {
+		_, err1 := os.Stat(p[0])
+		_, err2 := os.Stat(p[1])
+		if err1 == nil && err2 == nil {
+			return p[0], p[1], nil
+		}
+	}
+	return "", "", fmt.Errorf("no OVMF code and variable store (OVMF_CODE/OVMF_VARS) found: install it (Debian/Ubuntu: apt-get install ovmf; Fedora: dnf install edk2-ovmf)")
 }
 
 // FreePort returns a TCP port that is free on the host's loopback now.
@@ -487,4 +530,24 @@ func goArch() string {
 		return "arm64"
 	}
 	return ""
+}
+
+// DiskVars returns the variable store kept beside a disk image
+// (DISK.vars), copying template there first if it is missing: each disk
+// keeps its own NVRAM, as a machine does, so the boot entries its system
+// writes survive a reboot of the VM.
+func DiskVars(disk, template string) (string, error) {
+	vars := disk + ".vars"
+	if _, err := os.Stat(vars); err == nil {
+		return vars, nil
+	}
+	in, err := os.Open(template)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	return vars, atomicfile.Write(vars, 0o644, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	})
 }

@@ -3,6 +3,8 @@ package qemu
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -105,6 +107,39 @@ func TestBootDiskArgs(t *testing.T) {
 	}
 	if _, _, err := (&Config{BootDisk: "d.img", Firmware: "f", Arch: "arm64", Accel: "tcg"}).Args(); err == nil {
 		t.Error("arm64 disk boot accepted")
+	}
+}
+
+func TestBootDiskFlashVars(t *testing.T) {
+	c := &Config{BootDisk: "disk.img", Firmware: "CODE.fd", FirmwareVars: "disk.img.vars", Disks: []string{"b.tar"}, Accel: "tcg"}
+	args, _, err := c.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{"if=pflash,format=raw,unit=0,readonly=on,file=CODE.fd", "if=pflash,format=raw,unit=1,file=disk.img.vars", "file=b.tar,if=virtio,format=raw,readonly=on"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("args lack %q:\n%s", want, line)
+		}
+	}
+	if strings.Contains(line, "-bios") {
+		t.Errorf("-bios with a split firmware:\n%s", line)
+	}
+	// The variable store is copied once, then kept.
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "VARS.fd")
+	os.WriteFile(tmpl, []byte("template"), 0o644)
+	disk := filepath.Join(dir, "d.img")
+	v, err := DiskVars(disk, tmpl)
+	if err != nil || v != disk+".vars" {
+		t.Fatalf("DiskVars: %q %v", v, err)
+	}
+	os.WriteFile(v, []byte("written by the guest"), 0o644)
+	if _, err := DiskVars(disk, tmpl); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(v); string(b) != "written by the guest" {
+		t.Errorf("the disk's variables were replaced: %q", b)
 	}
 }
 
