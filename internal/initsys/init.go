@@ -42,6 +42,8 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/raym33/ainative/client"
+	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/atomicfile"
 	"github.com/raym33/ainative/internal/kmod"
 )
@@ -129,6 +131,8 @@ type System struct {
 	statusURL string // where the TCP status page listens; "" if it does not
 	statusErr error  // why it does not
 	socket    *ownSocket
+
+	bootTimes BootTimes // PID 1's boot stages (boottimes.go)
 }
 
 // SocketEnv names the environment variable that tells `ainative logs`
@@ -403,9 +407,11 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 		sys.log.Error("boot failed", "err", err)
 		return false, true
 	}
+	sys.bootTimes.Mark(StageInit)
 	if err := mountEarly(); err != nil {
 		sys.log.Error("mounts", "err", err) // go on: most of the system may still work
 	}
+	sys.bootTimes.Mark(StageMounts)
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	p, err := parseCmdline(string(cmdline))
 	if err != nil {
@@ -427,6 +433,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sys.loadModules()
+	sys.bootTimes.Mark(StageModules)
 	if p.modelsDisk != "" {
 		if err := mountModelsDisk(ctx, p.modelsDisk); err != nil {
 			sys.log.Error("models disk", "err", err)
@@ -437,6 +444,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	if err := mountData(ctx, sys.log, p.dataDisk); err != nil {
 		sys.log.Error("data disk", "err", err)
 	}
+	sys.bootTimes.Mark(StageData)
 	// Runs before powerOff: the services are stopped by then.
 	defer unmountData(sys.log)
 
@@ -470,6 +478,9 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	if err := sup.Start(ctx); err != nil {
 		return failure(err)
 	}
+	sys.bootTimes.Mark(StageServices)
+	checks := bootChecks(cfg, sup, client.SystemSocket, busapi.SystemSocket)
+	go safely(sys.log, "boot times", func() { sys.watchBoot(ctx, checks, bootWatchLimit) })
 
 	requests := make(chan bool, 1) // true: reboot
 	request := func(r bool) {

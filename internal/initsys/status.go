@@ -54,8 +54,8 @@ const statusLines = 10
 // InitLogName is the pseudo-service whose log is the supervisor's own.
 const InitLogName = "init"
 
-// Handler serves the status page (/), its JSON (/status) and service logs
-// (/logs?service=NAME&n=LINES). It only reads: nothing here changes the
+// Handler serves the status page (/), its JSON (/status), service logs
+// (/logs?service=NAME&n=LINES) and the boot's stages (/boot, BootReport). It only reads: nothing here changes the
 // system. It checks no access itself: the Unix socket serves it as is,
 // and TCP serves it through StatusAccess.Guard, since command lines and
 // logs are not for every network.
@@ -66,6 +66,7 @@ func (sys *System) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, sys.Status())
 	})
 	mux.HandleFunc("GET /logs", sys.serveLogs)
+	mux.HandleFunc("GET /boot", sys.serveBoot)
 	return mux
 }
 
