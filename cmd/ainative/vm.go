@@ -53,6 +53,8 @@ func newVMCmd() *cobra.Command {
 		dataSize   string
 		ephemeral  bool
 		bootDisk   string
+		bootTimes  int
+		asJSON     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "vm [-c COMMAND]",
@@ -125,6 +127,15 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 				}
 				cfg.Forwards = append(cfg.Forwards, fw)
 			}
+			if bootTimes > 0 {
+				if hasCommand {
+					return &vmError{qemu.ExitHost, "--boot-times boots to the shell prompt; it cannot run -c"}
+				}
+				return runVMBootTimes(ctx, cfg, bootTimes, timeout, asJSON, console)
+			}
+			if asJSON {
+				return &vmError{qemu.ExitHost, "--json goes with --boot-times"}
+			}
 			if hasCommand {
 				if m.Arch != "amd64" {
 					// The output travels on ttyS1/ttyS2 and the status through
@@ -146,11 +157,14 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 	fl.StringArrayVar(&forwards, "forward", nil, "forward host loopback port to guest port, HOST:GUEST (repeatable)")
 	fl.IntVar(&statusPort, "status-port", 0, "host port for PID 1's status page (0: a free one)")
 	fl.DurationVar(&timeout, "timeout", 0, "kill the VM after this long (0: never; with -c: 10m)")
-	fl.BoolVar(&console, "console", false, "with -c, also show the guest's console (kernel and PID 1 messages) on standard error")
+	fl.BoolVar(&console, "console", false, "with -c or --boot-times, also show the guest's console (kernel and PID 1 messages) on standard error")
 	fl.StringVar(&dataDisk, "data", "", "data disk image for /var/lib/ainative (default: one per image in the cache directory)")
 	fl.StringVar(&dataSize, "data-size", "16G", "size of a data disk made here (sparse: it takes room as it fills)")
 	fl.StringVar(&bootDisk, "disk", "", "boot this disk image (from 'ainative image build --disk') with UEFI firmware (OVMF); it keeps its own state")
 	fl.BoolVar(&ephemeral, "ephemeral", false, "no data disk: state lives in memory and is gone at power-off")
+	fl.IntVar(&bootTimes, "boot-times", 0, "boot to the shell prompt and the services ready, power off, and print where the time went; =N: the median of N boots")
+	fl.Lookup("boot-times").NoOptDefVal = "1"
+	fl.BoolVar(&asJSON, "json", false, "with --boot-times, print the stages as JSON")
 	fl.StringVar(&kernelArgs, "append", "loglevel=4", "extra kernel command-line parameters")
 	return cmd
 }
