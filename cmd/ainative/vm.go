@@ -375,7 +375,7 @@ func runVMCommand(ctx context.Context, cfg *qemu.Config, command string, timeout
 		return &vmError{qemu.ExitHost, err.Error()}
 	}
 	defer os.RemoveAll(tmp)
-	initrd := filepath.Join(tmp, "initramfs.cpio.gz")
+	initrd := filepath.Join(tmp, "initramfs.cpio")
 	if err := image.WithCommand(initrd, cfg.Initrd, command); err != nil {
 		return &vmError{qemu.ExitHost, err.Error()}
 	}

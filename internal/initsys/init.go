@@ -590,8 +590,12 @@ func usableServices(cfg *Config, commandMode bool, log *slog.Logger) *Config {
 // terminalPresent reports whether a terminal device is backed by
 // hardware. The node alone proves little: the 8250 driver makes
 // /dev/ttyS0-3 even where no UART exists (an arm64 VM), and serial core
-// then reports the port type as 0, PORT_UNKNOWN.
+// then reports the port type as 0, PORT_UNKNOWN; the VT layer makes
+// /dev/tty1 without a display (displayPresent).
 func terminalPresent(tty string) error {
+	if virtualConsole.MatchString(tty) && !displayPresent("/sys") {
+		return errNoDisplay
+	}
 	if b, err := os.ReadFile(filepath.Join("/sys/class/tty", filepath.Base(tty), "type")); err == nil &&
 		strings.TrimSpace(string(b)) == "0" {
 		return errors.New("no UART behind the serial port")
