@@ -75,6 +75,12 @@ With -c COMMAND the guest runs COMMAND in its shell instead of the
 consoles, its standard output and error come here, and the VM powers off
 and exits with the command's status.
 
+With --boot-times the VM boots to its shell prompt and its services
+ready, powers off, and prints where the time went: each stage in ms
+since QEMU started (PID 1 records its own on the kernel's clock and
+serves them at /boot on its status page); --boot-times=N boots N times
+and prints the medians, --json prints them as JSON.
+
 Exit status: 0 after a clean power-off; with -c, the command's status;
 123 when PID 1 reports a failure, 124 on --timeout, 125 when QEMU could
 not run, 126 on a guest kernel panic or unexpected reset.`,
