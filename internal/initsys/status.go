@@ -55,8 +55,9 @@ const statusLines = 10
 const InitLogName = "init"
 
 // Handler serves the status page (/), its JSON (/status), service logs
-// (/logs?service=NAME&n=LINES) and the boot's stages (/boot, BootReport). It only reads: nothing here changes the
-// system. It checks no access itself: the Unix socket serves it as is,
+// (/logs?service=NAME&n=LINES) and the boot's stages (/boot, a
+// BootReport). It only reads: nothing here changes the system. It
+// checks no access itself: the Unix socket serves it as is,
 // and TCP serves it through StatusAccess.Guard, since command lines and
 // logs are not for every network.
 func (sys *System) Handler() http.Handler {
