@@ -162,7 +162,7 @@ type readiness struct {
 }
 
 // watchBoot marks the stages of checks as they become ready, then logs
-// the report. It returns when all are ready, after limit, or when ctx
+// the report in the init log. It returns when all are ready, after limit, or when ctx
 // ends.
 func (sys *System) watchBoot(ctx context.Context, checks []readiness, limit time.Duration) {
 	var want []string
@@ -200,7 +200,9 @@ wait:
 	if len(r.Pending) > 0 {
 		level = slog.LevelWarn
 	}
-	sys.log.Log(ctx, level, "boot times since the kernel started", "stages", r.String())
+	// The init log only (`ainative logs`, /logs): by now the consoles'
+	// shells are up, and a line on the console would land in their output.
+	slog.New(slog.NewTextHandler(sys.initLog, logOptions)).Log(ctx, level, "boot times since the kernel started", "stages", r.String())
 }
 
 // bootChecks returns the readiness checks for the services cfg has: the

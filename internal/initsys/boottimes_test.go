@@ -77,8 +77,8 @@ func TestWatchBootMarksReadyServices(t *testing.T) {
 		{Name: "runtime", Command: []string{"x"}},
 		{Name: "bus", Command: []string{"x"}},
 	}}
-	var logs bytes.Buffer
-	sys := newSystem(false, &logs)
+	var console bytes.Buffer
+	sys := newSystem(false, &console)
 	checks := bootChecks(cfg, nil, runtimeSock, busSock)
 	done := make(chan struct{})
 	go func() {
@@ -121,8 +121,12 @@ func TestWatchBootMarksReadyServices(t *testing.T) {
 	if !r.Complete || r.GaveUp || len(r.Pending) != 0 {
 		t.Errorf("report %+v, want complete with nothing pending", r)
 	}
-	if !strings.Contains(logs.String(), "boot times since the kernel started") {
-		t.Errorf("no boot times in the log:\n%s", logs.String())
+	logs := strings.Join(sys.initLog.Lines(0), "\n")
+	if !strings.Contains(logs, "boot times since the kernel started") {
+		t.Errorf("no boot times in the init log:\n%s", logs)
+	}
+	if console.Len() != 0 {
+		t.Errorf("boot times on the console, amid the shells' output: %s", console.String())
 	}
 }
 
@@ -138,15 +142,15 @@ func TestWatchBootGivesUpOnServicesNeverReady(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	cfg := &Config{Services: []Service{{Name: "runtime", Command: []string{"x"}}, {Name: "bus", Command: []string{"x"}}}}
-	var logs bytes.Buffer
-	sys := newSystem(false, &logs)
+	sys := newSystem(false, nil)
 	sys.watchBoot(context.Background(), bootChecks(cfg, nil, filepath.Join(dir, "ai.sock"), filepath.Join(dir, "bus.sock")), 200*time.Millisecond)
+	logs := strings.Join(sys.initLog.Lines(0), "\n")
 	r := sys.bootTimes.Report()
 	if !r.Complete || !r.GaveUp || !slices.Equal(r.Pending, []string{StageRuntime, StageBus}) || len(r.Stages) != 0 {
 		t.Errorf("report %+v, want given up with runtime and bus pending", r)
 	}
-	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "never reached: runtime, bus") {
-		t.Errorf("the log does not warn about the missing stages:\n%s", logs.String())
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "never reached: runtime, bus") {
+		t.Errorf("the log does not warn about the missing stages:\n%s", logs)
 	}
 }
 

@@ -220,15 +220,19 @@ func newSystem(pid1 bool, logTo io.Writer) *System {
 	if logTo != nil {
 		w = io.MultiWriter(logTo, sys.initLog)
 	}
-	sys.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey && len(groups) == 0 {
-				return slog.String("time", a.Value.Time().Format("15:04:05.000"))
-			}
-			return a
-		},
-	}))
+	sys.log = slog.New(slog.NewTextHandler(w, logOptions))
 	return sys
+}
+
+// logOptions print the time of day to the millisecond, as a console
+// log wants.
+var logOptions = &slog.HandlerOptions{
+	ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			return slog.String("time", a.Value.Time().Format("15:04:05.000"))
+		}
+		return a
+	},
 }
 
 // serve starts the status server on a TCP address, guarded by access,
