@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -263,62 +262,22 @@ func Load(path string) error {
 	return nil
 }
 
-// LoadAll resolves names in ix and loads them, each module as soon as
-// the modules it depends on are in: independent modules load in
-// parallel (the kernel's module loader runs concurrently, and reading
-// and decompressing a module is most of the work). It goes on after a
-// failure (a missing NIC driver should not stop the disk driver) and
+// LoadAll resolves names in ix and loads them in order. It goes on after
+// a failure (a missing NIC driver should not stop the disk driver) and
 // returns all errors joined.
 func (ix *Index) LoadAll(names ...string) error {
 	var errs []error
-	var mods []Module
-	seen := map[string]bool{}
 	for _, n := range names {
-		ms, err := ix.Resolve(n)
+		mods, err := ix.Resolve(n)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		for _, m := range ms {
-			if !seen[m.Name] {
-				seen[m.Name] = true
-				mods = append(mods, m)
+		for _, m := range mods {
+			if err := Load(m.Path); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
-	return errors.Join(append(errs, loadInDependencyOrder(mods, loadModule))...)
-}
-
-// loadModule is Load; a variable so that tests can watch the order.
-var loadModule = Load
-
-// loadInDependencyOrder runs load for each module once the modules it
-// depends on have been through load, whatever their result. Only
-// dependencies listed before the module in mods are waited for (Resolve
-// lists dependencies first; the others are built in or did not
-// resolve), so that a dependency cycle cannot deadlock.
-func loadInDependencyOrder(mods []Module, load func(path string) error) error {
-	done := make(map[string]chan struct{}, len(mods))
-	pos := make(map[string]int, len(mods))
-	for i, m := range mods {
-		done[m.Name] = make(chan struct{})
-		pos[m.Name] = i
-	}
-	errs := make([]error, len(mods))
-	var wg sync.WaitGroup
-	for i, m := range mods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(done[m.Name])
-			for _, d := range m.Info.Depends {
-				if j, ok := pos[d]; ok && j < i {
-					<-done[d]
-				}
-			}
-			errs[i] = load(m.Path)
-		}()
-	}
-	wg.Wait()
 	return errors.Join(errs...)
 }
