@@ -236,14 +236,7 @@ func (c *Config) Args() (args []string, accel string, err error) {
 		// no_timer_check: under TCG on a busy host the kernel's IO-APIC
 		// timer check can miss its window and panic ("IO-APIC + timer
 		// doesn't work"); the check is for broken boards, not for QEMU.
-		// tsc=reliable: the TSC here is QEMU's or the hypervisor's, so the
-		// kernel's clocksource watchdog (whose reads of the other vCPU
-		// time out under TCG) and TSC checks have nothing to find.
-		// Measured under TCG on 2 busy cores, 6 interleaved boots each:
-		// shell prompt 20.2 s after QEMU started instead of 26.4 s
-		// (medians; 5 boots of 6 faster), QEMU CPU time 12.9 s against
-		// 14.9 s.
-		cmdline = append(cmdline, "console=ttyS0", "no_timer_check", "tsc=reliable", fmt.Sprintf("ainative.exitport=%#x", exitPort))
+		cmdline = append(cmdline, "console=ttyS0", "no_timer_check", fmt.Sprintf("ainative.exitport=%#x", exitPort))
 	case "arm64":
 		args = append(args, "-machine", "virt")
 		cmdline = append(cmdline, "console=ttyAMA0")

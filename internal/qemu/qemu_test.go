@@ -29,7 +29,7 @@ func TestArgs(t *testing.T) {
 		}
 	}
 	appendArg := args[slices.Index(args, "-append")+1]
-	for _, want := range []string{"panic=-1", "console=ttyS0", "tsc=reliable", "ainative.exitport=0xf4", "loglevel=4",
+	for _, want := range []string{"panic=-1", "console=ttyS0", "ainative.exitport=0xf4", "loglevel=4",
 		// The status page's forward is admitted without a token.
 		"ainative.status_allow=10.0.2.2"} {
 		if !strings.Contains(appendArg, want) {
