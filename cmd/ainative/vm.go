@@ -54,6 +54,8 @@ func newVMCmd() *cobra.Command {
 		ephemeral  bool
 		bootDisk   string
 		attach     []string
+		bootTimes  int
+		asJSON     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "vm [-c COMMAND]",
@@ -73,6 +75,12 @@ and --ephemeral boots without one, keeping state in memory only.
 With -c COMMAND the guest runs COMMAND in its shell instead of the
 consoles, its standard output and error come here, and the VM powers off
 and exits with the command's status.
+
+With --boot-times the VM boots to its shell prompt and its services
+ready, powers off, and prints where the time went: each stage in ms
+since QEMU started (PID 1 records its own on the kernel's clock and
+serves them at /boot on its status page); --boot-times=N boots N times
+and prints the medians, --json prints them as JSON.
 
 Exit status: 0 after a clean power-off; with -c, the command's status;
 123 when PID 1 reports a failure, 124 on --timeout, 125 when QEMU could
@@ -126,6 +134,15 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 				}
 				cfg.Forwards = append(cfg.Forwards, fw)
 			}
+			if bootTimes > 0 {
+				if hasCommand {
+					return &vmError{qemu.ExitHost, "--boot-times boots to the shell prompt; it cannot run -c"}
+				}
+				return runVMBootTimes(ctx, cfg, bootTimes, timeout, asJSON, console)
+			}
+			if asJSON {
+				return &vmError{qemu.ExitHost, "--json goes with --boot-times"}
+			}
 			if hasCommand {
 				if m.Arch != "amd64" {
 					// The output travels on ttyS1/ttyS2 and the status through
@@ -147,12 +164,15 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 	fl.StringArrayVar(&forwards, "forward", nil, "forward host loopback port to guest port, HOST:GUEST (repeatable)")
 	fl.IntVar(&statusPort, "status-port", 0, "host port for PID 1's status page (0: a free one)")
 	fl.DurationVar(&timeout, "timeout", 0, "kill the VM after this long (0: never; with -c: 10m)")
-	fl.BoolVar(&console, "console", false, "with -c, also show the guest's console (kernel and PID 1 messages) on standard error")
+	fl.BoolVar(&console, "console", false, "with -c or --boot-times, also show the guest's console (kernel and PID 1 messages) on standard error")
 	fl.StringVar(&dataDisk, "data", "", "data disk image for /var/lib/ainative (default: one per image in the cache directory)")
 	fl.StringVar(&dataSize, "data-size", "16G", "size of a data disk made here (sparse: it takes room as it fills)")
 	fl.StringVar(&bootDisk, "disk", "", "boot this disk image (from 'ainative image build --disk') with UEFI firmware (OVMF); it keeps its own state, and its firmware variables in DISK.vars")
 	fl.StringArrayVar(&attach, "attach", nil, "with --disk: a file attached read-only as the next virtio disk (/dev/vdb...), e.g. an update bundle for 'ainative update /dev/vdb' (repeatable)")
 	fl.BoolVar(&ephemeral, "ephemeral", false, "no data disk: state lives in memory and is gone at power-off")
+	fl.IntVar(&bootTimes, "boot-times", 0, "boot to the shell prompt and the services ready, power off, and print where the time went; =N: the median of N boots")
+	fl.Lookup("boot-times").NoOptDefVal = "1"
+	fl.BoolVar(&asJSON, "json", false, "with --boot-times, print the stages as JSON")
 	fl.StringVar(&kernelArgs, "append", "loglevel=4", "extra kernel command-line parameters")
 	return cmd
 }
@@ -377,7 +397,7 @@ func runVMCommand(ctx context.Context, cfg *qemu.Config, command string, timeout
 		return &vmError{qemu.ExitHost, err.Error()}
 	}
 	defer os.RemoveAll(tmp)
-	initrd := filepath.Join(tmp, "initramfs.cpio.gz")
+	initrd := filepath.Join(tmp, "initramfs.cpio")
 	if err := image.WithCommand(initrd, cfg.Initrd, command); err != nil {
 		return &vmError{qemu.ExitHost, err.Error()}
 	}

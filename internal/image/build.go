@@ -1,5 +1,5 @@
 // Package image writes ainative's bootable image: a Linux kernel and an
-// initramfs (gzip-compressed newc cpio) whose only program is the static
+// initramfs (uncompressed newc cpio) whose only program is the static
 // ainative binary as /init, with links in /bin for its subcommands, the
 // service configuration, CA certificates, the kernel modules a
 // distribution kernel needs, and optionally models under /models.
@@ -139,7 +139,7 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 	if err := os.Remove(filepath.Join(opts.Out, ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	m := &Manifest{Arch: opts.Arch, Kernel: "vmlinuz", Initramfs: "initramfs.cpio.gz"}
+	m := &Manifest{Arch: opts.Arch, Kernel: "vmlinuz", Initramfs: "initramfs.cpio"}
 
 	binary, cleanup, err := userland(ctx, opts)
 	if err != nil {

@@ -2,7 +2,6 @@ package image
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"debug/elf"
 	"encoding/binary"
@@ -28,15 +27,10 @@ type entry struct {
 	data string // file content or link target
 }
 
-// readArchive decompresses and reads one archive from r.
+// readArchive reads one archive from r.
 func readArchive(t *testing.T, r io.Reader) map[string]entry {
 	t.Helper()
-	gz, err := gzip.NewReader(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gz.Multistream(false)
-	cr := cpio.NewReader(gz)
+	cr := cpio.NewReader(r)
 	out := map[string]entry{}
 	for {
 		h, err := cr.Next()
@@ -304,13 +298,13 @@ func TestBuildWithDistributionKernel(t *testing.T) {
 
 func TestWithCommand(t *testing.T) {
 	dir := t.TempDir()
-	base := filepath.Join(dir, "base.cpio.gz")
+	base := filepath.Join(dir, "base.cpio")
 	var buf bytes.Buffer
 	a := NewArchive(&buf)
 	a.Bytes("init", []byte("x"), 0o755)
 	a.Close()
 	os.WriteFile(base, buf.Bytes(), 0o644)
-	out := filepath.Join(dir, "cmd.cpio.gz")
+	out := filepath.Join(dir, "cmd.cpio")
 	if err := WithCommand(out, base, "echo hi"); err != nil {
 		t.Fatal(err)
 	}

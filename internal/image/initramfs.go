@@ -1,7 +1,7 @@
 package image
 
 import (
-	"compress/gzip"
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -12,12 +12,16 @@ import (
 	"github.com/cavaliergopher/cpio"
 )
 
-// Archive writes a gzip-compressed newc cpio archive, the format the
-// kernel unpacks into its root file system before running /init. Parent
+// Archive writes an uncompressed newc cpio archive, the format the
+// kernel unpacks into its root file system before running /init. It is
+// not compressed because the kernel's gunzip was the slowest part of its
+// own boot: under TCG, kernel start to PID 1 took 7.4 s instead of 8.7 s
+// (median of 8 interleaved boots; 2.28 against 2.73 G guest instructions
+// counted with QEMU's -icount), for a file about twice smaller. Parent
 // directories are created implicitly; every entry is owned by root and
 // dated at a fixed time so that the same inputs give the same bytes.
 type Archive struct {
-	gz   *gzip.Writer
+	buf  *bufio.Writer
 	cw   *cpio.Writer
 	dirs map[string]bool
 	err  error
@@ -31,8 +35,8 @@ const maxCPIOFile = 1<<32 - 1
 
 // NewArchive starts an archive on w; Close finishes it (it does not close w).
 func NewArchive(w io.Writer) *Archive {
-	gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // the kernel's unpacking, not ours, is the slow part
-	return &Archive{gz: gz, cw: cpio.NewWriter(gz), dirs: map[string]bool{"": true, ".": true}}
+	buf := bufio.NewWriterSize(w, 1<<20)
+	return &Archive{buf: buf, cw: cpio.NewWriter(buf), dirs: map[string]bool{"": true, ".": true}}
 }
 
 // clean turns "/a/b" into "a/b", the form cpio archives use.
@@ -149,7 +153,7 @@ func (a *Archive) Symlink(name, target string) error {
 	return a.err
 }
 
-// Close writes the trailer and flushes the compressor.
+// Close writes the trailer and flushes the archive to its writer.
 func (a *Archive) Close() error {
 	if a.err != nil {
 		return a.err
@@ -157,5 +161,5 @@ func (a *Archive) Close() error {
 	if err := a.cw.Close(); err != nil {
 		return err
 	}
-	return a.gz.Close()
+	return a.buf.Flush()
 }

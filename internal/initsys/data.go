@@ -99,6 +99,7 @@ func mountData(ctx context.Context, log *slog.Logger, dev string) (err error) {
 	err = unix.Mount(dev, DataDir, "ext4", dataMountFlags, dataMountOptions)
 	if errors.Is(err, unix.EROFS) || errors.Is(err, unix.EACCES) {
 		if rerr := unix.Mount(dev, DataDir, "ext4", dataMountFlags|unix.MS_RDONLY, dataMountOptions); rerr == nil {
+			warnIfFull(log, DataDir)
 			return fmt.Errorf("data disk %s is read-only: mounted it read-only at %s; changes to the state will fail", dev, DataDir)
 		}
 	}
@@ -106,6 +107,7 @@ func mountData(ctx context.Context, log *slog.Logger, dev string) (err error) {
 		return fmt.Errorf("mounting data disk %s (ext4) on %s: %w (corrupt? dmesg says more); state is kept in memory until power-off", dev, DataDir, err)
 	}
 	log.Info("data disk mounted", "device", dev, "dir", DataDir)
+	warnIfFull(log, DataDir)
 	return nil
 }
 

@@ -42,6 +42,8 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/raym33/ainative/client"
+	busapi "github.com/raym33/ainative/client/bus"
 	"github.com/raym33/ainative/internal/atomicfile"
 	"github.com/raym33/ainative/internal/kmod"
 )
@@ -130,6 +132,8 @@ type System struct {
 	statusErr error  // why it does not
 	socket    *ownSocket
 	updates   *updateHandler // shared by the TCP and socket servers
+
+	bootTimes BootTimes // PID 1's boot stages (boottimes.go)
 }
 
 // SocketEnv names the environment variable that tells `ainative logs`
@@ -217,15 +221,19 @@ func newSystem(pid1 bool, logTo io.Writer) *System {
 	if logTo != nil {
 		w = io.MultiWriter(logTo, sys.initLog)
 	}
-	sys.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey && len(groups) == 0 {
-				return slog.String("time", a.Value.Time().Format("15:04:05.000"))
-			}
-			return a
-		},
-	}))
+	sys.log = slog.New(slog.NewTextHandler(w, logOptions))
 	return sys
+}
+
+// logOptions print the time of day to the millisecond, as a console
+// log wants.
+var logOptions = &slog.HandlerOptions{
+	ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			return slog.String("time", a.Value.Time().Format("15:04:05.000"))
+		}
+		return a
+	},
 }
 
 // serve starts the status server on a TCP address, guarded by access,
@@ -411,9 +419,11 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 		}
 		return false, true
 	}
+	sys.bootTimes.Mark(StageInit)
 	if err := mountEarly(); err != nil {
 		sys.log.Error("mounts", "err", err) // go on: most of the system may still work
 	}
+	sys.bootTimes.Mark(StageMounts)
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	p, err := parseCmdline(string(cmdline))
 	if err != nil {
@@ -435,6 +445,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sys.loadModules()
+	sys.bootTimes.Mark(StageModules)
 	if p.modelsDisk != "" {
 		if err := mountModelsDisk(ctx, p.modelsDisk); err != nil {
 			sys.log.Error("models disk", "err", err)
@@ -446,6 +457,7 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	if err := mountData(ctx, sys.log, p.dataDisk); err != nil {
 		sys.log.Error("data disk", "err", err)
 	}
+	sys.bootTimes.Mark(StageData)
 	// Runs before powerOff: the services are stopped by then.
 	defer unmountData(sys.log)
 
@@ -479,6 +491,9 @@ func (sys *System) boot(params *bootParams) (reboot, failed bool) {
 	if err := sup.Start(ctx); err != nil {
 		return failure(err)
 	}
+	sys.bootTimes.Mark(StageServices)
+	checks := bootChecks(cfg, sup, client.SystemSocket, busapi.SystemSocket)
+	go safely(sys.log, "boot times", func() { sys.watchBoot(ctx, checks, bootWatchLimit) })
 	// PID 1 is up and its services started: the slot is healthy.
 	go safely(sys.log, "slot commit", slot.markHealthy)
 
@@ -590,8 +605,12 @@ func usableServices(cfg *Config, commandMode bool, log *slog.Logger) *Config {
 // terminalPresent reports whether a terminal device is backed by
 // hardware. The node alone proves little: the 8250 driver makes
 // /dev/ttyS0-3 even where no UART exists (an arm64 VM), and serial core
-// then reports the port type as 0, PORT_UNKNOWN.
+// then reports the port type as 0, PORT_UNKNOWN; the VT layer makes
+// /dev/tty1 without a display (displayPresent).
 func terminalPresent(tty string) error {
+	if virtualConsole.MatchString(tty) && !displayPresent("/sys") {
+		return errNoDisplay
+	}
 	if b, err := os.ReadFile(filepath.Join("/sys/class/tty", filepath.Base(tty), "type")); err == nil &&
 		strings.TrimSpace(string(b)) == "0" {
 		return errors.New("no UART behind the serial port")

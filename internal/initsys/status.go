@@ -56,12 +56,12 @@ const statusLines = 10
 const InitLogName = "init"
 
 // Handler serves the status page (/), its JSON (/status), service logs
-// (/logs?service=NAME&n=LINES) and the slots (GET /update). Those only
-// read, and it checks no access for them itself: the Unix socket serves
-// them as is, and TCP serves them through StatusAccess.Guard, since
-// command lines and logs are not for every network. The one change it
-// makes, POST /update (install an update bundle), always needs the
-// token (updateHandler).
+// (/logs?service=NAME&n=LINES), the boot's stages (/boot, a BootReport)
+// and the slots (GET /update). Those only read, and it checks no access
+// for them itself: the Unix socket serves them as is, and TCP serves
+// them through StatusAccess.Guard, since command lines and logs are not
+// for every network. The one change it makes, POST /update (install an
+// update bundle), always needs the token (updateHandler).
 func (sys *System) Handler() http.Handler {
 	if sys.updates == nil {
 		sys.updates = &updateHandler{token: sys.token, system: func() *update.System { return &update.System{} }}
@@ -74,6 +74,7 @@ func (sys *System) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, sys.Status())
 	})
 	mux.HandleFunc("GET /logs", sys.serveLogs)
+	mux.HandleFunc("GET /boot", sys.serveBoot)
 	return mux
 }
 

@@ -65,6 +65,9 @@ type Config struct {
 	// disk PID 1 mounts at /var/lib/ainative (initsys.DataDiskParam
 	// names it). QEMU locks it: a second VM on the same disk fails to start.
 	DataDisk string
+	// DataDiskReadOnly attaches DataDisk read-only: PID 1 then mounts it
+	// read-only and says so (a way to look at a state without changing it).
+	DataDiskReadOnly bool
 	// BootDisk, instead of Kernel and Initrd, boots a disk image (from
 	// `image build --disk`) with the UEFI firmware Firmware (OVMF),
 	// attached writable as the first virtio disk. The kernel command line
@@ -271,7 +274,11 @@ func (c *Config) Args() (args []string, accel string, err error) {
 		}
 		// cache=writeback with flushes passed on: the guest's sync and
 		// the journal's barriers reach the host's disk.
-		args = append(args, "-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,cache=writeback,discard=unmap,index=%d", d, len(c.Disks)))
+		mode := "cache=writeback,discard=unmap"
+		if c.DataDiskReadOnly {
+			mode = "readonly=on"
+		}
+		args = append(args, "-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,%s,index=%d", d, mode, len(c.Disks)))
 		cmdline = append(cmdline, fmt.Sprintf("%s=%s", initsys.DataDiskParam, VirtioDisk(len(c.Disks))))
 	}
 	netdev := "user,id=net0"

@@ -77,6 +77,10 @@ func TestDataDiskArgs(t *testing.T) {
 	if appendArg := args[slices.Index(args, "-append")+1]; !strings.Contains(appendArg, "ainative.data=/dev/vdb") {
 		t.Errorf("kernel command line %q does not name the data disk /dev/vdb", appendArg)
 	}
+	c.DataDiskReadOnly = true
+	if args, _, _ = c.Args(); !strings.Contains(strings.Join(args, " "), "file=data.img,if=virtio,format=raw,readonly=on,index=1") {
+		t.Errorf("read-only data disk: %s", strings.Join(args, " "))
+	}
 	c.DataDisk = "a,b.img"
 	if _, _, err := c.Args(); err == nil || !strings.Contains(err.Error(), "comma") {
 		t.Errorf("data disk with a comma: %v", err)
