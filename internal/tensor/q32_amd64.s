@@ -128,49 +128,51 @@ done: \
 	VMOVSS X8, (R12); \
 	NEXTROW(R12, row)
 
-// STOK adds one activation row's block (qs at xq) into acc; Y0 = w,
-// Y1 = |w|, lane idx of Y2 holds d_w*d_x.
-#define STOK(xq, idx, acc) \
-	VMOVDQU xq, Y4; \
-	I8DOT(Y0, Y1, Y4); \
-	VCVTDQ2PS Y4, Y4; \
-	VPERMPS Y2, idx, Y5; \
-	VFMADD231PS Y5, Y4, acc
+// STOK leaves in p the eight int32 partial sums of the block pair of the
+// activation block's qs at xq and the weights in Y0 (|w| in Y1).
+#define STOK(xq, p) VMOVDQU xq, p; I8DOT(Y0, Y1, p)
 
-// SKX4 is the body of a signed x4 kernel.
+// SKX4 is the body of a signed x4 kernel. Per block, the four tokens'
+// partial sums are reduced with VPHADDD to one vector holding token t's
+// two half sums in lanes t and t+4 (exact int32), converted once and
+// scaled once by [d_w*d_t] x 2: one conversion and one FMA a block
+// instead of one per token, and no lane permutes.
 #define SKX4(W, WB) \
 	LEAQ (R11)(R11*2), DI; \
 	SHLQ $2, DX; \
 	ONES16(Y15); \
-	LANEIDX(1, Y12); \
-	LANEIDX(2, Y13); \
-	LANEIDX(3, Y14); \
-	LANEIDX(4, Y7); \
 row4: \
 	MOVQ SI, AX; \
 	MOVQ R10, BX; \
 	MOVQ R12, CX; \
-	ZEROACC; \
+	VXORPS Y8, Y8, Y8; \
 blk4: \
 	W(0); \
 	VPSIGNB Y0, Y0, Y1; \
-	VMOVD (AX), X2; \
-	VPINSRW $1, (BX), X2, X2; \
-	VPINSRW $2, (BX)(R11*1), X2, X2; \
-	VPINSRW $3, (BX)(R11*2), X2, X2; \
-	VPINSRW $4, (BX)(DI*1), X2, X2; \
-	VCVTPH2PS X2, Y2; \
-	VBROADCASTSS X2, Y3; \
-	VMULPS Y3, Y2, Y2; \
-	STOK(2(BX), Y12, Y8); \
-	STOK(2(BX)(R11*1), Y13, Y9); \
-	STOK(2(BX)(R11*2), Y14, Y10); \
-	STOK(2(BX)(DI*1), Y7, Y11); \
+	STOK(2(BX), Y4); \
+	STOK(2(BX)(R11*1), Y5); \
+	STOK(2(BX)(R11*2), Y6); \
+	STOK(2(BX)(DI*1), Y7); \
+	VPHADDD Y5, Y4, Y4; \
+	VPHADDD Y7, Y6, Y6; \
+	VPHADDD Y6, Y4, Y4; \
+	VCVTDQ2PS Y4, Y4; \
+	VMOVD (BX), X2; \
+	VPINSRW $1, (BX)(R11*1), X2, X2; \
+	VPINSRW $2, (BX)(R11*2), X2, X2; \
+	VPINSRW $3, (BX)(DI*1), X2, X2; \
+	VCVTPH2PS X2, X2; \
+	VPBROADCASTW (AX), X3; \
+	VCVTPH2PS X3, X3; \
+	VMULPS X3, X2, X2; \
+	VINSERTF128 $1, X2, Y2, Y2; \
+	VFMADD231PS Y2, Y4, Y8; \
 	ADDQ $WB, AX; \
 	ADDQ $34, BX; \
 	DECQ CX; \
 	JNZ blk4; \
-	HSUM4X8; \
+	VEXTRACTF128 $1, Y8, X9; \
+	VADDPS X9, X8, X8; \
 	STORE4(R13, DX, BX); \
 	NEXTROW(R13, row4)
 
@@ -227,7 +229,8 @@ done: \
 	VMOVSS X8, (R12); \
 	NEXTROW(R12, row)
 
-// UTOK: as STOK for unsigned weights (no sign transfer).
+// UTOK adds one activation row's block (qs at xq) into acc, for unsigned
+// weights (no sign transfer): Y0 = w, lane idx of Y2 holds d_w*d_x.
 #define UTOK(xq, idx, acc) \
 	VMOVDQU xq, Y4; \
 	VPMADDUBSW Y4, Y0, Y4; \
