@@ -132,6 +132,11 @@ done: \
 // activation block's qs at xq and the weights in Y0 (|w| in Y1).
 #define STOK(xq, p) VMOVDQU xq, p; I8DOT(Y0, Y1, p)
 
+// PFDIST is how far ahead of the weights in use the x4 kernels prefetch
+// into L2: MatMul's row chunk (chunkBytes), so that the next chunk comes
+// from memory while this one is computed.
+#define PFDIST 65536
+
 // PTOK leaves in p and q the eight int32 partial sums of the activation
 // block's qs at xq with the weights of the first row (Y0, |w| in Y1) and
 // of the second (Y2, |w| in Y3).
@@ -180,6 +185,8 @@ pair: \
 	VXORPS Y8, Y8, Y8; \
 	VXORPS Y9, Y9, Y9; \
 pblk: \
+	PREFETCHT1 PFDIST(AX); \
+	PREFETCHT1 PFDIST(R14); \
 	XCHGQ AX, R14; \
 	W(0); \
 	XCHGQ AX, R14; \
@@ -228,6 +235,7 @@ row4: \
 	MOVQ R12, CX; \
 	VXORPS Y8, Y8, Y8; \
 blk4: \
+	PREFETCHT1 PFDIST(AX); \
 	W(0); \
 	VPSIGNB Y0, Y0, Y1; \
 	STOK(2(BX), Y4); \
