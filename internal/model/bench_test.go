@@ -1,10 +1,12 @@
 package model_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -98,6 +100,75 @@ func BenchmarkForward(b *testing.B) {
 				}
 				b.ReportMetric(512*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
 			})
+		})
+	}
+}
+
+// BenchmarkDecodeParallel measures decode steps of N sequences in one
+// batch (bench --parallel's work: Qwen2.5-0.5B shape, Q8_0, a 64-token
+// prompt each, then steps until 192 positions, then back to 64), one
+// op a step. tok/s is aggregate. cpu-ms/tok is the process's CPU time
+// per token, a figure that a busy machine disturbs less than wall time
+// when the pool has one thread (BENCH_THREADS=1: no thread spins
+// waiting for another). Skipped in -short mode.
+func BenchmarkDecodeParallel(b *testing.B) {
+	if testing.Short() {
+		b.Skip("real-sized model")
+	}
+	threads := 2
+	if v, err := strconv.Atoi(os.Getenv("BENCH_THREADS")); err == nil && v > 0 {
+		threads = v
+	}
+	typ := cmp.Or(os.Getenv("BENCH_TYPE"), "Q8_0")
+	f, err := gguf.Open(synthFile(b, "qwen2.5-0.5b", typ))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	const prompt, ctxLen = 64, 192
+	m, err := model.Load(f, model.Options{Threads: threads, ContextLength: ctxLen, KVType: tensor.F16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	for _, n := range []int{1, 4, 8, 16} {
+		b.Run(fmt.Sprintf("n%d", n), func(b *testing.B) {
+			c, err := m.NewCache(model.CacheOptions{MaxSeqs: n, Cells: n * ctxLen})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var batch model.Batch
+			var out []float32
+			for s := range n {
+				batch.Reset()
+				for i := range prompt {
+					batch.Add(int32((s*131+i*17)%500), i, model.SeqID(s), i == prompt-1)
+				}
+				if out, err = m.Decode(ctx, c, &batch, out[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu0 := cpuTime()
+			for i := 0; b.Loop(); i++ {
+				if c.SeqLen(0) == ctxLen {
+					for s := range n {
+						if err := c.Remove(model.SeqID(s), prompt); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				batch.Reset()
+				for s := range n {
+					batch.Add(int32((s*7+i*13)%500), c.SeqLen(model.SeqID(s)), model.SeqID(s), true)
+				}
+				if out, err = m.Decode(ctx, c, &batch, out[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			toks := float64(b.N * n)
+			b.ReportMetric(toks/b.Elapsed().Seconds(), "tok/s")
+			b.ReportMetric((cpuTime()-cpu0).Seconds()*1e3/toks, "cpu-ms/tok")
 		})
 	}
 }

@@ -36,10 +36,13 @@
 //
 // MatMul is the workhorse. For one token (decoding) it streams each
 // weight row once, rows split across the Pool's threads; decoding is
-// bound by memory bandwidth. For several tokens (a prompt) the kernels
-// take a weight row and four tokens at once, rows are taken in chunks
-// that stay in L2 and tokens in chunks whose activations stay in cache,
-// so weights come from memory once per token chunk.
+// bound by memory bandwidth. For several tokens (a prompt, or a decode
+// step of several sequences) the kernels take four tokens at once (the
+// amd64 ones also two weight rows for the signed 32-element block types,
+// three for the float types, so that each activation load serves several
+// rows), rows are taken in chunks that stay in L2 and tokens in chunks
+// whose activations stay in cache, so weights come from memory once per
+// token chunk.
 //
 // Dequantize, Quantize and Matrix.Validate return errors for bad input;
 // VecDot and MatMul, which have no error to return, panic on programming

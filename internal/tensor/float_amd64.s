@@ -76,6 +76,67 @@ store: \
 	VFMADD231SS xoff(BX)(R11*2), X0, X14; \
 	VFMADD231SS xoff(BX)(DI*1), X0, X15
 
+// FTOK3 multiplies token t's 8 activations at xq by the weights of the
+// three rows in Y0-Y2 and adds into that token's accumulators a0-a2.
+#define FTOK3(xq, a0, a1, a2) \
+	VMOVUPS xq, Y3; \
+	VFMADD231PS Y3, Y0, a0; \
+	VFMADD231PS Y3, Y1, a1; \
+	VFMADD231PS Y3, Y2, a2
+
+// STORE4X is STORE4 of the four lanes of x.
+#define STORE4X(x, out, stride, tmp) VMOVSS x, (out); VEXTRACTPS $1, x, (out)(stride*1); LEAQ (out)(stride*2), tmp; VEXTRACTPS $2, x, (tmp); VEXTRACTPS $3, x, (tmp)(stride*1)
+
+// FX4TRIO computes rows three at a time while at least three remain,
+// when the element count (R12) is a multiple of 8: each weight vector
+// is converted once for four tokens and each activation vector loaded
+// once for three rows, 7 loads for 12 FMAs (row4 has 5 for 4), each
+// FMA with an accumulator of its own (row r, token t in Y(4+4r+t)).
+// It falls through to row4 for the rows left, or returns.
+#define FX4TRIO(W, WES) \
+trio: \
+	CMPQ R9, $3; \
+	JLT row4; \
+	MOVQ SI, AX; \
+	MOVQ R10, BX; \
+	MOVQ R12, CX; \
+	VXORPS Y4, Y4, Y4; \
+	VXORPS Y5, Y5, Y5; \
+	VXORPS Y6, Y6, Y6; \
+	VXORPS Y7, Y7, Y7; \
+	ZEROACC; \
+	VXORPS Y12, Y12, Y12; \
+	VXORPS Y13, Y13, Y13; \
+	VXORPS Y14, Y14, Y14; \
+	VXORPS Y15, Y15, Y15; \
+by8x3: \
+	W(0(AX), Y0); \
+	W(0(AX)(R8*1), Y1); \
+	W(0(AX)(R8*2), Y2); \
+	FTOK3(0(BX), Y4, Y8, Y12); \
+	FTOK3(0(BX)(R11*1), Y5, Y9, Y13); \
+	FTOK3(0(BX)(R11*2), Y6, Y10, Y14); \
+	FTOK3(0(BX)(DI*1), Y7, Y11, Y15); \
+	ADDQ $(8*WES), AX; \
+	ADDQ $32, BX; \
+	SUBQ $8, CX; \
+	JNZ by8x3; \
+	HSUM4(Y4, Y5, Y6, Y7, X4, X5); \
+	STORE4X(X4, R13, R14, BX); \
+	HSUM4X8; \
+	ADDQ $4, R13; \
+	STORE4(R13, R14, BX); \
+	HSUM4(Y12, Y13, Y14, Y15, X12, X13); \
+	ADDQ $4, R13; \
+	STORE4X(X12, R13, R14, BX); \
+	ADDQ $4, R13; \
+	LEAQ (SI)(R8*2), SI; \
+	ADDQ R8, SI; \
+	SUBQ $3, R9; \
+	JNZ trio; \
+	VZEROUPPER; \
+	RET
+
 // FX4 is the body of a four-token kernel with F32 activations; R12 holds
 // the element count. Two sets of accumulators (Y8-Y11, Y12-Y15) hide the
 // FMA latency; the scalar tail sums into X12-X15.
@@ -83,6 +144,9 @@ store: \
 	LEAQ (R11)(R11*2), DI; \
 	SHLQ $2, DX; \
 	MOVQ DX, R14; \
+	TESTQ $7, R12; \
+	JNZ row4; \
+	FX4TRIO(W, WES); \
 row4: \
 	MOVQ SI, AX; \
 	MOVQ R10, BX; \

@@ -140,7 +140,9 @@ GLOBL kQ6Pat<>(SB), RODATA|NOPTR, $128
 #define Q6KW3 VPSRLW $4, Y1, Y2; VPAND k0F<>(SB), Y2, Y2; VPSRLW $2, Y5, Y3; VPAND k30<>(SB), Y3, Y3; VPOR Y3, Y2, Y2
 
 // KX1 and KX4 are the row and super-block loops around a super-block
-// macro SB for weight blocks of WB bytes.
+// macro SB for weight blocks of WB bytes. KX4 prefetches into L2 the
+// weights 64 KiB ahead (MatMul's row chunk, chunkBytes: the next chunk
+// comes from memory while this one is computed), four lines a block.
 #define KX1(SB, WB) \
 row: \
 	MOVQ SI, AX; \
@@ -166,6 +168,10 @@ row4: \
 	MOVQ R12, CX; \
 	ZEROACC; \
 sb4: \
+	PREFETCHT1 65536(AX); \
+	PREFETCHT1 65600(AX); \
+	PREFETCHT1 65664(AX); \
+	PREFETCHT1 65728(AX); \
 	SB; \
 	ADDQ $WB, AX; \
 	ADDQ $292, BX; \

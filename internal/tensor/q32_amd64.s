@@ -128,49 +128,133 @@ done: \
 	VMOVSS X8, (R12); \
 	NEXTROW(R12, row)
 
-// STOK adds one activation row's block (qs at xq) into acc; Y0 = w,
-// Y1 = |w|, lane idx of Y2 holds d_w*d_x.
-#define STOK(xq, idx, acc) \
-	VMOVDQU xq, Y4; \
-	I8DOT(Y0, Y1, Y4); \
-	VCVTDQ2PS Y4, Y4; \
-	VPERMPS Y2, idx, Y5; \
-	VFMADD231PS Y5, Y4, acc
+// STOK leaves in p the eight int32 partial sums of the block pair of the
+// activation block's qs at xq and the weights in Y0 (|w| in Y1).
+#define STOK(xq, p) VMOVDQU xq, p; I8DOT(Y0, Y1, p)
 
-// SKX4 is the body of a signed x4 kernel.
+// PFDIST is how far ahead of the weights in use the x4 kernels prefetch
+// into L2: MatMul's row chunk (chunkBytes), so that the next chunk comes
+// from memory while this one is computed.
+#define PFDIST 65536
+
+// PTOK leaves in p and q the eight int32 partial sums of the activation
+// block's qs at xq with the weights of the first row (Y0, |w| in Y1) and
+// of the second (Y2, |w| in Y3).
+#define PTOK(xq, p, q) \
+	VMOVDQU xq, p; \
+	VPSIGNB Y2, p, q; \
+	VPMADDUBSW q, Y3, q; \
+	VPMADDWD Y15, q, q; \
+	I8DOT(Y0, Y1, p)
+
+// SCALE4 sets Y into [d_w*d_t for t < 4] x 2, the weight scale at wd and
+// X12 holding the four activation scales as floats (X is Y's X register).
+#define SCALE4(wd, Y, X) \
+	VPBROADCASTW wd, X; \
+	VCVTPH2PS X, X; \
+	VMULPS X, X12, X; \
+	VINSERTF128 $1, X, Y, Y
+
+// DSCALES sets X12 to the four activation blocks' scales as floats.
+#define DSCALES \
+	VMOVD (BX), X12; \
+	VPINSRW $1, (BX)(R11*1), X12, X12; \
+	VPINSRW $2, (BX)(R11*2), X12, X12; \
+	VPINSRW $3, (BX)(DI*1), X12, X12; \
+	VCVTPH2PS X12, X12
+
+// SKX4 is the body of a signed x4 kernel. Rows are taken two at a time
+// (R14 the second row's block), so that the activations and their scales
+// are loaded once for both; a last odd row goes through the one-row loop.
+// Per row and block, the four tokens' partial sums are reduced with
+// VPHADDD to one vector holding token t's two half sums in lanes t and
+// t+4 (exact int32), converted once and scaled once by [d_w*d_t] x 2:
+// one conversion and one FMA a block instead of one per token, and no
+// lane permutes.
 #define SKX4(W, WB) \
 	LEAQ (R11)(R11*2), DI; \
 	SHLQ $2, DX; \
 	ONES16(Y15); \
-	LANEIDX(1, Y12); \
-	LANEIDX(2, Y13); \
-	LANEIDX(3, Y14); \
-	LANEIDX(4, Y7); \
+pair: \
+	CMPQ R9, $2; \
+	JLT row4; \
+	MOVQ SI, AX; \
+	LEAQ (SI)(R8*1), R14; \
+	MOVQ R10, BX; \
+	MOVQ R12, CX; \
+	VXORPS Y8, Y8, Y8; \
+	VXORPS Y9, Y9, Y9; \
+pblk: \
+	PREFETCHT1 PFDIST(AX); \
+	PREFETCHT1 PFDIST(R14); \
+	XCHGQ AX, R14; \
+	W(0); \
+	XCHGQ AX, R14; \
+	VMOVDQA Y0, Y2; \
+	W(0); \
+	VPSIGNB Y0, Y0, Y1; \
+	VPSIGNB Y2, Y2, Y3; \
+	PTOK(2(BX), Y4, Y5); \
+	PTOK(2(BX)(R11*1), Y6, Y7); \
+	VPHADDD Y6, Y4, Y4; \
+	VPHADDD Y7, Y5, Y5; \
+	PTOK(2(BX)(R11*2), Y6, Y7); \
+	PTOK(2(BX)(DI*1), Y10, Y11); \
+	VPHADDD Y10, Y6, Y6; \
+	VPHADDD Y11, Y7, Y7; \
+	VPHADDD Y6, Y4, Y4; \
+	VPHADDD Y7, Y5, Y5; \
+	VCVTDQ2PS Y4, Y4; \
+	VCVTDQ2PS Y5, Y5; \
+	DSCALES; \
+	SCALE4((AX), Y0, X0); \
+	VFMADD231PS Y0, Y4, Y8; \
+	SCALE4((R14), Y2, X2); \
+	VFMADD231PS Y2, Y5, Y9; \
+	ADDQ $WB, AX; \
+	ADDQ $WB, R14; \
+	ADDQ $34, BX; \
+	DECQ CX; \
+	JNZ pblk; \
+	VEXTRACTF128 $1, Y8, X10; \
+	VADDPS X10, X8, X8; \
+	STORE4(R13, DX, BX); \
+	VEXTRACTF128 $1, Y9, X10; \
+	VADDPS X10, X9, X8; \
+	ADDQ $4, R13; \
+	STORE4(R13, DX, BX); \
+	ADDQ $4, R13; \
+	LEAQ (SI)(R8*2), SI; \
+	SUBQ $2, R9; \
+	JNZ pair; \
+	VZEROUPPER; \
+	RET; \
 row4: \
 	MOVQ SI, AX; \
 	MOVQ R10, BX; \
 	MOVQ R12, CX; \
-	ZEROACC; \
+	VXORPS Y8, Y8, Y8; \
 blk4: \
+	PREFETCHT1 PFDIST(AX); \
 	W(0); \
 	VPSIGNB Y0, Y0, Y1; \
-	VMOVD (AX), X2; \
-	VPINSRW $1, (BX), X2, X2; \
-	VPINSRW $2, (BX)(R11*1), X2, X2; \
-	VPINSRW $3, (BX)(R11*2), X2, X2; \
-	VPINSRW $4, (BX)(DI*1), X2, X2; \
-	VCVTPH2PS X2, Y2; \
-	VBROADCASTSS X2, Y3; \
-	VMULPS Y3, Y2, Y2; \
-	STOK(2(BX), Y12, Y8); \
-	STOK(2(BX)(R11*1), Y13, Y9); \
-	STOK(2(BX)(R11*2), Y14, Y10); \
-	STOK(2(BX)(DI*1), Y7, Y11); \
+	STOK(2(BX), Y4); \
+	STOK(2(BX)(R11*1), Y5); \
+	STOK(2(BX)(R11*2), Y6); \
+	STOK(2(BX)(DI*1), Y7); \
+	VPHADDD Y5, Y4, Y4; \
+	VPHADDD Y7, Y6, Y6; \
+	VPHADDD Y6, Y4, Y4; \
+	VCVTDQ2PS Y4, Y4; \
+	DSCALES; \
+	SCALE4((AX), Y2, X2); \
+	VFMADD231PS Y2, Y4, Y8; \
 	ADDQ $WB, AX; \
 	ADDQ $34, BX; \
 	DECQ CX; \
 	JNZ blk4; \
-	HSUM4X8; \
+	VEXTRACTF128 $1, Y8, X9; \
+	VADDPS X9, X8, X8; \
 	STORE4(R13, DX, BX); \
 	NEXTROW(R13, row4)
 
@@ -227,7 +311,8 @@ done: \
 	VMOVSS X8, (R12); \
 	NEXTROW(R12, row)
 
-// UTOK: as STOK for unsigned weights (no sign transfer).
+// UTOK adds one activation row's block (qs at xq) into acc, for unsigned
+// weights (no sign transfer): Y0 = w, lane idx of Y2 holds d_w*d_x.
 #define UTOK(xq, idx, acc) \
 	VMOVDQU xq, Y4; \
 	VPMADDUBSW Y4, Y0, Y4; \
