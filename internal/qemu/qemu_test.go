@@ -254,3 +254,17 @@ func BenchmarkTail(b *testing.B) {
 		}
 	})
 }
+
+// Several vCPUs under TCG share one host thread (multi-threaded TCG let
+// the guest kernel's live code patching crash it); one vCPU needs no say.
+func TestTCGThreads(t *testing.T) {
+	for cpus, want := range map[int]string{1: "-accel tcg -cpu", 2: "-accel tcg,thread=single -cpu", 4: "-accel tcg,thread=single -cpu"} {
+		args, _, err := (&Config{Kernel: "k", Initrd: "i", Accel: "tcg", CPUs: cpus}).Args()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line := strings.Join(args, " "); !strings.Contains(line, want) {
+			t.Errorf("%d vCPUs: args lack %q:\n%s", cpus, want, line)
+		}
+	}
+}
