@@ -442,9 +442,6 @@ func TestPriority(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-hold
-	var order []string
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	bg, err := m.Generate(context.Background(), Request{Tokens: prompt(2, 4), MaxTokens: 1, Priority: Background})
 	if err != nil {
 		t.Fatal(err)
@@ -453,23 +450,32 @@ func TestPriority(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, ch := range map[string]<-chan Event{"background": bg, "interactive": fg} {
-		wg.Go(func() {
-			for ev := range ch {
-				if ev.Done {
-					mu.Lock()
-					order = append(order, name)
-					mu.Unlock()
-				}
-			}
-		})
-	}
 	cancel()
 	for range hold {
 	}
+	// Which consumer sees its end first is up to the Go scheduler, so
+	// the order is read from the queueing times: the background request
+	// came first, so it waited longer only if the other went ahead of it.
+	// (First come first served would admit it at once when the slot
+	// freed, and the interactive one would wait for it.)
+	var bgEnd, fgEnd Event
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		ch  <-chan Event
+		end *Event
+	}{{bg, &bgEnd}, {fg, &fgEnd}} {
+		wg.Go(func() {
+			for ev := range c.ch {
+				*c.end = ev
+			}
+		})
+	}
 	wg.Wait()
-	if len(order) != 2 || order[0] != "interactive" {
-		t.Fatalf("finished in order %v, want interactive first", order)
+	if !bgEnd.Done || !fgEnd.Done || bgEnd.Err != nil || fgEnd.Err != nil {
+		t.Fatalf("ends: background %+v, interactive %+v", bgEnd, fgEnd)
+	}
+	if bgEnd.Stats.Queued <= fgEnd.Stats.Queued {
+		t.Fatalf("background queued %v, interactive %v: want the interactive one admitted first", bgEnd.Stats.Queued, fgEnd.Stats.Queued)
 	}
 }
 
