@@ -134,23 +134,7 @@ func startBusAgents(t *testing.T, pol *Policy, childAgents bool) *testBus {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "bus.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(sock, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		s.Close()
-	})
+	serveOn(t, s, sock)
 	return &testBus{s: s, sock: sock, dir: dir, binary: bin}
 }
 

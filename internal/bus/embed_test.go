@@ -151,23 +151,7 @@ func serveBus(t *testing.T, cfg Config, sock string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(sock, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		s.Close()
-	})
+	serveOn(t, s, sock)
 	return s
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -134,24 +133,7 @@ func startExtBus(t *testing.T, pol *Policy, servers func(bin string) []MCPServer
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "bus.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
-	if err := os.Chmod(sock, 0o666); err != nil { // other uids connect too
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		s.Close()
-	})
+	serveOn(t, s, sock)
 	return &extBus{s: s, sock: sock, dir: dir, binary: bin}
 }
 

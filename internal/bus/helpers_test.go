@@ -1,7 +1,9 @@
 package bus
 
 import (
+	"context"
 	"net"
+	"os"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -23,4 +25,28 @@ func mustPidfd(t *testing.T, pid int) int {
 		t.Fatal(err)
 	}
 	return fd
+}
+
+// serveOn serves s on a Unix socket at sock, open to every uid (tests
+// connect as other users too), until the test ends.
+func serveOn(t *testing.T, s *Server, sock string) {
+	t.Helper()
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sock, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		s.Close()
+	})
 }
