@@ -29,15 +29,18 @@ step go test -race
 # Every package: most of them run goroutines (pool, scheduler, daemon, bus,
 # supervisor, shell). -short skips what only repeats the plain run at
 # length (the VM boots, the longest random walks), which the race
-# detector would slow tenfold.
+# detector would slow tenfold; the numeric sweeps over every fixture run a
+# few cases (testdata.UnderRace).
 CGO_ENABLED=1 go test -count=1 -race -short -timeout 15m ./...
 
 step pure-Go kernels
 go test -count=1 -tags purego ./internal/tensor/...
 
 step arm64 kernels under emulation
+# -short: every kernel, and two of the quantization fixtures (the plain
+# run checks them all; emulation is ten times slower).
 if command -v qemu-aarch64-static >/dev/null 2>&1; then
-	GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./internal/tensor/... ./internal/hw/... ./internal/gguf/...
+	GOARCH=arm64 go test -count=1 -short -exec qemu-aarch64-static ./internal/tensor/... ./internal/hw/... ./internal/gguf/...
 elif [ "${CI:-}" = true ]; then
 	echo "qemu-aarch64-static is missing (scripts/ci-deps.sh installs it)" >&2
 	exit 1

@@ -30,6 +30,7 @@ func TestGenerateEveryArch(t *testing.T) {
 	dir := t.TempDir()
 	for _, arch := range synth.Archs {
 		t.Run(arch, func(t *testing.T) {
+			testdata.UnderRace(t, arch, "llama")
 			path := filepath.Join(dir, arch+".gguf")
 			if out, err := runCLI(t, "", "gguf", "synth", "--arch", arch, "--shape", "tiny", "--type", "Q4_K_M", "--out", path); err != nil {
 				t.Fatalf("synth: %v\n%s", err, out)

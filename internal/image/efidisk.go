@@ -16,6 +16,7 @@ import (
 
 	"github.com/raym33/ainative/internal/atomicfile"
 	"github.com/raym33/ainative/internal/datafs"
+	"github.com/raym33/ainative/internal/efiboot"
 	"github.com/raym33/ainative/internal/initsys"
 	"github.com/raym33/ainative/internal/update"
 )
@@ -46,18 +47,23 @@ const (
 var DiskCmdline = []string{"console=tty0", "console=ttyS0", "panic=-1", "oops=panic", "no_timer_check", "loglevel=4",
 	initsys.DataDiskParam + "=PARTLABEL=" + DataName}
 
+// RemovableLoader is where firmware with no boot entry for a disk looks
+// for a boot program (UEFI spec 2.10, 3.5.1.1), on x86-64.
+const RemovableLoader = "/EFI/BOOT/BOOTX64.EFI"
+
 // WriteDisk writes a bootable GPT disk image of size bytes at path from
 // the image in dir: an EFI system partition (FAT32) holding the kernel,
-// the initramfs and startup.nsh, the UEFI shell script that boots the
-// kernel through its EFI stub with the initramfs and DiskCmdline; two
-// root slots A and B (package update: slot A holds the same system, B
-// is blank until the first update); and the data partition, an ext4 file
-// system PID 1 mounts at /var/lib/ainative.
+// the initramfs, RemovableLoader (efiboot.ChainLoader, which starts the
+// kernel through its EFI stub with the initramfs and DiskCmdline) and
+// startup.nsh, a UEFI shell script doing the same should the loader
+// fail; two root slots A and B (package update: slot A holds the same
+// system, B is blank until the first update); and the data partition,
+// an ext4 file system PID 1 mounts at /var/lib/ainative.
 //
 // The ESP's copy boots a machine whose firmware has no ainative boot
-// entry yet (through a UEFI shell, or an efibootmgr entry with the same
-// arguments); its first healthy boot writes the boot entries of the
-// slots, and from then on the firmware starts the slots directly.
+// entry yet: a fresh machine, a USB stick, a cloud VM. Its first healthy
+// boot writes the boot entries of the slots, and from then on the
+// firmware starts the slots directly.
 func WriteDisk(path, dir string, size int64) (err error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
@@ -122,9 +128,17 @@ func WriteDisk(path, dir string, size int64) (err error) {
 	}
 	initrdCmdline := append([]string{`\vmlinuz`, `initrd=\initrd`}, DiskCmdline...)
 	initrdCmdline = append(initrdCmdline, update.SlotParam+"=a")
+	loader, err := efiboot.ChainLoader(initrdCmdline[0], initrdCmdline[1:])
+	if err != nil {
+		return err
+	}
+	if err := esp.Mkdir("/EFI/BOOT"); err != nil {
+		return fmt.Errorf("EFI system partition: %w", err)
+	}
 	files := []struct{ name, src, text string }{
 		{name: "/vmlinuz", src: filepath.Join(dir, m.Kernel)},
 		{name: "/initrd", src: filepath.Join(dir, m.Initramfs)},
+		{name: RemovableLoader, text: string(loader)},
 		{name: "/startup.nsh", text: strings.Join(initrdCmdline, " ") + "\r\n"},
 	}
 	for _, fl := range files {

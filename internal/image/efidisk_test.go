@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/diskfs/go-diskfs/partition/gpt"
 
 	"github.com/raym33/ainative/internal/datafs"
+	"github.com/raym33/ainative/internal/efiboot"
 	"github.com/raym33/ainative/internal/update"
 )
 
@@ -61,7 +63,7 @@ func TestWriteDiskLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]string{"/vmlinuz": "kernel", "/initrd": "initramfs", "/startup.nsh": `\vmlinuz initrd=\initrd `} {
+	for name, want := range map[string]string{"/vmlinuz": "kernel", "/initrd": "initramfs", "/startup.nsh": `\vmlinuz initrd=\initrd `, RemovableLoader: "MZ"} {
 		f, err := esp.OpenFile(name, os.O_RDONLY)
 		if err != nil {
 			t.Fatalf("ESP %s: %v", name, err)
@@ -72,6 +74,9 @@ func TestWriteDiskLayout(t *testing.T) {
 		}
 		if name == "/startup.nsh" && !strings.HasSuffix(string(b), " ainative.slot=a\r\n") {
 			t.Errorf("startup.nsh %q does not boot as slot A", b)
+		}
+		if name == RemovableLoader && !bytes.Contains(b, efiboot.UCS2(`initrd=\initrd `+strings.Join(DiskCmdline, " ")+" ainative.slot=a")) {
+			t.Errorf("%s does not start the kernel with slot A's command line", name)
 		}
 	}
 	raw, err := os.Open(path)

@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"github.com/raym33/ainative/internal/model"
+	"github.com/raym33/ainative/internal/testdata"
 )
 
 // TestDecodeAllocs checks that a decode step of several sequences
 // allocates nothing: every buffer, loop body and table is made once.
 func TestDecodeAllocs(t *testing.T) {
-	if raceEnabled {
+	if testdata.Race {
 		t.Skip("the race detector allocates")
 	}
 	ctx := context.Background()

@@ -23,6 +23,7 @@ func fixtureModels(t *testing.T, o model.Options, fn func(t *testing.T, name str
 	for _, mf := range ms {
 		name := strings.TrimSuffix(mf.ModelFile, ".gguf")
 		t.Run(name, func(t *testing.T) {
+			testdata.UnderRace(t, name, "llama-Q4_K_M", "gemma2-F16", "qwen3moe-Q4_K_M")
 			f, err := gguf.Open(testmodel.Path(t, mf.ModelFile))
 			if err != nil {
 				t.Fatal(err)
@@ -198,6 +199,7 @@ func TestDecodeBatched(t *testing.T) {
 func TestDecodeBatchedSynth(t *testing.T) {
 	for _, arch := range synth.Archs {
 		t.Run(arch, func(t *testing.T) {
+			testdata.UnderRace(t, arch, "qwen3moe")
 			m := load(t, tiny(t, arch, "Q4_K_M"), model.Options{ContextLength: 96, Threads: 2, KVType: tensor.F16, BatchSize: 64})
 			d := newDriver(t, m, model.CacheOptions{MaxSeqs: 5, Cells: 400})
 			schedule(d, m.Config().Vocab)

@@ -97,6 +97,8 @@ func TestEmbedGolden(t *testing.T) {
 		{"qwen3", "F16", "qwen3-F16.embed.mean.jsonl", model.PoolingMean, 0.9999},
 	} {
 		t.Run(c.model+"-"+c.variant+"-"+c.pooling.String()+"-"+c.golden, func(t *testing.T) {
+			testdata.UnderRace(t, c.variant+"-"+c.golden, "F16-bert-F16.embed.mean.jsonl",
+				"F16-nomicbert-F16.embed.mean.jsonl", "F16-qwen3-F16.embed.last.jsonl")
 			gs := readEmbedGoldens(t, c.golden)
 			f, err := gguf.Open(testdata.Path(t, "models", c.model+"-F16.gguf"))
 			if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/raym33/ainative/internal/model/synth"
 	"github.com/raym33/ainative/internal/sample"
 	"github.com/raym33/ainative/internal/tensor"
+	"github.com/raym33/ainative/internal/testdata"
 )
 
 // tiny returns a synthesized tiny model of arch in file type typ.
@@ -247,6 +248,7 @@ func TestBatchingInvariance(t *testing.T) {
 	tokens := []int32{3, 141, 59, 26, 53, 58, 97, 93, 238, 462, 64, 33, 83, 279, 50, 288}
 	for _, arch := range synth.Archs {
 		t.Run(arch, func(t *testing.T) {
+			testdata.UnderRace(t, arch, "gemma2", "qwen3moe")
 			data := tiny(t, arch, "F32")
 			m := load(t, data, model.Options{ContextLength: 64, Threads: 2})
 			all, err := m.Forward(ctx, m.NewSequence(), tokens, model.OutputAll, nil)

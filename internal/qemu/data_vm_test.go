@@ -170,8 +170,10 @@ func TestVMForeignDataDisk(t *testing.T) {
 }
 
 // TestVMDiskImageBootsUEFI writes a disk image with `image build --disk`
-// and boots it under OVMF: the UEFI shell runs startup.nsh, the kernel's
-// EFI stub loads the initramfs, and PID 1 mounts the data partition.
+// and boots it under OVMF with fresh variables, as a new machine or a
+// cloud VM would: the firmware starts the ESP's \EFI\BOOT\BOOTX64.EFI
+// (no UEFI shell), which starts the kernel's EFI stub with the
+// initramfs and command line, and PID 1 mounts the data partition.
 func TestVMDiskImageBootsUEFI(t *testing.T) {
 	needQEMU(t)
 	fw, err := qemu.FindOVMF()
@@ -217,6 +219,9 @@ func TestVMDiskImageBootsUEFI(t *testing.T) {
 	}
 	if strings.Contains(con.String(), "EXT4-fs error") {
 		t.Error("the kernel reported an ext4 error")
+	}
+	if strings.Contains(con.String(), "startup.nsh") {
+		t.Error("the firmware went through the UEFI shell, not BOOTX64.EFI")
 	}
 	if !strings.Contains(con.String(), "data disk unmounted") {
 		t.Error("PID 1 did not unmount the data partition")

@@ -82,7 +82,8 @@ func (b *diskBoot) waitExit(timeout time.Duration) {
 }
 
 // TestVMDiskUpdateRollback boots a disk image under OVMF with persistent
-// NVRAM: slot A first (through startup.nsh, as on fresh firmware), whose
+// NVRAM: slot A first (through the ESP's BOOTX64.EFI, as on fresh
+// firmware), whose
 // healthy boot writes the boot entries; a broken update into slot B
 // (its initramfs does not unpack: the kernel panics) is tried once and
 // the machine comes back on A from the firmware's own boot entry; a good
@@ -139,11 +140,14 @@ func TestVMDiskUpdateRollback(t *testing.T) {
 		}
 	}()
 
-	// Boot 1: fresh NVRAM, so the UEFI shell's startup.nsh; PID 1
-	// commits slot A, which writes its boot entry.
+	// Boot 1: fresh NVRAM, so the removable-media path, the ESP's
+	// BOOTX64.EFI; PID 1 commits slot A, which writes its boot entry.
 	b := bootDisk(t, disk, code, vars, broken)
 	logs = append(logs, b.con)
 	b.con.expect(t, prompt, 5*time.Minute)
+	if strings.Contains(b.con.String(), "startup.nsh") {
+		t.Error("the first boot went through the UEFI shell, not BOOTX64.EFI")
+	}
 	b.con.logged(t, "slot a committed", time.Minute)
 	out := b.run("ainative update /dev/vdb", 3*time.Minute)
 	if !strings.Contains(out, "installed version v2-broken into slot b") {

@@ -27,7 +27,9 @@ import (
 // printed.
 
 // needQEMU skips without QEMU, except under CI, where scripts/ci-deps.sh
-// installs it.
+// installs it. The VM tests run in parallel (as many at once as -parallel,
+// GOMAXPROCS by default): a TCG guest runs on one host thread, so one VM
+// at a time would leave the other core idle.
 func needQEMU(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
@@ -39,6 +41,7 @@ func needQEMU(t *testing.T) {
 		}
 		t.Skip(err)
 	}
+	t.Parallel()
 }
 
 func moduleRoot(t *testing.T) string {

@@ -93,6 +93,7 @@ func TestRequantizeFixtures(t *testing.T) {
 		defer in.Close()
 		for _, typ := range src.types {
 			t.Run(src.model+"-"+typ, func(t *testing.T) {
+				testdata.UnderRace(t, src.model+"-"+typ, "llama-Q4_K_M", "qwen2-Q8_0")
 				want, err := gguf.Open(testdata.Path(t, "models", src.model+"-"+typ+".gguf"))
 				if err != nil {
 					t.Fatal(err)
@@ -132,6 +133,7 @@ func TestRequantizeFixtures(t *testing.T) {
 func TestRequantizeMoE(t *testing.T) {
 	for _, name := range []string{"mixtral", "qwen3moe"} {
 		t.Run(name, func(t *testing.T) {
+			testdata.UnderRace(t, name) // TestRequantizeFixtures runs quantize.File under -race
 			in, err := gguf.Open(testdata.Path(t, "models", name+"-F16.gguf"))
 			if err != nil {
 				t.Fatal(err)
@@ -225,6 +227,7 @@ func TestRequantizedLogits(t *testing.T) {
 	defer in.Close()
 	for _, typ := range []string{"Q8_0", "Q4_0", "Q4_K_M", "Q6_K", "Q2_K", "Q3_K_M", "IQ4_XS"} {
 		t.Run(typ, func(t *testing.T) {
+			testdata.UnderRace(t, typ, "Q4_K_M")
 			raw, err := os.ReadFile(testdata.Path(t, "golden", "llama-"+typ+".logits.f32"))
 			if err != nil {
 				t.Fatal(err)

@@ -172,6 +172,7 @@ func TestTypesMatchLlamaCpp(t *testing.T) {
 				continue // no fixture for this type
 			}
 			t.Run(fx.prefix+"-"+name, func(t *testing.T) {
+				testdata.UnderRace(t, fx.prefix+"-"+name, "llama-Q4_K_M", "qwen3moe-F16")
 				ref, err := gguf.Open(path)
 				if err != nil {
 					t.Fatal(err)
