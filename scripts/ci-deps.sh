@@ -40,6 +40,13 @@ if [ ! -e /usr/share/ovmf/OVMF.fd ]; then
 fi
 echo "ci-deps: OVMF in /usr/share/ovmf/OVMF.fd"
 
+# An arm64 disk image boots under qemu-system-aarch64 with AAVMF (TCG).
+if ! command -v qemu-system-aarch64 >/dev/null 2>&1 || [ ! -e /usr/share/AAVMF/AAVMF_CODE.fd ]; then
+	apt_update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-arm qemu-efi-aarch64 >/dev/null
+fi
+echo "ci-deps: $(qemu-system-aarch64 --version | head -1), AAVMF in /usr/share/AAVMF"
+
 # qemu-user runs the arm64 test binaries (NEON kernels) on this x86-64 host.
 if ! command -v qemu-aarch64-static >/dev/null 2>&1; then
 	apt_update

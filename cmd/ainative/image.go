@@ -120,12 +120,13 @@ service configuration, CA certificates, the kernel modules a --kernel
 needs, and the --model files under /models; and image.json describing it.
 Boot it with 'ainative vm --image DIR'.
 
-With --disk FILE it also writes a bootable GPT disk image (amd64, UEFI):
-an EFI system partition holding the kernel, the initramfs and a
-startup.nsh that boots them, root slots A and B (A holds the system, B
-the first update), and the data partition (ext4, mounted at
-/var/lib/ainative). Boot it with 'ainative vm --disk FILE' (QEMU with
-OVMF), or write it to a USB stick with dd.
+With --disk FILE it also writes a bootable GPT disk image (UEFI, amd64
+or arm64): an EFI system partition holding the kernel, the initramfs and
+\EFI\BOOT\BOOTX64.EFI (BOOTAA64.EFI on arm64), a small loader that
+starts them on firmware with no boot entry for the disk; root slots A
+and B (A holds the system, B the first update), and the data partition
+(ext4, mounted at /var/lib/ainative). Boot it with 'ainative vm --disk
+FILE' (QEMU with OVMF or AAVMF), or write it to a USB stick with dd.
 
 With --update-bundle FILE it also writes an update bundle of the image
 (a tar of manifest.json with SHA-256 sums, the kernel and the

@@ -167,7 +167,7 @@ not run, 126 on a guest kernel panic or unexpected reset.`,
 	fl.BoolVar(&console, "console", false, "with -c or --boot-times, also show the guest's console (kernel and PID 1 messages) on standard error")
 	fl.StringVar(&dataDisk, "data", "", "data disk image for /var/lib/ainative (default: one per image in the cache directory)")
 	fl.StringVar(&dataSize, "data-size", "16G", "size of a data disk made here (sparse: it takes room as it fills)")
-	fl.StringVar(&bootDisk, "disk", "", "boot this disk image (from 'ainative image build --disk') with UEFI firmware (OVMF); it keeps its own state, and its firmware variables in DISK.vars")
+	fl.StringVar(&bootDisk, "disk", "", "boot this disk image (from 'ainative image build --disk') with UEFI firmware (OVMF, AAVMF on arm64); it keeps its own state, and its firmware variables in DISK.vars")
 	fl.StringArrayVar(&attach, "attach", nil, "with --disk: a file attached read-only as the next virtio disk (/dev/vdb...), e.g. an update bundle for 'ainative update /dev/vdb' (repeatable)")
 	fl.BoolVar(&ephemeral, "ephemeral", false, "no data disk: state lives in memory and is gone at power-off")
 	fl.IntVar(&bootTimes, "boot-times", 0, "boot to the shell prompt and the services ready, power off, and print where the time went; =N: the median of N boots")
@@ -305,7 +305,7 @@ func parseSize(s string) (int64, error) {
 	return n << shift, nil
 }
 
-// runVMDisk boots a disk image with OVMF on this terminal. Its kernel
+// runVMDisk boots a disk image with UEFI firmware on this terminal. Its kernel
 // command line is on the disk, so -c and the exit port do not apply, and
 // a clean power-off cannot be told from a panic (both end with status 0).
 func runVMDisk(ctx context.Context, disk string, attach []string, memory, cpus int, accel string, timeout time.Duration, hasCommand bool) error {
@@ -315,13 +315,19 @@ func runVMDisk(ctx context.Context, disk string, attach []string, memory, cpus i
 	if _, err := os.Stat(disk); err != nil {
 		return &vmError{qemu.ExitHost, err.Error()}
 	}
-	cfg := &qemu.Config{Arch: "amd64", BootDisk: disk, MemoryMiB: memory, CPUs: cpus, Accel: accel, Interactive: true, Disks: attach}
-	code, template, err := qemu.FindOVMFSplit()
+	arch, err := image.DiskArch(disk)
+	if err != nil {
+		return &vmError{qemu.ExitHost, err.Error()}
+	}
+	cfg := &qemu.Config{Arch: arch, BootDisk: disk, MemoryMiB: memory, CPUs: cpus, Accel: accel, Interactive: true, Disks: attach}
+	code, template, err := qemu.FindFirmwareSplit(arch)
 	if err == nil {
 		cfg.Firmware = code
 		if cfg.FirmwareVars, err = qemu.DiskVars(disk, template); err != nil {
 			return &vmError{qemu.ExitHost, fmt.Sprintf("firmware variables for %s: %v", disk, err)}
 		}
+	} else if arch == "arm64" {
+		return &vmError{qemu.ExitHost, err.Error()}
 	} else {
 		// One-file OVMF: it boots, but its NVRAM is lost at every run,
 		// so each boot goes through startup.nsh and updates cannot

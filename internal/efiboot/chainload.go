@@ -6,19 +6,20 @@ import (
 	"strings"
 )
 
-// ChainLoader returns a UEFI application for x86-64 (a PE32+ image) that
-// starts file, a path on the partition it was itself loaded from, with
-// args as its LoadOptions, the way a boot entry made by KernelOption
-// would. Placed at \EFI\BOOT\BOOTX64.EFI on the EFI system partition it
-// is what firmware without a boot entry for the disk starts (the UEFI
-// spec's removable-media path, 3.5.1.1): a fresh machine, a USB stick, a
-// cloud VM booting a raw disk.
+// ChainLoader returns a UEFI application for arch (amd64 or arm64: a
+// PE32+ image) that starts file, a path on the partition it was itself
+// loaded from, with args as its LoadOptions, the way a boot entry made by
+// KernelOption would. Placed on the EFI system partition at
+// RemovablePath(arch) it is what firmware without a boot entry for the
+// disk starts (the UEFI spec's removable-media path, 3.5.1.1): a fresh
+// machine, a USB stick, a cloud VM booting a raw disk.
 //
 // The kernel's EFI stub cannot take that place itself: started by the
 // firmware with no LoadOptions it has no initrd= and no command line.
-// The loader is about 300 bytes of machine code, generated here rather
-// than taken from a boot loader project, so that building a disk image
-// needs no host tool and no binary blob:
+// The loader is about 300 bytes of machine code (the arm64 version is
+// in chainload_a64.go), generated here rather than taken from a boot
+// loader project, so that building a disk image needs no host tool and
+// no binary blob:
 //
 //	HandleProtocol(ImageHandle, LOADED_IMAGE)   -> li
 //	HandleProtocol(li.DeviceHandle, DEVICE_PATH) -> dp
@@ -29,33 +30,75 @@ import (
 //	return StartImage(kernel)
 //
 // Any failure returns the firmware's status, and the firmware goes on to
-// its next boot option. The code is position-independent (RIP-relative),
+// its next boot option. The code is position-independent (PC-relative),
 // so the image needs no relocations wherever the firmware loads it.
-func ChainLoader(file string, args []string) ([]byte, error) {
+func ChainLoader(arch, file string, args []string) ([]byte, error) {
 	if !strings.HasPrefix(file, `\`) || strings.ContainsAny(file, "/\x00") {
 		return nil, fmt.Errorf("chain loader: file %q: want an absolute path with backslashes", file)
 	}
-	path := UCS2(file)
 	options := UCS2(strings.Join(args, " "))
-	if len(path) > 1024 || len(options) > 8192 {
+	tail := deviceNode(4, 4, UCS2(file))  // File(file): media, file path
+	tail = append(tail, 0x7f, 0xff, 4, 0) // End of entire device path
+	if len(tail) > 1024 || len(options) > 8192 {
 		return nil, fmt.Errorf("chain loader: path or command line too long")
 	}
+	switch arch {
+	case "amd64":
+		code, err := amd64Loader(tail, options)
+		if err != nil {
+			return nil, err
+		}
+		return pe32plus(0x8664, code, bufSize), nil
+	case "arm64":
+		code, err := arm64Loader(tail, options)
+		if err != nil {
+			return nil, err
+		}
+		return pe32plus(0xaa64, code, bufSize), nil
+	}
+	return nil, fmt.Errorf("chain loader: architecture %q: want amd64 or arm64", arch)
+}
 
+// RemovablePath is where firmware with no boot entry for a disk looks
+// for a boot program on its EFI system partition (UEFI spec 2.10,
+// 3.5.1.1).
+func RemovablePath(arch string) string {
+	switch arch {
+	case "amd64":
+		return `/EFI/BOOT/BOOTX64.EFI`
+	case "arm64":
+		return `/EFI/BOOT/BOOTAA64.EFI`
+	}
+	return ""
+}
+
+// Offsets in the firmware's tables (UEFI spec 2.10, 4.3 and 4.4, 9.1),
+// the same on both architectures: EFI_SYSTEM_TABLE.BootServices,
+// EFI_BOOT_SERVICES' HandleProtocol, LoadImage and StartImage, and
+// EFI_LOADED_IMAGE_PROTOCOL's DeviceHandle, LoadOptionsSize and
+// LoadOptions.
+const (
+	stBootServices   = 0x60
+	bsHandleProtocol = 0x98
+	bsLoadImage      = 0xc8
+	bsStartImage     = 0xd0
+	liDeviceHandle   = 0x18
+	liOptionsSize    = 0x30
+	liOptions        = 0x38
+)
+
+// bufSize is the writable buffer for the kernel's device path: the
+// copied nodes and the tail.
+const bufSize = 4096
+
+var (
+	guidLoadedImage = guid(0x5b1b31a1, 0x9562, 0x11d2, 0x8e, 0x3f, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b)
+	guidDevicePath  = guid(0x09576e91, 0x6d3f, 0x11d2, 0x8e, 0x39, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b)
+)
+
+// amd64Loader is the x86-64 code (Microsoft x64 calling convention).
+func amd64Loader(tail, options []byte) ([]byte, error) {
 	var a asm
-	// Offsets in the firmware's tables (UEFI spec 2.10, 4.3 and 4.4,
-	// 9.1): EFI_SYSTEM_TABLE.BootServices, EFI_BOOT_SERVICES'
-	// HandleProtocol, LoadImage and StartImage, and
-	// EFI_LOADED_IMAGE_PROTOCOL's DeviceHandle, LoadOptionsSize and
-	// LoadOptions.
-	const (
-		stBootServices   = 0x60
-		bsHandleProtocol = 0x98
-		bsLoadImage      = 0xc8
-		bsStartImage     = 0xd0
-		liDeviceHandle   = 0x18
-		liOptionsSize    = 0x30
-		liOptions        = 0x38
-	)
 	// Stack frame: 32 bytes of shadow space, two stack arguments, and
 	// three locals; 4 pushes + 0x58 keep rsp 16-byte aligned at calls.
 	const (
@@ -109,8 +152,6 @@ func ChainLoader(file string, args []string) ([]byte, error) {
 	a.label("copied")
 	// Append File(file) and the end node, prebuilt in tail.
 	a.lea(0x48, leaRSI, "tail")
-	tail := deviceNode(4, 4, path)
-	tail = append(tail, 0x7f, 0xff, 4, 0)
 	a.raw(0xb9)
 	a.raw32(uint32(len(tail))) // mov ecx, len(tail)
 	a.raw(0xf3, 0xa4)          // rep movsb
@@ -159,25 +200,20 @@ func ChainLoader(file string, args []string) ([]byte, error) {
 	// Read-only data, after the code in the same section.
 	a.align(8)
 	a.label("guidLI") // EFI_LOADED_IMAGE_PROTOCOL_GUID
-	a.raw(guid(0x5b1b31a1, 0x9562, 0x11d2, 0x8e, 0x3f, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b)...)
+	a.raw(guidLoadedImage...)
 	a.label("guidDP") // EFI_DEVICE_PATH_PROTOCOL_GUID
-	a.raw(guid(0x09576e91, 0x6d3f, 0x11d2, 0x8e, 0x39, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b)...)
+	a.raw(guidDevicePath...)
 	a.label("tail")
 	a.raw(tail...)
 	a.align(2)
 	a.label("options")
 	a.raw(options...)
 
-	// buf, in the writable section: 4 KiB, the device path's copy and
-	// the tail; bufLimit is the last byte a copied node may end at.
-	const bufSize = 4096
+	// buf is the writable section; bufLimit is the last byte a copied
+	// node may end at.
 	a.extern("buf", dataRVA)
 	a.extern("bufLimit", dataRVA+bufSize-uint32(len(tail)))
-	code, err := a.link(textRVA)
-	if err != nil {
-		return nil, err
-	}
-	return pe32plus(code, bufSize), nil
+	return a.link(textRVA)
 }
 
 // deviceNode encodes one device path node: type, subtype, length, data.
@@ -204,7 +240,7 @@ const (
 	dataRVA   = 0x2000
 )
 
-func pe32plus(text []byte, dataSize uint32) []byte {
+func pe32plus(machine uint16, text []byte, dataSize uint32) []byte {
 	textRaw := roundUp(uint32(len(text)), fileAlign)
 	dataRaw := roundUp(dataSize, fileAlign)
 	imageSize := dataRVA + roundUp(dataSize, 0x1000)
@@ -214,9 +250,9 @@ func pe32plus(text []byte, dataSize uint32) []byte {
 	le.PutUint32(h[0x3c:], 0x40) // e_lfanew
 	copy(h[0x40:], "PE\x00\x00")
 	coff := h[0x44:]
-	le.PutUint16(coff[0:], 0x8664) // Machine: x86-64
-	le.PutUint16(coff[2:], 2)      // NumberOfSections
-	le.PutUint16(coff[16:], 240)   // SizeOfOptionalHeader
+	le.PutUint16(coff[0:], machine)
+	le.PutUint16(coff[2:], 2)    // NumberOfSections
+	le.PutUint16(coff[16:], 240) // SizeOfOptionalHeader
 	// EXECUTABLE_IMAGE | LARGE_ADDRESS_AWARE; not RELOCS_STRIPPED, so
 	// that the firmware may load it anywhere (the code needs no fixups).
 	le.PutUint16(coff[18:], 0x0022)

@@ -3,10 +3,13 @@ package efiboot
 import (
 	"bytes"
 	"debug/pe"
+	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"golang.org/x/arch/arm64/arm64asm"
 	"golang.org/x/arch/x86/x86asm"
 )
 
@@ -14,7 +17,13 @@ import (
 // firmware checks before it runs it: machine, subsystem, sections within
 // the file and the image, entry point in the code.
 func TestChainLoaderImage(t *testing.T) {
-	b, err := ChainLoader(`\vmlinuz`, []string{`initrd=\initrd`, "console=ttyS0"})
+	for arch, machine := range map[string]uint16{"amd64": pe.IMAGE_FILE_MACHINE_AMD64, "arm64": pe.IMAGE_FILE_MACHINE_ARM64} {
+		t.Run(arch, func(t *testing.T) { checkImage(t, arch, machine) })
+	}
+}
+
+func checkImage(t *testing.T, arch string, machine uint16) {
+	b, err := ChainLoader(arch, `\vmlinuz`, []string{`initrd=\initrd`, "console=ttyS0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +31,7 @@ func TestChainLoaderImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Machine != pe.IMAGE_FILE_MACHINE_AMD64 {
+	if f.Machine != machine {
 		t.Errorf("machine %#x", f.Machine)
 	}
 	if f.Characteristics&pe.IMAGE_FILE_RELOCS_STRIPPED != 0 {
@@ -139,100 +148,228 @@ pop rbx
 ret
 `
 
-func TestChainLoaderCode(t *testing.T) {
-	b, err := ChainLoader(`\vmlinuz`, []string{`initrd=\initrd`, "console=ttyS0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := pe.NewFile(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := f.Sections[0].Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	code = code[:f.Sections[0].VirtualSize]
-	// Where the labels are: the code's own by finding the instruction
-	// after the label, the constants by their bytes.
-	rva := f.Sections[0].VirtualAddress
-	names := map[uint32]string{f.Sections[1].VirtualAddress: "buf"}
-	find := func(name string, b []byte) {
-		i := bytes.Index(code, b)
-		if i < 0 {
-			t.Fatalf("%s not in the code section", name)
-		}
-		names[rva+uint32(i)] = name
-	}
-	find("guidLI", guid(0x5b1b31a1, 0x9562, 0x11d2, 0x8e, 0x3f, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b))
-	find("guidDP", guid(0x09576e91, 0x6d3f, 0x11d2, 0x8e, 0x39, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b))
-	tail := append(deviceNode(4, 4, UCS2(`\vmlinuz`)), 0x7f, 0xff, 4, 0)
-	find("tail", tail)
-	find("options", UCS2(`initrd=\initrd console=ttyS0`))
-	names[f.Sections[1].VirtualAddress+4096-uint32(len(tail))] = "bufLimit"
+// wantListingA64 is the arm64 loader's code as arm64asm decodes it (GNU
+// syntax), labels as in wantListing.
+var wantListingA64 = `
+stp x29, x30, [sp,#-80]!
+mov x29, sp
+stp x19, x20, [sp,#16]
+stp x21, x22, [sp,#32]
+mov x19, x0
+ldr x20, [x1,#96]
+mov x0, x19
+adr x1, guidLI
+add x2, sp, #0x30
+ldr x9, [x20,#152]
+blr x9
+cbnz x0, fail
+ldr x0, [sp,#48]
+ldr x0, [x0,#24]
+adr x1, guidDP
+add x2, sp, #0x38
+ldr x9, [x20,#152]
+blr x9
+cbnz x0, fail
+ldr x1, [sp,#56]
+adr x2, buf
+adr x3, bufLimit
+ldrb w4, [x1]
+cmp w4, #0x7f
+b.eq copied
+ldrh w5, [x1,#2]
+cmp w5, #0x4
+b.cc fail
+add x6, x2, x5
+cmp x6, x3
+b.hi fail
+ldrb w4, [x1],#1
+strb w4, [x2],#1
+subs w5, w5, #0x1
+b.ne node
+b copy
+adr x1, tail
+mov w5, #0x1a
+ldrb w4, [x1],#1
+strb w4, [x2],#1
+subs w5, w5, #0x1
+b.ne tailcopy
+mov x0, #0x0
+mov x1, x19
+adr x2, buf
+mov x3, #0x0
+mov x4, #0x0
+add x5, sp, #0x40
+ldr x9, [x20,#200]
+blr x9
+cbnz x0, fail
+ldr x0, [sp,#64]
+adr x1, guidLI
+add x2, sp, #0x30
+ldr x9, [x20,#152]
+blr x9
+cbnz x0, fail
+ldr x0, [sp,#48]
+mov w1, #0x3e
+str w1, [x0,#48]
+adr x1, options
+str x1, [x0,#56]
+ldr x0, [sp,#64]
+mov x1, #0x0
+mov x2, #0x0
+ldr x9, [x20,#208]
+blr x9
+b out
+mov x0, #0x1
+movk x0, #0x8000, lsl #48
+ldp x21, x22, [sp,#32]
+ldp x19, x20, [sp,#16]
+ldp x29, x30, [sp],#80
+ret
+`
 
-	var got []string
-	var starts []uint32
-	for pc := 0; pc < len(code); {
-		inst, err := x86asm.Decode(code[pc:], 64)
-		if err != nil {
-			t.Fatalf("at %#x: %v", pc, err)
-		}
-		starts = append(starts, uint32(pc))
-		got = append(got, x86asm.IntelSyntax(inst, uint64(rva)+uint64(pc), nil))
-		pc += inst.Len
-		if inst.Op == x86asm.RET {
-			break
-		}
-	}
-	// Jump targets: the code labels, named by what they start.
-	labelAt := map[uint32]string{}
-	for _, l := range []struct {
-		name  string
-		first string // the instruction at the label
-	}{{"copy", "cmp byte ptr [rsi], 0x7f"}, {"copied", "lea rsi, ptr [rip+"}, {"fail", "mov rax, 0x8000000000000001"}, {"out", "add rsp, 0x58"}} {
-		for i, s := range got {
-			if strings.HasPrefix(s, l.first) {
-				labelAt[rva+starts[i]] = l.name
-				break
+// TestChainLoaderCode decodes each architecture's loader with
+// golang.org/x/arch and compares it with the listings above, so that an
+// encoding mistake, a jump to the wrong place or code running into the
+// constants fails here rather than in firmware.
+func TestChainLoaderCode(t *testing.T) {
+	for _, c := range []struct {
+		arch, console, want string
+		labels              map[string]string // code label: its first instruction
+	}{
+		{"amd64", "ttyS0", wantListing, map[string]string{"copy": "cmp byte ptr [rsi], 0x7f",
+			"copied": "lea rsi, ptr [rip+", "fail": "mov rax, 0x8000000000000001", "out": "add rsp, 0x58"}},
+		{"arm64", "ttyAMA0", wantListingA64, map[string]string{"copy": "ldrb w4, [x1]",
+			"node": "ldrb w4, [x1],#1", "copied": "adr x1, .+0xb8", "tailcopy": "ldrb w4, [x1],#1@2",
+			"fail": "mov x0, #0x1", "out": "ldp x21, x22"}},
+	} {
+		t.Run(c.arch, func(t *testing.T) {
+			options := []string{`initrd=\initrd`, "console=" + c.console}
+			b, err := ChainLoader(c.arch, `\vmlinuz`, options)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-	}
-	for i, s := range got {
-		// Rewrite absolute targets and RIP-relative addresses as names.
-		if j := strings.Index(s, "[rip+"); j >= 0 {
-			if disp, err := strconv.ParseInt(s[j+5:len(s)-1], 0, 64); err == nil {
-				next := rva + starts[i]
-				if i+1 < len(starts) {
-					next = rva + starts[i+1]
+			f, err := pe.NewFile(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, err := f.Sections[0].Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			code = code[:f.Sections[0].VirtualSize]
+			rva := uint64(f.Sections[0].VirtualAddress)
+
+			// Decode up to the ret.
+			type line struct {
+				pc, next uint64
+				text     string
+			}
+			var lines []line
+			for pc := 0; pc < len(code); {
+				var text string
+				var n int
+				var ret bool
+				switch c.arch {
+				case "amd64":
+					inst, err := x86asm.Decode(code[pc:], 64)
+					if err != nil {
+						t.Fatalf("at %#x: %v", pc, err)
+					}
+					text, n, ret = x86asm.IntelSyntax(inst, rva+uint64(pc), nil), inst.Len, inst.Op == x86asm.RET
+				case "arm64":
+					inst, err := arm64asm.Decode(code[pc:])
+					if err != nil {
+						t.Fatalf("at %#x: %v", pc, err)
+					}
+					text, n, ret = arm64asm.GNUSyntax(inst), 4, inst.Op == arm64asm.RET
 				}
-				if n, ok := names[uint32(int64(next)+disp)]; ok {
-					s = s[:j+5] + n + "]"
+				lines = append(lines, line{rva + uint64(pc), rva + uint64(pc+n), text})
+				pc += n
+				if ret {
+					break
 				}
 			}
-		}
-		if f := strings.Fields(s); len(f) == 2 && strings.HasPrefix(f[0], "j") && strings.HasPrefix(f[1], "0x") {
-			if target, err := strconv.ParseInt(f[1], 0, 64); err == nil {
-				if n, ok := labelAt[uint32(target)]; ok {
-					s = f[0] + " " + n
+
+			// Name the addresses: constants where their bytes are, the
+			// buffer in the data section, code labels where their first
+			// instruction is ("@2": its second occurrence).
+			names := map[uint64]string{}
+			find := func(name string, b []byte) {
+				i := bytes.Index(code, b)
+				if i < 0 {
+					t.Fatalf("%s not in the code section", name)
+				}
+				names[rva+uint64(i)] = name
+			}
+			find("guidLI", guidLoadedImage)
+			find("guidDP", guidDevicePath)
+			tail := append(deviceNode(4, 4, UCS2(`\vmlinuz`)), 0x7f, 0xff, 4, 0)
+			find("tail", tail)
+			find("options", UCS2(strings.Join(options, " ")))
+			data := uint64(f.Sections[1].VirtualAddress)
+			names[data] = "buf"
+			names[data+bufSize-uint64(len(tail))] = "bufLimit"
+			for name, first := range c.labels {
+				nth := 1
+				if i := strings.Index(first, "@"); i >= 0 {
+					nth, _ = strconv.Atoi(first[i+1:])
+					first = first[:i]
+				}
+				for _, l := range lines {
+					if strings.HasPrefix(l.text, first) {
+						if nth--; nth == 0 {
+							names[l.pc] = name
+							break
+						}
+					}
 				}
 			}
-		}
-		got[i] = s
-	}
-	if g, w := strings.Join(got, "\n"), strings.TrimSpace(wantListing); g != w {
-		t.Errorf("code:\n%s\nwant:\n%s", g, w)
+
+			// Rewrite targets as names: x86's [rip+D] (from the next
+			// instruction) and absolute jump targets, arm64's .+D (from
+			// the instruction itself).
+			ripRel := regexp.MustCompile(`\[rip\+(0x[0-9a-f]+)\]`)
+			jump := regexp.MustCompile(`^(j[a-z]+) (0x[0-9a-f]+)$`)
+			pcRel := regexp.MustCompile(`\.\+(0x[0-9a-f]+)$`)
+			var got []string
+			for _, l := range lines {
+				s := l.text
+				name := func(target uint64) string {
+					if n, ok := names[target&0xffffffff]; ok {
+						return n
+					}
+					return fmt.Sprintf("%#x", target)
+				}
+				if m := ripRel.FindStringSubmatchIndex(s); m != nil {
+					d, _ := strconv.ParseUint(s[m[2]:m[3]], 0, 64)
+					s = s[:m[0]] + "[rip+" + name(l.next+d) + "]" + s[m[1]:]
+				} else if m := jump.FindStringSubmatch(s); m != nil {
+					d, _ := strconv.ParseUint(m[2], 0, 64)
+					s = m[1] + " " + name(d)
+				} else if m := pcRel.FindStringSubmatchIndex(s); m != nil {
+					d, _ := strconv.ParseUint(s[m[2]:m[3]], 0, 64)
+					s = s[:m[0]] + name(l.pc+d)
+				}
+				got = append(got, s)
+			}
+			if g, w := strings.Join(got, "\n"), strings.TrimSpace(c.want); g != w {
+				t.Errorf("code:\n%s\nwant:\n%s", g, w)
+			}
+		})
 	}
 }
 
 // TestChainLoaderRefuses checks the paths the loader cannot hold.
 func TestChainLoaderRefuses(t *testing.T) {
+	if _, err := ChainLoader("riscv64", `\k`, nil); err == nil {
+		t.Error("riscv64 accepted")
+	}
 	for _, file := range []string{"vmlinuz", "/vmlinuz", "\\a\x00b", ""} {
-		if _, err := ChainLoader(file, nil); err == nil {
+		if _, err := ChainLoader("amd64", file, nil); err == nil {
 			t.Errorf("ChainLoader(%q) accepted", file)
 		}
 	}
-	if _, err := ChainLoader(`\k`, []string{strings.Repeat("x", 5000)}); err == nil {
+	if _, err := ChainLoader("amd64", `\k`, []string{strings.Repeat("x", 5000)}); err == nil {
 		t.Error("a 5000-character command line was accepted")
 	}
 }

@@ -40,21 +40,25 @@ const (
 	DefaultDiskSize = 8 << 30
 )
 
-// DiskCmdline is the kernel command line of a disk image. The data
-// partition is found by its GPT name, whatever the disk is called on the
-// machine (vda, sda, nvme0n1). The serial console comes last, so that it
-// is /dev/console (the shell and `vm --disk`); the screen gets one too.
-var DiskCmdline = []string{"console=tty0", "console=ttyS0", "panic=-1", "oops=panic", "no_timer_check", "loglevel=4",
-	initsys.DataDiskParam + "=PARTLABEL=" + DataName}
-
-// RemovableLoader is where firmware with no boot entry for a disk looks
-// for a boot program (UEFI spec 2.10, 3.5.1.1), on x86-64.
-const RemovableLoader = "/EFI/BOOT/BOOTX64.EFI"
+// DiskCmdline is the kernel command line of a disk image for arch. The
+// data partition is found by its GPT name, whatever the disk is called on
+// the machine (vda, sda, nvme0n1). The serial console (the PC's first
+// UART, arm64's PL011) comes last, so that it is /dev/console (the shell
+// and `vm --disk`); the screen gets one too.
+func DiskCmdline(arch string) []string {
+	serial := "console=ttyS0"
+	if arch == "arm64" {
+		serial = "console=ttyAMA0"
+	}
+	return []string{"console=tty0", serial, "panic=-1", "oops=panic", "no_timer_check", "loglevel=4",
+		initsys.DataDiskParam + "=PARTLABEL=" + DataName}
+}
 
 // WriteDisk writes a bootable GPT disk image of size bytes at path from
 // the image in dir: an EFI system partition (FAT32) holding the kernel,
-// the initramfs, RemovableLoader (efiboot.ChainLoader, which starts the
-// kernel through its EFI stub with the initramfs and DiskCmdline) and
+// the initramfs, the removable-media boot program
+// (efiboot.RemovablePath: efiboot.ChainLoader, which starts the kernel
+// through its EFI stub with the initramfs and DiskCmdline) and
 // startup.nsh, a UEFI shell script doing the same should the loader
 // fail; two root slots A and B (package update: slot A holds the same
 // system, B is blank until the first update); and the data partition,
@@ -69,8 +73,8 @@ func WriteDisk(path, dir string, size int64) (err error) {
 	if err != nil {
 		return err
 	}
-	if m.Arch != "amd64" {
-		return fmt.Errorf("disk images are for amd64 so far; the image in %s is %s", dir, m.Arch)
+	if efiboot.RemovablePath(m.Arch) == "" {
+		return fmt.Errorf("disk images are for amd64 and arm64; the image in %s is %s", dir, m.Arch)
 	}
 	if m.ModelsDisk != "" {
 		return fmt.Errorf("the image in %s has a models disk, which disk images do not hold yet; build it with --max-initramfs-model larger than its models", dir)
@@ -126,9 +130,9 @@ func WriteDisk(path, dir string, size int64) (err error) {
 	if err != nil {
 		return fmt.Errorf("EFI system partition: %w", err)
 	}
-	initrdCmdline := append([]string{`\vmlinuz`, `initrd=\initrd`}, DiskCmdline...)
+	initrdCmdline := append([]string{`\vmlinuz`, `initrd=\initrd`}, DiskCmdline(m.Arch)...)
 	initrdCmdline = append(initrdCmdline, update.SlotParam+"=a")
-	loader, err := efiboot.ChainLoader(initrdCmdline[0], initrdCmdline[1:])
+	loader, err := efiboot.ChainLoader(m.Arch, initrdCmdline[0], initrdCmdline[1:])
 	if err != nil {
 		return err
 	}
@@ -138,7 +142,7 @@ func WriteDisk(path, dir string, size int64) (err error) {
 	files := []struct{ name, src, text string }{
 		{name: "/vmlinuz", src: filepath.Join(dir, m.Kernel)},
 		{name: "/initrd", src: filepath.Join(dir, m.Initramfs)},
-		{name: RemovableLoader, text: string(loader)},
+		{name: efiboot.RemovablePath(m.Arch), text: string(loader)},
 		{name: "/startup.nsh", text: strings.Join(initrdCmdline, " ") + "\r\n"},
 	}
 	for _, fl := range files {
@@ -228,16 +232,47 @@ func writeBundle(w io.Writer, dir, version string, key ed25519.PrivateKey) (*upd
 	if err != nil {
 		return nil, err
 	}
-	if im.Arch != "amd64" {
-		return nil, fmt.Errorf("update bundles are for amd64 disk images so far; the image in %s is %s", dir, im.Arch)
+	if efiboot.RemovablePath(im.Arch) == "" {
+		return nil, fmt.Errorf("update bundles are for amd64 and arm64 disk images; the image in %s is %s", dir, im.Arch)
 	}
 	if im.ModelsDisk != "" {
 		return nil, fmt.Errorf("the image in %s has a models disk, which slots do not hold yet", dir)
 	}
 	paths, order := update.BundleFiles(filepath.Join(dir, im.Kernel), filepath.Join(dir, im.Initramfs))
-	m, err := update.NewManifest(version, im.Arch, DiskCmdline, paths, order)
+	m, err := update.NewManifest(version, im.Arch, DiskCmdline(im.Arch), paths, order)
 	if err != nil {
 		return nil, err
 	}
 	return m, update.WriteBundle(w, m, paths, key)
+}
+
+// DiskArch returns the architecture of the system on a disk image that
+// WriteDisk wrote, from the manifest of slot A or, when A holds none,
+// slot B.
+func DiskArch(path string) (string, error) {
+	d, err := diskfs.Open(path, diskfs.WithOpenMode(diskfs.ReadOnly))
+	if err != nil {
+		return "", err
+	}
+	defer d.Close()
+	table, ok := d.Table.(*gpt.Table)
+	if !ok || len(table.Partitions) < 3 || table.Partitions[1].Name != RootAName || table.Partitions[2].Name != RootBName {
+		return "", fmt.Errorf("%s is not an ainative disk image (no GPT with its root slots)", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var firstErr error
+	for _, p := range table.Partitions[1:3] {
+		m, err := update.ReadSlot(file.New(f, true), int64(p.Start)*512, int64(p.Size))
+		if err == nil {
+			return m.Arch, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return "", fmt.Errorf("%s: slot A: %v", path, firstErr)
 }

@@ -63,7 +63,7 @@ func TestWriteDiskLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]string{"/vmlinuz": "kernel", "/initrd": "initramfs", "/startup.nsh": `\vmlinuz initrd=\initrd `, RemovableLoader: "MZ"} {
+	for name, want := range map[string]string{"/vmlinuz": "kernel", "/initrd": "initramfs", "/startup.nsh": `\vmlinuz initrd=\initrd `, efiboot.RemovablePath("amd64"): "MZ"} {
 		f, err := esp.OpenFile(name, os.O_RDONLY)
 		if err != nil {
 			t.Fatalf("ESP %s: %v", name, err)
@@ -75,7 +75,7 @@ func TestWriteDiskLayout(t *testing.T) {
 		if name == "/startup.nsh" && !strings.HasSuffix(string(b), " ainative.slot=a\r\n") {
 			t.Errorf("startup.nsh %q does not boot as slot A", b)
 		}
-		if name == RemovableLoader && !bytes.Contains(b, efiboot.UCS2(`initrd=\initrd `+strings.Join(DiskCmdline, " ")+" ainative.slot=a")) {
+		if name == efiboot.RemovablePath("amd64") && !bytes.Contains(b, efiboot.UCS2(`initrd=\initrd `+strings.Join(DiskCmdline("amd64"), " ")+" ainative.slot=a")) {
 			t.Errorf("%s does not start the kernel with slot A's command line", name)
 		}
 	}
@@ -125,7 +125,7 @@ func TestWriteDiskRefuses(t *testing.T) {
 		want string
 	}{
 		{Manifest{Arch: "amd64"}, MinDiskSize - 1, "at least"},
-		{Manifest{Arch: "arm64"}, DefaultDiskSize, "amd64"},
+		{Manifest{Arch: "riscv64"}, DefaultDiskSize, "amd64 and arm64"},
 		{Manifest{Arch: "amd64", ModelsDisk: ModelsDiskName}, DefaultDiskSize, "models disk"},
 	} {
 		if err := WriteDisk(out, fakeImage(t, tc.m), tc.size); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -3,6 +3,7 @@ package qemu_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -222,6 +223,73 @@ func TestVMDiskImageBootsUEFI(t *testing.T) {
 	}
 	if strings.Contains(con.String(), "startup.nsh") {
 		t.Error("the firmware went through the UEFI shell, not BOOTX64.EFI")
+	}
+	if !strings.Contains(con.String(), "data disk unmounted") {
+		t.Error("PID 1 did not unmount the data partition")
+	}
+}
+
+// TestVMDiskImageBootsArm64 does the same with an arm64 image under
+// qemu-system-aarch64 and AAVMF (TCG): the firmware starts the ESP's
+// \EFI\BOOT\BOOTAA64.EFI, and PID 1 mounts the data partition.
+func TestVMDiskImageBootsArm64(t *testing.T) {
+	needQEMU(t)
+	_, errQEMU := qemu.Binary("arm64")
+	code, template, errFW := qemu.FindFirmwareSplit("arm64")
+	if err := errors.Join(errQEMU, errFW); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v (scripts/ci-deps.sh installs them)", err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	img := filepath.Join(dir, "img")
+	cmd := exec.Command(ainative(t), "image", "build", "--arch", "arm64", "-o", img)
+	cmd.Dir = moduleRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("image build --arch arm64: %v\n%s", err, out)
+	}
+	disk := filepath.Join(dir, "disk.img")
+	if err := image.WriteDisk(disk, img, image.MinDiskSize); err != nil {
+		t.Fatal(err)
+	}
+	if arch, err := image.DiskArch(disk); err != nil || arch != "arm64" {
+		t.Fatalf("DiskArch: %q, %v", arch, err)
+	}
+	vars, err := qemu.DiskVars(disk, template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	con := &console{notify: make(chan struct{}, 1)}
+	stdin, typeIn := io.Pipe()
+	cfg := &qemu.Config{Arch: "arm64", BootDisk: disk, Firmware: code, FirmwareVars: vars, Stdin: stdin, Stdout: con, Stderr: con}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	vm, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	con.exited = vm.Done()
+	defer func() {
+		vm.Kill()
+		typeIn.Close()
+		if t.Failed() {
+			t.Logf("console log:\n%s", con.String())
+		}
+	}()
+	con.expect(t, "data disk mounted", 6*time.Minute)
+	con.expect(t, prompt, 2*time.Minute)
+	fmt.Fprintf(typeIn, "uname -m; echo hi > /var/lib/ainative/probe && cat /var/lib/ainative/probe; echo DONE$((1))\r")
+	out := con.expect(t, "DONE1", 2*time.Minute)
+	if !strings.Contains(out, "aarch64\r\n") || !strings.Contains(out, "hi\r\n") {
+		t.Errorf("uname and the data partition: %q", out)
+	}
+	fmt.Fprintf(typeIn, "poweroff\r")
+	if _, err := vm.WaitTimeout(2 * time.Minute); err != nil {
+		t.Errorf("power-off: %v", err)
+	}
+	if strings.Contains(con.String(), "startup.nsh") {
+		t.Error("the firmware went through the UEFI shell, not BOOTAA64.EFI")
 	}
 	if !strings.Contains(con.String(), "data disk unmounted") {
 		t.Error("PID 1 did not unmount the data partition")

@@ -211,8 +211,14 @@ func (c *Config) Args() (args []string, accel string, err error) {
 		return nil, "", fmt.Errorf("accel %q: want auto, kvm or tcg", c.Accel)
 	}
 	cpu := "max"
-	if accel == "kvm" {
+	switch {
+	case accel == "kvm":
 		cpu = "host"
+	case arch == "arm64":
+		// The architected pointer authentication (QARMA) is costly to
+		// emulate; the implementation-defined one is cheap, and the
+		// guest only needs it to be consistent.
+		cpu = "max,pauth-impdef=on"
 	}
 	accelArg := accel
 	if accel == "tcg" && cpus > 1 {
@@ -226,18 +232,23 @@ func (c *Config) Args() (args []string, accel string, err error) {
 	args = []string{"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-accel", accelArg, "-cpu", cpu, "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus)}
 	if c.BootDisk != "" {
-		if arch != "amd64" {
-			return nil, "", fmt.Errorf("booting a disk image is for amd64 so far")
-		}
 		if strings.Contains(c.BootDisk, ",") || strings.Contains(c.Firmware, ",") || strings.Contains(c.FirmwareVars, ",") {
 			return nil, "", fmt.Errorf("disk %q or firmware %q %q: QEMU cannot take a comma in it", c.BootDisk, c.Firmware, c.FirmwareVars)
 		}
-		if c.FirmwareVars != "" {
-			args = append(args, "-machine", "q35",
+		machine := map[string]string{"amd64": "q35", "arm64": "virt"}[arch]
+		if machine == "" {
+			return nil, "", fmt.Errorf("architecture %q: want amd64 or arm64", arch)
+		}
+		switch {
+		case c.FirmwareVars != "":
+			args = append(args, "-machine", machine,
 				"-drive", fmt.Sprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", c.Firmware),
 				"-drive", fmt.Sprintf("if=pflash,format=raw,unit=1,file=%s", c.FirmwareVars))
-		} else {
-			args = append(args, "-bios", c.Firmware, "-machine", "q35")
+		case arch == "arm64":
+			// AAVMF keeps its variables in the second flash device.
+			return nil, "", fmt.Errorf("booting an arm64 disk needs the firmware's variable store (AAVMF_VARS)")
+		default:
+			args = append(args, "-bios", c.Firmware, "-machine", machine)
 		}
 		args = append(args, "-drive", fmt.Sprintf("file=%s,if=virtio,format=raw,cache=writeback", c.BootDisk))
 		for _, d := range c.Disks {
@@ -355,6 +366,32 @@ var OVMFSplit = [][2]string{
 	{"/usr/share/edk2/ovmf/OVMF_CODE.fd", "/usr/share/edk2/ovmf/OVMF_VARS.fd"},       // Fedora
 	{"/usr/share/edk2/x64/OVMF_CODE.4m.fd", "/usr/share/edk2/x64/OVMF_VARS.4m.fd"},   // Arch
 	{"/usr/share/qemu/ovmf-x86_64-code.bin", "/usr/share/qemu/ovmf-x86_64-vars.bin"}, // openSUSE
+}
+
+// AAVMFSplit are where distributions install the arm64 UEFI firmware
+// (EDK2's ArmVirtQemu, "AAVMF" on Debian) as code and variable-store
+// templates: {code, vars}.
+var AAVMFSplit = [][2]string{
+	{"/usr/share/AAVMF/AAVMF_CODE.fd", "/usr/share/AAVMF/AAVMF_VARS.fd"},                                // Debian, Ubuntu
+	{"/usr/share/edk2/aarch64/QEMU_EFI-pflash.raw", "/usr/share/edk2/aarch64/vars-template-pflash.raw"}, // Fedora
+	{"/usr/share/edk2/aarch64/QEMU_CODE.fd", "/usr/share/edk2/aarch64/QEMU_VARS.fd"},                    // Arch
+}
+
+// FindFirmwareSplit returns the UEFI firmware's code and variable-store
+// template for arch (OVMF for amd64, AAVMF for arm64), or an error that
+// says how to install them.
+func FindFirmwareSplit(arch string) (code, vars string, err error) {
+	if arch == "arm64" {
+		for _, p := range AAVMFSplit {
+			_, err1 := os.Stat(p[0])
+			_, err2 := os.Stat(p[1])
+			if err1 == nil && err2 == nil {
+				return p[0], p[1], nil
+			}
+		}
+		return "", "", fmt.Errorf("no arm64 UEFI firmware (AAVMF_CODE/AAVMF_VARS) found: install it (Debian/Ubuntu: apt-get install qemu-efi-aarch64; Fedora: dnf install edk2-aarch64)")
+	}
+	return FindOVMFSplit()
 }
 
 // FindOVMFSplit returns the first OVMF code and variable-store template

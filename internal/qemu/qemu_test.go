@@ -109,8 +109,20 @@ func TestBootDiskArgs(t *testing.T) {
 			t.Errorf("disk boot args have %s:\n%s", not, line)
 		}
 	}
+	// arm64: the virt machine, AAVMF in two flash devices, a CPU whose
+	// pointer authentication TCG emulates cheaply.
 	if _, _, err := (&Config{BootDisk: "d.img", Firmware: "f", Arch: "arm64", Accel: "tcg"}).Args(); err == nil {
-		t.Error("arm64 disk boot accepted")
+		t.Error("arm64 disk boot without a variable store accepted")
+	}
+	args, _, err = (&Config{BootDisk: "d.img", Firmware: "AAVMF_CODE.fd", FirmwareVars: "d.img.vars", Arch: "arm64", Accel: "tcg"}).Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line = strings.Join(args, " ")
+	for _, want := range []string{"-machine virt", "-cpu max,pauth-impdef=on", "unit=0,readonly=on,file=AAVMF_CODE.fd", "unit=1,file=d.img.vars", "file=d.img,if=virtio"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("arm64 args lack %q:\n%s", want, line)
+		}
 	}
 }
 

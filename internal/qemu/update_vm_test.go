@@ -118,7 +118,7 @@ func TestVMDiskUpdateRollback(t *testing.T) {
 	junk := filepath.Join(dir, "junk-initrd")
 	os.WriteFile(junk, []byte(strings.Repeat("not an initramfs\n", 4096)), 0o644)
 	paths, order := update.BundleFiles(filepath.Join(img, m.Kernel), junk)
-	bm, err := update.NewManifest("v2-broken", "amd64", image.DiskCmdline, paths, order)
+	bm, err := update.NewManifest("v2-broken", "amd64", image.DiskCmdline("amd64"), paths, order)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,9 @@
 // firmware reads it) holding one complete system: vmlinuz (the kernel,
 // started through its EFI stub), initrd and manifest.json (SlotManifest:
 // version, build time, kernel command line, size and SHA-256 of each
-// file). The ESP keeps a copy of the first system and a startup.nsh, for
-// a machine whose firmware has no boot entry yet (see below).
+// file). The ESP keeps a copy of the first system and the
+// removable-media boot program that starts it, for a machine whose
+// firmware has no boot entry yet (see below).
 //
 // # Selection: UEFI boot variables, tried once
 //
@@ -27,10 +28,9 @@
 // old slot. No UEFI shell or boot loader takes part: only what the UEFI
 // spec asks of every boot manager (BootNext, BootOrder, short-form HD()
 // device paths). It is tested under OVMF, not yet on other firmware.
-// The first boot of a fresh disk (NVRAM without our entries)
-// goes through the ESP's startup.nsh under a UEFI shell (OVMF has one),
-// or through an entry made once with efibootmgr; PID 1 then writes the
-// entries itself.
+// The first boot of a fresh disk (NVRAM without our entries) goes
+// through the ESP's \EFI\BOOT\BOOTX64.EFI or BOOTAA64.EFI
+// (efiboot.ChainLoader); PID 1 then writes the entries itself.
 //
 // # Bundles
 //
@@ -129,8 +129,8 @@ func (m *SlotManifest) Validate() error {
 	if m.Version == "" || len(m.Version) > 64 {
 		return errors.New("manifest: version missing or longer than 64 bytes")
 	}
-	if m.Arch != "amd64" {
-		return fmt.Errorf("manifest: architecture %q; slots boot amd64 systems", m.Arch)
+	if m.Arch != "amd64" && m.Arch != "arm64" {
+		return fmt.Errorf("manifest: architecture %q; slots boot amd64 and arm64 systems", m.Arch)
 	}
 	if len(m.Files) == 0 || len(m.Files) > maxFiles {
 		return fmt.Errorf("manifest: %d files, want 1 to %d", len(m.Files), maxFiles)

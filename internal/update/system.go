@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -423,6 +424,10 @@ func (s *System) Install(ctx context.Context, open func() (io.ReadCloser, error)
 	if err != nil {
 		r.Close()
 		return nil, err
+	}
+	if br.manifest.Arch != runtime.GOARCH {
+		r.Close()
+		return nil, fmt.Errorf("the bundle holds an %s system; this machine runs %s", br.manifest.Arch, runtime.GOARCH)
 	}
 	for _, f := range br.manifest.Files {
 		total += f.Size

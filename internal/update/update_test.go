@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ func system(t testing.TB, kernel, initrd string) (*SlotManifest, map[string]stri
 	os.WriteFile(i, []byte(initrd), 0o644)
 	paths, order := BundleFiles(k, i)
 	// A manifest longer than a sector, as a real one is.
-	m, err := NewManifest("", "amd64", []string{"console=ttyS0", "panic=-1", "ainative.data=PARTLABEL=" + strings.Repeat("x", 300)}, paths, order)
+	m, err := NewManifest("", runtime.GOARCH, []string{"console=ttyS0", "panic=-1", "ainative.data=PARTLABEL=" + strings.Repeat("x", 300)}, paths, order)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +265,17 @@ func TestInstallCommitRollback(t *testing.T) {
 	}
 	if _, ok, _ := fm.vars.Number("BootNext"); ok {
 		t.Fatal("BootNext set by a refused bundle")
+	}
+	// So is another architecture's system.
+	other := map[string]string{"amd64": "arm64", "arm64": "amd64"}[runtime.GOARCH]
+	om, opaths := system(t, "KERNEL-2", "INITRD-2")
+	om.Arch = other
+	var ob bytes.Buffer
+	if err := WriteBundle(&ob, om, opaths, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Install(context.Background(), opener(ob.Bytes()), nil, nil); err == nil || !strings.Contains(err.Error(), "holds an "+other+" system") {
+		t.Fatalf("%s bundle: %v", other, err)
 	}
 
 	seen := map[string]int64{}
