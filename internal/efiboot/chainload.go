@@ -197,22 +197,7 @@ func amd64Loader(tail, options []byte) ([]byte, error) {
 	a.raw(0x5b)                    // pop rbx
 	a.raw(0xc3)                    // ret
 
-	// Read-only data, after the code in the same section.
-	a.align(8)
-	a.label("guidLI") // EFI_LOADED_IMAGE_PROTOCOL_GUID
-	a.raw(guidLoadedImage...)
-	a.label("guidDP") // EFI_DEVICE_PATH_PROTOCOL_GUID
-	a.raw(guidDevicePath...)
-	a.label("tail")
-	a.raw(tail...)
-	a.align(2)
-	a.label("options")
-	a.raw(options...)
-
-	// buf is the writable section; bufLimit is the last byte a copied
-	// node may end at.
-	a.extern("buf", dataRVA)
-	a.extern("bufLimit", dataRVA+bufSize-uint32(len(tail)))
+	a.constants(0xcc, tail, options)
 	return a.link(textRVA)
 }
 
@@ -293,49 +278,104 @@ func pe32plus(machine uint16, text []byte, dataSize uint32) []byte {
 
 func roundUp(n, to uint32) uint32 { return (n + to - 1) / to * to }
 
-// asm collects x86-64 machine code with labels: rel32 operands (jumps,
-// RIP-relative addresses) are patched by link once every label is known.
-type asm struct {
+// code is machine code being assembled: its bytes, its labels (offsets
+// in b, or RVAs for externs) and the fields that refer to them, which
+// link patches once every label is known.
+type code struct {
 	b       []byte
-	labels  map[string]uint32 // offset in b, or RVA for externs
+	labels  map[string]uint32
 	externs map[string]bool
 	fixups  []fixup
 }
 
 type fixup struct {
-	at    int // offset of the rel32 in b; relative to at+4
+	at    int  // offset of the instruction or field in b
+	kind  byte // what to patch, for the architecture's patch function
 	label string
 }
 
-func (a *asm) raw(b ...byte)  { a.b = append(a.b, b...) }
-func (a *asm) raw32(v uint32) { a.b = binary.LittleEndian.AppendUint32(a.b, v) }
-func (a *asm) raw64(v uint64) { a.b = binary.LittleEndian.AppendUint64(a.b, v) }
+func (c *code) raw(b ...byte)  { c.b = append(c.b, b...) }
+func (c *code) raw32(v uint32) { c.b = binary.LittleEndian.AppendUint32(c.b, v) }
+func (c *code) raw64(v uint64) { c.b = binary.LittleEndian.AppendUint64(c.b, v) }
 
-func (a *asm) label(name string) {
-	if a.labels == nil {
-		a.labels = map[string]uint32{}
+func (c *code) label(name string) {
+	if c.labels == nil {
+		c.labels = map[string]uint32{}
 	}
-	a.labels[name] = uint32(len(a.b))
+	c.labels[name] = uint32(len(c.b))
 }
 
-func (a *asm) extern(name string, rva uint32) {
-	a.label(name)
-	a.labels[name] = rva
-	if a.externs == nil {
-		a.externs = map[string]bool{}
+// extern defines a label outside the code: an RVA in the image.
+func (c *code) extern(name string, rva uint32) {
+	c.label(name)
+	c.labels[name] = rva
+	if c.externs == nil {
+		c.externs = map[string]bool{}
 	}
-	a.externs[name] = true
+	c.externs[name] = true
 }
 
-func (a *asm) align(n int) {
-	for len(a.b)%n != 0 {
-		a.raw(0xcc)
+func (c *code) align(n int, pad byte) {
+	for len(c.b)%n != 0 {
+		c.raw(pad)
 	}
 }
+
+// constants appends what the code reads, after the code in the same
+// section (padded with pad): the GUIDs, tail and options, and defines
+// buf, the writable section, and bufLimit, the last byte a copied node
+// may end at.
+func (c *code) constants(pad byte, tail, options []byte) {
+	c.align(8, pad)
+	c.label("guidLI") // EFI_LOADED_IMAGE_PROTOCOL_GUID
+	c.raw(guidLoadedImage...)
+	c.label("guidDP") // EFI_DEVICE_PATH_PROTOCOL_GUID
+	c.raw(guidDevicePath...)
+	c.label("tail")
+	c.raw(tail...)
+	c.align(2, pad)
+	c.label("options")
+	c.raw(options...)
+	c.extern("buf", dataRVA)
+	c.extern("bufLimit", dataRVA+bufSize-uint32(len(tail)))
+}
+
+func (c *code) refer(kind byte, label string) {
+	c.fixups = append(c.fixups, fixup{len(c.b), kind, label})
+}
+
+// link places the code at rva and patches each fixup with patch, given
+// the distance from the fixup's position to its label.
+func (c *code) link(rva uint32, patch func(f fixup, dist int64) error) ([]byte, error) {
+	for _, f := range c.fixups {
+		target, ok := c.labels[f.label]
+		if !ok {
+			return nil, fmt.Errorf("chain loader: undefined label %s", f.label)
+		}
+		if !c.externs[f.label] {
+			target += rva
+		}
+		if err := patch(f, int64(target)-int64(rva)-int64(f.at)); err != nil {
+			return nil, err
+		}
+	}
+	return c.b, nil
+}
+
+// asm assembles x86-64 code: its references are rel32 fields (jumps,
+// RIP-relative addresses), relative to the end of the field.
+type asm struct{ code }
 
 func (a *asm) rel32(label string) {
-	a.fixups = append(a.fixups, fixup{len(a.b), label})
+	a.refer(0, label)
 	a.raw32(0)
+}
+
+func (a *asm) link(rva uint32) ([]byte, error) {
+	return a.code.link(rva, func(f fixup, dist int64) error {
+		binary.LittleEndian.PutUint32(a.b[f.at:], uint32(dist-4))
+		return nil
+	})
 }
 
 // lea emits lea reg, [rip+label]: rex is REX.W (0x48), with REX.R
@@ -376,20 +416,4 @@ func (a *asm) jcc(op byte, label string) {
 func (a *asm) jmp(label string) {
 	a.raw(0xe9)
 	a.rel32(label)
-}
-
-// link resolves the fixups for code placed at rva.
-func (a *asm) link(rva uint32) ([]byte, error) {
-	for _, f := range a.fixups {
-		target, ok := a.labels[f.label]
-		if !ok {
-			return nil, fmt.Errorf("chain loader: undefined label %s", f.label)
-		}
-		if !a.externs[f.label] {
-			target += rva
-		}
-		next := rva + uint32(f.at) + 4
-		binary.LittleEndian.PutUint32(a.b[f.at:], target-next)
-	}
-	return a.b, nil
 }

@@ -110,20 +110,7 @@ func arm64Loader(tail, options []byte) ([]byte, error) {
 	a.w(0xa8c00000 | imm7(frame/8)<<15 | 30<<10 | sp<<5 | 29) // ldp x29, x30, [sp], #frame
 	a.w(0xd65f03c0)                                           // ret
 
-	// Read-only data, after the code in the same section.
-	a.align(8)
-	a.label("guidLI")
-	a.raw(guidLoadedImage...)
-	a.label("guidDP")
-	a.raw(guidDevicePath...)
-	a.label("tail")
-	a.raw(tail...)
-	a.align(2)
-	a.label("options")
-	a.raw(options...)
-
-	a.extern("buf", dataRVA)
-	a.extern("bufLimit", dataRVA+bufSize-uint32(len(tail)))
+	a.constants(0, tail, options)
 	return a.link(textRVA)
 }
 
@@ -155,19 +142,9 @@ func movz(d uint32, imm uint16, hw uint32, x bool) uint32 {
 	return op | hw<<21 | uint32(imm)<<5 | d
 }
 
-// a64 collects AArch64 instructions with labels, patched by link.
-type a64 struct {
-	b       []byte
-	labels  map[string]uint32
-	externs map[string]bool
-	fixups  []a64fixup
-}
-
-type a64fixup struct {
-	at    int // offset of the instruction in b
-	kind  byte
-	label string
-}
+// a64 assembles AArch64 code: its references are the PC-relative
+// fields of instructions.
+type a64 struct{ code }
 
 // Fixup kinds: the PC-relative fields of adr (imm21), b.cond and cbnz
 // (imm19, in words), and b, which jump emits (imm26, in words).
@@ -177,33 +154,10 @@ const (
 	fixImm26
 )
 
-func (a *a64) w(ins uint32)  { a.b = binary.LittleEndian.AppendUint32(a.b, ins) }
-func (a *a64) raw(b ...byte) { a.b = append(a.b, b...) }
-
-func (a *a64) label(name string) {
-	if a.labels == nil {
-		a.labels = map[string]uint32{}
-	}
-	a.labels[name] = uint32(len(a.b))
-}
-
-func (a *a64) extern(name string, rva uint32) {
-	a.label(name)
-	a.labels[name] = rva
-	if a.externs == nil {
-		a.externs = map[string]bool{}
-	}
-	a.externs[name] = true
-}
-
-func (a *a64) align(n int) {
-	for len(a.b)%n != 0 {
-		a.raw(0)
-	}
-}
+func (a *a64) w(ins uint32) { a.raw32(ins) }
 
 func (a *a64) fix(kind byte, label string, ins uint32) {
-	a.fixups = append(a.fixups, a64fixup{len(a.b), kind, label})
+	a.refer(kind, label)
 	a.w(ins)
 }
 
@@ -220,20 +174,12 @@ func (a *a64) call(off uint32) {
 }
 
 func (a *a64) link(rva uint32) ([]byte, error) {
-	for _, f := range a.fixups {
-		target, ok := a.labels[f.label]
-		if !ok {
-			return nil, fmt.Errorf("chain loader: undefined label %s", f.label)
-		}
-		if !a.externs[f.label] {
-			target += rva
-		}
-		off := int64(target) - int64(rva+uint32(f.at))
+	return a.code.link(rva, func(f fixup, off int64) error {
 		ins := binary.LittleEndian.Uint32(a.b[f.at:])
 		switch f.kind {
 		case fixADR:
 			if off < -1<<20 || off >= 1<<20 {
-				return nil, fmt.Errorf("chain loader: %s out of adr's range", f.label)
+				return fmt.Errorf("chain loader: %s out of adr's range", f.label)
 			}
 			ins |= uint32(off&3)<<29 | uint32(off>>2&0x7ffff)<<5
 		case fixImm19:
@@ -242,6 +188,6 @@ func (a *a64) link(rva uint32) ([]byte, error) {
 			ins |= uint32(off >> 2 & 0x3ffffff)
 		}
 		binary.LittleEndian.PutUint32(a.b[f.at:], ins)
-	}
-	return a.b, nil
+		return nil
+	})
 }

@@ -2,11 +2,9 @@ package qemu_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,26 +75,10 @@ func TestVMFullDataDiskFromAnotherMachineReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	con := &console{notify: make(chan struct{}, 1)}
-	stdin, typeIn := io.Pipe()
-	cfg := &qemu.Config{
+	vm, con, typeIn := startVM(t, &qemu.Config{
 		Kernel: filepath.Join(img, m.Kernel), Initrd: filepath.Join(img, m.Initramfs),
-		DataDisk: disk, DataDiskReadOnly: true, Stdin: stdin, Stdout: con, Stderr: con,
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	vm, err := qemu.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	con.exited = vm.Done()
-	defer func() {
-		vm.Kill()
-		typeIn.Close()
-		if t.Failed() {
-			t.Logf("console log:\n%s", con.String())
-		}
-	}()
+		DataDisk: disk, DataDiskReadOnly: true,
+	}, 4*time.Minute)
 	con.expect(t, prompt, 3*time.Minute)
 	boot := con.String()
 	for _, want := range []string{"data disk has another label", `label=elsewhere`, "is read-only: mounted it read-only", "data disk is full"} {

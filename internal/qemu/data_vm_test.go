@@ -2,10 +2,8 @@ package qemu_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,26 +108,9 @@ func TestVMDataDiskSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	con := &console{notify: make(chan struct{}, 1)}
-	stdin, typeIn := io.Pipe()
-	cfg := &qemu.Config{
-		Kernel: filepath.Join(img, m.Kernel), Initrd: filepath.Join(img, m.Initramfs),
-		DataDisk: disk, Stdin: stdin, Stdout: con, Stderr: con,
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	vm, err := qemu.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	con.exited = vm.Done()
-	defer func() {
-		vm.Kill()
-		typeIn.Close()
-		if t.Failed() {
-			t.Logf("console log:\n%s", con.String())
-		}
-	}()
+	vm, con, typeIn := startVM(t, &qemu.Config{
+		Kernel: filepath.Join(img, m.Kernel), Initrd: filepath.Join(img, m.Initramfs), DataDisk: disk,
+	}, 4*time.Minute)
 	con.expect(t, "formatted the blank data disk", 2*time.Minute)
 	con.expect(t, prompt, 2*time.Minute)
 	fmt.Fprintf(typeIn, "echo hi > /var/lib/ainative/probe; echo kept > /root/note; sync; echo SYNCED$((1))\r")
@@ -189,23 +170,7 @@ func TestVMDiskImageBootsUEFI(t *testing.T) {
 	if err := image.WriteDisk(disk, plainImageDir(t, ainative(t)), 3<<30); err != nil {
 		t.Fatal(err)
 	}
-	con := &console{notify: make(chan struct{}, 1)}
-	stdin, typeIn := io.Pipe()
-	cfg := &qemu.Config{BootDisk: disk, Firmware: fw, Stdin: stdin, Stdout: con, Stderr: con}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	vm, err := qemu.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	con.exited = vm.Done()
-	defer func() {
-		vm.Kill()
-		typeIn.Close()
-		if t.Failed() {
-			t.Logf("console log:\n%s", con.String())
-		}
-	}()
+	vm, con, typeIn := startVM(t, &qemu.Config{BootDisk: disk, Firmware: fw}, 5*time.Minute)
 	con.expect(t, "data disk mounted", 4*time.Minute)
 	con.expect(t, prompt, time.Minute)
 	fmt.Fprintf(typeIn, "echo hi > /var/lib/ainative/probe && cat /var/lib/ainative/probe && df /var/lib/ainative; echo DONE$((1))\r")
@@ -260,23 +225,7 @@ func TestVMDiskImageBootsArm64(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	con := &console{notify: make(chan struct{}, 1)}
-	stdin, typeIn := io.Pipe()
-	cfg := &qemu.Config{Arch: "arm64", BootDisk: disk, Firmware: code, FirmwareVars: vars, Stdin: stdin, Stdout: con, Stderr: con}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	vm, err := qemu.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	con.exited = vm.Done()
-	defer func() {
-		vm.Kill()
-		typeIn.Close()
-		if t.Failed() {
-			t.Logf("console log:\n%s", con.String())
-		}
-	}()
+	vm, con, typeIn := startVM(t, &qemu.Config{Arch: "arm64", BootDisk: disk, Firmware: code, FirmwareVars: vars}, 8*time.Minute)
 	con.expect(t, "data disk mounted", 6*time.Minute)
 	con.expect(t, prompt, 2*time.Minute)
 	fmt.Fprintf(typeIn, "uname -m; echo hi > /var/lib/ainative/probe && cat /var/lib/ainative/probe; echo DONE$((1))\r")

@@ -382,12 +382,8 @@ var AAVMFSplit = [][2]string{
 // says how to install them.
 func FindFirmwareSplit(arch string) (code, vars string, err error) {
 	if arch == "arm64" {
-		for _, p := range AAVMFSplit {
-			_, err1 := os.Stat(p[0])
-			_, err2 := os.Stat(p[1])
-			if err1 == nil && err2 == nil {
-				return p[0], p[1], nil
-			}
+		if code, vars, ok := findPair(AAVMFSplit); ok {
+			return code, vars, nil
 		}
 		return "", "", fmt.Errorf("no arm64 UEFI firmware (AAVMF_CODE/AAVMF_VARS) found: install it (Debian/Ubuntu: apt-get install qemu-efi-aarch64; Fedora: dnf install edk2-aarch64)")
 	}
@@ -397,14 +393,22 @@ func FindFirmwareSplit(arch string) (code, vars string, err error) {
 // FindOVMFSplit returns the first OVMF code and variable-store template
 // found, or an error that says how to install them.
 func FindOVMFSplit() (code, vars string, err error) {
-	for _, p := range OVMFSplit {
+	if code, vars, ok := findPair(OVMFSplit); ok {
+		return code, vars, nil
+	}
+	return "", "", fmt.Errorf("no OVMF code and variable store (OVMF_CODE/OVMF_VARS) found: install it (Debian/Ubuntu: apt-get install ovmf; Fedora: dnf install edk2-ovmf)")
+}
+
+// findPair returns the first pair of files that both exist.
+func findPair(pairs [][2]string) (a, b string, ok bool) {
+	for _, p := range pairs {
 		_, err1 := os.Stat(p[0])
 		_, err2 := os.Stat(p[1])
 		if err1 == nil && err2 == nil {
-			return p[0], p[1], nil
+			return p[0], p[1], true
 		}
 	}
-	return "", "", fmt.Errorf("no OVMF code and variable store (OVMF_CODE/OVMF_VARS) found: install it (Debian/Ubuntu: apt-get install ovmf; Fedora: dnf install edk2-ovmf)")
+	return "", "", false
 }
 
 // FreePort returns a TCP port that is free on the host's loopback now.

@@ -1,7 +1,6 @@
 package qemu_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -21,30 +20,13 @@ type diskBoot struct {
 	t      *testing.T
 	vm     *qemu.VM
 	con    *console
-	typeIn *io.PipeWriter
+	typeIn io.Writer
 }
 
 func bootDisk(t *testing.T, disk, code, vars, bundle string) *diskBoot {
 	t.Helper()
-	con := &console{notify: make(chan struct{}, 1)}
-	stdin, typeIn := io.Pipe()
-	cfg := &qemu.Config{BootDisk: disk, Firmware: code, FirmwareVars: vars, Disks: []string{bundle},
-		Stdin: stdin, Stdout: con, Stderr: con}
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	vm, err := qemu.Start(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	con.exited = vm.Done()
-	b := &diskBoot{t: t, vm: vm, con: con, typeIn: typeIn}
-	t.Cleanup(func() {
-		vm.Kill()
-		vm.Wait()
-		cancel()
-		typeIn.Close()
-	})
-	return b
+	vm, con, typeIn := startVM(t, &qemu.Config{BootDisk: disk, Firmware: code, FirmwareVars: vars, Disks: []string{bundle}}, 6*time.Minute)
+	return &diskBoot{t: t, vm: vm, con: con, typeIn: typeIn}
 }
 
 // logged waits until want is anywhere on the console, leaving expect's
@@ -131,19 +113,9 @@ func TestVMDiskUpdateRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	logs := []*console{}
-	defer func() {
-		if t.Failed() {
-			for i, c := range logs {
-				t.Logf("console of boot %d:\n%s", i+1, c.String())
-			}
-		}
-	}()
-
 	// Boot 1: fresh NVRAM, so the removable-media path, the ESP's
 	// BOOTX64.EFI; PID 1 commits slot A, which writes its boot entry.
 	b := bootDisk(t, disk, code, vars, broken)
-	logs = append(logs, b.con)
 	b.con.expect(t, prompt, 5*time.Minute)
 	if strings.Contains(b.con.String(), "startup.nsh") {
 		t.Error("the first boot went through the UEFI shell, not BOOTX64.EFI")
@@ -165,14 +137,12 @@ func TestVMDiskUpdateRollback(t *testing.T) {
 	// Boot 2: BootNext starts slot B once; its kernel panics, ending
 	// QEMU (a real machine would reset).
 	b = bootDisk(t, disk, code, vars, good)
-	logs = append(logs, b.con)
 	b.con.expect(t, `starting Boot0B0B "ainative B"`, 3*time.Minute)
 	b.con.expect(t, "Kernel panic", 5*time.Minute)
 	b.waitExit(time.Minute)
 
 	// Boot 3: BootOrder starts slot A again, straight from the firmware.
 	b = bootDisk(t, disk, code, vars, good)
-	logs = append(logs, b.con)
 	b.con.expect(t, `starting Boot0A0A "ainative A"`, 3*time.Minute)
 	b.con.expect(t, "booted from slot a", 5*time.Minute)
 	b.con.expect(t, prompt, 2*time.Minute)
@@ -188,7 +158,6 @@ func TestVMDiskUpdateRollback(t *testing.T) {
 
 	// Boot 4: slot B on trial, healthy, committed.
 	b = bootDisk(t, disk, code, vars, good)
-	logs = append(logs, b.con)
 	b.con.expect(t, `starting Boot0B0B "ainative B"`, 3*time.Minute)
 	b.con.expect(t, `booted from slot b" committed=a trial=true`, 5*time.Minute)
 	b.con.expect(t, prompt, 5*time.Minute)

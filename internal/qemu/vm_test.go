@@ -167,6 +167,34 @@ func (c *console) expect(t *testing.T, want string, timeout time.Duration) strin
 
 const prompt = "ainative:/# "
 
+// startVM starts QEMU with cfg for at most timeout, its serial output on
+// the returned console and its input from the returned writer. QEMU is
+// killed when the test ends, and the console log printed if it failed.
+func startVM(t *testing.T, cfg *qemu.Config, timeout time.Duration) (*qemu.VM, *console, io.Writer) {
+	t.Helper()
+	con := &console{notify: make(chan struct{}, 1)}
+	stdin, typeIn := io.Pipe()
+	cfg.Stdin, cfg.Stdout, cfg.Stderr = stdin, con, con
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	vm, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	con.exited = vm.Done()
+	started := time.Now().Format(time.TimeOnly)
+	t.Cleanup(func() {
+		vm.Kill()
+		vm.Wait()
+		cancel()
+		typeIn.Close()
+		if t.Failed() {
+			t.Logf("console log of the VM started at %s:\n%s", started, con.String())
+		}
+	})
+	return vm, con, typeIn
+}
+
 func TestVMBootShellGenerateStatusPoweroff(t *testing.T) {
 	needQEMU(t)
 	bin := ainative(t)
@@ -179,28 +207,12 @@ func TestVMBootShellGenerateStatusPoweroff(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	con := &console{notify: make(chan struct{}, 1)}
-	stdin, typeIn := io.Pipe()
 	cfg := &qemu.Config{
 		Kernel: filepath.Join(imgDir, m.Kernel), Initrd: filepath.Join(imgDir, m.Initramfs),
-		MemoryMiB: 1024, CPUs: 2, Stdin: stdin, Stdout: con, Stderr: con,
-		Forwards: []qemu.Forward{{Host: 0, Guest: initsys.StatusPort}},
+		MemoryMiB: 1024, CPUs: 2, Forwards: []qemu.Forward{{Host: 0, Guest: initsys.StatusPort}},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	begin := time.Now()
-	vm, err := qemu.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	con.exited = vm.Done()
-	defer func() {
-		vm.Kill()
-		typeIn.Close()
-		if t.Failed() {
-			t.Logf("console log:\n%s", con.String())
-		}
-	}()
+	vm, con, typeIn := startVM(t, cfg, 4*time.Minute)
 	con.expect(t, prompt, 2*time.Minute)
 	t.Logf("booted to the shell prompt in %v with %s", time.Since(begin).Round(10*time.Millisecond), vm.Accel)
 
