@@ -45,13 +45,14 @@ const (
 // the machine (vda, sda, nvme0n1). The serial console (the PC's first
 // UART, arm64's PL011) comes last, so that it is /dev/console (the shell
 // and `vm --disk`); the screen gets one too.
+// no_timer_check (x86 only) skips the IO-APIC timer check that a busy
+// TCG host can fail.
 func DiskCmdline(arch string) []string {
-	serial := "console=ttyS0"
+	c := []string{"console=tty0", "console=ttyS0", "panic=-1", "oops=panic", "no_timer_check", "loglevel=4"}
 	if arch == "arm64" {
-		serial = "console=ttyAMA0"
+		c = []string{"console=tty0", "console=ttyAMA0", "panic=-1", "oops=panic", "loglevel=4"}
 	}
-	return []string{"console=tty0", serial, "panic=-1", "oops=panic", "no_timer_check", "loglevel=4",
-		initsys.DataDiskParam + "=PARTLABEL=" + DataName}
+	return append(c, initsys.DataDiskParam+"=PARTLABEL="+DataName)
 }
 
 // WriteDisk writes a bootable GPT disk image of size bytes at path from
