@@ -143,24 +143,23 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	VPOR X2, X1, X1; \
 	VPSUBB k20<>(SB), X1, X1
 
-// Q3KW sets Y2 = the signed quants (q-4) of the group at shift sh of
-// chunk Y0, whose high bits (bit g of the hmask bytes in Y5) SH $n moves
-// to bit 2; Y3 = |Y2| and Y4 the int16 scales of its two sub-blocks.
+// Q3KW sets Y2 = the quants of the group at shift sh of chunk Y0 plus 4,
+// unsigned (0-7): the low 2 bits, and bit 2 from bit g of the hmask bytes
+// in Y5, which SH $n moves there; Y4 = the int16 scales of its two
+// sub-blocks. The -4 is applied once per super-block in Q3KOFF, through
+// the activations' block sums, which saves the sign handling of every
+// product (VPMADDUBSW takes the unsigned quants as they are).
 #define Q3KW(sh, SH, n, poff) \
 	VPSRLW $sh, Y0, Y2; \
 	VPAND k03<>(SB), Y2, Y2; \
 	SH $n, Y5, Y3; \
 	VPAND k04<>(SB), Y3, Y3; \
 	VPOR Y3, Y2, Y2; \
-	VPSUBB k04<>(SB), Y2, Y2; \
-	VPSIGNB Y2, Y2, Y3; \
 	VPSHUFB kQ6Pat<>+poff(SB), X1, X4; \
 	VPMOVSXBW X4, Y4
 
 #define Q3KTOK(yoff, T, isum) \
-	VMOVDQU yoff T, Y6; \
-	VPSIGNB Y2, Y6, Y6; \
-	VPMADDUBSW Y6, Y3, Y6; \
+	VPMADDUBSW yoff T, Y2, Y6; \
 	VPMADDWD Y4, Y6, Y6; \
 	VPADDD Y6, isum, isum
 
@@ -169,6 +168,16 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	Q3KTOK(yoff, T1, Y13); \
 	Q3KTOK(yoff, T2, Y14); \
 	Q3KTOK(yoff, T3, Y15)
+
+// Q3KSCALES4 sets Y7 = the 16 scales times 4 as int16, for Q3KOFF.
+#define Q3KSCALES4 VPMOVSXBW X1, Y7; VPSLLW $2, Y7, Y7
+
+// Q3KOFF subtracts from isum what the quants' offset of -4 contributes:
+// 4 * sum_j(scale_j * bsum_j), the block sums of the Q8_K activations
+// at 260; Y7 = the scales times 4 (Q3KSCALES4). Exact in int32.
+#define Q3KOFF(T, isum) \
+	VPMADDWD 260 T, Y7, Y6; \
+	VPSUBD Y6, isum, isum
 
 // Q3KEND folds isum into acc scaled by d*d_x; X7 = d.
 #define Q3KEND(T, isum, acc) \
@@ -193,6 +202,8 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	Q3KW(2, VPSRLW, 3, 80); Q3KTOK(164, T0, Y12); \
 	Q3KW(4, VPSRLW, 4, 96); Q3KTOK(196, T0, Y12); \
 	Q3KW(6, VPSRLW, 5, 112); Q3KTOK(228, T0, Y12); \
+	Q3KSCALES4; \
+	Q3KOFF(T0, Y12); \
 	Q3KD; \
 	Q3KEND(T0, Y12, Y8)
 
@@ -210,11 +221,33 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	Q3KW(2, VPSRLW, 3, 80); Q3KTOK4(164); \
 	Q3KW(4, VPSRLW, 4, 96); Q3KTOK4(196); \
 	Q3KW(6, VPSRLW, 5, 112); Q3KTOK4(228); \
+	Q3KSCALES4; \
+	Q3KOFF(T0, Y12); \
+	Q3KOFF(T1, Y13); \
+	Q3KOFF(T2, Y14); \
+	Q3KOFF(T3, Y15); \
 	Q3KD; \
 	Q3KEND(T0, Y12, Y8); \
 	Q3KEND(T1, Y13, Y9); \
 	Q3KEND(T2, Y14, Y10); \
 	Q3KEND(T3, Y15, Y11)
+
+// STOK adds to isum the products of signed weights Y2 (|Y2| in Y3)
+// and a token's 32 activations at yoff, times the int16 scales Y4:
+// VPMADDUBSW needs one unsigned side, so the activations take the
+// weights' signs.
+#define STOK(yoff, T, isum) \
+	VMOVDQU yoff T, Y6; \
+	VPSIGNB Y2, Y6, Y6; \
+	VPMADDUBSW Y6, Y3, Y6; \
+	VPMADDWD Y4, Y6, Y6; \
+	VPADDD Y6, isum, isum
+
+#define STOK4(yoff) \
+	STOK(yoff, T0, Y12); \
+	STOK(yoff, T1, Y13); \
+	STOK(yoff, T2, Y14); \
+	STOK(yoff, T3, Y15)
 
 // ---- IQ4_XS: d f16, scales_h u16 at 2, scales_l[4] at 4, qs[128] at 8 ----
 
@@ -256,28 +289,28 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 #define IQ4XSSB1 \
 	VPXOR Y12, Y12, Y12; \
 	IQ4XSSCALES; \
-	IQ4XSW(8, 0); Q3KTOK(4, T0, Y12); \
-	IQ4XSW(24, 32); Q3KTOK(36, T0, Y12); \
-	IQ4XSW(40, 64); Q3KTOK(68, T0, Y12); \
-	IQ4XSW(56, 96); Q3KTOK(100, T0, Y12); \
-	IQ4XSW(72, 128); Q3KTOK(132, T0, Y12); \
-	IQ4XSW(88, 160); Q3KTOK(164, T0, Y12); \
-	IQ4XSW(104, 192); Q3KTOK(196, T0, Y12); \
-	IQ4XSW(120, 224); Q3KTOK(228, T0, Y12); \
+	IQ4XSW(8, 0); STOK(4, T0, Y12); \
+	IQ4XSW(24, 32); STOK(36, T0, Y12); \
+	IQ4XSW(40, 64); STOK(68, T0, Y12); \
+	IQ4XSW(56, 96); STOK(100, T0, Y12); \
+	IQ4XSW(72, 128); STOK(132, T0, Y12); \
+	IQ4XSW(88, 160); STOK(164, T0, Y12); \
+	IQ4XSW(104, 192); STOK(196, T0, Y12); \
+	IQ4XSW(120, 224); STOK(228, T0, Y12); \
 	IQ4XSD; \
 	Q3KEND(T0, Y12, Y8)
 
 #define IQ4XSSB4 \
 	ZERO4ISUM; \
 	IQ4XSSCALES; \
-	IQ4XSW(8, 0); Q3KTOK4(4); \
-	IQ4XSW(24, 32); Q3KTOK4(36); \
-	IQ4XSW(40, 64); Q3KTOK4(68); \
-	IQ4XSW(56, 96); Q3KTOK4(100); \
-	IQ4XSW(72, 128); Q3KTOK4(132); \
-	IQ4XSW(88, 160); Q3KTOK4(164); \
-	IQ4XSW(104, 192); Q3KTOK4(196); \
-	IQ4XSW(120, 224); Q3KTOK4(228); \
+	IQ4XSW(8, 0); STOK4(4); \
+	IQ4XSW(24, 32); STOK4(36); \
+	IQ4XSW(40, 64); STOK4(68); \
+	IQ4XSW(56, 96); STOK4(100); \
+	IQ4XSW(72, 128); STOK4(132); \
+	IQ4XSW(88, 160); STOK4(164); \
+	IQ4XSW(104, 192); STOK4(196); \
+	IQ4XSW(120, 224); STOK4(228); \
 	IQ4XSD; \
 	Q3KEND(T0, Y12, Y8); \
 	Q3KEND(T1, Y13, Y9); \
