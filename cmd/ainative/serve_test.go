@@ -46,7 +46,7 @@ func TestServeAndRun(t *testing.T) {
 	var text strings.Builder
 	var last client.ChatResponse
 	err = c.Chat(ctx, &client.ChatRequest{Model: "tiny", Messages: []client.Message{{Role: "user", Content: "hi"}},
-		Options: &client.Options{NumPredict: ptrTo(5)}}, func(r client.ChatResponse) error {
+		Options: &client.Options{NumPredict: ptrTo(5), Temperature: ptrTo(0.0)}}, func(r client.ChatResponse) error {
 		text.WriteString(r.Message.Content)
 		last = r
 		return nil

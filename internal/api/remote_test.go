@@ -82,6 +82,7 @@ func TestRemoteBackend(t *testing.T) {
 	oc := openai.NewClient(optionsFor(front)...)
 	resp, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
 		Model: "far-tiny", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}, MaxCompletionTokens: openai.Int(4),
+		Temperature: openai.Float(0), // greedy: never an empty answer by chance
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +92,7 @@ func TestRemoteBackend(t *testing.T) {
 	}
 	stream := oc.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
 		Model: "far-tiny", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}, MaxCompletionTokens: openai.Int(4),
+		Temperature: openai.Float(0), // greedy: never an empty answer by chance
 	})
 	n := 0
 	for stream.Next() {
@@ -105,7 +107,7 @@ func TestRemoteBackend(t *testing.T) {
 	var text strings.Builder
 	var last ollama.ChatResponse
 	err = c.Chat(ctx, &ollama.ChatRequest{Model: "far-tiny", Messages: []ollama.Message{{Role: "user", Content: "hello"}},
-		Options: map[string]any{"num_predict": 5}}, func(r ollama.ChatResponse) error {
+		Options: map[string]any{"num_predict": 5, "temperature": 0}}, func(r ollama.ChatResponse) error {
 		text.WriteString(r.Message.Content)
 		last = r
 		return nil

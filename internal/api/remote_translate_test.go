@@ -308,6 +308,7 @@ func TestRemoteResponsesPassThrough(t *testing.T) {
 	resp, err := fc.Responses.New(context.Background(), responses.ResponseNewParams{
 		Model: "far-tiny", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}, MaxOutputTokens: openai.Int(3),
 		Instructions: openai.String("Be brief."),
+		Temperature:  openai.Float(0), // greedy: never an empty answer by chance
 	})
 	if err != nil {
 		t.Fatal(err)
