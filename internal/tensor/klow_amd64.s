@@ -61,16 +61,19 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	VPSHUFB kQ6Pat<>+poff(SB), X5, X4; \
 	VPMOVZXBW X4, Y4
 
-#define Q2KTOK(yoff, T, isum) \
+// UTOK adds to isum the products of unsigned weights Y2 (Q2_K's, and
+// Q3_K's before their offset) and a token's 32 activations at yoff,
+// times the int16 scales Y4.
+#define UTOK(yoff, T, isum) \
 	VPMADDUBSW yoff T, Y2, Y6; \
 	VPMADDWD Y4, Y6, Y6; \
 	VPADDD Y6, isum, isum
 
-#define Q2KTOK4(yoff) \
-	Q2KTOK(yoff, T0, Y12); \
-	Q2KTOK(yoff, T1, Y13); \
-	Q2KTOK(yoff, T2, Y14); \
-	Q2KTOK(yoff, T3, Y15)
+#define UTOK4(yoff) \
+	UTOK(yoff, T0, Y12); \
+	UTOK(yoff, T1, Y13); \
+	UTOK(yoff, T2, Y14); \
+	UTOK(yoff, T3, Y15)
 
 // Q2KDMIN sets X4 = [d, dmin].
 #define Q2KDMIN VMOVD 80(AX), X4; VCVTPH2PS X4, X4
@@ -93,15 +96,15 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	VPXOR Y12, Y12, Y12; \
 	Q2KSCALES; \
 	VMOVDQU 16(AX), Y0; \
-	Q2KW(0, 0); Q2KTOK(4, T0, Y12); \
-	Q2KW(2, 16); Q2KTOK(36, T0, Y12); \
-	Q2KW(4, 32); Q2KTOK(68, T0, Y12); \
-	Q2KW(6, 48); Q2KTOK(100, T0, Y12); \
+	Q2KW(0, 0); UTOK(4, T0, Y12); \
+	Q2KW(2, 16); UTOK(36, T0, Y12); \
+	Q2KW(4, 32); UTOK(68, T0, Y12); \
+	Q2KW(6, 48); UTOK(100, T0, Y12); \
 	VMOVDQU 48(AX), Y0; \
-	Q2KW(0, 64); Q2KTOK(132, T0, Y12); \
-	Q2KW(2, 80); Q2KTOK(164, T0, Y12); \
-	Q2KW(4, 96); Q2KTOK(196, T0, Y12); \
-	Q2KW(6, 112); Q2KTOK(228, T0, Y12); \
+	Q2KW(0, 64); UTOK(132, T0, Y12); \
+	Q2KW(2, 80); UTOK(164, T0, Y12); \
+	Q2KW(4, 96); UTOK(196, T0, Y12); \
+	Q2KW(6, 112); UTOK(228, T0, Y12); \
 	Q2KDMIN; \
 	Q2KEND(T0, Y12, Y8)
 
@@ -111,15 +114,15 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	ZERO4ISUM; \
 	Q2KSCALES; \
 	VMOVDQU 16(AX), Y0; \
-	Q2KW(0, 0); Q2KTOK4(4); \
-	Q2KW(2, 16); Q2KTOK4(36); \
-	Q2KW(4, 32); Q2KTOK4(68); \
-	Q2KW(6, 48); Q2KTOK4(100); \
+	Q2KW(0, 0); UTOK4(4); \
+	Q2KW(2, 16); UTOK4(36); \
+	Q2KW(4, 32); UTOK4(68); \
+	Q2KW(6, 48); UTOK4(100); \
 	VMOVDQU 48(AX), Y0; \
-	Q2KW(0, 64); Q2KTOK4(132); \
-	Q2KW(2, 80); Q2KTOK4(164); \
-	Q2KW(4, 96); Q2KTOK4(196); \
-	Q2KW(6, 112); Q2KTOK4(228); \
+	Q2KW(0, 64); UTOK4(132); \
+	Q2KW(2, 80); UTOK4(164); \
+	Q2KW(4, 96); UTOK4(196); \
+	Q2KW(6, 112); UTOK4(228); \
 	Q2KDMIN; \
 	Q2KEND(T0, Y12, Y8); \
 	Q2KEND(T1, Y13, Y9); \
@@ -158,17 +161,6 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	VPSHUFB kQ6Pat<>+poff(SB), X1, X4; \
 	VPMOVSXBW X4, Y4
 
-#define Q3KTOK(yoff, T, isum) \
-	VPMADDUBSW yoff T, Y2, Y6; \
-	VPMADDWD Y4, Y6, Y6; \
-	VPADDD Y6, isum, isum
-
-#define Q3KTOK4(yoff) \
-	Q3KTOK(yoff, T0, Y12); \
-	Q3KTOK(yoff, T1, Y13); \
-	Q3KTOK(yoff, T2, Y14); \
-	Q3KTOK(yoff, T3, Y15)
-
 // Q3KSCALES4 sets Y7 = the 16 scales times 4 as int16, for Q3KOFF.
 #define Q3KSCALES4 VPMOVSXBW X1, Y7; VPSLLW $2, Y7, Y7
 
@@ -193,15 +185,15 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	Q3KSCALES; \
 	VMOVDQU 0(AX), Y5; \
 	VMOVDQU 32(AX), Y0; \
-	Q3KW(0, VPSLLW, 2, 0); Q3KTOK(4, T0, Y12); \
-	Q3KW(2, VPSLLW, 1, 16); Q3KTOK(36, T0, Y12); \
-	Q3KW(4, VPSRLW, 0, 32); Q3KTOK(68, T0, Y12); \
-	Q3KW(6, VPSRLW, 1, 48); Q3KTOK(100, T0, Y12); \
+	Q3KW(0, VPSLLW, 2, 0); UTOK(4, T0, Y12); \
+	Q3KW(2, VPSLLW, 1, 16); UTOK(36, T0, Y12); \
+	Q3KW(4, VPSRLW, 0, 32); UTOK(68, T0, Y12); \
+	Q3KW(6, VPSRLW, 1, 48); UTOK(100, T0, Y12); \
 	VMOVDQU 64(AX), Y0; \
-	Q3KW(0, VPSRLW, 2, 64); Q3KTOK(132, T0, Y12); \
-	Q3KW(2, VPSRLW, 3, 80); Q3KTOK(164, T0, Y12); \
-	Q3KW(4, VPSRLW, 4, 96); Q3KTOK(196, T0, Y12); \
-	Q3KW(6, VPSRLW, 5, 112); Q3KTOK(228, T0, Y12); \
+	Q3KW(0, VPSRLW, 2, 64); UTOK(132, T0, Y12); \
+	Q3KW(2, VPSRLW, 3, 80); UTOK(164, T0, Y12); \
+	Q3KW(4, VPSRLW, 4, 96); UTOK(196, T0, Y12); \
+	Q3KW(6, VPSRLW, 5, 112); UTOK(228, T0, Y12); \
 	Q3KSCALES4; \
 	Q3KOFF(T0, Y12); \
 	Q3KD; \
@@ -212,15 +204,15 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	Q3KSCALES; \
 	VMOVDQU 0(AX), Y5; \
 	VMOVDQU 32(AX), Y0; \
-	Q3KW(0, VPSLLW, 2, 0); Q3KTOK4(4); \
-	Q3KW(2, VPSLLW, 1, 16); Q3KTOK4(36); \
-	Q3KW(4, VPSRLW, 0, 32); Q3KTOK4(68); \
-	Q3KW(6, VPSRLW, 1, 48); Q3KTOK4(100); \
+	Q3KW(0, VPSLLW, 2, 0); UTOK4(4); \
+	Q3KW(2, VPSLLW, 1, 16); UTOK4(36); \
+	Q3KW(4, VPSRLW, 0, 32); UTOK4(68); \
+	Q3KW(6, VPSRLW, 1, 48); UTOK4(100); \
 	VMOVDQU 64(AX), Y0; \
-	Q3KW(0, VPSRLW, 2, 64); Q3KTOK4(132); \
-	Q3KW(2, VPSRLW, 3, 80); Q3KTOK4(164); \
-	Q3KW(4, VPSRLW, 4, 96); Q3KTOK4(196); \
-	Q3KW(6, VPSRLW, 5, 112); Q3KTOK4(228); \
+	Q3KW(0, VPSRLW, 2, 64); UTOK4(132); \
+	Q3KW(2, VPSRLW, 3, 80); UTOK4(164); \
+	Q3KW(4, VPSRLW, 4, 96); UTOK4(196); \
+	Q3KW(6, VPSRLW, 5, 112); UTOK4(228); \
 	Q3KSCALES4; \
 	Q3KOFF(T0, Y12); \
 	Q3KOFF(T1, Y13); \
