@@ -42,21 +42,21 @@ func ChainLoader(arch, file string, args []string) ([]byte, error) {
 	if len(tail) > 1024 || len(options) > 8192 {
 		return nil, fmt.Errorf("chain loader: path or command line too long")
 	}
+	var gen func(tail, options []byte) ([]byte, error)
+	var machine uint16
 	switch arch {
 	case "amd64":
-		code, err := amd64Loader(tail, options)
-		if err != nil {
-			return nil, err
-		}
-		return pe32plus(0x8664, code, bufSize), nil
+		gen, machine = amd64Loader, 0x8664
 	case "arm64":
-		code, err := arm64Loader(tail, options)
-		if err != nil {
-			return nil, err
-		}
-		return pe32plus(0xaa64, code, bufSize), nil
+		gen, machine = arm64Loader, 0xaa64
+	default:
+		return nil, fmt.Errorf("chain loader: architecture %q: want amd64 or arm64", arch)
 	}
-	return nil, fmt.Errorf("chain loader: architecture %q: want amd64 or arm64", arch)
+	code, err := gen(tail, options)
+	if err != nil {
+		return nil, err
+	}
+	return pe32plus(machine, code, bufSize), nil
 }
 
 // RemovablePath is where firmware with no boot entry for a disk looks

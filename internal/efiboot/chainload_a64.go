@@ -65,7 +65,7 @@ func arm64Loader(tail, options []byte) ([]byte, error) {
 	a.label("copied")
 	// Append File(file) and the end node, prebuilt in tail.
 	a.adr(1, "tail")
-	a.w(movz(5, uint16(len(tail)), 0, false)) // mov w5, #len(tail)
+	a.w(movz(5, uint16(len(tail)), false)) // mov w5, #len(tail)
 	a.label("tailcopy")
 	a.w(0x38400400 | 1<<12 | 1<<5 | 4) // ldrb w4, [x1], #1
 	a.w(0x38000400 | 1<<12 | 2<<5 | 4) // strb w4, [x2], #1
@@ -73,11 +73,11 @@ func arm64Loader(tail, options []byte) ([]byte, error) {
 	a.bcond(condNE, "tailcopy")
 
 	// LoadImage(FALSE, ImageHandle, buf, NULL, 0, &kernel)
-	a.w(movz(0, 0, 0, true))
+	a.w(movz(0, 0, true))
 	a.w(orr(1, 19))
 	a.adr(2, "buf")
-	a.w(movz(3, 0, 0, true))
-	a.w(movz(4, 0, 0, true))
+	a.w(movz(3, 0, true))
+	a.w(movz(4, 0, true))
 	a.w(addImm(5, sp, varKH))
 	a.call(bsLoadImage)
 	a.cbnz(0, "fail")
@@ -89,20 +89,20 @@ func arm64Loader(tail, options []byte) ([]byte, error) {
 	a.call(bsHandleProtocol)
 	a.cbnz(0, "fail")
 	a.w(ldrX(0, sp, varLI))
-	a.w(movz(1, uint16(len(options)), 0, false))       // mov w1, #len(options)
+	a.w(movz(1, uint16(len(options)), false))          // mov w1, #len(options)
 	a.w(0xb9000000 | (liOptionsSize/4)<<10 | 0<<5 | 1) // str w1, [x0, #LoadOptionsSize]
 	a.adr(1, "options")
 	a.w(0xf9000000 | (liOptions/8)<<10 | 0<<5 | 1) // str x1, [x0, #LoadOptions]
 
 	// return StartImage(kernel, NULL, NULL)
 	a.w(ldrX(0, sp, varKH))
-	a.w(movz(1, 0, 0, true))
-	a.w(movz(2, 0, 0, true))
+	a.w(movz(1, 0, true))
+	a.w(movz(2, 0, true))
 	a.call(bsStartImage)
 	a.jump("out")
 
 	a.label("fail")
-	a.w(movz(0, 1, 0, true))                // mov x0, #1
+	a.w(movz(0, 1, true))                   // mov x0, #1
 	a.w(0xf2800000 | 3<<21 | 0x8000<<5 | 0) // movk x0, #0x8000, lsl #48: EFI_LOAD_ERROR
 	a.label("out")
 	a.w(0xa9400000 | imm7(4)<<15 | 22<<10 | sp<<5 | 21)       // ldp x21, x22, [sp, #32]
@@ -133,13 +133,13 @@ func ldrX(t, n, off uint32) uint32 { return 0xf9400000 | (off/8)<<10 | n<<5 | t 
 // addImm is add xd, xn, #imm.
 func addImm(d, n, imm uint32) uint32 { return 0x91000000 | imm<<10 | n<<5 | d }
 
-// movz is mov xd (or wd), #imm << (16*hw).
-func movz(d uint32, imm uint16, hw uint32, x bool) uint32 {
+// movz is mov xd (or wd when !x), #imm.
+func movz(d uint32, imm uint16, x bool) uint32 {
 	op := uint32(0x52800000)
 	if x {
 		op = 0xd2800000
 	}
-	return op | hw<<21 | uint32(imm)<<5 | d
+	return op | uint32(imm)<<5 | d
 }
 
 // a64 assembles AArch64 code: its references are the PC-relative

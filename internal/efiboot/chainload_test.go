@@ -259,36 +259,7 @@ func TestChainLoaderCode(t *testing.T) {
 			code = code[:f.Sections[0].VirtualSize]
 			rva := uint64(f.Sections[0].VirtualAddress)
 
-			// Decode up to the ret.
-			type line struct {
-				pc, next uint64
-				text     string
-			}
-			var lines []line
-			for pc := 0; pc < len(code); {
-				var text string
-				var n int
-				var ret bool
-				switch c.arch {
-				case "amd64":
-					inst, err := x86asm.Decode(code[pc:], 64)
-					if err != nil {
-						t.Fatalf("at %#x: %v", pc, err)
-					}
-					text, n, ret = x86asm.IntelSyntax(inst, rva+uint64(pc), nil), inst.Len, inst.Op == x86asm.RET
-				case "arm64":
-					inst, err := arm64asm.Decode(code[pc:])
-					if err != nil {
-						t.Fatalf("at %#x: %v", pc, err)
-					}
-					text, n, ret = arm64asm.GNUSyntax(inst), 4, inst.Op == arm64asm.RET
-				}
-				lines = append(lines, line{rva + uint64(pc), rva + uint64(pc+n), text})
-				pc += n
-				if ret {
-					break
-				}
-			}
+			lines := disassemble(t, c.arch, code, rva)
 
 			// Name the addresses: constants where their bytes are, the
 			// buffer in the data section, code labels where their first
@@ -331,15 +302,15 @@ func TestChainLoaderCode(t *testing.T) {
 			ripRel := regexp.MustCompile(`\[rip\+(0x[0-9a-f]+)\]`)
 			jump := regexp.MustCompile(`^(j[a-z]+) (0x[0-9a-f]+)$`)
 			pcRel := regexp.MustCompile(`\.\+(0x[0-9a-f]+)$`)
+			name := func(target uint64) string {
+				if n, ok := names[target&0xffffffff]; ok {
+					return n
+				}
+				return fmt.Sprintf("%#x", target)
+			}
 			var got []string
 			for _, l := range lines {
 				s := l.text
-				name := func(target uint64) string {
-					if n, ok := names[target&0xffffffff]; ok {
-						return n
-					}
-					return fmt.Sprintf("%#x", target)
-				}
 				if m := ripRel.FindStringSubmatchIndex(s); m != nil {
 					d, _ := strconv.ParseUint(s[m[2]:m[3]], 0, 64)
 					s = s[:m[0]] + "[rip+" + name(l.next+d) + "]" + s[m[1]:]
@@ -357,6 +328,44 @@ func TestChainLoaderCode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// line is one decoded instruction: its address, the next one's, and
+// its text.
+type line struct {
+	pc, next uint64
+	text     string
+}
+
+// disassemble decodes the code at rva up to its ret.
+func disassemble(t *testing.T, arch string, code []byte, rva uint64) []line {
+	t.Helper()
+	var lines []line
+	for pc := 0; pc < len(code); {
+		var text string
+		var n int
+		var ret bool
+		switch arch {
+		case "amd64":
+			inst, err := x86asm.Decode(code[pc:], 64)
+			if err != nil {
+				t.Fatalf("at %#x: %v", pc, err)
+			}
+			text, n, ret = x86asm.IntelSyntax(inst, rva+uint64(pc), nil), inst.Len, inst.Op == x86asm.RET
+		case "arm64":
+			inst, err := arm64asm.Decode(code[pc:])
+			if err != nil {
+				t.Fatalf("at %#x: %v", pc, err)
+			}
+			text, n, ret = arm64asm.GNUSyntax(inst), 4, inst.Op == arm64asm.RET
+		}
+		lines = append(lines, line{rva + uint64(pc), rva + uint64(pc+n), text})
+		pc += n
+		if ret {
+			break
+		}
+	}
+	return lines
 }
 
 // TestChainLoaderRefuses checks the paths the loader cannot hold.
