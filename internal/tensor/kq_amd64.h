@@ -143,6 +143,9 @@ GLOBL kQ6Pat<>(SB), RODATA|NOPTR, $128
 // macro SB for weight blocks of WB bytes. KX4 prefetches into L2 the
 // weights 64 KiB ahead (MatMul's row chunk, chunkBytes: the next chunk
 // comes from memory while this one is computed), four lines a block.
+#ifndef PFD
+#define PFD 32768
+#endif
 #define KX1(SB, WB) \
 row: \
 	MOVQ SI, AX; \
@@ -150,6 +153,9 @@ row: \
 	MOVQ R11, CX; \
 	VXORPS Y8, Y8, Y8; \
 sb: \
+	PREFETCHT0 PF1DIST(AX); \
+	PREFETCHT0 PF1DIST+64(AX); \
+	PREFETCHT0 PF1DIST+128(AX); \
 	SB; \
 	ADDQ $WB, AX; \
 	ADDQ $292, BX; \

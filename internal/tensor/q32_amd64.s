@@ -111,6 +111,7 @@ row: \
 	CMPQ CX, $2; \
 	JLT tail; \
 pair: \
+	PREFETCHT0 PF1DIST(AX); \
 	SBLK1(W, 0, 0, Y8); \
 	SBLK1(W, WB, 34, Y9); \
 	ADDQ $(2*WB), AX; \
@@ -291,6 +292,7 @@ row: \
 	CMPQ CX, $2; \
 	JLT tail; \
 pair: \
+	PREFETCHT0 PF1DIST(AX); \
 	UBLK1(W, 0, 0, Y8, X6); \
 	UBLK1(W, WB, 36, Y9, X7); \
 	ADDQ $(2*WB), AX; \
