@@ -10,16 +10,16 @@
 // negates the matching activations, and VPMADDUBSW/VPMADDWD add magnitude
 // times activation times the sub-block's multiplier 2*ls+1 into an exact
 // int32 sum per super-block, scaled by d_w*d_x (and 1/4 for IQ3_XXS) as
-// in ggml. Scalar loads, not VPGATHERDD: on AMD Zen 3 the gathers made
-// these kernels 2-3x slower than the other K-quants.
+// in ggml. Scalar loads, not VPGATHERDD: on AMD Zen 3 that made the
+// one-token kernels 1.2x (IQ3_S) and 1.9x (IQ3_XXS) faster in CPU time.
 //
 // Registers: as in kq_amd64.h; Y0 the eight multipliers as int16 (both
 // lanes), Y2 magnitudes, Y3 sign mask, Y4 the multiplier of a sub-block,
 // R14 the grid, DX and (IQ3_S) DI or R13 indices (the x4 kernels keep
 // DX and R13 on the stack meanwhile), Y8-Y11 float accumulators, Y12-Y15
 // isum. IQ3_S computes its eight 9-bit indices in a vector and moves them
-// to DX and the scratch register two at a time (a store and reload
-// stalls store-to-load forwarding on Zen 3).
+// to DX and the scratch register two at a time (storing them and reading
+// them back was slower than the gather).
 
 SPLAT32(k0F, 0x0f0f0f0f0f0f0f0f)
 SPLAT32(kFF, -1)
