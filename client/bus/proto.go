@@ -219,6 +219,9 @@ type ChatParams struct {
 	Context  bool          `json:"context,omitempty"`
 	// MaxTokens bounds the answer; 0 leaves it to the runtime.
 	MaxTokens int `json:"maxTokens,omitempty"`
+	// Temperature sets the sampling temperature (0: greedy, the same
+	// answer every time); nil leaves it to the runtime.
+	Temperature *float64 `json:"temperature,omitempty"`
 }
 
 // ChatResult is the model's answer.

@@ -22,8 +22,11 @@ import (
 func RuntimeChat(rt *client.Client) func(context.Context, busapi.Identity, busapi.ChatParams) (busapi.ChatResult, error) {
 	return func(ctx context.Context, caller busapi.Identity, p busapi.ChatParams) (busapi.ChatResult, error) {
 		req := &client.ChatRequest{Model: p.Model, Stream: new(bool)}
-		if p.MaxTokens > 0 {
-			req.Options = &client.Options{NumPredict: &p.MaxTokens}
+		if p.MaxTokens > 0 || p.Temperature != nil {
+			req.Options = &client.Options{Temperature: p.Temperature}
+			if p.MaxTokens > 0 {
+				req.Options.NumPredict = &p.MaxTokens
+			}
 		}
 		for _, m := range p.Messages {
 			req.Messages = append(req.Messages, client.Message{Role: m.Role, Content: m.Content})
