@@ -36,11 +36,13 @@ are copied as they are. The output is written atomically: an interrupted
 run leaves no partial file.
 
 Types: ` + synth.FileTypeNames() + `
-The IQ1, IQ2 and IQ3 types need an importance matrix and are refused.`,
+The IQ1 and IQ2 types and IQ3_XS need an importance matrix and are refused.
+IQ3_XXS is made without one, but its attn_q and attn_k stay IQ3_XXS where
+llama.cpp (which wants an importance matrix for IQ3_XXS) makes IQ2_S.`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in, out, typ := args[0], args[1], strings.ToUpper(args[2])
-			if strings.HasPrefix(typ, "IQ1") || strings.HasPrefix(typ, "IQ2") || strings.HasPrefix(typ, "IQ3") || typ == "Q2_K_S" {
+			if strings.HasPrefix(typ, "IQ1") || strings.HasPrefix(typ, "IQ2") || typ == "IQ3_XS" || typ == "Q2_K_S" {
 				return fmt.Errorf("quantize: type %s is not supported: making it needs an importance matrix (supported: %s)", typ, synth.FileTypeNames())
 			}
 			if _, err := synth.LookupFileType(typ); err != nil {

@@ -58,12 +58,16 @@ var weightHashes = map[Type]string{
 	Q6_K:   "727c8e362639a020d78a2f49ecd40bcb4f6970f9e8bdcd97dacd4bfdeb2ce0bc",
 	IQ4_NL: "036fdb4758119e88157e30d0d57ac6ad82b550e786380fcb5070f4d7eb522449",
 	IQ4_XS: "01f8e5c67ba3ae88f42777638bcf1897e0d5bbfc73bb6ec7cbc1228797eb59c2",
+	// IQ3_XXS has no fixture: it shares IQ3_S's search, whose arithmetic
+	// the qwen2-IQ3_S fixture checks.
+	IQ3_XXS: "fc22d89f60d3bcfcba719e20b25c0dcc65d9ed7dc0fdaf2035999543809c08e9",
+	IQ3_S:   "e9a6333aa7785773a076f793a26cfbab4abf73bb86d69b2f06d63139fec62c63",
 }
 
 func TestWeightBytesDrift(t *testing.T) {
 	r := rand.New(rand.NewPCG(33, 34))
 	x := testVector(r, 64*QKK)
-	for _, typ := range []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS} {
+	for _, typ := range []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S} {
 		rb, _ := typ.RowBytes(int64(len(x)))
 		b := make([]byte, rb)
 		if err := Quantize(typ, b, x); err != nil {

@@ -6,18 +6,19 @@ import (
 	"encoding/hex"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 )
 
-// quantizable reports whether Quantize can make typ (the IQ3 types are
-// computed with but not made).
+// quantizable reports whether the kernel tests take Quantize's output as
+// weights of typ. For the IQ3 types they take random blocks instead
+// (every bit pattern of an IQ3 block is a valid one), which reach grid
+// indices and sign patterns the quantizer rarely writes; their
+// quantizers are tested in iq3quant_test.go.
 func quantizable(typ Type) bool { return typ != IQ3_XXS && typ != IQ3_S }
 
-// testWeights returns x in type typ: quantized where Quantize can make
-// typ, otherwise random blocks (every bit pattern of an IQ3 block is a
-// valid one) with scales of x's magnitude, an all-zero block among them.
-// t may be nil (then a failure panics).
+// testWeights returns x in type typ: quantized where quantizable(typ),
+// otherwise random blocks with scales of x's magnitude, an all-zero
+// block among them. t may be nil (then a failure panics).
 func testWeights(t testing.TB, r *rand.Rand, typ Type, x []float32) []byte {
 	if quantizable(typ) {
 		if t == nil {
@@ -188,16 +189,6 @@ func TestQ23KLayout(t *testing.T) {
 		}
 		if v != want {
 			t.Fatalf("Q3_K element %d = %g, want %g", i, v, want)
-		}
-	}
-}
-
-// TestQuantizeIQ3Refused: the IQ3 types have no quantizer.
-func TestQuantizeIQ3Refused(t *testing.T) {
-	for _, typ := range []Type{IQ3_XXS, IQ3_S} {
-		err := Quantize(typ, make([]byte, typ.BlockBytes()), make([]float32, QKK))
-		if err == nil || !strings.Contains(err.Error(), "importance matrix") {
-			t.Errorf("Quantize(%s) = %v, want an importance-matrix error", typ, err)
 		}
 	}
 }

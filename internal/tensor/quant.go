@@ -92,10 +92,8 @@ func init() {
 	ops[Q3_K] = typeOps{dequantQ3_K, quantizeQ3_K, dotQ3_K, Q8_K, nil, 0, nil}
 	ops[IQ4_NL] = typeOps{dequantIQ4_NL, quantizeIQ4_NL, dotIQ4_NL, Q8_0, nil, 0, nil}
 	ops[IQ4_XS] = typeOps{dequantIQ4_XS, quantizeIQ4_XS, dotIQ4_XS, Q8_K, nil, 0, nil}
-	// The IQ3 types are computed with but not made: their quantizers
-	// search the grids guided by an importance matrix.
-	ops[IQ3_XXS] = typeOps{dequantIQ3_XXS, nil, dotIQ3_XXS, Q8_K, nil, 0, nil}
-	ops[IQ3_S] = typeOps{dequantIQ3_S, nil, dotIQ3_S, Q8_K, nil, 0, nil}
+	ops[IQ3_XXS] = typeOps{dequantIQ3_XXS, quantizeIQ3_XXS, dotIQ3_XXS, Q8_K, nil, 0, nil}
+	ops[IQ3_S] = typeOps{dequantIQ3_S, quantizeIQ3_S, dotIQ3_S, Q8_K, nil, 0, nil}
 	goOps = ops
 	archInit()
 }
@@ -145,17 +143,16 @@ func Dequantize(t Type, dst []float32, src []byte) error {
 // bit for bit what llama.cpp's CPU backend produces on x86 with AVX2, F16C
 // and FMA, because those bytes are what the integer dot products of a
 // forward pass consume. For the other types it follows ggml's reference
-// quantizers (quantize_row_*_ref; for IQ4_NL and IQ4_XS the quantize_iq4_*
-// path llama.cpp's model quantizer takes), which is what GGUF files made
-// without an importance matrix contain. IQ3_XXS and IQ3_S cannot be made:
-// Quantize returns an error for them.
+// quantizers (quantize_row_*_ref; for the IQ types the quantize_iq4_* and
+// quantize_row_iq3_*_impl paths llama.cpp's model quantizer takes), which
+// is what GGUF files made without an importance matrix contain.
 func Quantize(t Type, dst []byte, src []float32) error {
 	o, err := checkRow("quantize", t, len(src), dst)
 	if err != nil {
 		return err
 	}
 	if o.fromFloat == nil {
-		return fmt.Errorf("tensor: quantize: making %s is not supported (its quantizer needs an importance matrix)", t)
+		return fmt.Errorf("tensor: quantize: making %s is not supported", t)
 	}
 	o.fromFloat(dst, src)
 	return nil

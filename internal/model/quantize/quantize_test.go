@@ -75,8 +75,9 @@ func requireIdentical(t *testing.T, counts map[tensor.Type][2]int) {
 // fixture has and compares the tensors with llama.cpp's quantization of
 // the same file: every block of every tensor identical, the K-quants
 // (Q2_K to Q6_K, whose quantizers search scales in float32 arithmetic
-// fused as llama.cpp's build fuses it) included. The issue asks 99.9% of
-// the K-quant blocks; they all match.
+// fused as llama.cpp's build fuses it) and IQ3_S (a grid search, fused
+// likewise) included. The issue asks 99.9% of the K-quant blocks; they
+// all match.
 func TestRequantizeFixtures(t *testing.T) {
 	for _, src := range []struct {
 		model string
@@ -84,7 +85,7 @@ func TestRequantizeFixtures(t *testing.T) {
 	}{
 		{"llama", []string{"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K_M", "Q5_K_M", "Q6_K",
 			"Q2_K", "Q3_K_M", "IQ4_NL", "IQ4_XS", "F16", "BF16"}},
-		{"qwen2", []string{"Q8_0", "Q4_K_M", "Q3_K_L"}},
+		{"qwen2", []string{"Q8_0", "Q4_K_M", "Q3_K_L", "IQ3_S"}},
 	} {
 		in, err := gguf.Open(testdata.Path(t, "models", src.model+"-F32.gguf"))
 		if err != nil {

@@ -37,6 +37,11 @@ var FileTypes = map[string]FileType{
 	"Q3_K_L": {"Q3_K_L", tensor.Q3_K, 13},
 	"IQ4_NL": {"IQ4_NL", tensor.IQ4_NL, 25},
 	"IQ4_XS": {"IQ4_XS", tensor.IQ4_XS, 30},
+	// IQ3_M is IQ3_S with more Q4_K; IQ3_XXS keeps attn_q and attn_k in
+	// IQ3_XXS where llama.cpp takes IQ2_S (see TypePicker).
+	"IQ3_XXS": {"IQ3_XXS", tensor.IQ3_XXS, 23},
+	"IQ3_S":   {"IQ3_S", tensor.IQ3_S, 26},
+	"IQ3_M":   {"IQ3_M", tensor.IQ3_S, 27},
 }
 
 // FileTypeNames lists the known file types, for help texts.
@@ -78,12 +83,20 @@ type ModelInfo struct {
 // matrix, so that a file mixes types like the ones people download: the
 // output (or the tied embedding) in Q6_K, attn_v and ffn_down with more
 // bits on the layers use_more_bits picks (Q4_K_M, Q5_K_M) or on the
-// first ones (Q4_K_S, Q3_K_M, IQ4_*), Q2_K's and Q3_K's bumps of attn_v,
-// ffn_down and attn_output, and the fallbacks when a row is not a whole
-// number of the type's blocks (Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0,
-// Q2_K, Q3_K and IQ4_XS to IQ4_NL, then F16). With 8 or more experts,
-// attn_k and attn_v go to Q8_0 and attn_output to Q5_K (for the low-bit
-// types), as in the Qwen3-30B-A3B files people download. Pick must be
+// first ones (Q4_K_S, Q3_K_M, IQ4_*, IQ3_M), Q2_K's, Q3_K's and the IQ3
+// types' bumps of attn_v, ffn_down and attn_output, and the fallbacks
+// when a row is not a whole number of the type's blocks (Q4_K to Q5_0,
+// Q5_K to Q5_1, Q6_K to Q8_0, Q2_K, Q3_K, IQ3_XXS, IQ3_S and IQ4_XS to
+// IQ4_NL, then F16). With 8 or more experts, attn_k and attn_v go to
+// Q8_0 and attn_output to Q5_K (for the low-bit types), as in the
+// Qwen3-30B-A3B files people download.
+//
+// IQ3_XXS follows llama.cpp's rules without an importance matrix (output
+// Q5_K, token_embd IQ3_S, attn_v IQ3_S or Q4_K, ffn_down Q4_K then Q3_K,
+// attn_output IQ3_S) but one: llama.cpp puts attn_q and attn_k in IQ2_S,
+// which it refuses to make without an importance matrix (so it makes no
+// IQ3_XXS file without one) and this engine cannot make at all; here they
+// stay IQ3_XXS. Pick must be
 // called in the file's tensor order: llama.cpp counts attn_v tensors as
 // it goes; ffn_down (ffn_down_exps in a mixture) counts by its block.
 // ggml's quantizer never quantizes routers (ffn_gate_inp) or 1-D
@@ -137,12 +150,18 @@ func (p *TypePicker) pick(name string, cols int) tensor.Type {
 	moe8 := mi.Experts >= 8
 	switch {
 	case name == "output.weight" || (mi.Tied && name == "token_embd.weight"):
-		if cols%t.BlockSize() != 0 {
+		switch {
+		case cols%t.BlockSize() != 0:
 			t = tensor.Q8_0
-		} else if t != tensor.Q8_0 {
+		case ft == "IQ3_XXS":
+			t = tensor.Q5_K
+		case t != tensor.Q8_0:
 			t = tensor.Q6_K
 		}
 	case name == "token_embd.weight":
+		if ft == "IQ3_XXS" {
+			t = tensor.IQ3_S
+		}
 	case strings.Contains(name, "attn_v.weight"):
 		switch {
 		case ft == "Q2_K":
@@ -155,6 +174,13 @@ func (p *TypePicker) pick(name string, cols int) tensor.Type {
 			if p.iAttnV < 2 {
 				t = tensor.Q5_K
 			}
+		case ft == "IQ3_XXS":
+			t = tensor.IQ3_S // no importance matrix
+			if mi.GQA >= 4 {
+				t = tensor.Q4_K
+			}
+		case ft == "IQ3_S" && mi.GQA >= 4, ft == "IQ3_M":
+			t = tensor.Q4_K
 		case ft == "Q3_K_L":
 			t = tensor.Q5_K
 		case (ft == "IQ4_NL" || ft == "IQ4_XS") && mi.GQA >= 4:
@@ -177,12 +203,20 @@ func (p *TypePicker) pick(name string, cols int) tensor.Type {
 		switch {
 		case ft == "Q2_K":
 			t = tensor.Q3_K
+		case ft == "IQ3_XXS": // no importance matrix
+			if il < n/8 {
+				t = tensor.Q4_K
+			} else {
+				t = tensor.Q3_K
+			}
 		case ft == "Q3_K_M":
 			if il < n/16 {
 				t = tensor.Q5_K
 			} else {
 				t = tensor.Q4_K
 			}
+		case ft == "IQ3_M" && (il < n/8 || moe8 && useMoreBits(il, n)):
+			t = tensor.Q4_K
 		case ft == "Q3_K_L":
 			t = tensor.Q5_K
 		case ft == "Q4_K_M":
@@ -199,7 +233,7 @@ func (p *TypePicker) pick(name string, cols int) tensor.Type {
 	case strings.Contains(name, "attn_output.weight"):
 		if moe8 {
 			switch ft {
-			case "Q2_K", "Q3_K_S", "Q3_K_M", "IQ4_NL", "Q4_K_S", "Q4_K_M", "IQ4_XS":
+			case "Q2_K", "IQ3_XXS", "Q3_K_S", "Q3_K_M", "IQ4_NL", "Q4_K_S", "Q4_K_M", "IQ3_S", "IQ3_M", "IQ4_XS":
 				t = tensor.Q5_K
 			}
 			break
@@ -207,14 +241,16 @@ func (p *TypePicker) pick(name string, cols int) tensor.Type {
 		switch ft {
 		case "Q2_K":
 			t = tensor.Q3_K
-		case "Q3_K_M":
+		case "IQ3_XXS":
+			t = tensor.IQ3_S
+		case "Q3_K_M", "IQ3_M":
 			t = tensor.Q4_K
 		case "Q3_K_L":
 			t = tensor.Q5_K
 		}
 	case strings.Contains(name, "attn_qkv.weight"):
 		switch ft {
-		case "Q3_K_M", "Q3_K_L":
+		case "Q3_K_M", "Q3_K_L", "IQ3_M":
 			t = tensor.Q4_K
 		case "Q4_K_M":
 			t = tensor.Q5_K
@@ -224,7 +260,7 @@ func (p *TypePicker) pick(name string, cols int) tensor.Type {
 	}
 	if cols%t.BlockSize() != 0 {
 		switch t {
-		case tensor.Q2_K, tensor.Q3_K, tensor.IQ4_XS:
+		case tensor.Q2_K, tensor.Q3_K, tensor.IQ3_XXS, tensor.IQ3_S, tensor.IQ4_XS:
 			t = tensor.IQ4_NL
 		case tensor.Q4_K:
 			t = tensor.Q5_0
