@@ -125,6 +125,87 @@ func (p *Pool) matMul(table *opsTable, dst []float32, w *Matrix, x []float32, n 
 	}
 }
 
+// MatVec is one product of a MatVecs batch: Dst = W times X, for a
+// single token (len(X) >= W.Cols, len(Dst) >= W.Rows).
+type MatVec struct {
+	Dst []float32
+	W   *Matrix
+	X   []float32
+}
+
+// MatVecs computes every product of b as MatMul computes it with n = 1
+// (the same kernels, so the same results), in one parallel loop over
+// all their row chunks. A mixture-of-experts decode step multiplies by
+// several small expert matrices: a loop each would leave a thread idle at
+// every loop's end and beside each matrix's odd last chunk. b is only
+// read during the call; a MatVecs allocates nothing once the Pool has
+// seen a batch as long.
+func (p *Pool) MatVecs(b []MatVec) {
+	p.matVecs(&ops, b)
+}
+
+func (p *Pool) matVecs(table *opsTable, b []MatVec) {
+	for i, v := range b {
+		if err := v.W.Validate(); err != nil {
+			panic(err)
+		}
+		if len(v.X) < v.W.Cols || len(v.Dst) < v.W.Rows {
+			panic(fmt.Sprintf("tensor: MatVecs product %d with a %dx%d %s matrix: len(x)=%d (want %d), len(dst)=%d (want %d)",
+				i, v.W.Rows, v.W.Cols, v.W.Type, len(v.X), v.W.Cols, len(v.Dst), v.W.Rows))
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	need := 0
+	for _, v := range b {
+		xt, _ := table.mmInput(v.W.Type)
+		xrb, _ := xt.RowBytes(int64(v.W.Cols))
+		need += int(xrb)
+	}
+	if cap(p.scratch) < need {
+		p.scratch = make([]byte, need)
+	}
+	off, chunks := 0, 0
+	for _, v := range b {
+		o := &table[v.W.Type]
+		xt, conv := table.mmInput(v.W.Type)
+		xrb, _ := xt.RowBytes(int64(v.W.Cols))
+		wrow := v.W.rowBytes()
+		rc := max(1, min(v.W.Rows, chunkBytes/wrow))
+		p.mv = append(p.mv, mmState{w: v.W, x: v.X, dst: v.Dst, xq: p.scratch[off : off+int(xrb)],
+			xrow: int(xrb), wrow: wrow, rowChunk: rc, conv: conv, rows: o.rows, dot: o.dot})
+		off += int(xrb)
+		chunks += (v.W.Rows + rc - 1) / rc
+		p.mvEnd = append(p.mvEnd, chunks)
+	}
+	defer func() {
+		clear(p.mv) // keep no references to the caller's data
+		p.mv, p.mvEnd = p.mv[:0], p.mvEnd[:0]
+	}()
+	p.forEach(len(b), p.mvConv)
+	p.forEach(chunks, p.mvRows)
+}
+
+// mvConvOne converts product j's activations.
+func (p *Pool) mvConvOne(j int) {
+	mm := &p.mv[j]
+	mm.conv(mm.xq, mm.x[:mm.w.Cols])
+}
+
+// mvRowChunk computes row chunk c of the batch, numbered across products.
+func (p *Pool) mvRowChunk(c int) {
+	j, first := 0, 0
+	for p.mvEnd[j] <= c {
+		first = p.mvEnd[j]
+		j++
+	}
+	mm := &p.mv[j]
+	lo := (c - first) * mm.rowChunk
+	hi := min(lo+mm.rowChunk, mm.w.Rows)
+	mm.kernel(mm.w.Data[lo*mm.wrow:hi*mm.wrow], hi-lo, mm.xq, 1, mm.dst[lo:hi])
+}
+
 // mmState is the MatMul in progress.
 type mmState struct {
 	w          *Matrix

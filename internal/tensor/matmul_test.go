@@ -248,3 +248,78 @@ func TestMatMulSerial(t *testing.T) {
 		}
 	}
 }
+
+// TestMatVecs checks that a MatVecs batch gives bit for bit what MatMul
+// gives for each of its products alone, with products of mixed types and
+// sizes (some of several row chunks), on 1 to 3 threads, and that a
+// batch allocates nothing once the Pool has seen one as long.
+func TestMatVecs(t *testing.T) {
+	leaktest.Check(t)
+	r := rand.New(rand.NewPCG(17, 18))
+	var batch []MatVec
+	var want [][]float32
+	for i, typ := range computeTypes {
+		cols := 2 * QKK
+		if typ.BlockSize() == QK {
+			cols = 7 * QK
+		}
+		if typ.BlockSize() == 1 {
+			cols = 3*QK + 5
+		}
+		rows := []int{1, 7, 300, 1200}[i%4]
+		w := randomMatrix(r, typ, rows, cols)
+		x := testVector(r, cols)
+		batch = append(batch, MatVec{Dst: make([]float32, rows+1), W: w, X: x})
+		want = append(want, make([]float32, rows))
+	}
+	ref := NewPool(1)
+	for i, v := range batch {
+		ref.MatMul(want[i], v.W, v.X, 1)
+	}
+	ref.Close()
+	for _, threads := range []int{1, 2, 3} {
+		p := NewPool(threads)
+		for _, v := range batch {
+			clear(v.Dst)
+			v.Dst[v.W.Rows] = 42 // beyond the output: must stay
+		}
+		p.MatVecs(batch)
+		for i, v := range batch {
+			if v.Dst[v.W.Rows] != 42 {
+				t.Fatalf("%s: MatVecs wrote past Rows", v.W.Type)
+			}
+			for k, g := range v.Dst[:v.W.Rows] {
+				if math.Float32bits(g) != math.Float32bits(want[i][k]) {
+					t.Fatalf("%s %dx%d threads=%d: dst[%d] = %g, MatMul %g", v.W.Type, v.W.Rows, v.W.Cols, threads, k, g, want[i][k])
+				}
+			}
+		}
+		if allocs := testing.AllocsPerRun(5, func() { p.MatVecs(batch) }); allocs != 0 {
+			t.Errorf("threads=%d: MatVecs allocated %v times per call", threads, allocs)
+		}
+		p.Close()
+	}
+}
+
+func TestMatVecsPanics(t *testing.T) {
+	p := NewPool(2)
+	defer p.Close()
+	w := &Matrix{Type: Q8_0, Rows: 2, Cols: 32, Data: make([]byte, 2*q8_0Bytes)}
+	ok := MatVec{Dst: make([]float32, 2), W: w, X: make([]float32, 32)}
+	for name, v := range map[string]MatVec{
+		"short x":   {Dst: make([]float32, 2), W: w, X: make([]float32, 31)},
+		"short dst": {Dst: make([]float32, 1), W: w, X: make([]float32, 32)},
+		"bad data":  {Dst: make([]float32, 2), W: &Matrix{Type: Q8_0, Rows: 2, Cols: 32, Data: make([]byte, 10)}, X: make([]float32, 32)},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("%s: no panic", name)
+				} else if s := fmt.Sprint(r); name != "bad data" && !strings.Contains(s, "product 1") {
+					t.Errorf("%s: panic %q does not name product 1", name, s)
+				}
+			}()
+			p.MatVecs([]MatVec{ok, v})
+		}()
+	}
+}
