@@ -80,16 +80,15 @@ func (ld *loader) experts(name string, cols, rows, count int) []tensor.Matrix {
 // moeScratch holds a pass's routing and the experts' rows, grouped by
 // expert: row r of xe, ge and ue belongs to token tokOf[r].
 type moeScratch struct {
-	probs  []float32       // [ub][Experts]: router logits, then probabilities
-	sel    []int32         // [ub][ExpertsUsed]: chosen experts, in descending probability
-	w      []float32       // [ub][ExpertsUsed]: their weights
-	rowOf  []int32         // [ub*ExpertsUsed]: grouped row of each (token, choice)
-	tokOf  []int32         // [ub*ExpertsUsed]: token of each grouped row
-	off    []int32         // [Experts+1]: first grouped row of each expert
-	fill   []int32         // [Experts]
-	xe     []float32       // [ub*ExpertsUsed][Embed]: inputs, then the experts' outputs
-	ge, ue []float32       // [ub*ExpertsUsed][ExpertFFN]
-	mv     []tensor.MatVec // a single token's expert products (moeFFN)
+	probs  []float32 // [ub][Experts]: router logits, then probabilities
+	sel    []int32   // [ub][ExpertsUsed]: chosen experts, in descending probability
+	w      []float32 // [ub][ExpertsUsed]: their weights
+	rowOf  []int32   // [ub*ExpertsUsed]: grouped row of each (token, choice)
+	tokOf  []int32   // [ub*ExpertsUsed]: token of each grouped row
+	off    []int32   // [Experts+1]: first grouped row of each expert
+	fill   []int32   // [Experts]
+	xe     []float32 // [ub*ExpertsUsed][Embed]: inputs, then the experts' outputs
+	ge, ue []float32 // [ub*ExpertsUsed][ExpertFFN]
 }
 
 func newMoEScratch(c *Config, ub int) *moeScratch {
@@ -105,7 +104,6 @@ func newMoEScratch(c *Config, ub int) *moeScratch {
 		xe:    make([]float32, ub*k*c.Embed),
 		ge:    make([]float32, ub*k*c.ExpertFFN),
 		ue:    make([]float32, ub*k*c.ExpertFFN),
-		mv:    make([]tensor.MatVec, 0, 2*k),
 	}
 }
 
@@ -197,10 +195,6 @@ func (m *Model) moeFFN(p *pass, l *moeLayer, n int) {
 	}
 	ms.group(n, k)
 	pool.For(n*k, p.gather)
-	if n == 1 {
-		m.moeFFN1(p, l)
-		return
-	}
 	for e := range c.Experts {
 		lo, hi := int(ms.off[e]), int(ms.off[e+1])
 		if lo == hi {
@@ -218,35 +212,6 @@ func (m *Model) moeFFN(p *pass, l *moeLayer, n int) {
 		pool.MatMul(ms.xe[lo*E:hi*E], &l.down[e], ms.ge[lo*F:hi*F], hi-lo)
 	}
 	pool.For(n, p.combine)
-}
-
-// moeFFN1 is moeFFN's expert step for a single token (decode): the
-// chosen experts' gate and up products in one parallel loop, then their
-// down products in another, instead of a loop per product (each expert
-// matrix is only a few row chunks: one loop each left a thread waiting
-// at every end).
-func (m *Model) moeFFN1(p *pass, l *moeLayer) {
-	ms, pool := m.s.moe, m.pool
-	c := &m.cfg
-	E, F, k := c.Embed, c.ExpertFFN, c.ExpertsUsed
-	// With one token, expert sel[j] has grouped row rowOf[j].
-	ms.mv = ms.mv[:0]
-	for j, e := range ms.sel[:k] {
-		r := int(ms.rowOf[j])
-		x := ms.xe[r*E : (r+1)*E]
-		ms.mv = append(ms.mv,
-			tensor.MatVec{Dst: ms.ge[r*F : (r+1)*F], W: &l.gate[e], X: x},
-			tensor.MatVec{Dst: ms.ue[r*F : (r+1)*F], W: &l.up[e], X: x})
-	}
-	pool.MatVecs(ms.mv)
-	pool.For(k, p.moeAct)
-	ms.mv = ms.mv[:0]
-	for j, e := range ms.sel[:k] {
-		r := int(ms.rowOf[j])
-		ms.mv = append(ms.mv, tensor.MatVec{Dst: ms.xe[r*E : (r+1)*E], W: &l.down[e], X: ms.ge[r*F : (r+1)*F]})
-	}
-	pool.MatVecs(ms.mv)
-	pool.For(1, p.combine)
 }
 
 // newMoEPass builds the loop bodies of the experts' steps.

@@ -49,12 +49,6 @@ type Pool struct {
 
 	mm                   mmState // MatMul's call in progress
 	mmConv, mmRows, mmTk func(i int)
-
-	// MatVecs's call in progress: a state per product and the running
-	// total of their row chunks.
-	mv             []mmState
-	mvEnd          []int
-	mvConv, mvRows func(i int)
 }
 
 // worker is one worker goroutine's mailbox. A job is posted by writing
@@ -82,7 +76,6 @@ func NewPool(threads int) *Pool {
 	p := &Pool{threads: threads, done: make(chan struct{}, 1)}
 	p.eachBody = p.runEach
 	p.mmConv, p.mmRows, p.mmTk = p.mmConvRow, p.mmRowChunk, p.mmTokChunk
-	p.mvConv, p.mvRows = p.mvConvOne, p.mvRowChunk
 	for range threads - 1 {
 		w := &worker{wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, w)
