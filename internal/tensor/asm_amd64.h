@@ -45,8 +45,9 @@
 // kernels prefetch into L1. Decode streams every weight once from memory,
 // and one core's hardware prefetcher alone does not keep enough lines in
 // flight while the core computes: on a 2-core AMD EPYC (AVX2), 2 KiB
-// ahead made decode of Qwen2.5-0.5B-shaped Q8_0 and Q4_K_M files 1.15-1.25x
-// faster (8 KiB gave about the same, 32 KiB less).
+// ahead made decode 1.1-1.3x faster (Qwen2.5-0.5B-shaped Q8_0, Q4_K_M and
+// F16 files, a Llama 3.2 1B-shaped Q4_K_M; 2-8 KiB gave about the same,
+// 32 KiB little or nothing).
 #ifndef PF1DIST
 #define PF1DIST 2048
 #endif
