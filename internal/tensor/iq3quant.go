@@ -405,8 +405,8 @@ func quantizeIQ3_XXS(dst []byte, src []float32) {
 // sub-block keeps its place (grid index 0, no signs). llama.cpp moves on
 // in qs and signs only after a sub-block that is not all zero, so every
 // later sub-block of its super-block is written one place early and
-// decodes to other values; rows without such a sub-block (real weights,
-// the fixture) give the same bytes either way.
+// decodes to other values; rows without such a sub-block (the fixture's,
+// for one) give the same bytes either way.
 func quantizeIQ3_S(dst []byte, src []float32) {
 	g := iq3GridFor(IQ3_S)
 	var (
