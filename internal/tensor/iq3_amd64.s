@@ -11,7 +11,7 @@
 // times activation times the sub-block's multiplier 2*ls+1 into an exact
 // int32 sum per super-block, scaled by d_w*d_x (and 1/4 for IQ3_XXS) as
 // in ggml. Scalar loads, not VPGATHERDD: on AMD Zen 3 that made the
-// one-token kernels 1.2x (IQ3_S) and 1.9x (IQ3_XXS) faster in CPU time.
+// one-token kernels 1.2x (IQ3_S) and 1.8x (IQ3_XXS) faster in CPU time.
 //
 // Registers: as in kq_amd64.h; Y0 the eight multipliers as int16 (both
 // lanes), Y2 magnitudes, Y3 sign mask, Y4 the multiplier of a sub-block,
