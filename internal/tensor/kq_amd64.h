@@ -84,6 +84,17 @@ GLOBL kQ6Pat<>(SB), RODATA|NOPTR, $128
 #define T2 (BX)(R11*2)
 #define T3 (BX)(DI*1)
 
+// TOK4 applies a token step TOK(yoff, T, isum) of the four-token
+// kernels to each token, token t summing into Y(12+t); ZERO4ISUM clears
+// those sums.
+#define TOK4(TOK, yoff) \
+	TOK(yoff, T0, Y12); \
+	TOK(yoff, T1, Y13); \
+	TOK(yoff, T2, Y14); \
+	TOK(yoff, T3, Y15)
+
+#define ZERO4ISUM VPXOR Y12, Y12, Y12; VPXOR Y13, Y13, Y13; VPXOR Y14, Y14, Y14; VPXOR Y15, Y15, Y15
+
 // ---- Q4_K, Q5_K: d, dmin f16, scales[12], (Q5_K: qh[32]), qs ----
 
 // KSCALES unpacks the eight 6-bit scales and mins of the Q4_K/Q5_K block
