@@ -11,8 +11,7 @@ import (
 // on Gaussian rows. Measured over seven seeds of 32 super-blocks:
 // IQ3_XXS 0.207 to 0.219, IQ3_S 0.165 to 0.169 (for scale: Q3_K 0.150 to 0.153,
 // Q2_K 0.29, IQ4_XS 0.077). The bounds leave about 10% above the worst:
-// misplaced grid indices or signs give errors of order 1 (1.37 for a
-// row whose IQ3_S indices are shifted as in TestIQ3ZeroSubBlock).
+// misplaced grid indices or signs give errors of order 1.
 var iq3GaussRMSBound = map[Type]float64{IQ3_XXS: 0.235, IQ3_S: 0.185}
 
 func gaussRows(r *rand.Rand, n int) []float32 {

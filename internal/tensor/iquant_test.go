@@ -9,18 +9,18 @@ import (
 	"testing"
 )
 
-// quantizable reports whether the kernel tests take Quantize's output as
+// testsQuantize reports whether the kernel tests take Quantize's output as
 // weights of typ. For the IQ3 types they take random blocks instead
 // (every bit pattern of an IQ3 block is a valid one), which reach grid
 // indices and sign patterns the quantizer rarely writes; their
 // quantizers are tested in iq3quant_test.go.
-func quantizable(typ Type) bool { return typ != IQ3_XXS && typ != IQ3_S }
+func testsQuantize(typ Type) bool { return typ != IQ3_XXS && typ != IQ3_S }
 
-// testWeights returns x in type typ: quantized where quantizable(typ),
+// testWeights returns x in type typ: quantized where testsQuantize(typ),
 // otherwise random blocks with scales of x's magnitude, an all-zero
 // block among them. t may be nil (then a failure panics).
 func testWeights(t testing.TB, r *rand.Rand, typ Type, x []float32) []byte {
-	if quantizable(typ) {
+	if testsQuantize(typ) {
 		if t == nil {
 			b := make([]byte, mustRowBytes(typ, len(x)))
 			if err := Quantize(typ, b, x); err != nil {

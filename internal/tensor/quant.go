@@ -151,9 +151,6 @@ func Quantize(t Type, dst []byte, src []float32) error {
 	if err != nil {
 		return err
 	}
-	if o.fromFloat == nil {
-		return fmt.Errorf("tensor: quantize: making %s is not supported", t)
-	}
 	o.fromFloat(dst, src)
 	return nil
 }

@@ -128,7 +128,7 @@ func TestQuantizeRoundTrip(t *testing.T) {
 	const n = 64 * QKK
 	x := testVector(r, n)
 	for _, typ := range computeTypes {
-		if !quantizable(typ) {
+		if !testsQuantize(typ) {
 			continue
 		}
 		t.Run(typ.String(), func(t *testing.T) {
@@ -452,7 +452,7 @@ func TestNonFinite(t *testing.T) {
 	x[77] = float32(math.Inf(-1))
 	x[100] = 3e38
 	for _, typ := range computeTypes {
-		if !quantizable(typ) {
+		if !testsQuantize(typ) {
 			continue
 		}
 		b := mustQuantize(t, typ, x)
