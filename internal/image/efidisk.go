@@ -48,11 +48,12 @@ const (
 // no_timer_check (x86 only) skips the IO-APIC timer check that a busy
 // TCG host can fail.
 func DiskCmdline(arch string) []string {
-	c := []string{"console=tty0", "console=ttyS0", "panic=-1", "oops=panic", "no_timer_check", "loglevel=4"}
+	serial, timer := "console=ttyS0", []string{"no_timer_check"}
 	if arch == "arm64" {
-		c = []string{"console=tty0", "console=ttyAMA0", "panic=-1", "oops=panic", "loglevel=4"}
+		serial, timer = "console=ttyAMA0", nil
 	}
-	return append(c, initsys.DataDiskParam+"=PARTLABEL="+DataName)
+	c := append([]string{"console=tty0", serial, "panic=-1", "oops=panic"}, timer...)
+	return append(c, "loglevel=4", initsys.DataDiskParam+"=PARTLABEL="+DataName)
 }
 
 // WriteDisk writes a bootable GPT disk image of size bytes at path from
