@@ -42,24 +42,66 @@ DATA kQ3Shift<>+0(SB)/8, $0x0000000200000000
 DATA kQ3Shift<>+8(SB)/8, $0x0000000600000004
 GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 
+// kQ2Pat row g (32 bytes) picks, per 128-bit lane of a register holding
+// the 16 Q2_K scales in each lane, scale 2g (low lane) or 2g+1 (high lane)
+// into every int16 word, zero-extended (index 0x80 writes 0).
+DATA kQ2Pat<>+0(SB)/8, $0x8000800080008000
+DATA kQ2Pat<>+8(SB)/8, $0x8000800080008000
+DATA kQ2Pat<>+16(SB)/8, $0x8001800180018001
+DATA kQ2Pat<>+24(SB)/8, $0x8001800180018001
+DATA kQ2Pat<>+32(SB)/8, $0x8002800280028002
+DATA kQ2Pat<>+40(SB)/8, $0x8002800280028002
+DATA kQ2Pat<>+48(SB)/8, $0x8003800380038003
+DATA kQ2Pat<>+56(SB)/8, $0x8003800380038003
+DATA kQ2Pat<>+64(SB)/8, $0x8004800480048004
+DATA kQ2Pat<>+72(SB)/8, $0x8004800480048004
+DATA kQ2Pat<>+80(SB)/8, $0x8005800580058005
+DATA kQ2Pat<>+88(SB)/8, $0x8005800580058005
+DATA kQ2Pat<>+96(SB)/8, $0x8006800680068006
+DATA kQ2Pat<>+104(SB)/8, $0x8006800680068006
+DATA kQ2Pat<>+112(SB)/8, $0x8007800780078007
+DATA kQ2Pat<>+120(SB)/8, $0x8007800780078007
+DATA kQ2Pat<>+128(SB)/8, $0x8008800880088008
+DATA kQ2Pat<>+136(SB)/8, $0x8008800880088008
+DATA kQ2Pat<>+144(SB)/8, $0x8009800980098009
+DATA kQ2Pat<>+152(SB)/8, $0x8009800980098009
+DATA kQ2Pat<>+160(SB)/8, $0x800a800a800a800a
+DATA kQ2Pat<>+168(SB)/8, $0x800a800a800a800a
+DATA kQ2Pat<>+176(SB)/8, $0x800b800b800b800b
+DATA kQ2Pat<>+184(SB)/8, $0x800b800b800b800b
+DATA kQ2Pat<>+192(SB)/8, $0x800c800c800c800c
+DATA kQ2Pat<>+200(SB)/8, $0x800c800c800c800c
+DATA kQ2Pat<>+208(SB)/8, $0x800d800d800d800d
+DATA kQ2Pat<>+216(SB)/8, $0x800d800d800d800d
+DATA kQ2Pat<>+224(SB)/8, $0x800e800e800e800e
+DATA kQ2Pat<>+232(SB)/8, $0x800e800e800e800e
+DATA kQ2Pat<>+240(SB)/8, $0x800f800f800f800f
+DATA kQ2Pat<>+248(SB)/8, $0x800f800f800f800f
+GLOBL kQ2Pat<>(SB), RODATA|NOPTR, $256
+
 // ---- Q2_K: scales[16], qs[64], d f16 at 80, dmin f16 at 82 ----
 
-// Q2KSCALES sets X5 = the 16 scales (low nibbles) and Y1 = the 16 mins
-// (high nibbles) as int16.
+// Q2KSCALES sets Y5 = the 16 scales (low nibbles) as bytes in both 128-bit
+// lanes and Y1 = the 16 mins (high nibbles) as int16.
 #define Q2KSCALES \
-	VMOVDQU 0(AX), X5; \
+	VBROADCASTI128 0(AX), Y5; \
 	VPSRLW $4, X5, X1; \
 	VPAND k0F<>(SB), X1, X1; \
 	VPMOVZXBW X1, Y1; \
-	VPAND k0F<>(SB), X5, X5
+	VPAND k0F<>(SB), Y5, Y5
 
-// Q2KW sets Y2 = the quants of the group at shift sh of chunk Y0, and Y4
-// the int16 scales of its two sub-blocks (shuffle pattern at poff).
-#define Q2KW(sh, poff) \
+// Q2KW sets Y2 = the quants of group g at shift sh of chunk Y0, and Y4
+// the int16 scales of its two sub-blocks: one VPSHUFB of Y5 with kQ2Pat's
+// row g picks scale 2g into the low lane's words and 2g+1 into the high
+// lane's, zero-extended. Q2KW0 is the shift-0 group.
+#define Q2KW(sh, g) \
 	VPSRLW $sh, Y0, Y2; \
 	VPAND k03<>(SB), Y2, Y2; \
-	VPSHUFB kQ6Pat<>+poff(SB), X5, X4; \
-	VPMOVZXBW X4, Y4
+	VPSHUFB kQ2Pat<>+(g*32)(SB), Y5, Y4
+
+#define Q2KW0(g) \
+	VPAND k03<>(SB), Y0, Y2; \
+	VPSHUFB kQ2Pat<>+(g*32)(SB), Y5, Y4
 
 // UTOK adds to isum the products of unsigned weights Y2 (Q2_K's, and
 // Q3_K's before their offset) and a token's 32 activations at yoff,
@@ -90,15 +132,15 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	VPXOR Y12, Y12, Y12; \
 	Q2KSCALES; \
 	VMOVDQU 16(AX), Y0; \
-	Q2KW(0, 0); UTOK(4, T0, Y12); \
-	Q2KW(2, 16); UTOK(36, T0, Y12); \
-	Q2KW(4, 32); UTOK(68, T0, Y12); \
-	Q2KW(6, 48); UTOK(100, T0, Y12); \
+	Q2KW0(0); UTOK(4, T0, Y12); \
+	Q2KW(2, 1); UTOK(36, T0, Y12); \
+	Q2KW(4, 2); UTOK(68, T0, Y12); \
+	Q2KW(6, 3); UTOK(100, T0, Y12); \
 	VMOVDQU 48(AX), Y0; \
-	Q2KW(0, 64); UTOK(132, T0, Y12); \
-	Q2KW(2, 80); UTOK(164, T0, Y12); \
-	Q2KW(4, 96); UTOK(196, T0, Y12); \
-	Q2KW(6, 112); UTOK(228, T0, Y12); \
+	Q2KW0(4); UTOK(132, T0, Y12); \
+	Q2KW(2, 5); UTOK(164, T0, Y12); \
+	Q2KW(4, 6); UTOK(196, T0, Y12); \
+	Q2KW(6, 7); UTOK(228, T0, Y12); \
 	Q2KDMIN; \
 	Q2KEND(T0, Y12, Y8)
 
@@ -106,24 +148,65 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	ZERO4ISUM; \
 	Q2KSCALES; \
 	VMOVDQU 16(AX), Y0; \
-	Q2KW(0, 0); TOK4(UTOK, 4); \
-	Q2KW(2, 16); TOK4(UTOK, 36); \
-	Q2KW(4, 32); TOK4(UTOK, 68); \
-	Q2KW(6, 48); TOK4(UTOK, 100); \
+	Q2KW0(0); TOK4(UTOK, 4); \
+	Q2KW(2, 1); TOK4(UTOK, 36); \
+	Q2KW(4, 2); TOK4(UTOK, 68); \
+	Q2KW(6, 3); TOK4(UTOK, 100); \
 	VMOVDQU 48(AX), Y0; \
-	Q2KW(0, 64); TOK4(UTOK, 132); \
-	Q2KW(2, 80); TOK4(UTOK, 164); \
-	Q2KW(4, 96); TOK4(UTOK, 196); \
-	Q2KW(6, 112); TOK4(UTOK, 228); \
+	Q2KW0(4); TOK4(UTOK, 132); \
+	Q2KW(2, 5); TOK4(UTOK, 164); \
+	Q2KW(4, 6); TOK4(UTOK, 196); \
+	Q2KW(6, 7); TOK4(UTOK, 228); \
 	Q2KDMIN; \
 	Q2KEND(T0, Y12, Y8); \
 	Q2KEND(T1, Y13, Y9); \
 	Q2KEND(T2, Y14, Y10); \
 	Q2KEND(T3, Y15, Y11)
 
+// kQ3Pat row g (32 bytes) picks, per 128-bit lane of a register holding
+// the 16 Q3_K scales in each lane, scale 2g (low lane) or 2g+1 (high lane)
+// into the high byte of every int16 word, the low byte 0 (index 0x80).
+DATA kQ3Pat<>+0(SB)/8, $0x0080008000800080
+DATA kQ3Pat<>+8(SB)/8, $0x0080008000800080
+DATA kQ3Pat<>+16(SB)/8, $0x0180018001800180
+DATA kQ3Pat<>+24(SB)/8, $0x0180018001800180
+DATA kQ3Pat<>+32(SB)/8, $0x0280028002800280
+DATA kQ3Pat<>+40(SB)/8, $0x0280028002800280
+DATA kQ3Pat<>+48(SB)/8, $0x0380038003800380
+DATA kQ3Pat<>+56(SB)/8, $0x0380038003800380
+DATA kQ3Pat<>+64(SB)/8, $0x0480048004800480
+DATA kQ3Pat<>+72(SB)/8, $0x0480048004800480
+DATA kQ3Pat<>+80(SB)/8, $0x0580058005800580
+DATA kQ3Pat<>+88(SB)/8, $0x0580058005800580
+DATA kQ3Pat<>+96(SB)/8, $0x0680068006800680
+DATA kQ3Pat<>+104(SB)/8, $0x0680068006800680
+DATA kQ3Pat<>+112(SB)/8, $0x0780078007800780
+DATA kQ3Pat<>+120(SB)/8, $0x0780078007800780
+DATA kQ3Pat<>+128(SB)/8, $0x0880088008800880
+DATA kQ3Pat<>+136(SB)/8, $0x0880088008800880
+DATA kQ3Pat<>+144(SB)/8, $0x0980098009800980
+DATA kQ3Pat<>+152(SB)/8, $0x0980098009800980
+DATA kQ3Pat<>+160(SB)/8, $0x0a800a800a800a80
+DATA kQ3Pat<>+168(SB)/8, $0x0a800a800a800a80
+DATA kQ3Pat<>+176(SB)/8, $0x0b800b800b800b80
+DATA kQ3Pat<>+184(SB)/8, $0x0b800b800b800b80
+DATA kQ3Pat<>+192(SB)/8, $0x0c800c800c800c80
+DATA kQ3Pat<>+200(SB)/8, $0x0c800c800c800c80
+DATA kQ3Pat<>+208(SB)/8, $0x0d800d800d800d80
+DATA kQ3Pat<>+216(SB)/8, $0x0d800d800d800d80
+DATA kQ3Pat<>+224(SB)/8, $0x0e800e800e800e80
+DATA kQ3Pat<>+232(SB)/8, $0x0e800e800e800e80
+DATA kQ3Pat<>+240(SB)/8, $0x0f800f800f800f80
+DATA kQ3Pat<>+248(SB)/8, $0x0f800f800f800f80
+GLOBL kQ3Pat<>(SB), RODATA|NOPTR, $256
+
+DATA kInv256<>+0(SB)/4, $0x3b800000
+GLOBL kInv256<>(SB), RODATA|NOPTR, $4
+
 // ---- Q3_K: hmask[32], qs[64], scales[12], d f16 at 108 ----
 
-// Q3KSCALES sets X1 = the 16 scales minus 32, as signed bytes: low
+// Q3KSCALES sets Y1 = the 16 scales minus 32, as signed bytes in both
+// 128-bit lanes: low
 // nibbles from scales[0:8] (sub-blocks 0-7) and their high nibbles
 // (8-15), top 2 bits of sub-block j from bits 2*(j/4) of scales[8+j%4].
 #define Q3KSCALES \
@@ -136,25 +219,44 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	VPAND k03<>(SB), X2, X2; \
 	VPSLLW $4, X2, X2; \
 	VPOR X2, X1, X1; \
-	VPSUBB k20<>(SB), X1, X1
+	VPSUBB k20<>(SB), X1, X1; \
+	VINSERTI128 $1, X1, Y1, Y1
 
-// Q3KW sets Y2 = the quants of the group at shift sh of chunk Y0 plus 4,
+// Q3KW sets Y2 = the quants of group g at shift sh of chunk Y0 plus 4,
 // unsigned (0-7): the low 2 bits, and bit 2 from bit g of the hmask bytes
-// in Y5, which SH $n moves there; Y4 = the int16 scales of its two
-// sub-blocks. The -4 is applied once per super-block in Q3KOFF, through
+// in Y5, which SH $n moves there; Y4 = the scales of its two sub-blocks
+// times 256 as int16: VPSHUFB of Y1 (the 16 scales in both lanes) with
+// kQ3Pat's row g puts scale 2g (low lane) or 2g+1 (high lane) into each
+// word's high byte, which saves a sign extension per group. The factor
+// 256 stays exact through int32 sums and conversion and is taken out of
+// d in Q3KD. The -4 is applied once per super-block in Q3KOFF, through
 // the activations' block sums, which saves the sign handling of every
-// product (VPMADDUBSW takes the unsigned quants as they are).
-#define Q3KW(sh, SH, n, poff) \
+// product (VPMADDUBSW takes the unsigned quants as they are). Q3KW0 is
+// group 0 (no shift of qs), Q3KW2 group 2 (no shift of the hmask).
+#define Q3KW(sh, SH, n, g) \
 	VPSRLW $sh, Y0, Y2; \
 	VPAND k03<>(SB), Y2, Y2; \
 	SH $n, Y5, Y3; \
-	VPAND k04<>(SB), Y3, Y3; \
-	VPOR Y3, Y2, Y2; \
-	VPSHUFB kQ6Pat<>+poff(SB), X1, X4; \
-	VPMOVSXBW X4, Y4
+	Q3KHI(Y3, g)
 
-// Q3KSCALES4 sets Y7 = the 16 scales times 4 as int16, for Q3KOFF.
-#define Q3KSCALES4 VPMOVSXBW X1, Y7; VPSLLW $2, Y7, Y7
+#define Q3KW0(SH, n, g) \
+	VPAND k03<>(SB), Y0, Y2; \
+	SH $n, Y5, Y3; \
+	Q3KHI(Y3, g)
+
+#define Q3KW2(sh, g) \
+	VPSRLW $sh, Y0, Y2; \
+	VPAND k03<>(SB), Y2, Y2; \
+	Q3KHI(Y5, g)
+
+#define Q3KHI(H, g) \
+	VPAND k04<>(SB), H, Y3; \
+	VPOR Y3, Y2, Y2; \
+	VPSHUFB kQ3Pat<>+(g*32)(SB), Y1, Y4
+
+// Q3KSCALES4 sets Y7 = the 16 scales times 4*256 as int16 (-32768 to
+// 31744), for Q3KOFF.
+#define Q3KSCALES4 VPMOVSXBW X1, Y7; VPSLLW $10, Y7, Y7
 
 // Q3KOFF subtracts from isum what the quants' offset of -4 contributes:
 // 4 * sum_j(scale_j * bsum_j), the block sums of the Q8_K activations
@@ -163,29 +265,29 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	VPMADDWD 260 T, Y7, Y6; \
 	VPSUBD Y6, isum, isum
 
-// Q3KEND folds isum into acc scaled by d*d_x; X7 = d.
+// Q3KEND folds isum into acc scaled by d*d_x; X7 = d/256 (Q3KW's factor).
 #define Q3KEND(T, isum, acc) \
 	VMULSS 0 T, X7, X6; \
 	VBROADCASTSS X6, Y6; \
 	VCVTDQ2PS isum, isum; \
 	VFMADD231PS Y6, isum, acc
 
-#define Q3KD VPINSRW $0, 108(AX), X7, X7; VCVTPH2PS X7, X7
+#define Q3KD VPINSRW $0, 108(AX), X7, X7; VCVTPH2PS X7, X7; VMULSS kInv256<>(SB), X7, X7
 
 #define Q3KSB1 \
 	VPXOR Y12, Y12, Y12; \
 	Q3KSCALES; \
 	VMOVDQU 0(AX), Y5; \
 	VMOVDQU 32(AX), Y0; \
-	Q3KW(0, VPSLLW, 2, 0); UTOK(4, T0, Y12); \
-	Q3KW(2, VPSLLW, 1, 16); UTOK(36, T0, Y12); \
-	Q3KW(4, VPSRLW, 0, 32); UTOK(68, T0, Y12); \
-	Q3KW(6, VPSRLW, 1, 48); UTOK(100, T0, Y12); \
+	Q3KW0(VPSLLW, 2, 0); UTOK(4, T0, Y12); \
+	Q3KW(2, VPSLLW, 1, 1); UTOK(36, T0, Y12); \
+	Q3KW2(4, 2); UTOK(68, T0, Y12); \
+	Q3KW(6, VPSRLW, 1, 3); UTOK(100, T0, Y12); \
 	VMOVDQU 64(AX), Y0; \
-	Q3KW(0, VPSRLW, 2, 64); UTOK(132, T0, Y12); \
-	Q3KW(2, VPSRLW, 3, 80); UTOK(164, T0, Y12); \
-	Q3KW(4, VPSRLW, 4, 96); UTOK(196, T0, Y12); \
-	Q3KW(6, VPSRLW, 5, 112); UTOK(228, T0, Y12); \
+	Q3KW0(VPSRLW, 2, 4); UTOK(132, T0, Y12); \
+	Q3KW(2, VPSRLW, 3, 5); UTOK(164, T0, Y12); \
+	Q3KW(4, VPSRLW, 4, 6); UTOK(196, T0, Y12); \
+	Q3KW(6, VPSRLW, 5, 7); UTOK(228, T0, Y12); \
 	Q3KSCALES4; \
 	Q3KOFF(T0, Y12); \
 	Q3KD; \
@@ -196,15 +298,15 @@ GLOBL kQ3Shift<>(SB), RODATA|NOPTR, $16
 	Q3KSCALES; \
 	VMOVDQU 0(AX), Y5; \
 	VMOVDQU 32(AX), Y0; \
-	Q3KW(0, VPSLLW, 2, 0); TOK4(UTOK, 4); \
-	Q3KW(2, VPSLLW, 1, 16); TOK4(UTOK, 36); \
-	Q3KW(4, VPSRLW, 0, 32); TOK4(UTOK, 68); \
-	Q3KW(6, VPSRLW, 1, 48); TOK4(UTOK, 100); \
+	Q3KW0(VPSLLW, 2, 0); TOK4(UTOK, 4); \
+	Q3KW(2, VPSLLW, 1, 1); TOK4(UTOK, 36); \
+	Q3KW2(4, 2); TOK4(UTOK, 68); \
+	Q3KW(6, VPSRLW, 1, 3); TOK4(UTOK, 100); \
 	VMOVDQU 64(AX), Y0; \
-	Q3KW(0, VPSRLW, 2, 64); TOK4(UTOK, 132); \
-	Q3KW(2, VPSRLW, 3, 80); TOK4(UTOK, 164); \
-	Q3KW(4, VPSRLW, 4, 96); TOK4(UTOK, 196); \
-	Q3KW(6, VPSRLW, 5, 112); TOK4(UTOK, 228); \
+	Q3KW0(VPSRLW, 2, 4); TOK4(UTOK, 132); \
+	Q3KW(2, VPSRLW, 3, 5); TOK4(UTOK, 164); \
+	Q3KW(4, VPSRLW, 4, 6); TOK4(UTOK, 196); \
+	Q3KW(6, VPSRLW, 5, 7); TOK4(UTOK, 228); \
 	Q3KSCALES4; \
 	Q3KOFF(T0, Y12); \
 	Q3KOFF(T1, Y13); \
