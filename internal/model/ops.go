@@ -12,52 +12,10 @@ import (
 // only as close to llama.cpp's as every step on the way. Where ggml uses
 // an approximation (exp, GELU), so do we.
 
-// expf is exp(x) by the algorithm of ggml's vectorised exp (ggml_v_expf,
-// from ARM's optimized routines, max error 1.5 ulp), which ggml uses in
-// softmax and SiLU. ggml evaluates it with fused multiply-adds; plain
-// float32 operations here (math.FMA is a float64 function call) cost at
-// most another ulp and make it several times faster than math.Exp, which
-// matters: a 512-token prompt of a 0.5B model takes ~100M of them.
-func expf(x float32) float32 {
-	const shift = 0x1.8p23 // adding it rounds x/ln2 to an integer in the low mantissa bits
-	z := x*0x1.715476p+0 + shift
-	n := z - shift
-	b := x - n*0x1.62e4p-1 - n*0x1.7f7d1cp-20 // x - n*ln2, ln2 in two parts
-	e := math.Float32bits(z) << 23
-	k := math.Float32frombits(e + math.Float32bits(1)) // 2^n
-	u := b * b
-	j := ((0x1.0e4020p-7*b+0x1.573e2ep-5)*u+(0x1.555e66p-3*b+0x1.fffdb6p-2))*u + 0x1.ffffecp-1*b
-	if !(abs32(n) > 126) {
-		return k + j*k
-	}
-	// The scale 2^n does not fit a float32 exponent: build it in two
-	// factors, or saturate to 0 or +Inf.
-	var g uint32
-	if n <= 0 {
-		g = 0x82000000
-	}
-	s1 := math.Float32frombits(g + 0x7f000000)
-	s2 := math.Float32frombits(e - g)
-	if abs32(n) > 192 {
-		return s1 * s1
-	}
-	return (s2 + s2*j) * s1
-}
-
-func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
+// swiglu sets gate[i] = silu(gate[i]) * up[i] (ggml_swiglu).
+func swiglu(gate, up []float32) { tensor.SwiGLU(gate, up) }
 
 func tanhf(x float32) float32 { return float32(math.Tanh(float64(x))) }
-
-// silu is x*sigmoid(x) as ggml_v_silu computes it.
-func silu(x float32) float32 { return x / (1 + expf(-x)) }
-
-// swiglu sets gate[i] = silu(gate[i]) * up[i] (ggml_swiglu).
-func swiglu(gate, up []float32) {
-	up = up[:len(gate)]
-	for i, g := range gate {
-		gate[i] = silu(g) * up[i]
-	}
-}
 
 // geglu sets gate[i] = gelu(gate[i]) * up[i] (ggml_geglu). ggml evaluates
 // GELU through a table indexed by the F16 rounding of its input, holding
@@ -141,25 +99,7 @@ func rmsNorm(dst, x, w []float32, eps float32) {
 // and sliding-window masks are intervals); the others get probability 0,
 // as exp(-Inf) gives in ggml.
 func softmax(row []float32, kqScale float32, lo, hi int) {
-	vis := row[lo:hi]
-	max := float32(math.Inf(-1))
-	for j, v := range vis {
-		v *= kqScale
-		vis[j] = v
-		if v > max {
-			max = v
-		}
-	}
-	var sum float64
-	for j, v := range vis {
-		e := expf(v - max)
-		vis[j] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for j := range vis {
-		vis[j] *= inv
-	}
+	tensor.Softmax(row[lo:hi], kqScale)
 	clear(row[:lo])
 	clear(row[hi:])
 }

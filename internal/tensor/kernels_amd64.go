@@ -27,6 +27,7 @@ func archInit() {
 	}
 	installAVX2(&ops)
 	avx2Ops, kernelsName = ops, "avx2"
+	vmathAVX2 = true
 	if haveAVX512 {
 		installAVX512(&ops)
 		avx512Ops, kernelsName = ops, "avx512"
@@ -36,6 +37,7 @@ func archInit() {
 		ops, kernelsName = avx2Ops, "avx2"
 	case "none":
 		ops, kernelsName = goOps, "go"
+		vmathAVX2 = false
 	}
 }
 
