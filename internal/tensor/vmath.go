@@ -56,14 +56,7 @@ func Softmax(x []float32, scale float32) {
 		softmaxAVX2(x, scale)
 		return
 	}
-	max := float32(math.Inf(-1))
-	for j, v := range x {
-		v *= scale
-		x[j] = v
-		if v > max {
-			max = v
-		}
-	}
+	max := scaleMax(x, scale, float32(math.Inf(-1)))
 	var sum float64
 	for j, v := range x {
 		e := Expf(v - max)
@@ -74,6 +67,18 @@ func Softmax(x []float32, scale float32) {
 	for j := range x {
 		x[j] *= inv
 	}
+}
+
+// scaleMax sets x[i] *= scale and returns the largest of the results and m.
+func scaleMax(x []float32, scale, m float32) float32 {
+	for j, v := range x {
+		v *= scale
+		x[j] = v
+		if v > m {
+			m = v
+		}
+	}
+	return m
 }
 
 // SwiGLU sets gate[i] = silu(gate[i]) * up[i] (ggml_swiglu).

@@ -31,13 +31,7 @@ func softmaxAVX2(x []float32, scale float32) {
 		max = scaleMaxAVX2(&x[0], n8, scale)
 	}
 	tail := x[n8:]
-	for j, v := range tail {
-		v *= scale
-		tail[j] = v
-		if v > max {
-			max = v
-		}
-	}
+	max = scaleMax(tail, scale, max)
 	var sum float64
 	if n8 > 0 {
 		sum = expSubSumAVX2(&x[0], n8, max)
