@@ -284,7 +284,7 @@ func (m *Model) encode(ctx context.Context, s *encScratch, tokens []int32, lens 
 		pool.MatMul(s.up, l.up, s.x, n)
 		if l.gate != nil {
 			pool.MatMul(s.gate, l.gate, s.x, n)
-			pool.For(n, func(lo, hi int) { swiglu(s.gate[lo*F:hi*F], s.up[lo*F:hi*F]) })
+			pool.For(n, func(lo, hi int) { tensor.SwiGLU(s.gate[lo*F:hi*F], s.up[lo*F:hi*F]) })
 		} else {
 			pool.For(n, func(lo, hi int) {
 				for t := lo; t < hi; t++ {

@@ -201,7 +201,7 @@ func (m *Model) newPass(s *scratch) *pass {
 			if m.arch.gelu {
 				geglu(g, u)
 			} else {
-				swiglu(g, u)
+				tensor.SwiGLU(g, u)
 			}
 		}
 	}

@@ -231,7 +231,7 @@ func (m *Model) newMoEPass(p *pass, s *scratch) {
 		}
 	}
 	p.moeAct = func(lo, hi int) {
-		swiglu(ms.ge[lo*F:hi*F], ms.ue[lo*F:hi*F])
+		tensor.SwiGLU(ms.ge[lo*F:hi*F], ms.ue[lo*F:hi*F])
 	}
 	p.combine = func(lo, hi int) {
 		// ggml_mul by the weights, then ggml_add of the experts in

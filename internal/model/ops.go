@@ -12,9 +12,6 @@ import (
 // only as close to llama.cpp's as every step on the way. Where ggml uses
 // an approximation (exp, GELU), so do we.
 
-// swiglu sets gate[i] = silu(gate[i]) * up[i] (ggml_swiglu).
-func swiglu(gate, up []float32) { tensor.SwiGLU(gate, up) }
-
 func tanhf(x float32) float32 { return float32(math.Tanh(float64(x))) }
 
 // geglu sets gate[i] = gelu(gate[i]) * up[i] (ggml_geglu). ggml evaluates

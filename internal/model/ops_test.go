@@ -69,17 +69,6 @@ func TestGELUTable(t *testing.T) {
 	}
 }
 
-func TestSwiGLU(t *testing.T) {
-	g, u := []float32{-2, 0, 1.5}, []float32{2, 3, -1}
-	swiglu(g, u)
-	for i, x := range []float64{-2, 0, 1.5} {
-		want := x / (1 + math.Exp(-x)) * []float64{2, 3, -1}[i]
-		if math.Abs(float64(g[i])-want) > 1e-6 {
-			t.Errorf("swiglu[%d] = %g, want %g", i, g[i], want)
-		}
-	}
-}
-
 func TestRope(t *testing.T) {
 	c := RopeConfig{Dims: 8, Base: 10000, FreqScale: 1, AttnFactor: 1, BetaFast: 32, BetaSlow: 1, OrigContext: 4096}
 	for _, neox := range []bool{false, true} {

@@ -27,7 +27,6 @@ func archInit() {
 	}
 	installAVX2(&ops)
 	avx2Ops, kernelsName = ops, "avx2"
-	vmathAVX2 = true
 	if haveAVX512 {
 		installAVX512(&ops)
 		avx512Ops, kernelsName = ops, "avx512"
@@ -37,8 +36,8 @@ func archInit() {
 		ops, kernelsName = avx2Ops, "avx2"
 	case "none":
 		ops, kernelsName = goOps, "go"
-		vmathAVX2 = false
 	}
+	vmathAVX2 = kernelsName != "go"
 }
 
 // installAVX2 puts the AVX2 kernels into table.

@@ -11,12 +11,12 @@ import "math"
 // portable versions here round every product, which costs at most
 // another ulp of exp.
 
-// Expf is exp(x) by the algorithm of ggml's vectorised exp (ggml_v_expf,
+// expf is exp(x) by the algorithm of ggml's vectorised exp (ggml_v_expf,
 // from ARM's optimized routines, max error 1.5 ulp), which ggml uses in
 // softmax and SiLU, with plain float32 operations (math.FMA is a float64
 // function call): several times faster than math.Exp, which matters: a
 // 512-token prompt of a 0.5B model takes ~100M of them.
-func Expf(x float32) float32 {
+func expf(x float32) float32 {
 	const shift = 0x1.8p23 // adding it rounds x/ln2 to an integer in the low mantissa bits
 	z := x*0x1.715476p+0 + shift
 	n := z - shift
@@ -42,8 +42,8 @@ func Expf(x float32) float32 {
 	return (s2 + s2*j) * s1
 }
 
-// Silu is x*sigmoid(x) as ggml_v_silu computes it.
-func Silu(x float32) float32 { return x / (1 + Expf(-x)) }
+// silu is x*sigmoid(x) as ggml_v_silu computes it.
+func silu(x float32) float32 { return x / (1 + expf(-x)) }
 
 // Softmax sets x[i] = exp(scale*x[i] - m) / sum, m the largest scaled
 // entry and sum that of the exponentials, accumulated in float64 (as
@@ -59,7 +59,7 @@ func Softmax(x []float32, scale float32) {
 	max := scaleMax(x, scale, float32(math.Inf(-1)))
 	var sum float64
 	for j, v := range x {
-		e := Expf(v - max)
+		e := expf(v - max)
 		x[j] = e
 		sum += float64(e)
 	}
@@ -89,6 +89,6 @@ func SwiGLU(gate, up []float32) {
 		return
 	}
 	for i, g := range gate {
-		gate[i] = Silu(g) * up[i]
+		gate[i] = silu(g) * up[i]
 	}
 }

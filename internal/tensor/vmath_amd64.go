@@ -4,8 +4,8 @@ package tensor
 
 import "math"
 
-// vmathAVX2 says whether Softmax and SwiGLU use the AVX2 code: set with
-// the AVX2 kernels (archInit), so AINATIVE_SIMD=none turns both off.
+// vmathAVX2 says whether Softmax and SwiGLU use the AVX2 code: whenever
+// SIMD kernels are in use (archInit), so AINATIVE_SIMD=none turns both off.
 var vmathAVX2 bool
 
 //go:noescape

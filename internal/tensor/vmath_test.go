@@ -8,23 +8,23 @@ import (
 func TestExpf(t *testing.T) {
 	worst := 0.0
 	for x := float32(-103); x < 88.7; x += 0.000731 {
-		got, want := float64(Expf(x)), math.Exp(float64(x))
+		got, want := float64(expf(x)), math.Exp(float64(x))
 		if want < 0x1p-126 { // subnormal results: absolute error
 			if math.Abs(got-want) > 0x1p-148 { // a couple of subnormal steps
-				t.Fatalf("Expf(%g) = %g, want %g", x, got, want)
+				t.Fatalf("expf(%g) = %g, want %g", x, got, want)
 			}
 			continue
 		}
 		worst = max(worst, math.Abs(got-want)/want)
 	}
 	if ulps := worst / 0x1p-24; ulps > 4 {
-		t.Errorf("Expf: worst error %.2f ulp", ulps)
+		t.Errorf("expf: worst error %.2f ulp", ulps)
 	}
 	for _, tc := range []struct{ x, want float32 }{
 		{float32(math.Inf(-1)), 0}, {-200, 0}, {0, 1}, {89, float32(math.Inf(1))}, {float32(math.Inf(1)), float32(math.Inf(1))},
 	} {
-		if got := Expf(tc.x); got != tc.want {
-			t.Errorf("Expf(%g) = %g, want %g", tc.x, got, tc.want)
+		if got := expf(tc.x); got != tc.want {
+			t.Errorf("expf(%g) = %g, want %g", tc.x, got, tc.want)
 		}
 	}
 }
