@@ -116,9 +116,9 @@ const pairTokens = 4
 
 // attnSlot is one thread's buffers for the per-pair attention path.
 type attnSlot struct {
-	kt, vt  []byte
-	sc, pv  []float32
-	convBuf []byte
+	kt, vt    []byte
+	sc, pv    []float32
+	mmScratch tensor.Scratch
 }
 
 // attendPooled computes KV head h of group g, each product split
@@ -181,13 +181,13 @@ func (m *Model) attendPair(p *pass, sl *attnSlot, g group, h int) {
 	K := tensor.Matrix{Type: m.kvType, Rows: nk, Cols: hd, Data: kt}
 	q := s.qg[(h*m.ubatch+g.t0)*group*hd : (h*m.ubatch+g.t1)*group*hd]
 	sc := sl.sc[:rows*nk]
-	sl.convBuf = tensor.MatMulSerial(sc, &K, q, rows, sl.convBuf)
+	tensor.MatMulSerial(sc, &K, q, rows, &sl.mmScratch)
 	for r := 0; r < rows; r++ {
 		m.softmaxRow(sc[r*nk:(r+1)*nk], pos0+r/group, kvLo, p.window)
 	}
 	V := tensor.Matrix{Type: m.kvType, Rows: hd, Cols: nk, Data: vt}
 	pv := sl.pv[:rows*hd]
-	sl.convBuf = tensor.MatMulSerial(pv, &V, sc, rows, sl.convBuf)
+	tensor.MatMulSerial(pv, &V, sc, rows, &sl.mmScratch)
 	for r := 0; r < rows; r++ {
 		t, gi := g.t0+r/group, r%group
 		copy(s.attn[(t*c.Heads+h*group+gi)*hd:], pv[r*hd:(r+1)*hd])

@@ -42,3 +42,52 @@ func BenchmarkRows(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkInterleaved measures the interleaved path (interleave.go) of
+// each type that has one, on one thread with data in cache: the repack of
+// 64 rows of 1792 elements, then the kernel on ntok tokens (4 at a time),
+// against the row kernel on the same tokens (Rows/.../ntok=4 in
+// BenchmarkRows measures one call of it). GMAC/s counts multiply-adds.
+func BenchmarkInterleaved(b *testing.B) {
+	const rows, cols = 64, 1792
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, t := range benchTypes {
+		il := ops[t].il
+		if il == nil {
+			continue
+		}
+		w := tiledMatrix(r, t, rows, cols)
+		nb := cols / QK
+		xrow := nb * q8_0Bytes
+		const maxN = 16
+		x := make([]byte, maxN*xrow)
+		xd := make([]float32, maxN*nb)
+		for i := range maxN {
+			xq := x[i*xrow : (i+1)*xrow]
+			ops[Q8_0].fromFloat(xq, testVector(r, cols))
+			q8Scales(xd[i*nb:(i+1)*nb], xq)
+		}
+		out := make([]float32, maxN*rows)
+		w8 := make([]byte, rows/ilRows*nb*ilBlockBytes)
+		for _, ntok := range []int{4, 16} {
+			b.Run(fmt.Sprintf("%s/ntok=%d/repack", t, ntok), func(b *testing.B) {
+				for b.Loop() {
+					il.repack(w8, w.Data, w.rowBytes(), rows/ilRows, nb)
+					for t := 0; t < ntok; t += 4 {
+						il.rows4(w8, rows/ilRows, nb, x[t*xrow:], xrow, xd[t*nb:], out[t*rows:], rows)
+					}
+				}
+				b.ReportMetric(float64(rows*cols*ntok)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+			})
+			b.Run(fmt.Sprintf("%s/ntok=%d/rows", t, ntok), func(b *testing.B) {
+				k := ops[t].rows
+				for b.Loop() {
+					for t := 0; t < ntok; t += 4 {
+						k(cols, w.Data, w.rowBytes(), rows, x[t*xrow:], xrow, 4, out[t*rows:], rows)
+					}
+				}
+				b.ReportMetric(float64(rows*cols*ntok)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+			})
+		}
+	}
+}

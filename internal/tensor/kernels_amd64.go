@@ -80,6 +80,7 @@ func installAVX2(table *opsTable) {
 		}
 		o.rows = asmRows(k.t, F32, k.k1, k.k4)
 	}
+	installInterleaved(table)
 	table[Q8_0].fromFloat = asmQuantizer(QK, q8_0Bytes, quantizeQ8_0AVX2)
 	table[Q8_1].fromFloat = asmQuantizer(QK, q8_1Bytes, quantizeQ8_1AVX2)
 	table[Q8_K].fromFloat = asmQuantizer(QKK, q8_KBytes, quantizeQ8_KAVX2)

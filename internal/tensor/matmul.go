@@ -87,28 +87,15 @@ func (p *Pool) matMul(table *opsTable, dst []float32, w *Matrix, x []float32, n 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
-	o := &table[w.Type]
-	xt, conv := table.mmInput(w.Type)
-	xrb, _ := xt.RowBytes(int64(w.Cols))
-	xrow := int(xrb)
-	if need := n * xrow; cap(p.scratch) < need {
-		p.scratch = make([]byte, need)
-	}
 	// The loop bodies are the Pool's, built once, and read their
-	// parameters from p.mm: a MatMul allocates nothing.
+	// parameters from p.mm: a MatMul allocates nothing once its scratch
+	// has grown to the sizes in use.
+	p.mm = newMM(table, w, x, dst, n, &p.mmBuf, p.threads)
 	mm := &p.mm
-	*mm = mmState{w: w, x: x, dst: dst, xq: p.scratch[:n*xrow], xrow: xrow, conv: conv, rows: o.rows, dot: o.dot}
 	defer func() { *mm = mmState{} }()
 	p.forEach(n, p.mmConv)
 
-	rows, wrow := w.Rows, w.rowBytes()
-	mm.wrow = wrow
-	// Work is handed out in chunks of rows of about chunkBytes of
-	// weights: big enough that scheduling costs nothing, small enough to
-	// balance the threads and, for prompts, to stay in L2 while every
-	// token of a token chunk passes over them.
-	mm.rowChunk = max(1, min(rows, chunkBytes/wrow))
-	nchunks := (rows + mm.rowChunk - 1) / mm.rowChunk
+	nchunks := (w.Rows + mm.rowChunk - 1) / mm.rowChunk
 	if n == 1 {
 		p.forEach(nchunks, p.mmRows)
 		return
@@ -118,49 +105,139 @@ func (p *Pool) matMul(table *opsTable, dst []float32, w *Matrix, x []float32, n 
 	// chunk then runs the kernel on maxTok tokens at a time, so weights
 	// come from memory once per token chunk and from cache once per
 	// maxTok tokens.
-	tokChunk := max(maxTok, min(n, tokChunkBytes/xrow)/maxTok*maxTok)
-	for t0 := 0; t0 < n; t0 += tokChunk {
-		mm.t0, mm.t1 = t0, min(t0+tokChunk, n)
+	for t0 := 0; t0 < n; t0 += mm.tokChunk {
+		mm.t0, mm.t1 = t0, min(t0+mm.tokChunk, n)
 		p.forEach(nchunks, p.mmTk)
 	}
 }
 
 // mmState is the MatMul in progress.
 type mmState struct {
-	w          *Matrix
+	// The matrix's data and shape, not the *Matrix: the state of a
+	// MatMulSerial would make its caller's Matrix escape to the heap.
+	wdata      []byte
+	wrows      int
+	cols       int
 	x, dst     []float32
 	xq         []byte
 	xrow, wrow int
 	rowChunk   int
+	tokChunk   int
 	t0, t1     int
 	conv       func(dst []byte, src []float32)
 	rows       dotRows
 	dot        func(n int, w, x []byte) float32
+	// il is the interleaved path (interleave.go) when the type has one
+	// and there are tokens enough; xd then holds the activations' block
+	// scales and ilBuf a repacked row chunk per thread.
+	il    *interleaved
+	xd    []float32
+	ilBuf [][]byte
+}
+
+// mmBuffers is MatMul's scratch, kept across calls.
+type mmBuffers struct {
+	xq    []byte    // the converted activations
+	xd    []float32 // their block scales, for the interleaved path
+	ilBuf [][]byte  // a repacked row chunk per thread
+}
+
+// newMM sets up a product of w with n rows of x into dst, with the
+// kernels of table, taking its scratch from buf. (It returns the state
+// rather than filling one in place so that the matrix of a MatMulSerial
+// does not escape to the heap.)
+func newMM(table *opsTable, w *Matrix, x, dst []float32, n int, buf *mmBuffers, threads int) mmState {
+	o := &table[w.Type]
+	xt, conv := table.mmInput(w.Type)
+	xrb, _ := xt.RowBytes(int64(w.Cols))
+	xrow := int(xrb)
+	buf.xq = grow(buf.xq, n*xrow)
+	mm := mmState{wdata: w.Data, wrows: w.Rows, cols: w.Cols, x: x, dst: dst, xq: buf.xq[:n*xrow], xrow: xrow, wrow: w.rowBytes(), conv: conv, rows: o.rows, dot: o.dot}
+	// Work is handed out in chunks of rows of about chunkBytes of
+	// weights: big enough that scheduling costs nothing, small enough to
+	// balance the threads and, for prompts, to stay in L2 while every
+	// token of a token chunk passes over them.
+	mm.rowChunk = max(1, min(w.Rows, chunkBytes/mm.wrow))
+	mm.tokChunk = max(maxTok, min(n, tokChunkBytes/xrow)/maxTok*maxTok)
+	if o.il != nil && n >= ilMinTok && w.Rows >= ilRows {
+		mm.il = o.il
+		mm.rowChunk = max(ilRows, mm.rowChunk/ilRows*ilRows)
+		nb := w.Cols / QK
+		buf.xd = grow(buf.xd, n*nb)
+		mm.xd = buf.xd[:n*nb]
+		if len(buf.ilBuf) < threads {
+			buf.ilBuf = append(buf.ilBuf, make([][]byte, threads-len(buf.ilBuf))...)
+		}
+		mm.ilBuf = buf.ilBuf[:threads]
+	}
+	return mm
+}
+
+// grow returns s with room for n elements, reallocated when too small.
+func grow[E any](s []E, n int) []E {
+	if cap(s) < n {
+		return make([]E, n)
+	}
+	return s[:n]
 }
 
 // mmConvRow converts activation row j to the kernels' input type.
-func (p *Pool) mmConvRow(j int) {
-	mm := &p.mm
-	cols := mm.w.Cols
-	mm.conv(mm.xq[j*mm.xrow:(j+1)*mm.xrow], mm.x[j*cols:(j+1)*cols])
+func (p *Pool) mmConvRow(j, _ int) { p.mm.convRow(j) }
+
+func (mm *mmState) convRow(j int) {
+	cols := mm.cols
+	xq := mm.xq[j*mm.xrow : (j+1)*mm.xrow]
+	mm.conv(xq, mm.x[j*cols:(j+1)*cols])
+	if mm.il != nil {
+		nb := cols / QK
+		q8Scales(mm.xd[j*nb:(j+1)*nb], xq)
+	}
 }
 
 // mmRowChunk computes row chunk c for a single token (decode).
-func (p *Pool) mmRowChunk(c int) {
+func (p *Pool) mmRowChunk(c, _ int) {
 	mm := &p.mm
-	rows := mm.w.Rows
+	rows := mm.wrows
 	lo := c * mm.rowChunk
 	hi := min(lo+mm.rowChunk, rows)
-	mm.kernel(mm.w.Data[lo*mm.wrow:hi*mm.wrow], hi-lo, mm.xq, 1, mm.dst[lo:hi])
+	mm.kernel(mm.wdata[lo*mm.wrow:hi*mm.wrow], hi-lo, mm.xq, 1, mm.dst[lo:hi])
 }
 
 // mmTokChunk computes row chunk c for tokens [t0, t1), maxTok at a time.
-func (p *Pool) mmTokChunk(c int) {
+func (p *Pool) mmTokChunk(c, slot int) {
 	mm := &p.mm
-	rows := mm.w.Rows
 	lo := c * mm.rowChunk
-	hi := min(lo+mm.rowChunk, rows)
-	wr := mm.w.Data[lo*mm.wrow : hi*mm.wrow]
+	var buf *[]byte // used on the interleaved path only
+	if mm.il != nil {
+		buf = &mm.ilBuf[slot]
+	}
+	mm.tokRows(lo, min(lo+mm.rowChunk, mm.wrows), buf)
+}
+
+// tokRows computes rows [lo, hi) for tokens [t0, t1), maxTok at a time.
+// On the interleaved path it repacks the rows' whole groups of 8 into
+// *buf and runs the interleaved kernel on them for every four tokens;
+// the row kernel does the rest.
+func (mm *mmState) tokRows(lo, hi int, buf *[]byte) {
+	rows := mm.wrows
+	if mm.il != nil && hi-lo >= ilRows {
+		groups, nb := (hi-lo)/ilRows, mm.cols/QK
+		*buf = grow(*buf, groups*nb*ilBlockBytes)
+		w8 := *buf
+		mm.il.repack(w8, mm.wdata[lo*mm.wrow:], mm.wrow, groups, nb)
+		t := mm.t0
+		for ; t+maxTok <= mm.t1; t += maxTok {
+			mm.il.rows4(w8, groups, nb, mm.xq[t*mm.xrow:], mm.xrow, mm.xd[t*nb:], mm.dst[t*rows+lo:], rows)
+		}
+		if t < mm.t1 {
+			mm.kernel(mm.wdata[lo*mm.wrow:], groups*ilRows, mm.xq[t*mm.xrow:mm.t1*mm.xrow], mm.t1-t, mm.dst[t*rows+lo:])
+		}
+		lo += groups * ilRows
+	}
+	if lo == hi {
+		return
+	}
+	wr := mm.wdata[lo*mm.wrow : hi*mm.wrow]
 	for t := mm.t0; t < mm.t1; t += maxTok {
 		nt := min(maxTok, mm.t1-t)
 		mm.kernel(wr, hi-lo, mm.xq[t*mm.xrow:(t+nt)*mm.xrow], nt, mm.dst[t*rows+lo:])
@@ -171,7 +248,7 @@ func (p *Pool) mmTokChunk(c int) {
 // where it has none, on nrows rows of weights and ntok tokens; out has
 // the stride of the whole matrix's rows.
 func (mm *mmState) kernel(w []byte, nrows int, x []byte, ntok int, out []float32) {
-	cols, ostride := mm.w.Cols, mm.w.Rows
+	cols, ostride := mm.cols, mm.wrows
 	if mm.rows != nil {
 		mm.rows(cols, w, mm.wrow, nrows, x, mm.xrow, ntok, out, ostride)
 		return
@@ -197,13 +274,16 @@ const (
 	tokChunkBytes = 1 << 20
 )
 
+// Scratch is MatMulSerial's working memory, kept across calls; the zero
+// value is ready to use. A Scratch serves one call at a time.
+type Scratch struct{ buf mmBuffers }
+
 // MatMulSerial computes what MatMul computes, with the same kernels in
-// the same order (so the same results), on the calling goroutine alone.
-// buf receives the converted activations; it is returned, grown if it
-// was too small. It is for callers that run many small products in
-// parallel themselves, where handing each to a Pool would cost more than
-// the product.
-func MatMulSerial(dst []float32, w *Matrix, x []float32, n int, buf []byte) []byte {
+// the same order (so the same results), on the calling goroutine alone,
+// with its working memory from s. It is for callers that run many small
+// products in parallel themselves, where handing each to a Pool would
+// cost more than the product.
+func MatMulSerial(dst []float32, w *Matrix, x []float32, n int, s *Scratch) {
 	if err := w.Validate(); err != nil {
 		panic(err)
 	}
@@ -211,22 +291,23 @@ func MatMulSerial(dst []float32, w *Matrix, x []float32, n int, buf []byte) []by
 		panic(fmt.Sprintf("tensor: MatMulSerial of %dx%d %s matrix with n=%d: len(x)=%d (want %d), len(dst)=%d (want %d)",
 			w.Rows, w.Cols, w.Type, n, len(x), n*w.Cols, len(dst), n*w.Rows))
 	}
-	o := &ops[w.Type]
-	xt, conv := ops.mmInput(w.Type)
-	xrb, _ := xt.RowBytes(int64(w.Cols))
-	xrow := int(xrb)
-	if cap(buf) < n*xrow {
-		buf = make([]byte, n*xrow)
-	}
-	xq := buf[:n*xrow]
-	cols := w.Cols
+	mm := newMM(&ops, w, x, dst, n, &s.buf, 1)
 	for j := range n {
-		conv(xq[j*xrow:(j+1)*xrow], x[j*cols:(j+1)*cols])
+		mm.convRow(j)
 	}
-	mm := mmState{w: w, xrow: xrow, wrow: w.rowBytes(), rows: o.rows, dot: o.dot}
-	for t := 0; t < n; t += maxTok {
-		nt := min(maxTok, n-t)
-		mm.kernel(w.Data, w.Rows, xq[t*xrow:(t+nt)*xrow], nt, dst[t*w.Rows:])
+	for lo := 0; lo < w.Rows; lo += mm.rowChunk {
+		hi := min(lo+mm.rowChunk, w.Rows)
+		if n == 1 {
+			mm.kernel(w.Data[lo*mm.wrow:hi*mm.wrow], hi-lo, mm.xq, 1, dst[lo:hi])
+			continue
+		}
+		for t0 := 0; t0 < n; t0 += mm.tokChunk {
+			mm.t0, mm.t1 = t0, min(t0+mm.tokChunk, n)
+			var buf *[]byte // used on the interleaved path only
+			if mm.il != nil {
+				buf = &mm.ilBuf[0]
+			}
+			mm.tokRows(lo, hi, buf)
+		}
 	}
-	return buf
 }

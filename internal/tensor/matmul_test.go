@@ -218,7 +218,7 @@ func TestMatMulSerial(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	p := NewPool(3)
 	defer p.Close()
-	var buf []byte
+	var s Scratch
 	for _, typ := range computeTypes {
 		cols := 2 * QKK
 		if typ.BlockSize() == QK {
@@ -235,7 +235,7 @@ func TestMatMulSerial(t *testing.T) {
 				p.MatMul(want, w, x, n)
 				got := make([]float32, n*rows+1)
 				got[n*rows] = 42
-				buf = MatMulSerial(got, w, x, n, buf)
+				MatMulSerial(got, w, x, n, &s)
 				if got[n*rows] != 42 {
 					t.Fatalf("%s: MatMulSerial wrote past n*Rows", typ)
 				}

@@ -38,17 +38,17 @@ type Pool struct {
 	panicMu  sync.Mutex
 	panicked any // first panic of a loop body, re-raised by the caller
 
-	scratch []byte // MatMul's converted activations, reused across calls
+	mmBuf mmBuffers // MatMul's scratch, reused across calls
 
 	// forEach's loop in progress; eachBody, built once, runs it, so that
 	// handing out a loop allocates nothing.
 	eachN    int
 	eachNext atomic.Int64
-	eachFn   func(i int)
+	eachFn   func(i, slot int)
 	eachBody func(lo, hi int)
 
 	mm                   mmState // MatMul's call in progress
-	mmConv, mmRows, mmTk func(i int)
+	mmConv, mmRows, mmTk func(i, slot int)
 }
 
 // worker is one worker goroutine's mailbox. A job is posted by writing
@@ -174,7 +174,7 @@ func (p *Pool) Close() {
 		}
 	}
 	p.exited.Wait()
-	p.scratch = nil
+	p.mmBuf = mmBuffers{}
 }
 
 // For runs fn over [0,n) split into contiguous chunks, one per thread (or
@@ -241,22 +241,26 @@ func (e *LoopPanic) Unwrap() error {
 	return err
 }
 
-// forEach runs fn(i) for every i in [0,n), handing out indices one at a
-// time to whichever thread is free, so that uneven work or a descheduled
-// thread does not leave the others idle. The caller holds p.mu.
-func (p *Pool) forEach(n int, fn func(i int)) {
+// forEach runs fn(i, slot) for every i in [0,n), handing out indices one
+// at a time to whichever thread is free, so that uneven work or a
+// descheduled thread does not leave the others idle. slot, below
+// p.threads, is the thread's: no two calls running at once share one, so
+// fn can keep scratch space per slot. The caller holds p.mu.
+func (p *Pool) forEach(n int, fn func(i, slot int)) {
 	p.eachN, p.eachFn = n, fn
 	p.eachNext.Store(0)
 	p.forLocked(min(n, p.threads), p.eachBody)
 	p.eachFn = nil
 }
 
-func (p *Pool) runEach(int, int) {
+// runEach is one thread's share of forEach's loop. forEach splits
+// min(n, threads) into as many chunks, so lo is the thread's own index.
+func (p *Pool) runEach(lo, _ int) {
 	for {
 		i := int(p.eachNext.Add(1) - 1)
 		if i >= p.eachN {
 			return
 		}
-		p.eachFn(i)
+		p.eachFn(i, lo)
 	}
 }

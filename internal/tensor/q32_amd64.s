@@ -384,6 +384,95 @@ blk4: \
 	STORE4(R13, DX, BX); \
 	NEXTROW(R13, row4)
 
+// ---- interleaving repack (see interleave.go) ----
+
+// RROW decodes row r's block at (AX) into the int8s of reg with W, and
+// prefetches the block PFDIST ahead into L2 as the four-token kernels do:
+// for a few tokens the repack, which reads the weights from memory, is
+// what waits for them.
+#define RROW(W, reg) PREFETCHT1 PFDIST(AX); W(0); VMOVDQA Y0, reg
+
+// RPK8 is the body of a repack of 8-row groups of blocks of WB bytes:
+// each block of the 8 rows is decoded row by row into Y4-Y11, an 8x8
+// matrix of int32 (row r, elements 4g..4g+3) that is then transposed in
+// registers; the scales are gathered four rows at a time into X0 and X1.
+//
+// Registers: SI the group's first row, R8 wstride, R11 3*wstride, R9
+// groups left, R10 row 0's block, R12 row 4's, CX blocks left, DI dst.
+#define RPK8(W, WB) \
+	MOVQ w+0(FP), SI; \
+	MOVQ wstride+8(FP), R8; \
+	MOVQ groups+16(FP), R9; \
+	MOVQ dst+32(FP), DI; \
+	LEAQ (R8)(R8*2), R11; \
+rgrp: \
+	MOVQ SI, R10; \
+	MOVQ nb+24(FP), CX; \
+rblk: \
+	LEAQ (R10)(R8*4), R12; \
+	MOVQ R10, AX; RROW(W, Y4); \
+	LEAQ (R10)(R8*1), AX; RROW(W, Y5); \
+	LEAQ (R10)(R8*2), AX; RROW(W, Y6); \
+	LEAQ (R10)(R11*1), AX; RROW(W, Y7); \
+	MOVQ R12, AX; RROW(W, Y8); \
+	LEAQ (R12)(R8*1), AX; RROW(W, Y9); \
+	LEAQ (R12)(R8*2), AX; RROW(W, Y10); \
+	LEAQ (R12)(R11*1), AX; RROW(W, Y11); \
+	VPUNPCKLDQ Y5, Y4, Y0; \
+	VPUNPCKHDQ Y5, Y4, Y1; \
+	VPUNPCKLDQ Y7, Y6, Y2; \
+	VPUNPCKHDQ Y7, Y6, Y3; \
+	VPUNPCKLDQ Y9, Y8, Y12; \
+	VPUNPCKHDQ Y9, Y8, Y13; \
+	VPUNPCKLDQ Y11, Y10, Y14; \
+	VPUNPCKHDQ Y11, Y10, Y15; \
+	VPUNPCKLQDQ Y2, Y0, Y4; \
+	VPUNPCKHQDQ Y2, Y0, Y5; \
+	VPUNPCKLQDQ Y3, Y1, Y6; \
+	VPUNPCKHQDQ Y3, Y1, Y7; \
+	VPUNPCKLQDQ Y14, Y12, Y8; \
+	VPUNPCKHQDQ Y14, Y12, Y9; \
+	VPUNPCKLQDQ Y15, Y13, Y10; \
+	VPUNPCKHQDQ Y15, Y13, Y11; \
+	VPERM2I128 $0x20, Y8, Y4, Y0; \
+	VPERM2I128 $0x20, Y9, Y5, Y1; \
+	VPERM2I128 $0x20, Y10, Y6, Y2; \
+	VPERM2I128 $0x20, Y11, Y7, Y3; \
+	VPERM2I128 $0x31, Y8, Y4, Y12; \
+	VPERM2I128 $0x31, Y9, Y5, Y13; \
+	VPERM2I128 $0x31, Y10, Y6, Y14; \
+	VPERM2I128 $0x31, Y11, Y7, Y15; \
+	VMOVDQU Y0, 32(DI); \
+	VMOVDQU Y1, 64(DI); \
+	VMOVDQU Y2, 96(DI); \
+	VMOVDQU Y3, 128(DI); \
+	VMOVDQU Y12, 160(DI); \
+	VMOVDQU Y13, 192(DI); \
+	VMOVDQU Y14, 224(DI); \
+	VMOVDQU Y15, 256(DI); \
+	MOVWLZX (R10), AX; \
+	VMOVD AX, X0; \
+	MOVWLZX (R12), AX; \
+	VMOVD AX, X1; \
+	VPINSRW $1, (R10)(R8*1), X0, X0; \
+	VPINSRW $1, (R12)(R8*1), X1, X1; \
+	VPINSRW $2, (R10)(R8*2), X0, X0; \
+	VPINSRW $2, (R12)(R8*2), X1, X1; \
+	VPINSRW $3, (R10)(R11*1), X0, X0; \
+	VPINSRW $3, (R12)(R11*1), X1, X1; \
+	VPUNPCKLQDQ X1, X0, X0; \
+	VCVTPH2PS X0, Y0; \
+	VMOVUPS Y0, (DI); \
+	ADDQ $WB, R10; \
+	ADDQ $288, DI; \
+	DECQ CX; \
+	JNZ rblk; \
+	LEAQ (SI)(R8*8), SI; \
+	DECQ R9; \
+	JNZ rgrp; \
+	VZEROUPPER; \
+	RET
+
 #define C0F Y10
 #define CSHUF Y11
 #define CBITM Y12
@@ -476,3 +565,25 @@ TEXT ·dotQ5_1x4AVX2(SB), NOSPLIT, $0-64
 #undef CHI
 #define CHI k10<>(SB)
 	UKX4(W_Q5_1, 24)
+
+// func repackQ8_0x8AVX2(w *byte, wstride uintptr, groups int, nb int, dst *byte)
+TEXT ·repackQ8_0x8AVX2(SB), NOSPLIT, $0-40
+	RPK8(W_Q8_0, 34)
+
+// func repackQ4_0x8AVX2(w *byte, wstride uintptr, groups int, nb int, dst *byte)
+TEXT ·repackQ4_0x8AVX2(SB), NOSPLIT, $0-40
+#undef CHI
+#define CHI k08<>(SB)
+	RPK8(W_Q4_0, 18)
+
+// func repackQ5_0x8AVX2(w *byte, wstride uintptr, groups int, nb int, dst *byte)
+TEXT ·repackQ5_0x8AVX2(SB), NOSPLIT, $0-40
+#undef CHI
+#define CHI kF0<>(SB)
+	RPK8(W_Q5_0, 22)
+
+// func repackIQ4_NLx8AVX2(w *byte, wstride uintptr, groups int, nb int, dst *byte)
+TEXT ·repackIQ4_NLx8AVX2(SB), NOSPLIT, $0-40
+#undef CHI
+#define CHI kIQ4NL<>(SB)
+	RPK8(W_IQ4_NL, 18)

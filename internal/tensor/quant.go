@@ -25,6 +25,9 @@ type typeOps struct {
 	// activations already rounded through the weight type.
 	mmType      Type
 	mmFromFloat func(dst []byte, src []float32)
+	// il, when set, is MatMul's path for four tokens at a time
+	// (interleave.go).
+	il *interleaved
 }
 
 // dotRows computes out[t*ostride+r] = dot(weight row r, activation row t)
@@ -75,25 +78,25 @@ func Kernels() string { return kernelsName }
 type opsTable [MXFP4 + 1]typeOps
 
 func init() {
-	ops[F32] = typeOps{dequantF32, quantizeF32, dotF32, F32, nil, 0, nil}
-	ops[F16] = typeOps{dequantF16, quantizeF16, dotF16, F16, nil, 0, nil}
-	ops[BF16] = typeOps{dequantBF16, quantizeBF16, dotBF16, BF16, nil, 0, nil}
-	ops[Q4_0] = typeOps{dequantQ4_0, quantizeQ4_0, dotQ4_0, Q8_0, nil, 0, nil}
-	ops[Q4_1] = typeOps{dequantQ4_1, quantizeQ4_1, dotQ4_1, Q8_1, nil, 0, nil}
-	ops[Q5_0] = typeOps{dequantQ5_0, quantizeQ5_0, dotQ5_0, Q8_0, nil, 0, nil}
-	ops[Q5_1] = typeOps{dequantQ5_1, quantizeQ5_1, dotQ5_1, Q8_1, nil, 0, nil}
-	ops[Q8_0] = typeOps{dequantQ8_0, quantizeQ8_0, dotQ8_0, Q8_0, nil, 0, nil}
-	ops[Q8_1] = typeOps{dequantQ8_1, quantizeQ8_1, dotQ8_1, Q8_1, nil, 0, nil}
-	ops[Q4_K] = typeOps{dequantQ4_K, quantizeQ4_K, dotQ4_K, Q8_K, nil, 0, nil}
-	ops[Q5_K] = typeOps{dequantQ5_K, quantizeQ5_K, dotQ5_K, Q8_K, nil, 0, nil}
-	ops[Q6_K] = typeOps{dequantQ6_K, quantizeQ6_K, dotQ6_K, Q8_K, nil, 0, nil}
-	ops[Q8_K] = typeOps{dequantQ8_K, quantizeQ8_K, dotQ8_K, Q8_K, nil, 0, nil}
-	ops[Q2_K] = typeOps{dequantQ2_K, quantizeQ2_K, dotQ2_K, Q8_K, nil, 0, nil}
-	ops[Q3_K] = typeOps{dequantQ3_K, quantizeQ3_K, dotQ3_K, Q8_K, nil, 0, nil}
-	ops[IQ4_NL] = typeOps{dequantIQ4_NL, quantizeIQ4_NL, dotIQ4_NL, Q8_0, nil, 0, nil}
-	ops[IQ4_XS] = typeOps{dequantIQ4_XS, quantizeIQ4_XS, dotIQ4_XS, Q8_K, nil, 0, nil}
-	ops[IQ3_XXS] = typeOps{dequantIQ3_XXS, quantizeIQ3_XXS, dotIQ3_XXS, Q8_K, nil, 0, nil}
-	ops[IQ3_S] = typeOps{dequantIQ3_S, quantizeIQ3_S, dotIQ3_S, Q8_K, nil, 0, nil}
+	ops[F32] = typeOps{dequantF32, quantizeF32, dotF32, F32, nil, 0, nil, nil}
+	ops[F16] = typeOps{dequantF16, quantizeF16, dotF16, F16, nil, 0, nil, nil}
+	ops[BF16] = typeOps{dequantBF16, quantizeBF16, dotBF16, BF16, nil, 0, nil, nil}
+	ops[Q4_0] = typeOps{dequantQ4_0, quantizeQ4_0, dotQ4_0, Q8_0, nil, 0, nil, nil}
+	ops[Q4_1] = typeOps{dequantQ4_1, quantizeQ4_1, dotQ4_1, Q8_1, nil, 0, nil, nil}
+	ops[Q5_0] = typeOps{dequantQ5_0, quantizeQ5_0, dotQ5_0, Q8_0, nil, 0, nil, nil}
+	ops[Q5_1] = typeOps{dequantQ5_1, quantizeQ5_1, dotQ5_1, Q8_1, nil, 0, nil, nil}
+	ops[Q8_0] = typeOps{dequantQ8_0, quantizeQ8_0, dotQ8_0, Q8_0, nil, 0, nil, nil}
+	ops[Q8_1] = typeOps{dequantQ8_1, quantizeQ8_1, dotQ8_1, Q8_1, nil, 0, nil, nil}
+	ops[Q4_K] = typeOps{dequantQ4_K, quantizeQ4_K, dotQ4_K, Q8_K, nil, 0, nil, nil}
+	ops[Q5_K] = typeOps{dequantQ5_K, quantizeQ5_K, dotQ5_K, Q8_K, nil, 0, nil, nil}
+	ops[Q6_K] = typeOps{dequantQ6_K, quantizeQ6_K, dotQ6_K, Q8_K, nil, 0, nil, nil}
+	ops[Q8_K] = typeOps{dequantQ8_K, quantizeQ8_K, dotQ8_K, Q8_K, nil, 0, nil, nil}
+	ops[Q2_K] = typeOps{dequantQ2_K, quantizeQ2_K, dotQ2_K, Q8_K, nil, 0, nil, nil}
+	ops[Q3_K] = typeOps{dequantQ3_K, quantizeQ3_K, dotQ3_K, Q8_K, nil, 0, nil, nil}
+	ops[IQ4_NL] = typeOps{dequantIQ4_NL, quantizeIQ4_NL, dotIQ4_NL, Q8_0, nil, 0, nil, nil}
+	ops[IQ4_XS] = typeOps{dequantIQ4_XS, quantizeIQ4_XS, dotIQ4_XS, Q8_K, nil, 0, nil, nil}
+	ops[IQ3_XXS] = typeOps{dequantIQ3_XXS, quantizeIQ3_XXS, dotIQ3_XXS, Q8_K, nil, 0, nil, nil}
+	ops[IQ3_S] = typeOps{dequantIQ3_S, quantizeIQ3_S, dotIQ3_S, Q8_K, nil, 0, nil, nil}
 	goOps = ops
 	archInit()
 }

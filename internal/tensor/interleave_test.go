@@ -1,0 +1,153 @@
+package tensor
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// ilDecode returns the scale and the 32 int8 values of one block of a
+// type with an interleaved path, straight from the format.
+func ilDecode(t Type, blk []byte) (float32, [QK]int8) {
+	var q [QK]int8
+	switch t {
+	case Q8_0:
+		for j := range QK {
+			q[j] = int8(blk[2+j])
+		}
+	case Q4_0:
+		for j := range QK / 2 {
+			q[j], q[j+16] = int8(blk[2+j]&15)-8, int8(blk[2+j]>>4)-8
+		}
+	case Q5_0:
+		qh := binary.LittleEndian.Uint32(blk[2:])
+		for j := range QK / 2 {
+			lo := blk[6+j]&15 | byte(qh>>j&1)<<4
+			hi := blk[6+j]>>4 | byte(qh>>(j+16)&1)<<4
+			q[j], q[j+16] = int8(lo)-16, int8(hi)-16
+		}
+	case IQ4_NL:
+		for j := range QK / 2 {
+			q[j], q[j+16] = kvaluesIQ4NL[blk[2+j]&15], kvaluesIQ4NL[blk[2+j]>>4]
+		}
+	default:
+		panic("no interleaved path for " + t.String())
+	}
+	return fp16At(blk), q
+}
+
+// ilRepackRef is the repack written out from interleave.go's layout.
+func ilRepackRef(t Type, w []byte, wrow, groups, nb int) []byte {
+	out := make([]byte, groups*nb*ilBlockBytes)
+	bb := t.BlockBytes()
+	for g := range groups {
+		for b := range nb {
+			o := out[(g*nb+b)*ilBlockBytes:]
+			for r := range ilRows {
+				d, q := ilDecode(t, w[(g*ilRows+r)*wrow+b*bb:])
+				binary.LittleEndian.PutUint32(o[4*r:], math.Float32bits(d))
+				for v := range QK / 4 {
+					for k := range 4 {
+						o[4*ilRows+32*v+4*r+k] = byte(q[4*v+k])
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ilRows4Ref computes what rows4 must, in its order: per block the exact
+// integer sum, converted, times d_w*d_x rounded to float32, fused into
+// the row's sum.
+func ilRows4Ref(w8 []byte, groups, nb int, x []byte, xrow int, xd []float32, out []float32, ostride int) {
+	for g := range groups {
+		for r := range ilRows {
+			for t := range 4 {
+				var acc float32
+				for b := range nb {
+					blk := w8[(g*nb+b)*ilBlockBytes:]
+					var s int32
+					for j := range QK {
+						v, k := j/4, j%4
+						s += int32(int8(blk[4*ilRows+32*v+4*r+k])) * int32(int8(x[t*xrow+b*q8_0Bytes+2+j]))
+					}
+					dw := math.Float32frombits(binary.LittleEndian.Uint32(blk[4*r:]))
+					acc = exactFMA32(float32(s), dw*xd[t*nb+b], acc)
+				}
+				out[t*ostride+g*ilRows+r] = acc
+			}
+		}
+	}
+}
+
+// TestInterleaved checks each kernel set's interleaved path against the
+// reference: the repack byte for byte, the kernel bit for bit, on blocks
+// of random bytes (every quant value, -128 included) with real scales,
+// padded activation rows and a padded output stride.
+func TestInterleaved(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	found := false
+	for _, s := range kernelSets {
+		for _, typ := range []Type{Q8_0, Q4_0, Q5_0, IQ4_NL} {
+			il := s.table[typ].il
+			if il == nil {
+				continue
+			}
+			found = true
+			for _, nb := range []int{1, 7} {
+				for _, groups := range []int{1, 3} {
+					bb := typ.BlockBytes()
+					wrow := nb*bb + 5 // rows need not be adjacent
+					w := make([]byte, groups*ilRows*wrow)
+					for i := range w {
+						w[i] = byte(r.Uint32())
+					}
+					for i := range groups * ilRows {
+						for b := range nb {
+							putFP16(w[i*wrow+b*bb:], float32(r.NormFloat64()*0.01))
+						}
+					}
+					want8 := ilRepackRef(typ, w, wrow, groups, nb)
+					got8 := make([]byte, len(want8)+1)
+					got8[len(want8)] = 0x5a
+					il.repack(got8, w, wrow, groups, nb)
+					if got8[len(want8)] != 0x5a {
+						t.Fatalf("%s %s: repack wrote past its output", s.name, typ)
+					}
+					for i := range want8 {
+						if got8[i] != want8[i] {
+							t.Fatalf("%s %s nb=%d groups=%d: repacked byte %d = %#x, want %#x", s.name, typ, nb, groups, i, got8[i], want8[i])
+						}
+					}
+
+					xrow := nb*q8_0Bytes + 3
+					x := make([]byte, 4*xrow)
+					xd := make([]float32, 4*nb)
+					for tk := range 4 {
+						xq := mustQuantize(t, Q8_0, testVector(r, nb*QK))
+						copy(x[tk*xrow:], xq)
+						q8Scales(xd[tk*nb:(tk+1)*nb], xq)
+					}
+					ostride := groups*ilRows + 2
+					want := make([]float32, 4*ostride)
+					got := make([]float32, 4*ostride)
+					for i := range got {
+						want[i], got[i] = 42, 42
+					}
+					ilRows4Ref(want8, groups, nb, x, xrow, xd, want, ostride)
+					il.rows4(want8, groups, nb, x, xrow, xd, got, ostride)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s %s nb=%d groups=%d: out[%d] = %g, want %g", s.name, typ, nb, groups, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Skip("no kernel set here has an interleaved path")
+	}
+}
