@@ -24,15 +24,14 @@ package tensor
 // Each block's integer dot product is exact, and d_w*d_x is rounded as
 // ggml rounds it, but the float sum over blocks runs in another order
 // than the per-row kernels', so results differ from theirs in the last
-// bits (as llama.cpp's own repacked kernels differ from its others).
+// bits.
 
 const (
 	ilRows       = 8
 	ilBlockBytes = 4*ilRows + ilRows*QK
 	// ilMinTok is the fewest tokens MatMul takes the path for: the
-	// repack reads the weights from memory and costs about half a
-	// four-token kernel call (BenchmarkInterleaved), which four tokens do
-	// not earn back: four-sequence decode (bench --parallel 4, Q8_0,
+	// repack, which also waits for the weights from memory, is not earned
+	// back by four tokens: four-sequence decode (bench --parallel 4, Q8_0,
 	// Qwen2.5-0.5B shape, AMD EPYC with AVX2) took 1.12-1.18x the CPU
 	// time with it in three runs.
 	ilMinTok = 8
