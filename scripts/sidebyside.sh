@@ -13,7 +13,8 @@
 # (cmake -B build -DGGML_NATIVE=ON && cmake --build build --target
 # llama-bench llama-batched-bench) and point LLAMA_BENCH at the binary;
 # llama-batched-bench is looked for next to it. AINATIVE defaults to
-# bin/ainative, AINATIVE_TESTDATA to ../shared/testdata. Needs python3 (to
+# bin/ainative, AINATIVE_TESTDATA to ../shared/testdata; AINATIVE_ARGS
+# adds flags to every `ainative bench` (e.g. --repack). Needs python3 (to
 # read both tools' JSON) and, for the bandwidth probe, gcc with OpenMP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,7 +56,7 @@ echo
 echo "| model | pp$p ours | pp$p llama.cpp | ratio | tg$n ours | tg$n llama.cpp | ratio |"
 echo "|---|---|---|---|---|---|---|"
 for m in "${models[@]}"; do
-	"$ain" bench --model "$m" -t "$t" -p "$p" -n "$n" -r "$r" --json --no-bandwidth >"$tmp/ours.json"
+	"$ain" bench --model "$m" -t "$t" -p "$p" -n "$n" -r "$r" --json --no-bandwidth ${AINATIVE_ARGS:-} >"$tmp/ours.json"
 	"$lb" -m "$m" -t "$t" -p "$p" -n "$n" -r "$r" -o jsonl >"$tmp/llama.jsonl" 2>/dev/null
 	python3 - "$m" "$tmp/ours.json" "$tmp/llama.jsonl" <<'EOF'
 import json, os, sys
@@ -84,7 +85,7 @@ if [ "$parallel" = 1 ]; then
 	for m in "${models[@]}"; do
 		echo
 		echo "$(basename "$m"): aggregate decode tok/s, -p 64 -n 128 per sequence"
-		"$ain" bench --model "$m" -t "$t" --parallel 1,4,8,16 -p 64 -n 128 -r 1 --json --no-bandwidth >"$tmp/ours.json"
+		"$ain" bench --model "$m" -t "$t" --parallel 1,4,8,16 -p 64 -n 128 -r 1 --json --no-bandwidth ${AINATIVE_ARGS:-} >"$tmp/ours.json"
 		"$lbb" -m "$m" -t "$t" -c 4096 -npp 64 -ntg 128 -npl 1,4,8,16 --output-format jsonl >"$tmp/llama.jsonl" 2>/dev/null
 		python3 - "$tmp/ours.json" "$tmp/llama.jsonl" <<'EOF'
 import json, sys

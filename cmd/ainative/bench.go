@@ -115,8 +115,12 @@ batch. It prints aggregate tokens/s (all sequences) per count; with
 				if bw.GBs > 0 {
 					fmt.Fprintf(w, " = %.0f%% of the read bandwidth", 100*r.DecodeFraction)
 				}
-				fmt.Fprintf(w, "\n  memory: peak RSS %.1f MiB, mapped file %.1f MiB, anonymous %.1f MiB = KV cache %.1f MiB + %.1f MiB other\n",
-					mib(r.PeakRSS), mib(r.RSSFile), mib(r.RSSAnon), mib(r.KVBytes), mib(r.ExtraRSS))
+				fmt.Fprintf(w, "\n  memory: peak RSS %.1f MiB, mapped file %.1f MiB, anonymous %.1f MiB = KV cache %.1f MiB + ",
+					mib(r.PeakRSS), mib(r.RSSFile), mib(r.RSSAnon), mib(r.KVBytes))
+				if r.RepackedBytes > 0 {
+					fmt.Fprintf(w, "repacked weights %.1f MiB + ", mib(r.RepackedBytes))
+				}
+				fmt.Fprintf(w, "%.1f MiB other\n", mib(r.ExtraRSS))
 			}
 			if bw.GBs > 0 && !asJSON {
 				fmt.Fprintf(w, "read bandwidth, %d threads: %.2f GB/s (median of %d passes, best %.2f, %s kernel)\n",
@@ -161,12 +165,13 @@ func benchOne(cmd *cobra.Command, mf *modelFlags, o model.BenchOptions) (*benchR
 		Model: mf.path, Arch: m.Config().Arch, Threads: m.Threads(), KVType: m.KVType().String(), Kernels: tensor.Kernels(),
 		PromptTokens: o.PromptTokens, DecodeTokens: o.DecodeTokens, Reps: o.Reps,
 		BenchResult: res, WeightsBytes: m.WeightBytes(),
-		KVBytes: m.KVBytesPerToken() * int64(m.ContextLength()),
+		KVBytes: m.KVBytesPerToken() * int64(m.ContextLength()), RepackedBytes: m.RepackedBytes(),
 		PeakRSS: mem["VmHWM"], RSSFile: mem["RssFile"], RSSAnon: mem["RssAnon"],
 	}
 	r.AchievedGBs = float64(r.WeightsBytes) * res.DecodeTokS / 1e9
-	// Anonymous memory beyond the KV cache: scratch, Go heap, runtime.
-	r.ExtraRSS = r.RSSAnon - r.KVBytes
+	// Anonymous memory beyond the KV cache and the repacked weights:
+	// scratch, Go heap, runtime.
+	r.ExtraRSS = r.RSSAnon - r.KVBytes - r.RepackedBytes
 	return r, nil
 }
 
@@ -244,6 +249,7 @@ type benchReport struct {
 	ReadBandwidthGBs float64 `json:"read_bandwidth_gbs"`
 	DecodeFraction   float64 `json:"decode_fraction_of_bandwidth"`
 	KVBytes          int64   `json:"kv_bytes"`
+	RepackedBytes    int64   `json:"repacked_bytes"`
 	PeakRSS          int64   `json:"peak_rss_bytes"`
 	RSSFile          int64   `json:"rss_file_bytes"`
 	RSSAnon          int64   `json:"rss_anon_bytes"`

@@ -79,10 +79,11 @@ func TestIgnoresOthersGoroutines(t *testing.T) {
 
 	// A goroutine of "another test" running alongside, which starts
 	// one more after Check: neither is this test's.
-	start := make(chan struct{})
+	start, launched := make(chan struct{}), make(chan struct{})
 	go func() {
 		<-start
 		blockedUntil(release, &started)
+		close(launched) // its Add is done: Wait may start (a WaitGroup's Add from zero must come before Wait)
 	}()
 	ft := &fakeT{TB: t, name: "clean"}
 	Check(ft)
@@ -100,6 +101,7 @@ func TestIgnoresOthersGoroutines(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
+	<-launched
 	started.Wait()
 	ft.end()
 	wg.Wait()

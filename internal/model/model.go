@@ -80,6 +80,15 @@ type Options struct {
 	// experts each see only a fraction of a batch's tokens, so that a
 	// prompt still reads each expert's weights for many tokens at once).
 	BatchSize int
+	// Repack makes the model keep an interleaved copy of its Q8_0, Q4_0,
+	// Q5_0 and IQ4_NL weight matrices (tensor.Matrix.Interleave), on
+	// CPUs whose kernels have that layout: batches of four tokens and
+	// more (prompts, several sequences decoding at once) then skip
+	// repacking the weights at every product. The copy takes about as
+	// much memory as those matrices in the file (twice as much for the
+	// 4-bit types, held as int8); a single sequence's decode still reads
+	// the file's layout. RepackedBytes reports its size.
+	Repack bool
 }
 
 // ErrContextFull is returned (wrapped) when tokens do not fit in the
@@ -117,6 +126,7 @@ type Model struct {
 
 	tokEmbd    *tensor.Matrix
 	output     *tensor.Matrix // tokEmbd when the output is tied
+	repacked   int64          // bytes of interleaved copies (Options.Repack)
 	outputNorm []float32
 	layers     []layer
 	rope       *rope // global layers
@@ -222,6 +232,9 @@ func Load(f *gguf.File, opts Options) (_ *Model, err error) {
 	if ld.err != nil {
 		return nil, ld.err
 	}
+	if opts.Repack {
+		m.repack()
+	}
 
 	m.ubatch = opts.BatchSize
 	if m.ubatch <= 0 {
@@ -294,6 +307,34 @@ func (m *Model) WeightBytes() int64 {
 	}
 	return n + int64(len(m.output.Data))
 }
+
+// repack makes every weight matrix of the blocks and the output keep an
+// interleaved copy where its type has one (Options.Repack).
+func (m *Model) repack() {
+	keep := func(w *tensor.Matrix) {
+		if w != nil && w.Interleave() {
+			m.repacked += tensor.InterleavedBytes(w)
+		}
+	}
+	for i := range m.layers {
+		l := &m.layers[i]
+		for _, w := range []*tensor.Matrix{l.wq, l.wk, l.wv, l.wqkv, l.wo, l.gate, l.up, l.down} {
+			keep(w)
+		}
+		if l.moe != nil {
+			for _, ws := range [][]tensor.Matrix{l.moe.gate, l.moe.up, l.moe.down} {
+				for e := range ws {
+					keep(&ws[e])
+				}
+			}
+		}
+	}
+	keep(m.output)
+}
+
+// RepackedBytes is the memory of the interleaved copies Options.Repack
+// made (0 without it, or where no matrix has a type with the layout).
+func (m *Model) RepackedBytes() int64 { return m.repacked }
 
 // KVBytesPerToken is the KV cache memory one token takes in a sequence.
 func (m *Model) KVBytesPerToken() int64 {

@@ -54,3 +54,30 @@ func q8Scales(xd []float32, xq []byte) {
 		xd[b] = fp16At(xq[b*q8_0Bytes:])
 	}
 }
+
+// Interleave makes m keep a copy of its rows in the interleaved layout,
+// so that products of four tokens and more (prompts, several sequences)
+// take the interleaved path without repacking at every call, and from
+// four tokens instead of ilMinTok. It reports whether m's type has the
+// path on this CPU; when not, m is left as it was. The copy is
+// InterleavedBytes(m) bytes beside Data, which MatMul still reads for
+// single tokens and for the rows past the last whole group of 8. Call it
+// before m is shared; m must be valid.
+func (m *Matrix) Interleave() bool {
+	il := ops[m.Type].il
+	if il == nil || m.il != nil {
+		return m.il != nil
+	}
+	groups, nb := m.Rows/ilRows, m.Cols/QK
+	if groups == 0 {
+		return false
+	}
+	w8 := make([]byte, groups*nb*ilBlockBytes)
+	il.repack(w8, m.Data, m.rowBytes(), groups, nb)
+	m.il = w8
+	return true
+}
+
+// InterleavedBytes is the size of the copy Interleave keeps of m (0 when
+// it keeps none).
+func InterleavedBytes(m *Matrix) int64 { return int64(len(m.il)) }

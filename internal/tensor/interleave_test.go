@@ -151,3 +151,59 @@ func TestInterleaved(t *testing.T) {
 		t.Skip("no kernel set here has an interleaved path")
 	}
 }
+
+// TestMatrixInterleave checks MatMul on a matrix that keeps an
+// interleaved copy: bit for bit what it gives without the copy where both
+// take the interleaved path (8 tokens and more) or neither does (one
+// token), within the reference's bounds from four tokens, and the same
+// from MatMulSerial.
+func TestMatrixInterleave(t *testing.T) {
+	r := rand.New(rand.NewPCG(53, 54))
+	p := NewPool(2)
+	defer p.Close()
+	var s Scratch
+	// The types with the path and two without (Interleave must refuse
+	// them); TestMatMul covers the others.
+	for _, typ := range []Type{Q8_0, Q4_0, Q5_0, IQ4_NL, Q4_K, F16} {
+		cols := 7 * QK
+		if typ.BlockSize() != QK {
+			cols = 2 * QKK
+		}
+		if typ.BlockSize() == 1 {
+			cols = 3*QK + 5
+		}
+		for _, rows := range []int{7, 37} {
+			w := randomMatrix(r, typ, rows, cols)
+			kept := *w
+			got := kept.Interleave()
+			want := ops[typ].il != nil && rows >= ilRows
+			if got != want {
+				t.Fatalf("%s %d rows: Interleave() = %v, want %v", typ, rows, got, want)
+			}
+			if got != (InterleavedBytes(&kept) > 0) || kept.Interleave() != got {
+				t.Fatalf("%s: InterleavedBytes %d after Interleave() = %v, or a second call differs", typ, InterleavedBytes(&kept), got)
+			}
+			for _, n := range []int{1, 4, 5, 8, 9} {
+				x := testVector(r, n*cols)
+				plain := make([]float32, n*rows)
+				p.MatMul(plain, w, x, n)
+				out := make([]float32, n*rows)
+				p.MatMul(out, &kept, x, n)
+				serial := make([]float32, n*rows)
+				MatMulSerial(serial, &kept, x, n, &s)
+				ref, mag := refMatMul(t, w, x, n)
+				for k := range out {
+					if math.Float32bits(serial[k]) != math.Float32bits(out[k]) {
+						t.Fatalf("%s %dx%d n=%d: serial dst[%d] = %g, pool %g", typ, rows, cols, n, k, serial[k], out[k])
+					}
+					if (n == 1 || n >= ilMinTok || !got) && math.Float32bits(plain[k]) != math.Float32bits(out[k]) {
+						t.Fatalf("%s %dx%d n=%d: dst[%d] = %g with the copy, %g without", typ, rows, cols, n, k, out[k], plain[k])
+					}
+					if d := math.Abs(float64(out[k]) - ref[k]); d > dotBound*mag[k]+1e-30 {
+						t.Fatalf("%s %dx%d n=%d: dst[%d] = %g, want %g (magnitude %g)", typ, rows, cols, n, k, out[k], ref[k], mag[k])
+					}
+				}
+			}
+		}
+	}
+}

@@ -10,6 +10,10 @@ type Matrix struct {
 	Type       Type
 	Rows, Cols int
 	Data       []byte
+
+	// il is the copy Interleave keeps: the whole groups of 8 rows in
+	// the interleaved layout (interleave.go), or nil.
+	il []byte
 }
 
 // NewMatrix returns the rows x cols matrix of type t over data (a GGUF
@@ -133,6 +137,7 @@ type mmState struct {
 	il    *interleaved
 	xd    []float32
 	ilBuf [][]byte
+	w8    []byte // the matrix's interleaved copy, when it keeps one
 }
 
 // mmBuffers is MatMul's scratch, kept across calls.
@@ -159,8 +164,12 @@ func newMM(table *opsTable, w *Matrix, x, dst []float32, n int, buf *mmBuffers, 
 	// token of a token chunk passes over them.
 	mm.rowChunk = max(1, min(w.Rows, chunkBytes/mm.wrow))
 	mm.tokChunk = max(maxTok, min(n, tokChunkBytes/xrow)/maxTok*maxTok)
-	if o.il != nil && n >= ilMinTok && w.Rows >= ilRows {
+	kept := w.il != nil && o.il != nil
+	if o.il != nil && w.Rows >= ilRows && (n >= ilMinTok || kept && n >= maxTok) {
 		mm.il = o.il
+		if kept {
+			mm.w8 = w.il
+		}
 		mm.rowChunk = max(ilRows, mm.rowChunk/ilRows*ilRows)
 		nb := w.Cols / QK
 		buf.xd = grow(buf.xd, n*nb)
@@ -222,9 +231,14 @@ func (mm *mmState) tokRows(lo, hi int, buf *[]byte) {
 	rows := mm.wrows
 	if mm.il != nil && hi-lo >= ilRows {
 		groups, nb := (hi-lo)/ilRows, mm.cols/QK
-		*buf = grow(*buf, groups*nb*ilBlockBytes)
-		w8 := *buf
-		mm.il.repack(w8, mm.wdata[lo*mm.wrow:], mm.wrow, groups, nb)
+		var w8 []byte
+		if mm.w8 != nil {
+			w8 = mm.w8[lo/ilRows*nb*ilBlockBytes:]
+		} else {
+			*buf = grow(*buf, groups*nb*ilBlockBytes)
+			w8 = *buf
+			mm.il.repack(w8, mm.wdata[lo*mm.wrow:], mm.wrow, groups, nb)
+		}
 		t := mm.t0
 		for ; t+maxTok <= mm.t1; t += maxTok {
 			mm.il.rows4(w8, groups, nb, mm.xq[t*mm.xrow:], mm.xrow, mm.xd[t*nb:], mm.dst[t*rows+lo:], rows)
