@@ -70,7 +70,7 @@ func openRunner(rt *Runtime, res Resolved) (_ *runner, err error) {
 			f.Close()
 		}
 	}()
-	m, err := model.Load(f, model.Options{Threads: cfg.Threads, KVType: cfg.KVType})
+	m, err := model.Load(f, model.Options{Threads: cfg.Threads, KVType: cfg.KVType, Repack: cfg.Repack})
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", res.Name, err)
 	}
@@ -95,9 +95,10 @@ func openRunner(rt *Runtime, res Resolved) (_ *runner, err error) {
 	return r, nil
 }
 
-// memory is what the model holds: its mapped file and its KV cache.
+// memory is what the model holds: its mapped file, its repacked weights
+// (Config.Repack) and its KV cache.
 func (r *runner) memory() int64 {
-	return r.fileSize + r.model.KVBytesPerToken()*int64(r.numCtx*r.parallel)
+	return r.fileSize + r.model.RepackedBytes() + r.model.KVBytesPerToken()*int64(r.numCtx*r.parallel)
 }
 
 func (r *runner) counts() (active, queued int) {

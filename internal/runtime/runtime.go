@@ -71,7 +71,12 @@ type Config struct {
 	// prompt joining the batch delays the others' next token by at most
 	// one such pass; 0: 256.
 	StepTokens int
-	Logger     *slog.Logger
+	// Repack makes each loaded model keep an interleaved copy of its
+	// Q8_0/Q4_0/Q5_0/IQ4_NL weights (model.Options.Repack): faster
+	// prompts and batches of sequences, for about the weights' memory
+	// again, which the memory budget counts.
+	Repack bool
+	Logger *slog.Logger
 }
 
 func (c *Config) defaults() {

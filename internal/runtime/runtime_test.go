@@ -184,7 +184,13 @@ func prompt(seed, n int) []int32 {
 // that greedy decoding on these prompts reaches, so generations run to
 // MaxTokens: the comparison covers every step.
 func TestBatchedEqualsSolo(t *testing.T) {
-	rt := newRuntime(t, Config{NumParallel: 8})
+	for _, repack := range []bool{false, true} {
+		t.Run(fmt.Sprintf("repack=%v", repack), func(t *testing.T) { testBatchedEqualsSolo(t, repack) })
+	}
+}
+
+func testBatchedEqualsSolo(t *testing.T, repack bool) {
+	rt := newRuntime(t, Config{NumParallel: 8, Repack: repack})
 	m := acquire(t, rt, "tiny")
 	const n = 12
 	prompts := make([][]int32, 8)
@@ -216,6 +222,22 @@ func TestBatchedEqualsSolo(t *testing.T) {
 	}
 	if s := rt.Metrics().Snapshot(); s.Steps >= int64(8*n) {
 		t.Errorf("%d forward passes for 8 sequences of %d tokens: not batched", s.Steps, n)
+	}
+}
+
+// TestRepackMemory checks that the memory a loaded model is counted for
+// includes the copy Config.Repack makes, where this CPU has the layout.
+func TestRepackMemory(t *testing.T) {
+	probe := tensor.Matrix{Type: tensor.Q8_0, Rows: 8, Cols: 32, Data: make([]byte, 8*34)}
+	haveLayout := probe.Interleave()
+	var size [2]int64
+	for i, repack := range []bool{false, true} {
+		rt := newRuntime(t, Config{NumCtx: 64, NumParallel: 1, Repack: repack})
+		acquire(t, rt, "tiny")
+		size[i] = rt.Loaded()[0].Size
+	}
+	if haveLayout != (size[1] > size[0]) || size[1] < size[0] {
+		t.Errorf("loaded size %d without the copy, %d with it (layout here: %v)", size[0], size[1], haveLayout)
 	}
 }
 
