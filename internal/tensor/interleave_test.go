@@ -162,9 +162,7 @@ func TestMatrixInterleave(t *testing.T) {
 	p := NewPool(2)
 	defer p.Close()
 	var s Scratch
-	// The types with the path and two without (Interleave must refuse
-	// them); TestMatMul covers the others.
-	for _, typ := range []Type{Q8_0, Q4_0, Q5_0, IQ4_NL, Q4_K, F16} {
+	for _, typ := range computeTypes {
 		cols := 7 * QK
 		if typ.BlockSize() != QK {
 			cols = 2 * QKK

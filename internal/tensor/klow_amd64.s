@@ -272,6 +272,28 @@ GLOBL kInv256<>(SB), RODATA|NOPTR, $4
 	VCVTDQ2PS isum, isum; \
 	VFMADD231PS Y6, isum, acc
 
+// Q3KSUM is Q3KEND for Q3_K: it folds isum into lane 0 of acc, its eight
+// lanes summed as integers first (exact: wrapping int32 adds end at the
+// super-block's sum, which fits). Q3_K's lanes hold the unsigned quants'
+// products and the offset's block sums in different lanes, large parts
+// that cancel only across lanes; added lane by lane to the other
+// super-blocks' in float32, they lost a super-block of small activations
+// beside one of large ones (TestMatMulAcrossScales: 10 of 30 seeds beyond
+// the bound, where the portable kernel is exact). It costs the Q3_K
+// kernels: 0.81-0.88x their speed in cache in two sets of three
+// interleaved runs (go test -bench Rows/Q3_K).
+// xi and xacc are isum's and acc's X registers.
+#define Q3KSUM(T, isum, xi, xacc) \
+	VEXTRACTI128 $1, isum, X6; \
+	VPADDD X6, xi, xi; \
+	VPSHUFD $0x4e, xi, X6; \
+	VPADDD X6, xi, xi; \
+	VPSHUFD $0xb1, xi, X6; \
+	VPADDD X6, xi, xi; \
+	VCVTDQ2PS xi, xi; \
+	VMULSS 0 T, X7, X6; \
+	VFMADD231SS X6, xi, xacc
+
 #define Q3KD VPINSRW $0, 108(AX), X7, X7; VCVTPH2PS X7, X7; VMULSS kInv256<>(SB), X7, X7
 
 #define Q3KSB1 \
@@ -291,7 +313,7 @@ GLOBL kInv256<>(SB), RODATA|NOPTR, $4
 	Q3KSCALES4; \
 	Q3KOFF(T0, Y12); \
 	Q3KD; \
-	Q3KEND(T0, Y12, Y8)
+	Q3KSUM(T0, Y12, X12, X8)
 
 #define Q3KSB4 \
 	ZERO4ISUM; \
@@ -313,10 +335,10 @@ GLOBL kInv256<>(SB), RODATA|NOPTR, $4
 	Q3KOFF(T2, Y14); \
 	Q3KOFF(T3, Y15); \
 	Q3KD; \
-	Q3KEND(T0, Y12, Y8); \
-	Q3KEND(T1, Y13, Y9); \
-	Q3KEND(T2, Y14, Y10); \
-	Q3KEND(T3, Y15, Y11)
+	Q3KSUM(T0, Y12, X12, X8); \
+	Q3KSUM(T1, Y13, X13, X9); \
+	Q3KSUM(T2, Y14, X14, X10); \
+	Q3KSUM(T3, Y15, X15, X11)
 
 // STOK adds to isum the products of signed weights Y2 (|Y2| in Y3)
 // and a token's 32 activations at yoff, times the int16 scales Y4:
