@@ -163,13 +163,7 @@ func TestMatrixInterleave(t *testing.T) {
 	defer p.Close()
 	var s Scratch
 	for _, typ := range computeTypes {
-		cols := 7 * QK
-		if typ.BlockSize() != QK {
-			cols = 2 * QKK
-		}
-		if typ.BlockSize() == 1 {
-			cols = 3*QK + 5
-		}
+		cols := matmulCols(typ)
 		for _, rows := range []int{7, 37} {
 			w := randomMatrix(r, typ, rows, cols)
 			kept := *w

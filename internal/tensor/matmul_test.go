@@ -97,6 +97,19 @@ func TestPoolConcurrentCallers(t *testing.T) {
 	}
 }
 
+// matmulCols is the row length of typ the MatMul tests use: a whole
+// number of blocks that is not a multiple of the K-quant or SIMD unroll
+// sizes where the block size allows.
+func matmulCols(typ Type) int {
+	switch typ.BlockSize() {
+	case QK:
+		return 7 * QK
+	case 1:
+		return 3*QK + 5
+	}
+	return 2 * QKK
+}
+
 func randomMatrix(r *rand.Rand, typ Type, rows, cols int) *Matrix {
 	w := testVector(r, rows*cols)
 	rb, _ := typ.RowBytes(int64(cols))
@@ -132,13 +145,7 @@ func TestMatMul(t *testing.T) {
 	leaktest.Check(t)
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, typ := range computeTypes {
-		cols := 2 * QKK
-		if typ.BlockSize() == QK {
-			cols = 7 * QK // not a multiple of the K-quant or SIMD unroll sizes
-		}
-		if typ.BlockSize() == 1 {
-			cols = 3*QK + 5
-		}
+		cols := matmulCols(typ)
 		for _, rows := range []int{1, 7, 37} {
 			w := randomMatrix(r, typ, rows, cols)
 			for _, n := range []int{1, 2, 5, 9} {
@@ -256,13 +263,7 @@ func TestMatMulSerial(t *testing.T) {
 	defer p.Close()
 	var s Scratch
 	for _, typ := range computeTypes {
-		cols := 2 * QKK
-		if typ.BlockSize() == QK {
-			cols = 7 * QK
-		}
-		if typ.BlockSize() == 1 {
-			cols = 3*QK + 5
-		}
+		cols := matmulCols(typ)
 		for _, rows := range []int{1, 7, 300} {
 			w := randomMatrix(r, typ, rows, cols)
 			for _, n := range []int{1, 2, 5, 9} {
