@@ -9,7 +9,8 @@ package tensor
 // applied eight rows at a time.
 //
 // A row chunk is repacked once per token chunk (it stays in L2 while
-// every token passes over it) into groups of 8 rows; a group holds, per
+// every token passes over it), unless the matrix keeps a repacked copy
+// (Interleave), into groups of 8 rows; a group holds, per
 // block of 32 elements, ilBlockBytes bytes:
 //
 //	d[8]     float32: the 8 rows' scales

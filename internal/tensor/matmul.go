@@ -216,18 +216,15 @@ func (p *Pool) mmRowChunk(c, _ int) {
 func (p *Pool) mmTokChunk(c, slot int) {
 	mm := &p.mm
 	lo := c * mm.rowChunk
-	var buf *[]byte // used on the interleaved path only
-	if mm.il != nil {
-		buf = &mm.ilBuf[slot]
-	}
-	mm.tokRows(lo, min(lo+mm.rowChunk, mm.wrows), buf)
+	mm.tokRows(lo, min(lo+mm.rowChunk, mm.wrows), slot)
 }
 
 // tokRows computes rows [lo, hi) for tokens [t0, t1), maxTok at a time.
 // On the interleaved path it repacks the rows' whole groups of 8 into
-// *buf and runs the interleaved kernel on them for every four tokens;
+// the thread's buffer (ilBuf[slot]), or takes them from the matrix's
+// copy, and runs the interleaved kernel on them for every four tokens;
 // the row kernel does the rest.
-func (mm *mmState) tokRows(lo, hi int, buf *[]byte) {
+func (mm *mmState) tokRows(lo, hi, slot int) {
 	rows := mm.wrows
 	if mm.il != nil && hi-lo >= ilRows {
 		groups, nb := (hi-lo)/ilRows, mm.cols/QK
@@ -235,6 +232,7 @@ func (mm *mmState) tokRows(lo, hi int, buf *[]byte) {
 		if mm.w8 != nil {
 			w8 = mm.w8[lo/ilRows*nb*ilBlockBytes:]
 		} else {
+			buf := &mm.ilBuf[slot]
 			*buf = grow(*buf, groups*nb*ilBlockBytes)
 			w8 = *buf
 			mm.il.repack(w8, mm.wdata[lo*mm.wrow:], mm.wrow, groups, nb)
@@ -317,11 +315,7 @@ func MatMulSerial(dst []float32, w *Matrix, x []float32, n int, s *Scratch) {
 		}
 		for t0 := 0; t0 < n; t0 += mm.tokChunk {
 			mm.t0, mm.t1 = t0, min(t0+mm.tokChunk, n)
-			var buf *[]byte // used on the interleaved path only
-			if mm.il != nil {
-				buf = &mm.ilBuf[0]
-			}
-			mm.tokRows(lo, hi, buf)
+			mm.tokRows(lo, hi, 0)
 		}
 	}
 }

@@ -25,7 +25,7 @@ type typeOps struct {
 	// activations already rounded through the weight type.
 	mmType      Type
 	mmFromFloat func(dst []byte, src []float32)
-	// il, when set, is MatMul's path for four tokens at a time
+	// il, when set, is MatMul's interleaved path for several tokens
 	// (interleave.go).
 	il *interleaved
 }
