@@ -57,7 +57,7 @@ Ollama's port, so tools that expect Ollama find it unchanged).
 
 Environment: AINATIVE_HOME (the model store), AINATIVE_ORIGINS and
 AINATIVE_HOSTS (comma-separated, as the flags), AINATIVE_NUM_PARALLEL,
-AINATIVE_MAX_QUEUE, AINATIVE_KEEP_ALIVE.`,
+AINATIVE_MAX_QUEUE, AINATIVE_KEEP_ALIVE, AINATIVE_REPACK (true or 1 for --repack).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
