@@ -113,3 +113,94 @@ TEXT ·dotF32x4R4(SB), NOSPLIT, $0-64
 TEXT ·dotBF16x4R4(SB), NOSPLIT, $0-64
 	R4ARGS
 	FX4R4(LBF16, 2)
+
+// The same kernels on 512-bit registers, for lengths that are multiples
+// of 16: Zen 5 executes a 512-bit FMA in one pass (Zen 4 in two, so there
+// they match the 256-bit kernels). Each accumulator's upper half is added
+// to its lower before the 256-bit reduction.
+
+#define FTOK4RZ \
+	VMOVUPS (BX), Z20; \
+	VMOVUPS (BX)(R11*1), Z21; \
+	VMOVUPS (BX)(R11*2), Z22; \
+	VMOVUPS (BX)(DI*1), Z23; \
+	VFMADD231PS Z20, Z16, Z0; \
+	VFMADD231PS Z21, Z16, Z1; \
+	VFMADD231PS Z22, Z16, Z2; \
+	VFMADD231PS Z23, Z16, Z3; \
+	VFMADD231PS Z20, Z17, Z4; \
+	VFMADD231PS Z21, Z17, Z5; \
+	VFMADD231PS Z22, Z17, Z6; \
+	VFMADD231PS Z23, Z17, Z7; \
+	VFMADD231PS Z20, Z18, Z8; \
+	VFMADD231PS Z21, Z18, Z9; \
+	VFMADD231PS Z22, Z18, Z10; \
+	VFMADD231PS Z23, Z18, Z11; \
+	VFMADD231PS Z20, Z19, Z12; \
+	VFMADD231PS Z21, Z19, Z13; \
+	VFMADD231PS Z22, Z19, Z14; \
+	VFMADD231PS Z23, Z19, Z15
+
+// ZFOLD adds the upper half of z into its lower half y.
+#define ZFOLD(z, y) VEXTRACTF64X4 $1, z, Y16; VADDPS Y16, y, y
+
+#define FX4R4Z(W, WES) \
+	LEAQ (R11)(R11*2), DI; \
+	SHLQ $2, DX; \
+	LEAQ (R8)(R8*2), R15; \
+quadz: \
+	MOVQ SI, AX; \
+	MOVQ R10, BX; \
+	MOVQ R12, CX; \
+	VXORPS Y0, Y0, Y0; VXORPS Y1, Y1, Y1; VXORPS Y2, Y2, Y2; VXORPS Y3, Y3, Y3; \
+	VXORPS Y4, Y4, Y4; VXORPS Y5, Y5, Y5; VXORPS Y6, Y6, Y6; VXORPS Y7, Y7, Y7; \
+	VXORPS Y8, Y8, Y8; VXORPS Y9, Y9, Y9; VXORPS Y10, Y10, Y10; VXORPS Y11, Y11, Y11; \
+	VXORPS Y12, Y12, Y12; VXORPS Y13, Y13, Y13; VXORPS Y14, Y14, Y14; VXORPS Y15, Y15, Y15; \
+loopz: \
+	W((AX), Z16); \
+	W((AX)(R8*1), Z17); \
+	W((AX)(R8*2), Z18); \
+	W((AX)(R15*1), Z19); \
+	FTOK4RZ; \
+	ADDQ $(16*WES), AX; \
+	ADDQ $64, BX; \
+	SUBQ $16, CX; \
+	JNZ loopz; \
+	ZFOLD(Z0, Y0); ZFOLD(Z1, Y1); ZFOLD(Z2, Y2); ZFOLD(Z3, Y3); \
+	ZFOLD(Z4, Y4); ZFOLD(Z5, Y5); ZFOLD(Z6, Y6); ZFOLD(Z7, Y7); \
+	ZFOLD(Z8, Y8); ZFOLD(Z9, Y9); ZFOLD(Z10, Y10); ZFOLD(Z11, Y11); \
+	ZFOLD(Z12, Y12); ZFOLD(Z13, Y13); ZFOLD(Z14, Y14); ZFOLD(Z15, Y15); \
+	HSUM4(Y0, Y1, Y2, Y3, X0, X1); \
+	HSUM4(Y4, Y5, Y6, Y7, X4, X5); \
+	HSUM4(Y8, Y9, Y10, Y11, X8, X9); \
+	HSUM4(Y12, Y13, Y14, Y15, X12, X13); \
+	VMOVAPS X8, X9; \
+	VMOVAPS X0, X8; \
+	STOREROW(0); \
+	VMOVAPS X4, X8; \
+	STOREROW(1); \
+	VMOVAPS X9, X8; \
+	STOREROW(2); \
+	VMOVAPS X12, X8; \
+	STOREROW(3); \
+	ADDQ $16, R13; \
+	LEAQ (SI)(R8*4), SI; \
+	DECQ R9; \
+	JNZ quadz; \
+	VZEROUPPER; \
+	RET
+
+// func dotF16x4R4Z(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
+TEXT ·dotF16x4R4Z(SB), NOSPLIT, $0-64
+	R4ARGS
+	FX4R4Z(LF16, 2)
+
+// func dotF32x4R4Z(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
+TEXT ·dotF32x4R4Z(SB), NOSPLIT, $0-64
+	R4ARGS
+	FX4R4Z(LF32, 4)
+
+// func dotBF16x4R4Z(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
+TEXT ·dotBF16x4R4Z(SB), NOSPLIT, $0-64
+	R4ARGS
+	FX4R4Z(LBF16, 2)

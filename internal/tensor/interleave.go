@@ -1,5 +1,7 @@
 package tensor
 
+import "math"
+
 // The interleaved path of MatMul for several tokens and the signed
 // 32-element formats (Q8_0, Q4_0, Q5_0, IQ4_NL; weights times Q8_0
 // activations). Their per-row kernels spend most of their work not on
@@ -20,7 +22,10 @@ package tensor
 // The weights are decoded to int8 there (nibbles, fifth bits and the
 // IQ4_NL levels resolved), so one kernel serves every type: per vector it
 // multiplies the four activations of each token, broadcast to all lanes,
-// into the eight rows' sums.
+// into the eight rows' sums. The VNNI kernel takes them with their sign
+// bits flipped (w+128, unsigned: its multiply-add is unsigned by signed)
+// and starts each block's sums from -128*sum(x) to take the offset back
+// out, so its activation table holds that sum beside each block's scale.
 //
 // Each block's integer dot product is exact, and d_w*d_x is rounded as
 // ggml rounds it, but the float sum over blocks runs in another order
@@ -43,9 +48,18 @@ type interleaved struct {
 	// repack writes groups groups of 8 rows (rows wrow bytes apart in w)
 	// of nb blocks each to dst, groups*nb*ilBlockBytes bytes.
 	repack func(dst, w []byte, wrow, groups, nb int)
+	// flip is XORed into every repacked weight byte: 0, or 0x80 for the
+	// VNNI kernel's unsigned weights.
+	flip byte
+	// xdPer is the float32s per block of the table xd writes.
+	xdPer int
+	// xd writes the table rows4 reads beside a token's Q8_0 activation
+	// row xq: per block its scale (xdPer 1), or -128*sum(q) as int32 bits
+	// then its scale (xdPer 2).
+	xd func(xd []float32, xq []byte)
 	// rows4 computes out[t*ostride + r] for the 8*groups rows of the
 	// repacked w8 and 4 tokens of Q8_0 activations, xrow bytes apart in
-	// x, whose block scales are xd[t*nb + b] as float32.
+	// x, whose tables are xd[t*xdPer*nb:].
 	rows4 func(w8 []byte, groups, nb int, x []byte, xrow int, xd []float32, out []float32, ostride int)
 }
 
@@ -53,6 +67,20 @@ type interleaved struct {
 func q8Scales(xd []float32, xq []byte) {
 	for b := range xd {
 		xd[b] = fp16At(xq[b*q8_0Bytes:])
+	}
+}
+
+// q8Sums sets xd[2b] to -128 times the sum of block b's quants of the
+// Q8_0 row xq, as int32 bits, and xd[2b+1] to its scale.
+func q8Sums(xd []float32, xq []byte) {
+	for b := range len(xd) / 2 {
+		blk := xq[b*q8_0Bytes:]
+		var s int32
+		for _, q := range blk[2:q8_0Bytes] {
+			s += int32(int8(q))
+		}
+		xd[2*b] = math.Float32frombits(uint32(-128 * s))
+		xd[2*b+1] = fp16At(blk)
 	}
 }
 
@@ -75,7 +103,7 @@ func (m *Matrix) Interleave() bool {
 	}
 	w8 := make([]byte, groups*nb*ilBlockBytes)
 	il.repack(w8, m.Data, m.rowBytes(), groups, nb)
-	m.il = w8
+	m.il, m.ilOf = w8, il
 	return true
 }
 

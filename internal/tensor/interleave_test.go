@@ -37,8 +37,9 @@ func ilDecode(t Type, blk []byte) (float32, [QK]int8) {
 	return fp16At(blk), q
 }
 
-// ilRepackRef is the repack written out from interleave.go's layout.
-func ilRepackRef(t Type, w []byte, wrow, groups, nb int) []byte {
+// ilRepackRef is the repack written out from interleave.go's layout,
+// with the weights XORed with flip.
+func ilRepackRef(t Type, w []byte, wrow, groups, nb int, flip byte) []byte {
 	out := make([]byte, groups*nb*ilBlockBytes)
 	bb := t.BlockBytes()
 	for g := range groups {
@@ -49,7 +50,7 @@ func ilRepackRef(t Type, w []byte, wrow, groups, nb int) []byte {
 				binary.LittleEndian.PutUint32(o[4*r:], math.Float32bits(d))
 				for v := range QK / 4 {
 					for k := range 4 {
-						o[4*ilRows+32*v+4*r+k] = byte(q[4*v+k])
+						o[4*ilRows+32*v+4*r+k] = byte(q[4*v+k]) ^ flip
 					}
 				}
 			}
@@ -60,8 +61,9 @@ func ilRepackRef(t Type, w []byte, wrow, groups, nb int) []byte {
 
 // ilRows4Ref computes what rows4 must, in its order: per block the exact
 // integer sum, converted, times d_w*d_x rounded to float32, fused into
-// the row's sum.
-func ilRows4Ref(w8 []byte, groups, nb int, x []byte, xrow int, xd []float32, out []float32, ostride int) {
+// the row's sum. w8's weights are XORed with flip; xd holds the scales
+// of the activation blocks.
+func ilRows4Ref(w8 []byte, groups, nb int, x []byte, xrow int, xd []float32, out []float32, ostride int, flip byte) {
 	for g := range groups {
 		for r := range ilRows {
 			for t := range 4 {
@@ -71,7 +73,7 @@ func ilRows4Ref(w8 []byte, groups, nb int, x []byte, xrow int, xd []float32, out
 					var s int32
 					for j := range QK {
 						v, k := j/4, j%4
-						s += int32(int8(blk[4*ilRows+32*v+4*r+k])) * int32(int8(x[t*xrow+b*q8_0Bytes+2+j]))
+						s += int32(int8(blk[4*ilRows+32*v+4*r+k]^flip)) * int32(int8(x[t*xrow+b*q8_0Bytes+2+j]))
 					}
 					dw := math.Float32frombits(binary.LittleEndian.Uint32(blk[4*r:]))
 					acc = exactFMA32(float32(s), dw*xd[t*nb+b], acc)
@@ -109,7 +111,7 @@ func TestInterleaved(t *testing.T) {
 							putFP16(w[i*wrow+b*bb:], float32(r.NormFloat64()*0.01))
 						}
 					}
-					want8 := ilRepackRef(typ, w, wrow, groups, nb)
+					want8 := ilRepackRef(typ, w, wrow, groups, nb, il.flip)
 					got8 := make([]byte, len(want8)+1)
 					got8[len(want8)] = 0x5a
 					il.repack(got8, w, wrow, groups, nb)
@@ -125,10 +127,21 @@ func TestInterleaved(t *testing.T) {
 					xrow := nb*q8_0Bytes + 3
 					x := make([]byte, 4*xrow)
 					xd := make([]float32, 4*nb)
+					xds := make([]float32, 4*nb*il.xdPer)
 					for tk := range 4 {
 						xq := mustQuantize(t, Q8_0, testVector(r, nb*QK))
 						copy(x[tk*xrow:], xq)
 						q8Scales(xd[tk*nb:(tk+1)*nb], xq)
+						il.xd(xds[tk*nb*il.xdPer:(tk+1)*nb*il.xdPer], xq)
+						if il.xdPer == 2 {
+							want := make([]float32, 2*nb)
+							q8Sums(want, xq)
+							for i := range want {
+								if math.Float32bits(xds[tk*2*nb+i]) != math.Float32bits(want[i]) {
+									t.Fatalf("%s: activation table value %d = %#x, want %#x", s.name, i, math.Float32bits(xds[tk*2*nb+i]), math.Float32bits(want[i]))
+								}
+							}
+						}
 					}
 					ostride := groups*ilRows + 2
 					want := make([]float32, 4*ostride)
@@ -136,8 +149,8 @@ func TestInterleaved(t *testing.T) {
 					for i := range got {
 						want[i], got[i] = 42, 42
 					}
-					ilRows4Ref(want8, groups, nb, x, xrow, xd, want, ostride)
-					il.rows4(want8, groups, nb, x, xrow, xd, got, ostride)
+					ilRows4Ref(want8, groups, nb, x, xrow, xd, want, ostride, il.flip)
+					il.rows4(want8, groups, nb, x, xrow, xds, got, ostride)
 					for i := range want {
 						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 							t.Fatalf("%s %s nb=%d groups=%d: out[%d] = %g, want %g", s.name, typ, nb, groups, i, got[i], want[i])

@@ -61,11 +61,12 @@ func BenchmarkInterleaved(b *testing.B) {
 		xrow := nb * q8_0Bytes
 		const maxN = 16
 		x := make([]byte, maxN*xrow)
-		xd := make([]float32, maxN*nb)
+		xds := nb * il.xdPer
+		xd := make([]float32, maxN*xds)
 		for i := range maxN {
 			xq := x[i*xrow : (i+1)*xrow]
 			ops[Q8_0].fromFloat(xq, testVector(r, cols))
-			q8Scales(xd[i*nb:(i+1)*nb], xq)
+			il.xd(xd[i*xds:(i+1)*xds], xq)
 		}
 		out := make([]float32, maxN*rows)
 		w8 := make([]byte, rows/ilRows*nb*ilBlockBytes)
@@ -74,7 +75,7 @@ func BenchmarkInterleaved(b *testing.B) {
 				for b.Loop() {
 					il.repack(w8, w.Data, w.rowBytes(), rows/ilRows, nb)
 					for t := 0; t < ntok; t += 4 {
-						il.rows4(w8, rows/ilRows, nb, x[t*xrow:], xrow, xd[t*nb:], out[t*rows:], rows)
+						il.rows4(w8, rows/ilRows, nb, x[t*xrow:], xrow, xd[t*xds:], out[t*rows:], rows)
 					}
 				}
 				b.ReportMetric(float64(rows*cols*ntok)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")

@@ -8,12 +8,15 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// The AVX-512 kernels use 256-bit registers only (AVX512VL): on Zen 4 a
-// 512-bit instruction takes two 256-bit pipes, so wider registers would
+// The integer AVX-512 kernels use 256-bit registers (AVX512VL): on Zen 4
+// a 512-bit instruction takes two 256-bit pipes, so wider registers would
 // save decode bandwidth, not execution, and on some Intel parts they lower
 // the clock. What they gain over AVX2 is VNNI's VPDPBUSD (a u8 x s8
-// multiply-add of four byte pairs into int32 lanes), mask registers (a
-// Q5_0 block's fifth bits are one KMOVD) and sixteen more registers.
+// multiply-add of four byte pairs into int32 lanes), embedded broadcasts,
+// mask registers (a Q5_0 block's fifth bits are one KMOVD) and sixteen
+// more registers. The four-token float kernels have 512-bit twins: Zen 5
+// executes a 512-bit FMA in one pass, and there they did 1.75-1.9x the
+// 256-bit kernels' F16 and BF16 products (BenchmarkRows, in cache).
 var haveAVX512 = haveAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW &&
 	cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
 
@@ -28,7 +31,10 @@ var haveAVX512 = haveAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW &&
 //
 // The one-token Q8_0, Q4_K and Q5_K kernels tried gained nothing
 // measurable and were dropped; Q4_1, Q5_1 and the activation quantizers
-// (about 1.5% of a prompt's time) keep their AVX2 kernels.
+// (about 1.5% of a prompt's time) keep their AVX2 kernels. From 8 tokens
+// Q8_0, Q4_0, Q5_0 and IQ4_NL take the interleaved path with its VNNI
+// kernel (interleave_avx512_amd64.s): on Zen 5, 16 tokens with the repack
+// did 1.14-1.35x the table kernels above, 2.7x the IQ4_NL row kernel.
 func installAVX512(table *opsTable) {
 	for _, k := range []struct {
 		t     Type
@@ -57,23 +63,24 @@ func installAVX512(table *opsTable) {
 		o.rows = asmRows(k.t, o.dotType, k.k1, k.k4)
 	}
 	for _, k := range []struct {
-		t  Type
-		es int // bytes per weight
-		k4 kernel4
+		t       Type
+		es      int // bytes per weight
+		k4, k4z kernel4
 	}{
-		{F32, 4, dotF32x4R4},
-		{F16, 2, dotF16x4R4},
-		{BF16, 2, dotBF16x4R4},
+		{F32, 4, dotF32x4R4, dotF32x4R4Z},
+		{F16, 2, dotF16x4R4, dotF16x4R4Z},
+		{BF16, 2, dotBF16x4R4, dotBF16x4R4Z},
 	} {
 		o := &table[k.t]
-		o.rows = quadRows(k.es, o.rows, k.k4)
+		o.rows = quadRows(k.es, o.rows, k.k4, k.k4z)
 	}
+	installInterleavedVNNI(table)
 }
 
 // quadRows wraps a four-token float kernel that takes weight rows (of es
-// bytes per element) in fours and lengths in multiples of 8; fallback
-// computes the rest.
-func quadRows(es int, fallback dotRows, k4 kernel4) dotRows {
+// bytes per element) in fours and lengths in multiples of 8, and its
+// 512-bit twin k4z for multiples of 16; fallback computes the rest.
+func quadRows(es int, fallback dotRows, k4, k4z kernel4) dotRows {
 	return func(n int, w []byte, wrow, rows int, x []byte, xrow, ntok int, out []float32, ostride int) {
 		quads := rows / 4
 		if ntok != 4 || n == 0 || n%8 != 0 || quads == 0 {
@@ -82,7 +89,11 @@ func quadRows(es int, fallback dotRows, k4 kernel4) dotRows {
 		}
 		_, _ = w[(4*quads-1)*wrow+n*es-1], x[3*xrow+4*n-1]
 		_ = out[3*ostride+4*quads-1]
-		k4(&w[0], uintptr(wrow), quads, &x[0], uintptr(xrow), n, &out[0], uintptr(ostride))
+		k := k4
+		if n%16 == 0 {
+			k = k4z
+		}
+		k(&w[0], uintptr(wrow), quads, &x[0], uintptr(xrow), n, &out[0], uintptr(ostride))
 		if r := 4 * quads; r < rows {
 			fallback(n, w[r*wrow:], wrow, rows-r, x, xrow, ntok, out[r:], ostride)
 		}
@@ -186,3 +197,12 @@ func dotF16x4R4(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n
 
 //go:noescape
 func dotBF16x4R4(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotF32x4R4Z(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotF16x4R4Z(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
+
+//go:noescape
+func dotBF16x4R4Z(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)

@@ -15,13 +15,12 @@
 //
 // The one-token Q4_K and Q5_K kernels gained nothing measurable over
 // AVX2's and are not here. Per super-block each token keeps two int32
-// sums (two dependency chains) and ends as (d*isum - dmin*summ) * d_x, where summ =
-// sum_j(m_j * bsum_j) comes from one VPDPWSSD with the mins repeated per
-// 16-element half.
+// sums (two dependency chains), added before they are scaled as the AVX2
+// kernels scale theirs.
 //
 // Registers: as in kq_amd64.h; Y8-Y11 float accumulators, Y12-Y19 int32
-// sums, Y24-Y26 per super-block constants (mins or Q6_K's scaled scales,
-// d, dmin). The constant tables, the unpacking macros (KSCALES, Q4KCHUNK,
+// sums, Y24-Y26 per super-block constants (d and dmin in Y25 and Y26;
+// Q6_K's scales, scaled scales and d in Y24-Y26). The constant tables, the unpacking macros (KSCALES, Q4KCHUNK,
 // Q5KCHUNK, Q6KLOAD, Q6KW0..3) and the loops (KX1, KX4) are kq_amd64.h's.
 
 SPLAT32(k0F, 0x0f0f0f0f0f0f0f0f)
@@ -30,10 +29,6 @@ SPLAT32(k30, 0x3030303030303030)
 SPLAT32(kM32, 0xffe0ffe0ffe0ffe0) // int16 -32
 
 // ---- Q4_K, Q5_K ----
-
-// KMINS16: Y24 = the mins, each repeated for the two 16-element halves of
-// its sub-block (word k: min of elements 16k..16k+15, as the bsums).
-#define KMINS16 VPUNPCKLWD X1, X1, X6; VPUNPCKHWD X1, X1, X7; VINSERTI32X4 $1, X7, Y6, Y24
 
 // KDV: Y25 = d, Y26 = dmin of the block at AX.
 #define KDV VPBROADCASTW (AX), X6; VCVTPH2PS X6, Y25; VPBROADCASTW 2(AX), X7; VCVTPH2PS X7, Y26
@@ -46,17 +41,25 @@ SPLAT32(kM32, 0xffe0ffe0ffe0ffe0) // int16 -32
 	VPMADDUBSW yhi T, Y3, Y7; \
 	VPDPWSSD Y5, Y7, ihi
 
-// KENDV folds a token's super-block into acc: (d*isum - dmin*summ)*d_x,
-// isum = ilo + ihi (ihi is then scratch).
+// KENDV folds a token's super-block into acc as kq_amd64.s's KEND does,
+// in the same order, so that results are bit for bit AVX2's (the F16 KV
+// cache rounds K and V, and a kernel that rounded differently flipped
+// enough of those roundings to move the tiny MoE fixtures' routing
+// probabilities by 1e-2): acc += d*d_x * isum (isum = ilo + ihi; ihi is
+// then scratch), then acc -= dmin*d_x * sum(m_j * bsum_j) in lanes 0-3
+// (X1 = the mins).
 #define KENDV(T, ilo, ihi, acc) \
 	VPADDD ihi, ilo, ilo; \
 	VCVTDQ2PS ilo, ilo; \
-	VPXORD ihi, ihi, ihi; \
-	VPDPWSSD 260 T, Y24, ihi; \
-	VCVTDQ2PS ihi, ihi; \
-	VMULPS Y25, ilo, ilo; \
-	VFNMADD231PS Y26, ihi, ilo; \
-	VFMADD231PS.BCST 0 T, ilo, acc
+	VMULPS.BCST 0 T, Y25, Y6; \
+	VFMADD231PS Y6, ilo, acc; \
+	VMULPS.BCST 0 T, Y26, Y7; \
+	VMOVDQU 260 T, Y6; \
+	VEXTRACTI128 $1, Y6, X2; \
+	VPHADDW X2, X6, X6; \
+	VPMADDWD X1, X6, X6; \
+	VCVTDQ2PS Y6, Y6; \
+	VFNMADD231PS Y7, Y6, acc
 
 #define ZERO2(a, b) VPXORD a, a, a; VPXORD b, b, b
 #define ZERO8 ZERO2(Y12, Y13); ZERO2(Y14, Y15); ZERO2(Y16, Y17); ZERO2(Y18, Y19)
@@ -77,7 +80,6 @@ SPLAT32(kM32, 0xffe0ffe0ffe0ffe0) // int16 -32
 #define Q4KSB4V \
 	ZERO8; \
 	KSCALES; \
-	KMINS16; \
 	Q4KCHUNK(16, 0); KTOK4V(4, 36); \
 	Q4KCHUNK(48, 64); KTOK4V(68, 100); \
 	Q4KCHUNK(80, 128); KTOK4V(132, 164); \
@@ -87,7 +89,6 @@ SPLAT32(kM32, 0xffe0ffe0ffe0ffe0) // int16 -32
 #define Q5KSB4V \
 	ZERO8; \
 	KSCALES; \
-	KMINS16; \
 	Q5KCHUNK(48, 0, VPSLLW, 4, VPSLLW, 3); KTOK4V(4, 36); \
 	Q5KCHUNK(80, 64, VPSLLW, 2, VPSLLW, 1); KTOK4V(68, 100); \
 	Q5KCHUNK(112, 128, VPSRLW, 0, VPSRLW, 1); KTOK4V(132, 164); \
@@ -112,12 +113,47 @@ SPLAT32(kM32, 0xffe0ffe0ffe0ffe0) // int16 -32
 	VPMADDUBSW yoff T, Y2, Y6; \
 	VPDPWSSD Y4, Y6, isum
 
-// Q6KENDV folds isum = ilo + ihi into acc scaled by d*d_x.
-#define Q6KENDV(T, ilo, ihi, acc) \
+// Q6KENDV folds the super-block's sum, ilo + ihi summed over the lanes
+// (xi: ilo's low half)
+// in int32, into lane 0 of acc scaled by d*d_x (rounded first, as ggml
+// does). The lanes are summed before conversion because they do not hold
+// the signed products: the offset's -32*scale*bsum terms sit in other
+// lanes than the unsigned quants' products they cancel, and lane sums
+// kept in float across super-blocks of very different scales lost 1e-4
+// of the dot product's magnitude (TestMatMulAcrossScales).
+#define Q6KENDV(T, ilo, ihi, xi, acc) \
 	VPADDD ihi, ilo, ilo; \
-	VCVTDQ2PS ilo, ilo; \
-	VMULPS.BCST 0 T, ilo, ilo; \
-	VFMADD231PS Y26, ilo, acc
+	VEXTRACTI32X4 $1, ilo, X6; \
+	VPADDD X6, xi, xi; \
+	VPSHUFD $0x4e, xi, X6; \
+	VPADDD X6, xi, xi; \
+	VPSHUFD $0xb1, xi, X6; \
+	VPADDD X6, xi, xi; \
+	VCVTDQ2PS xi, xi; \
+	VMULSS 0 T, X26, X6; \
+	VFMADD231SS X6, xi, acc
+
+// Q6KEND4V does Q6KENDV's work for the four tokens at once: Y12-Y15 (plus
+// Y16-Y19) summed across lanes with VPHADDD into X12, token t in lane t,
+// folded into X8 with the tokens' d*d_x; the kernel then stores X8 as it
+// is (KX4N).
+#define Q6KEND4V \
+	VPADDD Y16, Y12, Y12; \
+	VPADDD Y17, Y13, Y13; \
+	VPADDD Y18, Y14, Y14; \
+	VPADDD Y19, Y15, Y15; \
+	VPHADDD Y13, Y12, Y12; \
+	VPHADDD Y15, Y14, Y14; \
+	VPHADDD Y14, Y12, Y12; \
+	VEXTRACTI128 $1, Y12, X13; \
+	VPADDD X13, X12, X12; \
+	VCVTDQ2PS X12, X12; \
+	VMOVSS 0 T0, X14; \
+	VINSERTPS $0x10, 0 T1, X14, X14; \
+	VINSERTPS $0x20, 0 T2, X14, X14; \
+	VINSERTPS $0x30, 0 T3, X14, X14; \
+	VMULPS X26, X14, X14; \
+	VFMADD231PS X14, X12, X8
 
 #define Q6KSB1V \
 	ZERO2(Y12, Y13); \
@@ -133,7 +169,7 @@ SPLAT32(kM32, 0xffe0ffe0ffe0ffe0) // int16 -32
 	Q6KW1; Q6KPREPV(80); Q6KTOKV(164, T0, Y13); \
 	Q6KW2; Q6KPREPV(96); Q6KTOKV(196, T0, Y12); \
 	Q6KW3; Q6KPREPV(112); Q6KTOKV(228, T0, Y13); \
-	Q6KENDV(T0, Y12, Y13, Y8)
+	Q6KENDV(T0, Y12, Y13, X12, X8)
 
 #define Q6KTOK4V(yoff, a, b, c, d) \
 	Q6KTOKV(yoff, T0, a); \
@@ -161,10 +197,7 @@ SPLAT32(kM32, 0xffe0ffe0ffe0ffe0) // int16 -32
 	Q6KW1; Q6KPREPV(80); Q6KHI(164); \
 	Q6KW2; Q6KPREPV(96); Q6KLO(196); \
 	Q6KW3; Q6KPREPV(112); Q6KHI(228); \
-	Q6KENDV(T0, Y12, Y16, Y8); \
-	Q6KENDV(T1, Y13, Y17, Y9); \
-	Q6KENDV(T2, Y14, Y18, Y10); \
-	Q6KENDV(T3, Y15, Y19, Y11)
+	Q6KEND4V
 
 // func dotQ4_Kx4VNNI(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotQ4_Kx4VNNI(SB), NOSPLIT, $0-64
@@ -181,7 +214,30 @@ TEXT ·dotQ6_Kx1VNNI(SB), NOSPLIT, $0-48
 	X1ARGS
 	KX1(Q6KSB1V, 210)
 
+// KX4N is kq_amd64.h's KX4 for kernels that keep the four tokens' sums
+// in the lanes of X8 themselves.
+#define KX4N(SB, WB) \
+	LEAQ (R11)(R11*2), DI; \
+	SHLQ $2, DX; \
+row4: \
+	MOVQ SI, AX; \
+	MOVQ R10, BX; \
+	MOVQ R12, CX; \
+	VXORPS X8, X8, X8; \
+sb4: \
+	PREFETCHT1 65536(AX); \
+	PREFETCHT1 65600(AX); \
+	PREFETCHT1 65664(AX); \
+	PREFETCHT1 65728(AX); \
+	SB; \
+	ADDQ $WB, AX; \
+	ADDQ $292, BX; \
+	DECQ CX; \
+	JNZ sb4; \
+	STORE4(R13, DX, BX); \
+	NEXTROW(R13, row4)
+
 // func dotQ6_Kx4VNNI(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotQ6_Kx4VNNI(SB), NOSPLIT, $0-64
 	X4ARGS
-	KX4(Q6KSB4V, 210)
+	KX4N(Q6KSB4V, 210)

@@ -25,6 +25,7 @@ SPLAT32(k08, 0x0808080808080808)
 SPLAT32(kF0, 0xf0f0f0f0f0f0f0f0)
 SPLAT32(k10, 0x1010101010101010)
 SPLAT32(kFF, -1)
+SPLAT32(k80, 0x8080808080808080)
 
 // The 16 levels of IQ4_NL as int8, in both 128-bit lanes.
 DATA kIQ4NL<>+0(SB)/8, $0xf6eaddcfbfad9881
@@ -390,16 +391,21 @@ blk4: \
 // prefetches the block PFDIST ahead into L2 as the four-token kernels do:
 // for a few tokens the repack, which reads the weights from memory, is
 // what waits for them.
+#define SIGNED(r)
+#define UNSIGNED(r) VPXOR k80<>(SB), r, r
+
 #define RROW(W, reg) PREFETCHT1 PFDIST(AX); W(0); VMOVDQA Y0, reg
 
 // RPK8 is the body of a repack of 8-row groups of blocks of WB bytes:
 // each block of the 8 rows is decoded row by row into Y4-Y11, an 8x8
 // matrix of int32 (row r, elements 4g..4g+3) that is then transposed in
-// registers; the scales are gathered four rows at a time into X0 and X1.
+// registers and passed through F (SIGNED: stored as is; UNSIGNED: sign
+// bits flipped, w+128, for the VNNI kernel); the scales are gathered four
+// rows at a time into X0 and X1.
 //
 // Registers: SI the group's first row, R8 wstride, R11 3*wstride, R9
 // groups left, R10 row 0's block, R12 row 4's, CX blocks left, DI dst.
-#define RPK8(W, WB) \
+#define RPK8(W, WB, F) \
 	MOVQ w+0(FP), SI; \
 	MOVQ wstride+8(FP), R8; \
 	MOVQ groups+16(FP), R9; \
@@ -442,6 +448,7 @@ rblk: \
 	VPERM2I128 $0x31, Y9, Y5, Y13; \
 	VPERM2I128 $0x31, Y10, Y6, Y14; \
 	VPERM2I128 $0x31, Y11, Y7, Y15; \
+	F(Y0); F(Y1); F(Y2); F(Y3); F(Y12); F(Y13); F(Y14); F(Y15); \
 	VMOVDQU Y0, 32(DI); \
 	VMOVDQU Y1, 64(DI); \
 	VMOVDQU Y2, 96(DI); \
@@ -568,22 +575,44 @@ TEXT ·dotQ5_1x4AVX2(SB), NOSPLIT, $0-64
 
 // func repackQ8_0x8AVX2(w *byte, wstride uintptr, groups int, nb int, dst *byte)
 TEXT ·repackQ8_0x8AVX2(SB), NOSPLIT, $0-40
-	RPK8(W_Q8_0, 34)
+	RPK8(W_Q8_0, 34, SIGNED)
 
 // func repackQ4_0x8AVX2(w *byte, wstride uintptr, groups int, nb int, dst *byte)
 TEXT ·repackQ4_0x8AVX2(SB), NOSPLIT, $0-40
 #undef CHI
 #define CHI k08<>(SB)
-	RPK8(W_Q4_0, 18)
+	RPK8(W_Q4_0, 18, SIGNED)
 
 // func repackQ5_0x8AVX2(w *byte, wstride uintptr, groups int, nb int, dst *byte)
 TEXT ·repackQ5_0x8AVX2(SB), NOSPLIT, $0-40
 #undef CHI
 #define CHI kF0<>(SB)
-	RPK8(W_Q5_0, 22)
+	RPK8(W_Q5_0, 22, SIGNED)
 
 // func repackIQ4_NLx8AVX2(w *byte, wstride uintptr, groups int, nb int, dst *byte)
 TEXT ·repackIQ4_NLx8AVX2(SB), NOSPLIT, $0-40
 #undef CHI
 #define CHI kIQ4NL<>(SB)
-	RPK8(W_IQ4_NL, 18)
+	RPK8(W_IQ4_NL, 18, SIGNED)
+
+// func repackQ8_0x8U(w *byte, wstride uintptr, groups int, nb int, dst *byte)
+TEXT ·repackQ8_0x8U(SB), NOSPLIT, $0-40
+	RPK8(W_Q8_0, 34, UNSIGNED)
+
+// func repackQ4_0x8U(w *byte, wstride uintptr, groups int, nb int, dst *byte)
+TEXT ·repackQ4_0x8U(SB), NOSPLIT, $0-40
+#undef CHI
+#define CHI k08<>(SB)
+	RPK8(W_Q4_0, 18, UNSIGNED)
+
+// func repackQ5_0x8U(w *byte, wstride uintptr, groups int, nb int, dst *byte)
+TEXT ·repackQ5_0x8U(SB), NOSPLIT, $0-40
+#undef CHI
+#define CHI kF0<>(SB)
+	RPK8(W_Q5_0, 22, UNSIGNED)
+
+// func repackIQ4_NLx8U(w *byte, wstride uintptr, groups int, nb int, dst *byte)
+TEXT ·repackIQ4_NLx8U(SB), NOSPLIT, $0-40
+#undef CHI
+#define CHI kIQ4NL<>(SB)
+	RPK8(W_IQ4_NL, 18, UNSIGNED)
