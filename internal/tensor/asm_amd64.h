@@ -47,9 +47,12 @@
 // flight while the core computes: on a 2-core AMD EPYC (AVX2), 2 KiB
 // ahead made decode 1.1-1.3x faster (Qwen2.5-0.5B-shaped Q8_0, Q4_K_M and
 // F16 files, a Llama 3.2 1B-shaped Q4_K_M; 2-8 KiB gave about the same,
-// 32 KiB little or nothing).
+// 32 KiB little or nothing). On a 2-core Zen 5 EPYC, 4 KiB did 1.05x
+// 2 KiB's Q8_0 decode and 1.07x its Q4_K_M decode (means of three and
+// two interleaved runs; 1 KiB was slower, 6-8 KiB no better). Builds can
+// set it: -asmflags=-D=PF1DIST=N.
 #ifndef PF1DIST
-#define PF1DIST 2048
+#define PF1DIST 4096
 #endif
 
 // ZEROACC zeroes the float accumulators Y8-Y11.
