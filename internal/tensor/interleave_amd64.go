@@ -76,7 +76,14 @@ func ilRows4VNNI(w8 []byte, groups, nb int, x []byte, xrow int, xd []float32, ou
 	}
 	_, _ = w8[groups*nb*ilBlockBytes-1], x[3*xrow+nb*q8_0Bytes-1]
 	_, _ = xd[4*2*nb-1], out[3*ostride+ilRows*groups-1]
-	dotU8x8x4VNNI(&w8[0], groups, nb, &x[0], uintptr(xrow), (*byte)(unsafe.Pointer(&xd[0])), uintptr(8*nb), &out[0], uintptr(ostride))
+	xdp := (*byte)(unsafe.Pointer(&xd[0]))
+	if pairs := groups / 2; pairs > 0 {
+		dotU8x16x4VNNI(&w8[0], pairs, nb, &x[0], uintptr(xrow), xdp, uintptr(8*nb), &out[0], uintptr(ostride))
+	}
+	if groups%2 == 1 {
+		g := groups - 1
+		dotU8x8x4VNNI(&w8[g*nb*ilBlockBytes], 1, nb, &x[0], uintptr(xrow), xdp, uintptr(8*nb), &out[g*ilRows], uintptr(ostride))
+	}
 }
 
 // ilEmpty reports whether a kernel call has nothing for the asm: no
@@ -108,6 +115,9 @@ func repackQ5_0x8AVX2(w *byte, wstride uintptr, groups int, nb int, dst *byte)
 
 //go:noescape
 func repackIQ4_NLx8AVX2(w *byte, wstride uintptr, groups int, nb int, dst *byte)
+
+//go:noescape
+func dotU8x16x4VNNI(w *byte, pairs int, nb int, x *byte, xstride uintptr, xd *byte, xdstride uintptr, dst *float32, dstride uintptr)
 
 //go:noescape
 func dotU8x8x4VNNI(w *byte, groups int, nb int, x *byte, xstride uintptr, xd *byte, xdstride uintptr, dst *float32, dstride uintptr)

@@ -99,7 +99,7 @@ func TestInterleaved(t *testing.T) {
 			}
 			found = true
 			for _, nb := range []int{1, 7} {
-				for _, groups := range []int{1, 3} {
+				for _, groups := range []int{1, 3, 4} {
 					bb := typ.BlockBytes()
 					wrow := nb*bb + 5 // rows need not be adjacent
 					w := make([]byte, groups*ilRows*wrow)
