@@ -19,9 +19,10 @@ func init() {
 	}
 }
 
-// TestAVX512MatchesAVX2 checks that the AVX-512 Q4_K and Q5_K kernels
-// give AVX2's results bit for bit (they scale each super-block in the
-// same order): the F16 KV cache rounds K and V, and a kernel that rounded
+// TestAVX512MatchesAVX2 checks that the AVX-512 Q2_K, Q3_K, IQ4_XS, Q4_K
+// and Q5_K kernels give AVX2's results bit for bit (they scale each
+// super-block in the same order): the F16 KV cache rounds K and V, and a
+// kernel that rounded
 // differently flipped enough of those roundings to move the MoE fixtures'
 // routing probabilities by 1e-2 (TestRoutingMatchesLlamaCpp).
 func TestAVX512MatchesAVX2(t *testing.T) {
@@ -29,7 +30,7 @@ func TestAVX512MatchesAVX2(t *testing.T) {
 		t.Skip("no AVX-512 here")
 	}
 	r := rand.New(rand.NewPCG(71, 72))
-	for _, typ := range []Type{Q4_K, Q5_K} {
+	for _, typ := range []Type{Q2_K, Q3_K, IQ4_XS, Q4_K, Q5_K} {
 		const rows, cols = 13, 3 * QKK
 		w := randomMatrix(r, typ, rows, cols)
 		xs := testVector(r, 4*cols)

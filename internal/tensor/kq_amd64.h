@@ -197,3 +197,26 @@ sb4: \
 	HSUM4X8; \
 	STORE4(R13, DX, BX); \
 	NEXTROW(R13, row4)
+
+// KX4N is KX4 for kernels that keep the four tokens' sums in the lanes
+// of X8 themselves.
+#define KX4N(SB, WB) \
+	LEAQ (R11)(R11*2), DI; \
+	SHLQ $2, DX; \
+row4: \
+	MOVQ SI, AX; \
+	MOVQ R10, BX; \
+	MOVQ R12, CX; \
+	VXORPS X8, X8, X8; \
+sb4: \
+	PREFETCHT1 65536(AX); \
+	PREFETCHT1 65600(AX); \
+	PREFETCHT1 65664(AX); \
+	PREFETCHT1 65728(AX); \
+	SB; \
+	ADDQ $WB, AX; \
+	ADDQ $292, BX; \
+	DECQ CX; \
+	JNZ sb4; \
+	STORE4(R13, DX, BX); \
+	NEXTROW(R13, row4)

@@ -214,29 +214,6 @@ TEXT ·dotQ6_Kx1VNNI(SB), NOSPLIT, $0-48
 	X1ARGS
 	KX1(Q6KSB1V, 210)
 
-// KX4N is kq_amd64.h's KX4 for kernels that keep the four tokens' sums
-// in the lanes of X8 themselves.
-#define KX4N(SB, WB) \
-	LEAQ (R11)(R11*2), DI; \
-	SHLQ $2, DX; \
-row4: \
-	MOVQ SI, AX; \
-	MOVQ R10, BX; \
-	MOVQ R12, CX; \
-	VXORPS X8, X8, X8; \
-sb4: \
-	PREFETCHT1 65536(AX); \
-	PREFETCHT1 65600(AX); \
-	PREFETCHT1 65664(AX); \
-	PREFETCHT1 65728(AX); \
-	SB; \
-	ADDQ $WB, AX; \
-	ADDQ $292, BX; \
-	DECQ CX; \
-	JNZ sb4; \
-	STORE4(R13, DX, BX); \
-	NEXTROW(R13, row4)
-
 // func dotQ6_Kx4VNNI(w *byte, wstride uintptr, rows int, x *byte, xstride uintptr, nb int, dst *float32, dstride uintptr)
 TEXT ·dotQ6_Kx4VNNI(SB), NOSPLIT, $0-64
 	X4ARGS
