@@ -51,12 +51,19 @@ stream() {
 	OMP_NUM_THREADS=$t "$tmp/stream" | python3 -c 'import json,sys; print("%.1f GB/s" % json.loads(sys.stdin.read())["read_gbs"])'
 }
 
+# warm reads a model file through the page cache before each engine's run,
+# so that neither pays for reading it from disk where the page cache has
+# dropped it (this project's machine keeps only a few GB of files cached).
+warm() { cat "$1" >/dev/null; }
+
 echo "stream.c read bandwidth before: $(stream)"
 echo
 echo "| model | pp$p ours | pp$p llama.cpp | ratio | tg$n ours | tg$n llama.cpp | ratio |"
 echo "|---|---|---|---|---|---|---|"
 for m in "${models[@]}"; do
+	warm "$m"
 	"$ain" bench --model "$m" -t "$t" -p "$p" -n "$n" -r "$r" --json --no-bandwidth ${AINATIVE_ARGS:-} >"$tmp/ours.json"
+	warm "$m"
 	"$lb" -m "$m" -t "$t" -p "$p" -n "$n" -r "$r" -o jsonl >"$tmp/llama.jsonl" 2>/dev/null
 	python3 - "$m" "$tmp/ours.json" "$tmp/llama.jsonl" <<'EOF'
 import json, os, sys
@@ -84,6 +91,7 @@ if [ "$parallel" = 1 ]; then
 	[ -x "$lbb" ] || { echo "sidebyside: $lbb not found for --parallel" >&2; exit 2; }
 	for m in "${models[@]}"; do
 		echo
+		warm "$m"
 		echo "$(basename "$m"): aggregate decode tok/s, -p 64 -n 128 per sequence"
 		"$ain" bench --model "$m" -t "$t" --parallel 1,4,8,16 -p 64 -n 128 -r 1 --json --no-bandwidth ${AINATIVE_ARGS:-} >"$tmp/ours.json"
 		"$lbb" -m "$m" -t "$t" -c 4096 -npp 64 -ntg 128 -npl 1,4,8,16 --output-format jsonl >"$tmp/llama.jsonl" 2>/dev/null
