@@ -57,6 +57,26 @@
 // r*4(R13).
 #define STOREROW(r) LEAQ (r*4)(R13), AX; STORE4(AX, DX, BX)
 
+// R4STORE reduces the sixteen accumulators, stores the row quad's sums and
+// moves on to the next quad (R9: quads left).
+#define R4STORE \
+	HSUM4(Y0, Y1, Y2, Y3, X0, X1); \
+	HSUM4(Y4, Y5, Y6, Y7, X4, X5); \
+	HSUM4(Y8, Y9, Y10, Y11, X8, X9); \
+	HSUM4(Y12, Y13, Y14, Y15, X12, X13); \
+	VMOVAPS X8, X9; \
+	VMOVAPS X0, X8; \
+	STOREROW(0); \
+	VMOVAPS X4, X8; \
+	STOREROW(1); \
+	VMOVAPS X9, X8; \
+	STOREROW(2); \
+	VMOVAPS X12, X8; \
+	STOREROW(3); \
+	ADDQ $16, R13; \
+	LEAQ (SI)(R8*4), SI; \
+	DECQ R9
+
 #define FX4R4(W, WES) \
 	LEAQ (R11)(R11*2), DI; \
 	SHLQ $2, DX; \
@@ -79,22 +99,7 @@ loop4: \
 	ADDQ $32, BX; \
 	SUBQ $8, CX; \
 	JNZ loop4; \
-	HSUM4(Y0, Y1, Y2, Y3, X0, X1); \
-	HSUM4(Y4, Y5, Y6, Y7, X4, X5); \
-	HSUM4(Y8, Y9, Y10, Y11, X8, X9); \
-	HSUM4(Y12, Y13, Y14, Y15, X12, X13); \
-	VMOVAPS X8, X9; \
-	VMOVAPS X0, X8; \
-	STOREROW(0); \
-	VMOVAPS X4, X8; \
-	STOREROW(1); \
-	VMOVAPS X9, X8; \
-	STOREROW(2); \
-	VMOVAPS X12, X8; \
-	STOREROW(3); \
-	ADDQ $16, R13; \
-	LEAQ (SI)(R8*4), SI; \
-	DECQ R9; \
+	R4STORE; \
 	JNZ quad; \
 	VZEROUPPER; \
 	RET
@@ -170,22 +175,7 @@ loopz: \
 	ZFOLD(Z4, Y4); ZFOLD(Z5, Y5); ZFOLD(Z6, Y6); ZFOLD(Z7, Y7); \
 	ZFOLD(Z8, Y8); ZFOLD(Z9, Y9); ZFOLD(Z10, Y10); ZFOLD(Z11, Y11); \
 	ZFOLD(Z12, Y12); ZFOLD(Z13, Y13); ZFOLD(Z14, Y14); ZFOLD(Z15, Y15); \
-	HSUM4(Y0, Y1, Y2, Y3, X0, X1); \
-	HSUM4(Y4, Y5, Y6, Y7, X4, X5); \
-	HSUM4(Y8, Y9, Y10, Y11, X8, X9); \
-	HSUM4(Y12, Y13, Y14, Y15, X12, X13); \
-	VMOVAPS X8, X9; \
-	VMOVAPS X0, X8; \
-	STOREROW(0); \
-	VMOVAPS X4, X8; \
-	STOREROW(1); \
-	VMOVAPS X9, X8; \
-	STOREROW(2); \
-	VMOVAPS X12, X8; \
-	STOREROW(3); \
-	ADDQ $16, R13; \
-	LEAQ (SI)(R8*4), SI; \
-	DECQ R9; \
+	R4STORE; \
 	JNZ quadz; \
 	VZEROUPPER; \
 	RET

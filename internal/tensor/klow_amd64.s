@@ -144,24 +144,26 @@ GLOBL kQ2Pat<>(SB), RODATA|NOPTR, $256
 	Q2KDMIN; \
 	Q2KEND(T0, Y12, Y8)
 
-#define Q2KSB4 \
+#define Q2KSB4T(TOK) \
 	ZERO4ISUM; \
 	Q2KSCALES; \
 	VMOVDQU 16(AX), Y0; \
-	Q2KW0(0); TOK4(UTOK, 4); \
-	Q2KW(2, 1); TOK4(UTOK, 36); \
-	Q2KW(4, 2); TOK4(UTOK, 68); \
-	Q2KW(6, 3); TOK4(UTOK, 100); \
+	Q2KW0(0); TOK4(TOK, 4); \
+	Q2KW(2, 1); TOK4(TOK, 36); \
+	Q2KW(4, 2); TOK4(TOK, 68); \
+	Q2KW(6, 3); TOK4(TOK, 100); \
 	VMOVDQU 48(AX), Y0; \
-	Q2KW0(4); TOK4(UTOK, 132); \
-	Q2KW(2, 5); TOK4(UTOK, 164); \
-	Q2KW(4, 6); TOK4(UTOK, 196); \
-	Q2KW(6, 7); TOK4(UTOK, 228); \
+	Q2KW0(4); TOK4(TOK, 132); \
+	Q2KW(2, 5); TOK4(TOK, 164); \
+	Q2KW(4, 6); TOK4(TOK, 196); \
+	Q2KW(6, 7); TOK4(TOK, 228); \
 	Q2KDMIN; \
 	Q2KEND(T0, Y12, Y8); \
 	Q2KEND(T1, Y13, Y9); \
 	Q2KEND(T2, Y14, Y10); \
 	Q2KEND(T3, Y15, Y11)
+
+#define Q2KSB4 Q2KSB4T(UTOK)
 
 // kQ3Pat row g (32 bytes) picks, per 128-bit lane of a register holding
 // the 16 Q3_K scales in each lane, scale 2g (low lane) or 2g+1 (high lane)
@@ -315,30 +317,35 @@ GLOBL kInv256<>(SB), RODATA|NOPTR, $4
 	Q3KD; \
 	Q3KSUM(T0, Y12, X12, X8)
 
-#define Q3KSB4 \
+#define Q3KSB4T(TOK, END) \
 	ZERO4ISUM; \
 	Q3KSCALES; \
 	VMOVDQU 0(AX), Y5; \
 	VMOVDQU 32(AX), Y0; \
-	Q3KW0(VPSLLW, 2, 0); TOK4(UTOK, 4); \
-	Q3KW(2, VPSLLW, 1, 1); TOK4(UTOK, 36); \
-	Q3KW2(4, 2); TOK4(UTOK, 68); \
-	Q3KW(6, VPSRLW, 1, 3); TOK4(UTOK, 100); \
+	Q3KW0(VPSLLW, 2, 0); TOK4(TOK, 4); \
+	Q3KW(2, VPSLLW, 1, 1); TOK4(TOK, 36); \
+	Q3KW2(4, 2); TOK4(TOK, 68); \
+	Q3KW(6, VPSRLW, 1, 3); TOK4(TOK, 100); \
 	VMOVDQU 64(AX), Y0; \
-	Q3KW0(VPSRLW, 2, 4); TOK4(UTOK, 132); \
-	Q3KW(2, VPSRLW, 3, 5); TOK4(UTOK, 164); \
-	Q3KW(4, VPSRLW, 4, 6); TOK4(UTOK, 196); \
-	Q3KW(6, VPSRLW, 5, 7); TOK4(UTOK, 228); \
+	Q3KW0(VPSRLW, 2, 4); TOK4(TOK, 132); \
+	Q3KW(2, VPSRLW, 3, 5); TOK4(TOK, 164); \
+	Q3KW(4, VPSRLW, 4, 6); TOK4(TOK, 196); \
+	Q3KW(6, VPSRLW, 5, 7); TOK4(TOK, 228); \
 	Q3KSCALES4; \
 	Q3KOFF(T0, Y12); \
 	Q3KOFF(T1, Y13); \
 	Q3KOFF(T2, Y14); \
 	Q3KOFF(T3, Y15); \
 	Q3KD; \
+	END
+
+#define Q3KSUM4X8 \
 	Q3KSUM(T0, Y12, X12, X8); \
 	Q3KSUM(T1, Y13, X13, X9); \
 	Q3KSUM(T2, Y14, X14, X10); \
 	Q3KSUM(T3, Y15, X15, X11)
+
+#define Q3KSB4 Q3KSB4T(UTOK, Q3KSUM4X8)
 
 // The four-token Q3_K kernel with VNNI: VPDPWSSD does UTOK's VPMADDWD
 // and VPADDD, and the four tokens' lanes are summed together (Q3KSUM4),
@@ -349,42 +356,9 @@ GLOBL kInv256<>(SB), RODATA|NOPTR, $4
 	VPDPWSSD Y4, Y6, isum
 
 // Q3KSUM4 is Q3KSUM for tokens 0-3 (isum Y12-Y15) into the lanes of X8.
-#define Q3KSUM4 \
-	VPHADDD Y13, Y12, Y12; \
-	VPHADDD Y15, Y14, Y14; \
-	VPHADDD Y14, Y12, Y12; \
-	VEXTRACTI128 $1, Y12, X13; \
-	VPADDD X13, X12, X12; \
-	VCVTDQ2PS X12, X12; \
-	VMOVSS 0 T0, X14; \
-	VINSERTPS $0x10, 0 T1, X14, X14; \
-	VINSERTPS $0x20, 0 T2, X14, X14; \
-	VINSERTPS $0x30, 0 T3, X14, X14; \
-	VBROADCASTSS X7, X15; \
-	VMULPS X15, X14, X14; \
-	VFMADD231PS X14, X12, X8
+#define Q3KSUM4 VBROADCASTSS X7, X6; ISUM4(X6)
 
-#define Q3KSB4V \
-	ZERO4ISUM; \
-	Q3KSCALES; \
-	VMOVDQU 0(AX), Y5; \
-	VMOVDQU 32(AX), Y0; \
-	Q3KW0(VPSLLW, 2, 0); TOK4(UTOKV, 4); \
-	Q3KW(2, VPSLLW, 1, 1); TOK4(UTOKV, 36); \
-	Q3KW2(4, 2); TOK4(UTOKV, 68); \
-	Q3KW(6, VPSRLW, 1, 3); TOK4(UTOKV, 100); \
-	VMOVDQU 64(AX), Y0; \
-	Q3KW0(VPSRLW, 2, 4); TOK4(UTOKV, 132); \
-	Q3KW(2, VPSRLW, 3, 5); TOK4(UTOKV, 164); \
-	Q3KW(4, VPSRLW, 4, 6); TOK4(UTOKV, 196); \
-	Q3KW(6, VPSRLW, 5, 7); TOK4(UTOKV, 228); \
-	Q3KSCALES4; \
-	Q3KOFF(T0, Y12); \
-	Q3KOFF(T1, Y13); \
-	Q3KOFF(T2, Y14); \
-	Q3KOFF(T3, Y15); \
-	Q3KD; \
-	Q3KSUM4
+#define Q3KSB4V Q3KSB4T(UTOKV, Q3KSUM4)
 
 // STOK adds to isum the products of signed weights Y2 (|Y2| in Y3)
 // and a token's 32 activations at yoff, times the int16 scales Y4:
@@ -455,60 +429,29 @@ GLOBL kInv256<>(SB), RODATA|NOPTR, $4
 	IQ4XSD; \
 	Q3KEND(T0, Y12, Y8)
 
-#define IQ4XSSB4 \
+#define IQ4XSSB4T(TOK) \
 	ZERO4ISUM; \
 	IQ4XSSCALES; \
-	IQ4XSW(8, 0); TOK4(STOK, 4); \
-	IQ4XSW(24, 32); TOK4(STOK, 36); \
-	IQ4XSW(40, 64); TOK4(STOK, 68); \
-	IQ4XSW(56, 96); TOK4(STOK, 100); \
-	IQ4XSW(72, 128); TOK4(STOK, 132); \
-	IQ4XSW(88, 160); TOK4(STOK, 164); \
-	IQ4XSW(104, 192); TOK4(STOK, 196); \
-	IQ4XSW(120, 224); TOK4(STOK, 228); \
+	IQ4XSW(8, 0); TOK4(TOK, 4); \
+	IQ4XSW(24, 32); TOK4(TOK, 36); \
+	IQ4XSW(40, 64); TOK4(TOK, 68); \
+	IQ4XSW(56, 96); TOK4(TOK, 100); \
+	IQ4XSW(72, 128); TOK4(TOK, 132); \
+	IQ4XSW(88, 160); TOK4(TOK, 164); \
+	IQ4XSW(104, 192); TOK4(TOK, 196); \
+	IQ4XSW(120, 224); TOK4(TOK, 228); \
 	IQ4XSD; \
 	Q3KEND(T0, Y12, Y8); \
 	Q3KEND(T1, Y13, Y9); \
 	Q3KEND(T2, Y14, Y10); \
 	Q3KEND(T3, Y15, Y11)
+
+#define IQ4XSSB4 IQ4XSSB4T(STOK)
 
 // The four-token Q2_K and IQ4_XS kernels with VNNI: the same as AVX2's
 // but for VPDPWSSD, so bit for bit the same results.
-#define Q2KSB4V \
-	ZERO4ISUM; \
-	Q2KSCALES; \
-	VMOVDQU 16(AX), Y0; \
-	Q2KW0(0); TOK4(UTOKV, 4); \
-	Q2KW(2, 1); TOK4(UTOKV, 36); \
-	Q2KW(4, 2); TOK4(UTOKV, 68); \
-	Q2KW(6, 3); TOK4(UTOKV, 100); \
-	VMOVDQU 48(AX), Y0; \
-	Q2KW0(4); TOK4(UTOKV, 132); \
-	Q2KW(2, 5); TOK4(UTOKV, 164); \
-	Q2KW(4, 6); TOK4(UTOKV, 196); \
-	Q2KW(6, 7); TOK4(UTOKV, 228); \
-	Q2KDMIN; \
-	Q2KEND(T0, Y12, Y8); \
-	Q2KEND(T1, Y13, Y9); \
-	Q2KEND(T2, Y14, Y10); \
-	Q2KEND(T3, Y15, Y11)
-
-#define IQ4XSSB4V \
-	ZERO4ISUM; \
-	IQ4XSSCALES; \
-	IQ4XSW(8, 0); TOK4(STOKV, 4); \
-	IQ4XSW(24, 32); TOK4(STOKV, 36); \
-	IQ4XSW(40, 64); TOK4(STOKV, 68); \
-	IQ4XSW(56, 96); TOK4(STOKV, 100); \
-	IQ4XSW(72, 128); TOK4(STOKV, 132); \
-	IQ4XSW(88, 160); TOK4(STOKV, 164); \
-	IQ4XSW(104, 192); TOK4(STOKV, 196); \
-	IQ4XSW(120, 224); TOK4(STOKV, 228); \
-	IQ4XSD; \
-	Q3KEND(T0, Y12, Y8); \
-	Q3KEND(T1, Y13, Y9); \
-	Q3KEND(T2, Y14, Y10); \
-	Q3KEND(T3, Y15, Y11)
+#define Q2KSB4V Q2KSB4T(UTOKV)
+#define IQ4XSSB4V IQ4XSSB4T(STOKV)
 
 // func dotIQ4_XSx1AVX2(w *byte, wstride uintptr, rows int, x *byte, nb int, dst *float32)
 TEXT ·dotIQ4_XSx1AVX2(SB), NOSPLIT, $0-48

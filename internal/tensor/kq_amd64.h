@@ -220,3 +220,22 @@ sb4: \
 	JNZ sb4; \
 	STORE4(R13, DX, BX); \
 	NEXTROW(R13, row4)
+
+// ISUM4 folds the four tokens' int32 sums Y12-Y15 into the lanes of X8
+// (token t in lane t): each register's lanes are summed as integers
+// (VPHADDD, exact), converted, and added times d_x*d, d in every lane of
+// XD (the product rounded first, as ggml rounds it). For the kernels
+// that keep one sum per super-block and token (KX4N).
+#define ISUM4(XD) \
+	VPHADDD Y13, Y12, Y12; \
+	VPHADDD Y15, Y14, Y14; \
+	VPHADDD Y14, Y12, Y12; \
+	VEXTRACTI128 $1, Y12, X13; \
+	VPADDD X13, X12, X12; \
+	VCVTDQ2PS X12, X12; \
+	VMOVSS 0 T0, X14; \
+	VINSERTPS $0x10, 0 T1, X14, X14; \
+	VINSERTPS $0x20, 0 T2, X14, X14; \
+	VINSERTPS $0x30, 0 T3, X14, X14; \
+	VMULPS XD, X14, X14; \
+	VFMADD231PS X14, X12, X8

@@ -133,27 +133,15 @@ SPLAT32(kM32, 0xffe0ffe0ffe0ffe0) // int16 -32
 	VMULSS 0 T, X26, X6; \
 	VFMADD231SS X6, xi, acc
 
-// Q6KEND4V does Q6KENDV's work for the four tokens at once: Y12-Y15 (plus
-// Y16-Y19) summed across lanes with VPHADDD into X12, token t in lane t,
-// folded into X8 with the tokens' d*d_x; the kernel then stores X8 as it
-// is (KX4N).
+// Q6KEND4V does Q6KENDV's work for the four tokens at once: Y12-Y15 plus
+// Y16-Y19 summed across lanes and folded into X8 (ISUM4); the kernel
+// then stores X8 as it is (KX4N).
 #define Q6KEND4V \
 	VPADDD Y16, Y12, Y12; \
 	VPADDD Y17, Y13, Y13; \
 	VPADDD Y18, Y14, Y14; \
 	VPADDD Y19, Y15, Y15; \
-	VPHADDD Y13, Y12, Y12; \
-	VPHADDD Y15, Y14, Y14; \
-	VPHADDD Y14, Y12, Y12; \
-	VEXTRACTI128 $1, Y12, X13; \
-	VPADDD X13, X12, X12; \
-	VCVTDQ2PS X12, X12; \
-	VMOVSS 0 T0, X14; \
-	VINSERTPS $0x10, 0 T1, X14, X14; \
-	VINSERTPS $0x20, 0 T2, X14, X14; \
-	VINSERTPS $0x30, 0 T3, X14, X14; \
-	VMULPS X26, X14, X14; \
-	VFMADD231PS X14, X12, X8
+	ISUM4(X26)
 
 #define Q6KSB1V \
 	ZERO2(Y12, Y13); \
