@@ -8,15 +8,17 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// The integer AVX-512 kernels use 256-bit registers (AVX512VL): on Zen 4
+// Most integer AVX-512 kernels use 256-bit registers (AVX512VL): on Zen 4
 // a 512-bit instruction takes two 256-bit pipes, so wider registers would
 // save decode bandwidth, not execution, and on some Intel parts they lower
 // the clock. What they gain over AVX2 is VNNI's VPDPBUSD (a u8 x s8
 // multiply-add of four byte pairs into int32 lanes), embedded broadcasts,
 // mask registers (a Q5_0 block's fifth bits are one KMOVD) and sixteen
-// more registers. The four-token float kernels have 512-bit twins: Zen 5
-// executes a 512-bit FMA in one pass, and there they did 1.75-1.9x the
-// 256-bit kernels' F16 and BF16 products (BenchmarkRows, in cache).
+// more registers. Zen 5 executes 512-bit instructions in one pass, and
+// there the kernels that went to 512 bits gained: the interleaved kernel
+// (two groups of 8 rows a register) 1.57x, and the four-token float
+// kernels' 512-bit twins 1.75-1.9x the 256-bit kernels' F16 and BF16
+// products (BenchmarkInterleaved, BenchmarkRows, in cache).
 var haveAVX512 = haveAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW &&
 	cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
 
