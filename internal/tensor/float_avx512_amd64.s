@@ -77,7 +77,10 @@
 	LEAQ (SI)(R8*4), SI; \
 	DECQ R9
 
-#define FX4R4(W, WES) \
+// FX4RG is the loop of the four-token float kernels: N elements of each
+// of the four weight rows a pass, loaded by W into W0-W3 and multiplied
+// by FTOK; FOLD brings the accumulators down to 256 bits.
+#define FX4RG(W, WES, N, W0, W1, W2, W3, FTOK, FOLD) \
 	LEAQ (R11)(R11*2), DI; \
 	SHLQ $2, DX; \
 	LEAQ (R8)(R8*2), R15; \
@@ -90,19 +93,23 @@ quad: \
 	VXORPS Y8, Y8, Y8; VXORPS Y9, Y9, Y9; VXORPS Y10, Y10, Y10; VXORPS Y11, Y11, Y11; \
 	VXORPS Y12, Y12, Y12; VXORPS Y13, Y13, Y13; VXORPS Y14, Y14, Y14; VXORPS Y15, Y15, Y15; \
 loop4: \
-	W((AX), Y16); \
-	W((AX)(R8*1), Y17); \
-	W((AX)(R8*2), Y18); \
-	W((AX)(R15*1), Y19); \
-	FTOK4R; \
-	ADDQ $(8*WES), AX; \
-	ADDQ $32, BX; \
-	SUBQ $8, CX; \
+	W((AX), W0); \
+	W((AX)(R8*1), W1); \
+	W((AX)(R8*2), W2); \
+	W((AX)(R15*1), W3); \
+	FTOK; \
+	ADDQ $(N*WES), AX; \
+	ADDQ $(4*N), BX; \
+	SUBQ $N, CX; \
 	JNZ loop4; \
+	FOLD; \
 	R4STORE; \
 	JNZ quad; \
 	VZEROUPPER; \
 	RET
+
+#define NOFOLD
+#define FX4R4(W, WES) FX4RG(W, WES, 8, Y16, Y17, Y18, Y19, FTOK4R, NOFOLD)
 
 // func dotF16x4R4(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
 TEXT ·dotF16x4R4(SB), NOSPLIT, $0-64
@@ -149,36 +156,13 @@ TEXT ·dotBF16x4R4(SB), NOSPLIT, $0-64
 // ZFOLD adds the upper half of z into its lower half y.
 #define ZFOLD(z, y) VEXTRACTF64X4 $1, z, Y16; VADDPS Y16, y, y
 
-#define FX4R4Z(W, WES) \
-	LEAQ (R11)(R11*2), DI; \
-	SHLQ $2, DX; \
-	LEAQ (R8)(R8*2), R15; \
-quadz: \
-	MOVQ SI, AX; \
-	MOVQ R10, BX; \
-	MOVQ R12, CX; \
-	VXORPS Y0, Y0, Y0; VXORPS Y1, Y1, Y1; VXORPS Y2, Y2, Y2; VXORPS Y3, Y3, Y3; \
-	VXORPS Y4, Y4, Y4; VXORPS Y5, Y5, Y5; VXORPS Y6, Y6, Y6; VXORPS Y7, Y7, Y7; \
-	VXORPS Y8, Y8, Y8; VXORPS Y9, Y9, Y9; VXORPS Y10, Y10, Y10; VXORPS Y11, Y11, Y11; \
-	VXORPS Y12, Y12, Y12; VXORPS Y13, Y13, Y13; VXORPS Y14, Y14, Y14; VXORPS Y15, Y15, Y15; \
-loopz: \
-	W((AX), Z16); \
-	W((AX)(R8*1), Z17); \
-	W((AX)(R8*2), Z18); \
-	W((AX)(R15*1), Z19); \
-	FTOK4RZ; \
-	ADDQ $(16*WES), AX; \
-	ADDQ $64, BX; \
-	SUBQ $16, CX; \
-	JNZ loopz; \
+#define ZFOLD16 \
 	ZFOLD(Z0, Y0); ZFOLD(Z1, Y1); ZFOLD(Z2, Y2); ZFOLD(Z3, Y3); \
 	ZFOLD(Z4, Y4); ZFOLD(Z5, Y5); ZFOLD(Z6, Y6); ZFOLD(Z7, Y7); \
 	ZFOLD(Z8, Y8); ZFOLD(Z9, Y9); ZFOLD(Z10, Y10); ZFOLD(Z11, Y11); \
-	ZFOLD(Z12, Y12); ZFOLD(Z13, Y13); ZFOLD(Z14, Y14); ZFOLD(Z15, Y15); \
-	R4STORE; \
-	JNZ quadz; \
-	VZEROUPPER; \
-	RET
+	ZFOLD(Z12, Y12); ZFOLD(Z13, Y13); ZFOLD(Z14, Y14); ZFOLD(Z15, Y15)
+
+#define FX4R4Z(W, WES) FX4RG(W, WES, 16, Z16, Z17, Z18, Z19, FTOK4RZ, ZFOLD16)
 
 // func dotF16x4R4Z(w *byte, wstride uintptr, quads int, x *byte, xstride uintptr, n int, dst *float32, dstride uintptr)
 TEXT ·dotF16x4R4Z(SB), NOSPLIT, $0-64

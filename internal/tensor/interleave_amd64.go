@@ -4,35 +4,31 @@ package tensor
 
 import "unsafe"
 
+// ilRepacks are the repacks of the types with an interleaved path: to
+// signed int8 weights for the AVX2 kernel, to unsigned (w+128) ones for
+// the VNNI kernel.
+var ilRepacks = []struct {
+	t                Type
+	signed, unsigned func(w *byte, wstride uintptr, groups, nb int, dst *byte)
+}{
+	{Q8_0, repackQ8_0x8AVX2, repackQ8_0x8U},
+	{Q4_0, repackQ4_0x8AVX2, repackQ4_0x8U},
+	{Q5_0, repackQ5_0x8AVX2, repackQ5_0x8U},
+	{IQ4_NL, repackIQ4_NLx8AVX2, repackIQ4_NLx8U},
+}
+
 // installInterleaved gives the signed 32-element types of table their
 // interleaved path (interleave.go) with the AVX2 kernel.
 func installInterleaved(table *opsTable) {
-	for _, k := range []struct {
-		t      Type
-		repack func(w *byte, wstride uintptr, groups, nb int, dst *byte)
-	}{
-		{Q8_0, repackQ8_0x8AVX2},
-		{Q4_0, repackQ4_0x8AVX2},
-		{Q5_0, repackQ5_0x8AVX2},
-		{IQ4_NL, repackIQ4_NLx8AVX2},
-	} {
-		table[k.t].il = &interleaved{repack: ilRepack(k.repack, k.t.BlockBytes()), xdPer: 1, xd: q8Scales, rows4: ilRows4}
+	for _, k := range ilRepacks {
+		table[k.t].il = &interleaved{repack: ilRepack(k.signed, k.t.BlockBytes()), xdPer: 1, xd: q8Scales, rows4: ilRows4}
 	}
 }
 
-// installInterleavedVNNI gives them the path with the VNNI kernel, whose
-// weights are unsigned.
+// installInterleavedVNNI gives them the path with the VNNI kernel.
 func installInterleavedVNNI(table *opsTable) {
-	for _, k := range []struct {
-		t      Type
-		repack func(w *byte, wstride uintptr, groups, nb int, dst *byte)
-	}{
-		{Q8_0, repackQ8_0x8U},
-		{Q4_0, repackQ4_0x8U},
-		{Q5_0, repackQ5_0x8U},
-		{IQ4_NL, repackIQ4_NLx8U},
-	} {
-		table[k.t].il = &interleaved{repack: ilRepack(k.repack, k.t.BlockBytes()), flip: 0x80, xdPer: 2, xd: q8SumsVNNI, rows4: ilRows4VNNI}
+	for _, k := range ilRepacks {
+		table[k.t].il = &interleaved{repack: ilRepack(k.unsigned, k.t.BlockBytes()), flip: 0x80, xdPer: 2, xd: q8SumsVNNI, rows4: ilRows4VNNI}
 	}
 }
 

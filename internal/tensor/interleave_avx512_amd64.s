@@ -28,11 +28,11 @@
 	VPDPBUSD.BCST 2+4*g(BX)(DI*1), yw, Y3
 
 // UTOK adds a token's block, its int sums in iacc, into facc scaled by
-// the rows' d_w (Y24) times the token's d_x (at xd), the product rounded
+// the rows' d_w (dw) times the token's d_x (at xd), the product rounded
 // first as ggml rounds it.
-#define UTOK(iacc, xd, tmp, facc) \
+#define UTOK(iacc, xd, dw, tmp, facc) \
 	VCVTDQ2PS iacc, iacc; \
-	VMULPS.BCST xd, Y24, tmp; \
+	VMULPS.BCST xd, dw, tmp; \
 	VFMADD231PS tmp, iacc, facc
 
 // func dotU8x8x4VNNI(w *byte, groups int, nb int, x *byte, xstride uintptr, xd *byte, xdstride uintptr, dst *float32, dstride uintptr)
@@ -71,10 +71,10 @@ blk:
 	UVEC(6, Y22)
 	UVEC(7, Y23)
 	VMOVUPS (AX), Y24
-	UTOK(Y0, 4(R12), Y25, Y4)
-	UTOK(Y1, 4(R12)(R13*1), Y26, Y5)
-	UTOK(Y2, 4(R12)(R13*2), Y27, Y6)
-	UTOK(Y3, 4(R12)(R14*1), Y28, Y7)
+	UTOK(Y0, 4(R12), Y24, Y25, Y4)
+	UTOK(Y1, 4(R12)(R13*1), Y24, Y26, Y5)
+	UTOK(Y2, 4(R12)(R13*2), Y24, Y27, Y6)
+	UTOK(Y3, 4(R12)(R14*1), Y24, Y28, Y7)
 	ADDQ $288, AX
 	ADDQ $34, BX
 	ADDQ $8, R12
@@ -104,11 +104,6 @@ blk:
 	VPDPBUSD.BCST 2+4*g(BX)(R11*1), zw, Z1; \
 	VPDPBUSD.BCST 2+4*g(BX)(R11*2), zw, Z2; \
 	VPDPBUSD.BCST 2+4*g(BX)(DI*1), zw, Z3
-
-#define ZTOK(iacc, xd, tmp, facc) \
-	VCVTDQ2PS iacc, iacc; \
-	VMULPS.BCST xd, Z24, tmp; \
-	VFMADD231PS tmp, iacc, facc
 
 // func dotU8x16x4VNNI(w *byte, pairs int, nb int, x *byte, xstride uintptr, xd *byte, xdstride uintptr, dst *float32, dstride uintptr)
 TEXT ·dotU8x16x4VNNI(SB), NOSPLIT, $0-72
@@ -149,10 +144,10 @@ zblk:
 	ZVEC(7, Z23, Y23)
 	VMOVUPS (AX), Y24
 	VINSERTF64X4 $1, (AX)(R8*1), Z24, Z24
-	ZTOK(Z0, 4(R12), Z25, Z4)
-	ZTOK(Z1, 4(R12)(R13*1), Z26, Z5)
-	ZTOK(Z2, 4(R12)(R13*2), Z27, Z6)
-	ZTOK(Z3, 4(R12)(R14*1), Z28, Z7)
+	UTOK(Z0, 4(R12), Z24, Z25, Z4)
+	UTOK(Z1, 4(R12)(R13*1), Z24, Z26, Z5)
+	UTOK(Z2, 4(R12)(R13*2), Z24, Z27, Z6)
+	UTOK(Z3, 4(R12)(R14*1), Z24, Z28, Z7)
 	ADDQ $288, AX
 	ADDQ $34, BX
 	ADDQ $8, R12

@@ -285,16 +285,7 @@ GLOBL kInv256<>(SB), RODATA|NOPTR, $4
 // kernels: 0.81-0.88x their speed in cache in two sets of three
 // interleaved runs (go test -bench Rows/Q3_K).
 // xi and xacc are isum's and acc's X registers.
-#define Q3KSUM(T, isum, xi, xacc) \
-	VEXTRACTI128 $1, isum, X6; \
-	VPADDD X6, xi, xi; \
-	VPSHUFD $0x4e, xi, X6; \
-	VPADDD X6, xi, xi; \
-	VPSHUFD $0xb1, xi, X6; \
-	VPADDD X6, xi, xi; \
-	VCVTDQ2PS xi, xi; \
-	VMULSS 0 T, X7, X6; \
-	VFMADD231SS X6, xi, xacc
+#define Q3KSUM(T, isum, xi, xacc) ISUM1(T, isum, xi, X7, xacc)
 
 #define Q3KD VPINSRW $0, 108(AX), X7, X7; VCVTPH2PS X7, X7; VMULSS kInv256<>(SB), X7, X7
 

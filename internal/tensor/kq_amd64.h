@@ -176,14 +176,16 @@ sb: \
 	VMOVSS X8, (R12); \
 	NEXTROW(R12, row)
 
-#define KX4(SB, WB) \
+// KX4L is the loop of KX4 and KX4N: ZERO clears the accumulators, END
+// leaves the four tokens' sums in X8.
+#define KX4L(SB, WB, ZERO, END) \
 	LEAQ (R11)(R11*2), DI; \
 	SHLQ $2, DX; \
 row4: \
 	MOVQ SI, AX; \
 	MOVQ R10, BX; \
 	MOVQ R12, CX; \
-	ZEROACC; \
+	ZERO; \
 sb4: \
 	PREFETCHT1 65536(AX); \
 	PREFETCHT1 65600(AX); \
@@ -194,32 +196,17 @@ sb4: \
 	ADDQ $292, BX; \
 	DECQ CX; \
 	JNZ sb4; \
-	HSUM4X8; \
+	END; \
 	STORE4(R13, DX, BX); \
 	NEXTROW(R13, row4)
 
+#define KX4(SB, WB) KX4L(SB, WB, ZEROACC, HSUM4X8)
+
 // KX4N is KX4 for kernels that keep the four tokens' sums in the lanes
 // of X8 themselves.
-#define KX4N(SB, WB) \
-	LEAQ (R11)(R11*2), DI; \
-	SHLQ $2, DX; \
-row4: \
-	MOVQ SI, AX; \
-	MOVQ R10, BX; \
-	MOVQ R12, CX; \
-	VXORPS X8, X8, X8; \
-sb4: \
-	PREFETCHT1 65536(AX); \
-	PREFETCHT1 65600(AX); \
-	PREFETCHT1 65664(AX); \
-	PREFETCHT1 65728(AX); \
-	SB; \
-	ADDQ $WB, AX; \
-	ADDQ $292, BX; \
-	DECQ CX; \
-	JNZ sb4; \
-	STORE4(R13, DX, BX); \
-	NEXTROW(R13, row4)
+#define ZEROX8 VXORPS X8, X8, X8
+#define NOSUM
+#define KX4N(SB, WB) KX4L(SB, WB, ZEROX8, NOSUM)
 
 // ISUM4 folds the four tokens' int32 sums Y12-Y15 into the lanes of X8
 // (token t in lane t): each register's lanes are summed as integers
@@ -239,3 +226,17 @@ sb4: \
 	VINSERTPS $0x30, 0 T3, X14, X14; \
 	VMULPS XD, X14, X14; \
 	VFMADD231PS X14, X12, X8
+
+// ISUM1 folds one token's int32 sums isum (xi: its X register) into lane 0
+// of xacc: the lanes summed as integers (exact), converted, and added
+// times d_x*d, d in lane 0 of XD (the product rounded first).
+#define ISUM1(T, isum, xi, XD, xacc) \
+	VEXTRACTI128 $1, isum, X6; \
+	VPADDD X6, xi, xi; \
+	VPSHUFD $0x4e, xi, X6; \
+	VPADDD X6, xi, xi; \
+	VPSHUFD $0xb1, xi, X6; \
+	VPADDD X6, xi, xi; \
+	VCVTDQ2PS xi, xi; \
+	VMULSS 0 T, XD, X6; \
+	VFMADD231SS X6, xi, xacc

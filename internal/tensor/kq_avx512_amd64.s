@@ -123,15 +123,7 @@ SPLAT32(kM32, 0xffe0ffe0ffe0ffe0) // int16 -32
 // of the dot product's magnitude (TestMatMulAcrossScales).
 #define Q6KENDV(T, ilo, ihi, xi, acc) \
 	VPADDD ihi, ilo, ilo; \
-	VEXTRACTI32X4 $1, ilo, X6; \
-	VPADDD X6, xi, xi; \
-	VPSHUFD $0x4e, xi, X6; \
-	VPADDD X6, xi, xi; \
-	VPSHUFD $0xb1, xi, X6; \
-	VPADDD X6, xi, xi; \
-	VCVTDQ2PS xi, xi; \
-	VMULSS 0 T, X26, X6; \
-	VFMADD231SS X6, xi, acc
+	ISUM1(T, ilo, xi, X26, acc)
 
 // Q6KEND4V does Q6KENDV's work for the four tokens at once: Y12-Y15 plus
 // Y16-Y19 summed across lanes and folded into X8 (ISUM4); the kernel
